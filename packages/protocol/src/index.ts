@@ -1,0 +1,44 @@
+/**
+ * @samizdat/protocol — Samizdat's end-to-end encryption, pure TypeScript with no I/O: PQXDH key agreement, the
+ * Double Ratchet, Sesame-style multi-device sessions, wire codecs, padding and safety numbers. Crypto runs through
+ * a CryptoProvider: `NodeCryptoProvider` (from `@samizdat/protocol/node`) in Node, `WebCryptoProvider` in browsers.
+ */
+export * from './errors.js';
+export type { CryptoProvider, KeyPair, KemEncapsulation } from './crypto/provider.js';
+export { WebCryptoProvider } from './crypto/web-provider.js';
+export { concatBytes, constantTimeEqual, fromHex, toHex } from './crypto/bytes.js';
+
+export * from './keys/identity.js';
+export * from './keys/prekeys.js';
+export * from './keys/bundle.js';
+export { KEY_TYPE_MLKEM1024, KEY_TYPE_X25519, encodeEc, encodeKem } from './keys/encoding.js';
+
+export { PQXDH_INFO, pqxdhInitiate, pqxdhRespond } from './pqxdh.js';
+export type { PqxdhInitiatorResult, PqxdhResponderInput } from './pqxdh.js';
+export {
+  MAX_PREVIOUS_RECEIVING_KEYS,
+  MAX_SKIP,
+  MAX_SKIPPED_TOTAL,
+  initializeAsInitiator,
+  initializeAsResponder,
+  ratchetDecrypt,
+  ratchetEncrypt,
+} from './ratchet/double-ratchet.js';
+export { SESSION_STATE_VERSION, decodeSessionState, encodeSessionState } from './ratchet/session-state.js';
+export type { SessionState } from './ratchet/session-state.js';
+
+export * from './sessions/stores.js';
+export { InMemoryProtocolStore } from './sessions/in-memory-store.js';
+export { CiphertextType, decryptMessage, encryptMessage, processPreKeyBundle } from './sessions/session-cipher.js';
+export type { CiphertextMessage, DecryptResult } from './sessions/session-cipher.js';
+export { MAX_INACTIVE_SESSIONS, decodeSessionRecord, encodeSessionRecord } from './sessions/session-record.js';
+export type { SessionRecord } from './sessions/session-record.js';
+export { SessionManager } from './sessions/session-manager.js';
+export type { DeviceCiphertext } from './sessions/session-manager.js';
+
+export * from './wire/envelope.js';
+export { pad, unpad, paddedLength } from './wire/padding.js';
+export { decodeRatchetMessage, MAX_RATCHET_CIPHERTEXT_LENGTH } from './wire/ratchet-message.js';
+export { decodePreKeyMessage, encodePreKeyMessage } from './wire/prekey-message.js';
+export type { PreKeyMessage } from './wire/prekey-message.js';
+export * from './safety-number.js';
