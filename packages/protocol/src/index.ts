@@ -36,6 +36,7 @@ export type { SessionRecord } from './sessions/session-record.js';
 export { SessionManager } from './sessions/session-manager.js';
 export type { DeviceCiphertext } from './sessions/session-manager.js';
 
+export { BinaryReader, BinaryWriter } from './wire/binary.js';
 export * from './wire/envelope.js';
 export { pad, unpad, paddedLength } from './wire/padding.js';
 export { decodeRatchetMessage, MAX_RATCHET_CIPHERTEXT_LENGTH } from './wire/ratchet-message.js';

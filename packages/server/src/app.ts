@@ -1,0 +1,219 @@
+/**
+ * buildApp: the whole server as one Fastify instance plus the WebSocket endpoints, wired explicitly (no autoload).
+ * Tests build it on a temporary data directory and listen on 127.0.0.1; main.ts does the same from the config.
+ */
+import Fastify, { LogController } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { AjvCompiler } from '@fastify/ajv-compiler';
+import type { ValidatorFactory } from '@fastify/ajv-compiler';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Config } from './config.js';
+import type { Repository } from './store/repository.js';
+import { RepositoryError } from './store/repository.js';
+import type { LocalBlobStore } from './blobs/blob-store.js';
+import type { MessageBus } from './bus/bus.js';
+import { DeviceWaiters } from './bus/device-waiters.js';
+import { Metrics } from './metrics.js';
+import { ServerContext } from './context.js';
+import { ApiError, errorBody } from './errors.js';
+import { registerAccountRoutes } from './routes/accounts.js';
+import { registerDeviceRoutes } from './routes/devices.js';
+import { registerKeyRoutes } from './routes/keys.js';
+import { registerMessageRoutes } from './routes/messages.js';
+import { registerAttachmentRoutes } from './routes/attachments.js';
+import { attachWebSockets } from './websocket/delivery.js';
+import type { WebSocketEndpoints, WebSocketOptions } from './websocket/delivery.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly repo: Repository;
+  readonly blobs: LocalBlobStore;
+  readonly bus: MessageBus;
+  readonly usernameKey: Uint8Array;
+  /** Where logs go (default stdout); tests pass a stream they can scan. */
+  readonly logStream?: NodeJS.WritableStream;
+  readonly now?: () => number;
+  /** WebSocket timings (keepalive, auth timeout, provisioning lifetime); tests shorten them. */
+  readonly websocket?: WebSocketOptions;
+}
+
+export interface App {
+  readonly fastify: FastifyInstance;
+  readonly ctx: ServerContext;
+  readonly websockets: WebSocketEndpoints;
+  /** Graceful stop: refuse new sends, finish in-flight requests, close sockets, flush storage. */
+  close(): Promise<void>;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+const CLOSE_REAP_INTERVAL_MS = 100;
+
+const ajvPool = AjvCompiler();
+const AJV_OPTIONS = { removeAdditional: false, allErrors: false } as const;
+
+/**
+ * JSON bodies are validated without type coercion: `"7"` or `true` is not an integer and `["x"]` is not a string
+ * (Fastify's default would accept all three, so a schema would document one thing and the server accept another).
+ * Path parameters and query strings are text, so there numbers are still coerced from their decimal form.
+ */
+const buildValidator: ValidatorFactory = (externalSchemas) => {
+  const strict = ajvPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false } });
+  const coercing = ajvPool(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } });
+  return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route));
+};
+
+/** Maps Fastify's own errors (schema, JSON, size, media type) onto our stable codes. */
+function toApiError(err: FastifyError): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof RepositoryError) return new ApiError(err.code);
+  if (err.validation) return new ApiError('VALIDATION_FAILED', `${err.validationContext ?? 'request'} ${err.validation[0]?.message ?? 'is invalid'}`.trim());
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError('INVALID_JSON');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('PAYLOAD_TOO_LARGE');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError('UNSUPPORTED_MEDIA_TYPE');
+    default:
+      if (err instanceof SyntaxError) return new ApiError('INVALID_JSON');
+      if (err.statusCode === 413) return new ApiError('PAYLOAD_TOO_LARGE');
+      if (err.statusCode === 415) return new ApiError('UNSUPPORTED_MEDIA_TYPE');
+      if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return new ApiError('BAD_REQUEST');
+      return new ApiError('INTERNAL');
+  }
+}
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const fastify = Fastify({
+    logger: {
+      level: config.logLevel,
+      // Never log credentials, bodies or full URLs (URLs carry account ids and cursors): only route patterns.
+      redact: { paths: ['req.headers.authorization', 'headers.authorization'], remove: true },
+      serializers: {
+        req: (req: { method: string; routeOptions?: { url?: string | undefined } }) => ({ method: req.method, route: req.routeOptions?.url }),
+        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+      },
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+    },
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    // While draining, requests on open keep-alive connections reach the routes (which answer sends with
+    // SHUTTING_DOWN) instead of Fastify's own 503 body, which has no stable error code.
+    return503OnClosing: false,
+    schemaController: { compilersFactory: { buildValidator } },
+  });
+  const metrics = new Metrics();
+  const ctx = new ServerContext(config, deps.repo, deps.blobs, deps.bus, metrics, deps.usernameKey, fastify.log, deps.now);
+  const waiters = new DeviceWaiters(deps.bus);
+
+  fastify.addHook('onRequest', async (request) => {
+    if (!ctx.ipLimiter.take(request.ip, ctx.now())) {
+      throw new ApiError('RATE_LIMITED', undefined, { retryAfter: ctx.ipLimiter.retryAfter(request.ip) });
+    }
+  });
+  // A response finished while draining closes its connection: server.close() reaps only connections that are idle
+  // when it starts, and a client would otherwise keep a kept-alive one open (and the process alive) for its timeout.
+  fastify.addHook('onSend', async (_request, reply, payload) => {
+    if (ctx.closing) void reply.header('connection', 'close');
+    return payload;
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requestSeconds.observe({ route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    request.log.debug({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    const apiError = toApiError(error);
+    metrics.errors.inc({ code: apiError.code });
+    // Refused before its body was read (an upload without credentials or over the limit): the client may still be
+    // sending, so end the connection after the answer rather than wait for the rest (as Fastify's parsers do).
+    if (!request.raw.complete) void reply.header('connection', 'close');
+    if (apiError.status >= 500) {
+      // The error's own message may name internals; log its type and code only, answer with the generic text.
+      request.log.error({ err: { type: error.name, code: error.code }, route: request.routeOptions.url }, 'internal error');
+    }
+    if (apiError.code === 'RATE_LIMITED' && typeof apiError.details?.retryAfter === 'number') {
+      void reply.header('retry-after', String(apiError.details.retryAfter));
+    }
+    return reply.code(apiError.status).send(errorBody(apiError));
+  });
+  fastify.setNotFoundHandler((_request, reply) => {
+    metrics.errors.inc({ code: 'NOT_FOUND' });
+    return reply.code(404).send(errorBody(new ApiError('NOT_FOUND')));
+  });
+
+  await fastify.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Samizdat delivery server',
+        version: '1',
+        description:
+          'Stores and relays only end-to-end encrypted envelopes. Authenticate with `Authorization: Basic base64("<accountId>.<deviceId>:<secret>")`. Errors are `{ code, message }` with the stable codes of docs/api.md.',
+      },
+    },
+  });
+  await fastify.register(swaggerUi, { routePrefix: '/docs' });
+
+  fastify.get('/health', { schema: { hide: true } }, async () => ({ status: ctx.closing ? 'closing' : 'ok', store: deps.repo.engine }));
+  fastify.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    metrics.queueDepth.set(await deps.repo.totalQueued());
+    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  registerAccountRoutes(fastify, ctx);
+  registerDeviceRoutes(fastify, ctx);
+  registerKeyRoutes(fastify, ctx);
+  registerMessageRoutes(fastify, ctx, waiters);
+  registerAttachmentRoutes(fastify, ctx);
+  await fastify.ready();
+
+  const websockets = attachWebSockets(fastify.server, ctx, waiters, deps.websocket);
+
+  const sweep = async () => {
+    try {
+      const now = ctx.now();
+      await deps.repo.deleteExpiredEnvelopes(now);
+      for (const id of await deps.repo.deleteExpiredAttachments(now)) await deps.blobs.delete(id);
+      await deps.repo.deleteExpiredLinkCodes(now);
+    } catch (err) {
+      fastify.log.warn({ err: { type: (err as Error).name } }, 'expiry sweep failed');
+    }
+  };
+  const sweeper = setInterval(() => void sweep(), SWEEP_INTERVAL_MS);
+  sweeper.unref();
+  await sweep();
+
+  let closed: Promise<void> | undefined;
+  return {
+    fastify,
+    ctx,
+    websockets,
+    close() {
+      closed ??= (async () => {
+        ctx.closing = true;
+        ctx.shutdown.abort();
+        clearInterval(sweeper);
+        await websockets.close();
+        // server.close() reaps the connections idle at that moment only; one busy then (a response still being
+        // written, an upload) would stay open after it finishes, kept alive by the client, and hold the close for
+        // the keep-alive timeout. Reap again until the server has closed.
+        const reaper = setInterval(() => fastify.server.closeIdleConnections(), CLOSE_REAP_INTERVAL_MS);
+        try {
+          await fastify.close();
+        } finally {
+          clearInterval(reaper);
+        }
+        await deps.bus.close();
+        await deps.repo.close();
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Server configuration from command-line flags and SAMIZDAT_* environment variables (flags win). Other tools script
+ * against these names: --port/SAMIZDAT_PORT, --host/SAMIZDAT_HOST, --data-dir/SAMIZDAT_DATA_DIR,
+ * --database-url/SAMIZDAT_DATABASE_URL, --log-level/SAMIZDAT_LOG_LEVEL, --nats-url/SAMIZDAT_NATS_URL.
+ * Rate limits (environment only, for load tests and operators): SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN and
+ * SAMIZDAT_RATE_LIMIT_IP_PER_MIN, requests per minute per account / per IP, integers from 1 to 1,000,000,000
+ * (defaults: DEFAULT_LIMITS below).
+ * A bad value is a ConfigError: main prints its one-line message and exits with code 2.
+ */
+import { resolve } from 'node:path';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Limits {
+  /** Largest encoded envelope a send may carry, in bytes. */
+  readonly maxEnvelopeBytes: number;
+  /** Largest JSON body of a send request (all copies of one message). */
+  readonly maxSendBodyBytes: number;
+  /** Undelivered envelopes kept per device; a send beyond it is QUEUE_FULL. */
+  readonly maxQueueDepth: number;
+  /** Envelopes older than this are deleted undelivered. */
+  readonly maxQueueAgeMs: number;
+  readonly maxAttachmentBytes: number;
+  readonly attachmentTtlMs: number;
+  readonly maxDevicesPerAccount: number;
+  /** Requests per minute per account (authenticated) and per IP (all requests). */
+  readonly accountRequestsPerMinute: number;
+  readonly ipRequestsPerMinute: number;
+  /** Envelopes pushed to a WebSocket before an ack is required. */
+  readonly deliveryWindow: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxEnvelopeBytes: 300 * 1024,
+  maxSendBodyBytes: 8 * 1024 * 1024,
+  maxQueueDepth: 10_000,
+  maxQueueAgeMs: 30 * 24 * 3600 * 1000,
+  maxAttachmentBytes: 100 * 1024 * 1024,
+  attachmentTtlMs: 30 * 24 * 3600 * 1000,
+  maxDevicesPerAccount: 8,
+  accountRequestsPerMinute: 6000,
+  ipRequestsPerMinute: 60_000,
+  deliveryWindow: 64,
+};
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly natsUrl: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly limits: Limits;
+}
+
+export interface RawOptions {
+  readonly port?: string | undefined;
+  readonly host?: string | undefined;
+  readonly dataDir?: string | undefined;
+  readonly databaseUrl?: string | undefined;
+  readonly natsUrl?: string | undefined;
+  readonly logLevel?: string | undefined;
+}
+
+const MAX_RATE_PER_MINUTE = 1_000_000_000;
+
+function parseRate(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,10}$/.test(value) || Number(value) < 1 || Number(value) > MAX_RATE_PER_MINUTE) {
+    throw new ConfigError(`invalid ${name} "${value}": expected an integer from 1 to ${MAX_RATE_PER_MINUTE}`);
+  }
+  return Number(value);
+}
+
+function parsePort(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    throw new ConfigError(`invalid port "${value}": expected an integer from 0 to 65535`);
+  }
+  return Number(value);
+}
+
+/** Merges flags over environment over defaults and validates the result. */
+export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv, cwd = process.cwd()): Config {
+  const pick = (flag: string | undefined, name: string): string | undefined => {
+    const value = flag ?? env[name];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const port = parsePort(pick(flags.port, 'SAMIZDAT_PORT') ?? '8080');
+  const host = pick(flags.host, 'SAMIZDAT_HOST') ?? '127.0.0.1';
+  if (/\s/.test(host)) throw new ConfigError(`invalid host "${host}"`);
+  const dataDir = resolve(cwd, pick(flags.dataDir, 'SAMIZDAT_DATA_DIR') ?? 'data');
+  const databaseUrl = pick(flags.databaseUrl, 'SAMIZDAT_DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('invalid database URL: expected postgres://… (omit it to use the embedded SQLite store)');
+  }
+  const natsUrl = pick(flags.natsUrl, 'SAMIZDAT_NATS_URL');
+  if (natsUrl !== undefined && !/^(nats|tls):\/\//.test(natsUrl)) {
+    throw new ConfigError('invalid NATS URL: expected nats://host:port');
+  }
+  const logLevel = pick(flags.logLevel, 'SAMIZDAT_LOG_LEVEL') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`invalid log level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const limits: Limits = {
+    ...DEFAULT_LIMITS,
+    accountRequestsPerMinute: parseRate(
+      pick(undefined, 'SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN'),
+      'SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN',
+      DEFAULT_LIMITS.accountRequestsPerMinute,
+    ),
+    ipRequestsPerMinute: parseRate(
+      pick(undefined, 'SAMIZDAT_RATE_LIMIT_IP_PER_MIN'),
+      'SAMIZDAT_RATE_LIMIT_IP_PER_MIN',
+      DEFAULT_LIMITS.ipRequestsPerMinute,
+    ),
+  };
+  return { port, host, dataDir, databaseUrl, natsUrl, logLevel: logLevel as LogLevel, limits };
+}

@@ -1,0 +1,67 @@
+/**
+ * Every error the server answers with: a stable string code, its HTTP status and a human message. Clients and tests
+ * branch on `code`; the table is the API reference's error list (docs/api.md). 5xx bodies never carry internals.
+ */
+
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  VALIDATION_FAILED: { status: 400, message: 'The request does not match the schema of this route.' },
+  INVALID_BASE64: { status: 400, message: 'A field that must be base64 is not.' },
+  INVALID_KEY: { status: 400, message: 'A key has the wrong length or encoding.' },
+  BAD_SIGNATURE: { status: 400, message: 'A prekey signature does not verify against the identity key.' },
+  INVALID_USERNAME: { status: 400, message: 'Usernames are 3–32 characters: letters, digits, "_" and ".", starting with a letter.' },
+  INVALID_ENVELOPE: { status: 400, message: 'An envelope could not be decoded.' },
+  UNAUTHORIZED: { status: 401, message: 'Missing or wrong credentials.' },
+  FORBIDDEN: { status: 403, message: 'This device may not do that.' },
+  NOT_FOUND: { status: 404, message: 'No such resource.' },
+  ACCOUNT_NOT_FOUND: { status: 404, message: 'No such account.' },
+  DEVICE_NOT_FOUND: { status: 404, message: 'No such device.' },
+  ATTACHMENT_NOT_FOUND: { status: 404, message: 'No such attachment, or it has expired.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route.' },
+  USERNAME_TAKEN: { status: 409, message: 'That username is taken.' },
+  DEVICE_LIST_MISMATCH: { status: 409, message: 'The message does not address exactly the current devices of the account.' },
+  LINK_CODE_INVALID: { status: 403, message: 'The device link code is wrong, used or expired.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this route accepts.' },
+  ENVELOPE_TOO_LARGE: { status: 413, message: 'An envelope is larger than the server accepts.' },
+  ATTACHMENT_TOO_LARGE: { status: 413, message: 'The attachment is larger than the server accepts.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type.' },
+  QUEUE_FULL: { status: 429, message: 'The recipient device has too many undelivered messages.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry later.' },
+  PREKEYS_EXHAUSTED: { status: 404, message: 'The device has no signed prekeys to hand out.' },
+  TOO_MANY_DEVICES: { status: 409, message: 'The account has the maximum number of devices.' },
+  SHUTTING_DOWN: { status: 503, message: 'The server is shutting down; retry shortly.' },
+  INTERNAL: { status: 500, message: 'Internal server error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    /** Machine-readable details that are safe to show the caller (never secrets or internals). */
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.status = ERRORS[code].status;
+  }
+
+  static is(err: unknown, code?: ErrorCode): err is ApiError {
+    return err instanceof ApiError && (code === undefined || err.code === code);
+  }
+}
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly [detail: string]: unknown;
+}
+
+export function errorBody(err: ApiError): ErrorBody {
+  return { code: err.code, message: err.message, ...err.details };
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+/**
+ * samizdat-server: parses flags/env (config.ts), opens the store (SQLite in --data-dir by default, PostgreSQL with
+ * --database-url), the blob folder and the bus (NATS with --nats-url), listens, and stops gracefully on SIGTERM/SIGINT.
+ * A configuration error is one line on stderr and exit code 2.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { buildApp } from './app.js';
+import type { Config, RawOptions } from './config.js';
+import { ConfigError, resolveConfig } from './config.js';
+import { LocalBlobStore } from './blobs/blob-store.js';
+import type { MessageBus } from './bus/bus.js';
+import { LocalBus } from './bus/bus.js';
+import { NatsBus } from './bus/nats-bus.js';
+import { openRepository } from './store/open-repository.js';
+
+/** The username-hash key: from SAMIZDAT_USERNAME_KEY (hex, shared by all nodes), else kept in the data dir. */
+async function loadUsernameKey(config: Config): Promise<Uint8Array> {
+  const fromEnv = process.env.SAMIZDAT_USERNAME_KEY;
+  if (fromEnv) {
+    if (!/^[0-9a-f]{64}$/i.test(fromEnv)) throw new ConfigError('SAMIZDAT_USERNAME_KEY must be 64 hex characters');
+    return new Uint8Array(Buffer.from(fromEnv, 'hex'));
+  }
+  const file = join(config.dataDir, 'username.key');
+  try {
+    const key = await readFile(file);
+    if (key.length !== 32) throw new ConfigError(`${file} is corrupt (expected 32 bytes)`);
+    return new Uint8Array(key);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const key = randomBytes(32);
+    await writeFile(file, key, { mode: 0o600, flag: 'wx' });
+    return new Uint8Array(key);
+  }
+}
+
+function parseArgs(argv: string[]): RawOptions {
+  const program = new Command()
+    .name('samizdat-server')
+    .description('Samizdat delivery server: stores and relays only end-to-end encrypted envelopes')
+    .option('--port <port>', 'port to listen on (SAMIZDAT_PORT, default 8080)')
+    .option('--host <host>', 'address to listen on (SAMIZDAT_HOST, default 127.0.0.1)')
+    .option('--data-dir <dir>', 'SQLite database and blob folder (SAMIZDAT_DATA_DIR, default ./data)')
+    .option('--database-url <url>', 'use PostgreSQL instead of SQLite (SAMIZDAT_DATABASE_URL)')
+    .option('--nats-url <url>', 'NATS for multi-node wake-ups (SAMIZDAT_NATS_URL)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (SAMIZDAT_LOG_LEVEL, default info)')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  program.parse(argv, { from: 'node' });
+  return program.opts<RawOptions>();
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = resolveConfig(parseArgs(process.argv), process.env);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+    if (err instanceof ConfigError) {
+      process.stderr.write(`samizdat-server: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  try {
+    await mkdir(config.dataDir, { recursive: true });
+    const usernameKey = await loadUsernameKey(config);
+    const repo = await openRepository(config);
+    const blobs = await LocalBlobStore.open(config.dataDir);
+    const bus: MessageBus = config.natsUrl ? await NatsBus.connect(config.natsUrl) : new LocalBus();
+    app = await buildApp({ config, repo, blobs, bus, usernameKey });
+    await app.fastify.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`samizdat-server: cannot start: ${message}\n`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  }
+  const address = app.fastify.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  process.stdout.write(`Samizdat listening on http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.fastify.log.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

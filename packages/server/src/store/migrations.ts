@@ -1,0 +1,303 @@
+/**
+ * Versioned schema migrations for both store engines, and the two runners that apply them.
+ *
+ * A migration is never edited once released: a change to the schema is a new entry at the end of MIGRATIONS, with
+ * the same meaning written for each engine. `schema_migrations(version, applied_at)` records what was applied; each
+ * migration runs in its own transaction together with its record, so a crash leaves it wholly applied or not at all.
+ *
+ * Concurrency: on PostgreSQL several server nodes may start at once, so every migration transaction first takes a
+ * transaction-scoped advisory lock (one per schema) and re-checks the table under it. On SQLite a migration runs in a
+ * `BEGIN IMMEDIATE` transaction, which holds the database's single write lock while it re-checks.
+ *
+ * The schema keeps the server's promise (docs/threat-model.md): usernames as keyed hashes, device secrets as slow
+ * hashes, envelopes as opaque bytes. Everything of an account or a device hangs off it by a foreign key with
+ * ON DELETE CASCADE, so deleting the parent row deletes all of it.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Sql } from 'postgres';
+
+export interface Migration {
+  readonly version: number;
+  /** What the migration does, for operators reading the code; not stored. */
+  readonly name: string;
+  readonly sqlite: string;
+  readonly postgres: string;
+}
+
+// SQLite tables are STRICT (column types enforced). Times are ms since the epoch; key ids are up to 2^32 - 1
+// (@samizdat/protocol keys/prekeys.ts), so PostgreSQL stores them, like times and sizes, as bigint.
+const SQLITE_V1 = `
+CREATE TABLE accounts (
+  id            TEXT    NOT NULL PRIMARY KEY,
+  username_hash BLOB    UNIQUE,
+  identity_key  BLOB    NOT NULL,
+  created_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE devices (
+  account_id      TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  device_id       INTEGER NOT NULL,
+  registration_id INTEGER NOT NULL,
+  auth_hash       TEXT    NOT NULL,
+  encrypted_name  BLOB    NOT NULL,
+  created_at      INTEGER NOT NULL,
+  last_seen_at    INTEGER NOT NULL,
+  -- Envelopes stored for the device, kept by the triggers below (see there).
+  queue_depth     INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (account_id, device_id)
+) STRICT;
+
+CREATE TABLE signed_prekeys (
+  account_id TEXT    NOT NULL,
+  device_id  INTEGER NOT NULL,
+  key_id     INTEGER NOT NULL,
+  public_key BLOB    NOT NULL,
+  signature  BLOB    NOT NULL,
+  PRIMARY KEY (account_id, device_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE kyber_last_resort_prekeys (
+  account_id TEXT    NOT NULL,
+  device_id  INTEGER NOT NULL,
+  key_id     INTEGER NOT NULL,
+  public_key BLOB    NOT NULL,
+  signature  BLOB    NOT NULL,
+  PRIMARY KEY (account_id, device_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE one_time_prekeys (
+  account_id TEXT    NOT NULL,
+  device_id  INTEGER NOT NULL,
+  key_id     INTEGER NOT NULL,
+  public_key BLOB    NOT NULL,
+  PRIMARY KEY (account_id, device_id, key_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+) STRICT;
+
+CREATE TABLE kyber_one_time_prekeys (
+  account_id TEXT    NOT NULL,
+  device_id  INTEGER NOT NULL,
+  key_id     INTEGER NOT NULL,
+  public_key BLOB    NOT NULL,
+  signature  BLOB    NOT NULL,
+  PRIMARY KEY (account_id, device_id, key_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+) STRICT;
+
+-- AUTOINCREMENT: an id is never reused, even after the newest envelope was acked, so a late duplicate ack or an
+-- afterId cursor can never refer to a different envelope than the one the client saw.
+CREATE TABLE envelopes (
+  id                INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_id        TEXT    NOT NULL,
+  device_id         INTEGER NOT NULL,
+  source_account_id TEXT,
+  source_device_id  INTEGER,
+  envelope          BLOB    NOT NULL,
+  received_at       INTEGER NOT NULL,
+  expires_at        INTEGER NOT NULL,
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX envelopes_queue ON envelopes (account_id, device_id, id);
+CREATE INDEX envelopes_expiry ON envelopes (expires_at);
+
+-- The depth limit is checked on every enqueue. Counting the queue costs one index step per stored envelope, which
+-- blocks the event loop ~0.1 ms per 1,000 envelopes and made sends to deep queues 10x slower; the triggers keep the
+-- count exact in every path (inserts, acks, sweeps, cascades) and roll back with the statement that fired them.
+CREATE TRIGGER envelopes_count_insert AFTER INSERT ON envelopes BEGIN
+  UPDATE devices SET queue_depth = queue_depth + 1 WHERE account_id = NEW.account_id AND device_id = NEW.device_id;
+END;
+CREATE TRIGGER envelopes_count_delete AFTER DELETE ON envelopes BEGIN
+  UPDATE devices SET queue_depth = queue_depth - 1 WHERE account_id = OLD.account_id AND device_id = OLD.device_id;
+END;
+
+CREATE TABLE attachments (
+  id               TEXT    NOT NULL PRIMARY KEY,
+  owner_account_id TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  size             INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX attachments_owner ON attachments (owner_account_id);
+CREATE INDEX attachments_expiry ON attachments (expires_at);
+
+CREATE TABLE link_codes (
+  code_hash  BLOB    NOT NULL PRIMARY KEY,
+  account_id TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX link_codes_account ON link_codes (account_id);
+CREATE INDEX link_codes_expiry ON link_codes (expires_at);
+`;
+
+const POSTGRES_V1 = `
+CREATE TABLE accounts (
+  id            text   NOT NULL PRIMARY KEY,
+  username_hash bytea,
+  identity_key  bytea  NOT NULL,
+  created_at    bigint NOT NULL,
+  CONSTRAINT accounts_username_hash_key UNIQUE (username_hash)
+);
+
+CREATE TABLE devices (
+  account_id      text    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  device_id       integer NOT NULL,
+  registration_id bigint  NOT NULL,
+  auth_hash       text    NOT NULL,
+  encrypted_name  bytea   NOT NULL,
+  created_at      bigint  NOT NULL,
+  last_seen_at    bigint  NOT NULL,
+  -- Envelopes stored for the device. Kept by PostgresRepository under the device row lock that every change to the
+  -- queue takes first (enqueue, ack, expiry sweep), so the depth check needs no count of the queue.
+  queue_depth     integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (account_id, device_id)
+);
+
+CREATE TABLE signed_prekeys (
+  account_id text    NOT NULL,
+  device_id  integer NOT NULL,
+  key_id     bigint  NOT NULL,
+  public_key bytea   NOT NULL,
+  signature  bytea   NOT NULL,
+  PRIMARY KEY (account_id, device_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+);
+
+CREATE TABLE kyber_last_resort_prekeys (
+  account_id text    NOT NULL,
+  device_id  integer NOT NULL,
+  key_id     bigint  NOT NULL,
+  public_key bytea   NOT NULL,
+  signature  bytea   NOT NULL,
+  PRIMARY KEY (account_id, device_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+);
+
+CREATE TABLE one_time_prekeys (
+  account_id text    NOT NULL,
+  device_id  integer NOT NULL,
+  key_id     bigint  NOT NULL,
+  public_key bytea   NOT NULL,
+  PRIMARY KEY (account_id, device_id, key_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+);
+
+CREATE TABLE kyber_one_time_prekeys (
+  account_id text    NOT NULL,
+  device_id  integer NOT NULL,
+  key_id     bigint  NOT NULL,
+  public_key bytea   NOT NULL,
+  signature  bytea   NOT NULL,
+  PRIMARY KEY (account_id, device_id, key_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+);
+
+CREATE TABLE envelopes (
+  id                bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  account_id        text    NOT NULL,
+  device_id         integer NOT NULL,
+  source_account_id text,
+  source_device_id  integer,
+  envelope          bytea   NOT NULL,
+  received_at       bigint  NOT NULL,
+  expires_at        bigint  NOT NULL,
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+);
+CREATE INDEX envelopes_queue ON envelopes (account_id, device_id, id);
+CREATE INDEX envelopes_expiry ON envelopes (expires_at);
+
+CREATE TABLE attachments (
+  id               text   NOT NULL PRIMARY KEY,
+  owner_account_id text   NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  size             bigint NOT NULL,
+  created_at       bigint NOT NULL,
+  expires_at       bigint NOT NULL
+);
+CREATE INDEX attachments_owner ON attachments (owner_account_id);
+CREATE INDEX attachments_expiry ON attachments (expires_at);
+
+CREATE TABLE link_codes (
+  code_hash  bytea  NOT NULL PRIMARY KEY,
+  account_id text   NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX link_codes_account ON link_codes (account_id);
+CREATE INDEX link_codes_expiry ON link_codes (expires_at);
+`;
+
+/** Every migration, in version order. Append only. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'accounts, devices, key directory, queues, attachments, link codes',
+    sqlite: SQLITE_V1,
+    postgres: POSTGRES_V1,
+  },
+];
+
+/** The newest schema version this code knows. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+/** Applies the missing migrations to a SQLite database (synchronous, like better-sqlite3). Returns the versions applied. */
+export function migrateSqlite(db: BetterSqlite3.Database, now: () => number = Date.now): number[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT');
+  const isApplied = db.prepare<[number], { one: number }>('SELECT 1 AS one FROM schema_migrations WHERE version = ?');
+  const record = db.prepare<[number, number]>('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    // IMMEDIATE takes the write lock before the check, so a second process waits (busy_timeout) and then skips.
+    db.transaction(() => {
+      if (isApplied.get(migration.version) !== undefined) return;
+      db.exec(migration.sqlite);
+      record.run(migration.version, now());
+      applied.push(migration.version);
+    }).immediate();
+  }
+  return applied;
+}
+
+/** The versions recorded in a SQLite database, ascending. */
+export function appliedSqliteMigrations(db: BetterSqlite3.Database): number[] {
+  return db
+    .prepare<[], { version: number }>('SELECT version FROM schema_migrations ORDER BY version')
+    .all()
+    .map((row) => row.version);
+}
+
+const UNDEFINED_TABLE = '42P01';
+
+/**
+ * Applies the missing migrations on PostgreSQL, in the schema that `sql`'s search_path selects. Safe when several
+ * processes call it at once. Returns the versions this call applied.
+ */
+export async function migratePostgres(sql: Sql, now: () => number = Date.now): Promise<number[]> {
+  const known = new Set(await appliedPostgresMigrations(sql).catch((err: unknown) => {
+    if ((err as { code?: unknown }).code === UNDEFINED_TABLE) return [];
+    throw err;
+  }));
+  if (MIGRATIONS.every((m) => known.has(m.version))) return [];
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (known.has(migration.version)) continue;
+    await sql.begin(async (tx) => {
+      // One lock per schema: test runs in separate schemas of one database do not wait for each other.
+      await tx`SELECT pg_advisory_xact_lock(hashtextextended('samizdat.migrate.' || coalesce(current_schema(), ''), 0))`;
+      await tx.unsafe(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)',
+      );
+      const done = await tx`SELECT 1 FROM schema_migrations WHERE version = ${migration.version}`;
+      if (done.length > 0) return;
+      await tx.unsafe(migration.postgres);
+      await tx`INSERT INTO schema_migrations (version, applied_at) VALUES (${migration.version}, ${now()})`;
+      applied.push(migration.version);
+    });
+  }
+  return applied;
+}
+
+/** The versions recorded on PostgreSQL, ascending (rejects when the table does not exist yet). */
+export async function appliedPostgresMigrations(sql: Sql): Promise<number[]> {
+  const rows = await sql<{ version: number }[]>`SELECT version FROM schema_migrations ORDER BY version`;
+  return rows.map((row) => row.version);
+}

@@ -1,0 +1,673 @@
+/**
+ * The scale-out store: PostgreSQL (or a PostgreSQL-compatible database) through postgres.js, shared by any number
+ * of stateless server nodes. Every statement here must therefore be safe against other nodes running at once:
+ *
+ * - takeBundle consumes a one-time key with `DELETE … WHERE key_id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`:
+ *   concurrent callers lock different rows instead of queueing behind (or, under READ COMMITTED, skipping past) the
+ *   same one, so no key is handed out twice and none is skipped while it is still free. Keys are addressed by their
+ *   primary key, not by ctid, which CockroachDB does not have.
+ * - Every change to a queue (enqueue, ack, expiry sweep) first takes a FOR NO KEY UPDATE lock on the device rows
+ *   concerned, in one statement sorted by key, so overlapping changes wait instead of deadlocking. Under that lock
+ *   the change adjusts devices.queue_depth, which makes the depth check exact under concurrency and O(1) (counting
+ *   a queue of 9,000-10,000 envelopes inside the lock made sends to it ~10x slower). The lock also makes ids of one
+ *   queue increase in commit order: an envelope committed later always has a larger id, so a client paginating
+ *   with afterId can never miss one (plain sequence ids would not guarantee that).
+ * - addDevice and deleteAccount lock the account row first (max + 1 and "delete everything" need a stable set).
+ *
+ * enqueue is one transaction per call, not batched across calls as in SQLite: PostgreSQL already shares WAL
+ * flushes between transactions that commit at the same moment on different connections (its own group commit),
+ * and a transaction per call keeps each call's all-or-nothing rule and its row locks independent of other calls.
+ *
+ * Errors: constraint violations the contract names become RepositoryError; every other PostgresError is rethrown as
+ * a PostgresStoreError carrying only the SQLSTATE code and the server's primary message — never the `detail` field,
+ * which quotes key values (account ids, username hashes), nor the query parameters.
+ */
+import postgres from 'postgres';
+import type { Sql, TransactionSql } from 'postgres';
+import { appliedPostgresMigrations, migratePostgres } from '../migrations.js';
+import { RepositoryError } from '../repository.js';
+import type {
+  AccountRecord,
+  AttachmentRecord,
+  DeviceBundle,
+  DeviceRecord,
+  NewDevice,
+  NewEnvelope,
+  OneTimePreKeyRecord,
+  PreKeyCounts,
+  QueuedEnvelope,
+  Repository,
+  SignedPreKeyRecord,
+} from '../repository.js';
+
+export interface PostgresConnectOptions {
+  /** Schema to keep every table in (created if missing, selected through search_path); default: the server's. */
+  readonly schema?: string;
+  /** Pool size (connections). */
+  readonly max?: number;
+}
+
+/** A PostgreSQL failure with the details (which may quote stored values) stripped. */
+export class PostgresStoreError extends Error {
+  override readonly name = 'PostgresStoreError';
+  constructor(
+    /** SQLSTATE, e.g. 40P01. */
+    readonly code: string,
+    message: string,
+  ) {
+    super(`PostgreSQL error ${code}: ${message}`);
+  }
+}
+
+type RepositoryCode = RepositoryError['code'];
+
+// Array parameters need their element type OID (postgres.js cannot infer it from an empty or all-null array). It maps
+// them to array types with the type list it fetches on its first connection, which connect() opens before returning.
+const OID = { text: 25, int4: 23, int8: 20, bytea: 17 } as const;
+const MAX_ENVELOPE_ID = 2n ** 63n - 1n;
+const EXPIRY_CHUNK = 5_000;
+const TRANSACTION_ATTEMPTS = 3;
+const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+interface AccountRow {
+  id: string;
+  username_hash: Uint8Array | null;
+  identity_key: Uint8Array;
+  created_at: string;
+}
+
+interface DeviceRow {
+  account_id: string;
+  device_id: number;
+  registration_id: string;
+  auth_hash: string;
+  encrypted_name: Uint8Array;
+  created_at: string;
+  last_seen_at: string;
+}
+
+interface KeyRow {
+  key_id: string;
+  public_key: Uint8Array;
+  signature: Uint8Array;
+}
+
+interface AttachmentRow {
+  id: string;
+  owner_account_id: string;
+  size: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export class PostgresRepository implements Repository {
+  readonly engine = 'postgres';
+  private closed = false;
+
+  private constructor(
+    private readonly sql: Sql,
+    /** The schema this repository works in, when one was chosen. */
+    readonly schema: string | undefined,
+  ) {}
+
+  /**
+   * Connects (and checks the connection with one query). With `schema`, creates it if missing and points the
+   * search_path of every pooled connection at it. Call migrate() before use.
+   */
+  static async connect(url: string, options: PostgresConnectOptions = {}): Promise<PostgresRepository> {
+    const { schema } = options;
+    if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+      throw new Error('invalid PostgreSQL schema name: use lowercase letters, digits and "_", not starting with a digit');
+    }
+    const sql = postgres(url, {
+      max: options.max ?? 10,
+      // postgres.js prints notices (e.g. "schema already exists, skipping") to the console by default.
+      onnotice: () => undefined,
+      connection: { application_name: 'samizdat-server', ...(schema === undefined ? {} : { search_path: schema }) },
+    });
+    try {
+      if (schema === undefined) {
+        await sql`SELECT 1`;
+      } else {
+        await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`).catch((err: unknown) => {
+          // Two processes creating the schema at the same moment: one of them loses the race, which is fine.
+          if (!['42P06', '23505'].includes(pgCode(err) ?? '')) throw err;
+        });
+      }
+    } catch (err) {
+      await sql.end({ timeout: 1 });
+      throw translate(err);
+    }
+    return new PostgresRepository(sql, schema);
+  }
+
+  async migrate(): Promise<void> {
+    await this.guard(() => migratePostgres(this.sql));
+  }
+
+  /** The schema versions recorded in schema_migrations, ascending. */
+  async appliedMigrations(): Promise<number[]> {
+    return this.guard(() => appliedPostgresMigrations(this.sql));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.sql.end({ timeout: 5 });
+  }
+
+  // Accounts
+
+  async createAccount(account: AccountRecord, firstDevice: NewDevice): Promise<void> {
+    await this.transaction(async (tx) => {
+      await tx`
+        INSERT INTO accounts (id, username_hash, identity_key, created_at)
+        VALUES (${account.id}, ${account.usernameHash ?? null}, ${account.identityKey}, ${account.createdAt})`;
+      await insertDevice(tx, account.id, 1, firstDevice);
+    });
+  }
+
+  async getAccount(accountId: string): Promise<AccountRecord | undefined> {
+    const [row] = await this.guard(() => this.sql<AccountRow[]>`SELECT * FROM accounts WHERE id = ${accountId}`);
+    return row === undefined ? undefined : toAccount(row);
+  }
+
+  async findAccountByUsernameHash(usernameHash: Uint8Array): Promise<AccountRecord | undefined> {
+    const [row] = await this.guard(
+      () => this.sql<AccountRow[]>`SELECT * FROM accounts WHERE username_hash = ${usernameHash}`,
+    );
+    return row === undefined ? undefined : toAccount(row);
+  }
+
+  async setUsernameHash(accountId: string, usernameHash: Uint8Array | undefined): Promise<void> {
+    // The unique constraint decides a race between two accounts claiming the same hash.
+    const result = await this.guard(
+      () => this.sql`UPDATE accounts SET username_hash = ${usernameHash ?? null} WHERE id = ${accountId}`,
+    );
+    if (result.count === 0) throw accountNotFound();
+  }
+
+  async deleteAccount(accountId: string): Promise<string[]> {
+    return this.transaction(async (tx) => {
+      // The lock keeps another node from adding an attachment (its foreign key check needs a KEY SHARE lock on
+      // this row) between collecting the ids and the cascade, which would orphan that blob.
+      const [account] = await tx`SELECT 1 FROM accounts WHERE id = ${accountId} FOR UPDATE`;
+      if (account === undefined) return [];
+      const attachments = await tx<{ id: string }[]>`
+        DELETE FROM attachments WHERE owner_account_id = ${accountId} RETURNING id`;
+      await tx`DELETE FROM accounts WHERE id = ${accountId}`;
+      return attachments.map((row) => row.id).sort();
+    });
+  }
+
+  // Devices
+
+  async addDevice(accountId: string, device: NewDevice, maxDevices: number): Promise<number> {
+    return this.transaction(async (tx) => {
+      const [account] = await tx`SELECT 1 FROM accounts WHERE id = ${accountId} FOR NO KEY UPDATE`;
+      if (account === undefined) throw accountNotFound();
+      const [stats] = await tx<{ n: number; top: number }[]>`
+        SELECT count(*)::int AS n, coalesce(max(device_id), 0)::int AS top FROM devices WHERE account_id = ${accountId}`;
+      if (stats === undefined) throw new Error('aggregate query returned no row');
+      if (stats.n >= maxDevices) {
+        throw new RepositoryError('TOO_MANY_DEVICES', 'the account has the maximum number of devices');
+      }
+      const deviceId = stats.top + 1;
+      await insertDevice(tx, accountId, deviceId, device);
+      return deviceId;
+    });
+  }
+
+  async getDevice(accountId: string, deviceId: number): Promise<DeviceRecord | undefined> {
+    const [row] = await this.guard(
+      () => this.sql<DeviceRow[]>`SELECT * FROM devices WHERE account_id = ${accountId} AND device_id = ${deviceId}`,
+    );
+    return row === undefined ? undefined : toDevice(row);
+  }
+
+  async listDevices(accountId: string): Promise<DeviceRecord[]> {
+    const rows = await this.guard(
+      () => this.sql<DeviceRow[]>`SELECT * FROM devices WHERE account_id = ${accountId} ORDER BY device_id`,
+    );
+    return rows.map(toDevice);
+  }
+
+  async removeDevice(accountId: string, deviceId: number): Promise<boolean> {
+    // ON DELETE CASCADE removes the device's prekeys and queued envelopes in the same statement.
+    const result = await this.guard(
+      () => this.sql`DELETE FROM devices WHERE account_id = ${accountId} AND device_id = ${deviceId}`,
+    );
+    return result.count > 0;
+  }
+
+  async touchDevice(accountId: string, deviceId: number, at: number): Promise<void> {
+    await this.guard(
+      () => this.sql`UPDATE devices SET last_seen_at = ${at} WHERE account_id = ${accountId} AND device_id = ${deviceId}`,
+    );
+  }
+
+  // Key directory
+
+  async setSignedPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {
+    await this.guard(
+      () => this.sql`
+        INSERT INTO signed_prekeys (account_id, device_id, key_id, public_key, signature)
+        VALUES (${accountId}, ${deviceId}, ${key.keyId}, ${key.publicKey}, ${key.signature})
+        ON CONFLICT (account_id, device_id) DO UPDATE
+          SET key_id = excluded.key_id, public_key = excluded.public_key, signature = excluded.signature`,
+      'DEVICE_NOT_FOUND',
+    );
+  }
+
+  async setKyberLastResortPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {
+    await this.guard(
+      () => this.sql`
+        INSERT INTO kyber_last_resort_prekeys (account_id, device_id, key_id, public_key, signature)
+        VALUES (${accountId}, ${deviceId}, ${key.keyId}, ${key.publicKey}, ${key.signature})
+        ON CONFLICT (account_id, device_id) DO UPDATE
+          SET key_id = excluded.key_id, public_key = excluded.public_key, signature = excluded.signature`,
+      'DEVICE_NOT_FOUND',
+    );
+  }
+
+  async addOneTimePreKeys(accountId: string, deviceId: number, keys: readonly OneTimePreKeyRecord[]): Promise<void> {
+    // ON CONFLICT cannot touch one row twice in a statement: of repeated key ids in one upload, the last one wins.
+    const unique = [...new Map(keys.map((key) => [key.keyId, key])).values()];
+    if (unique.length === 0) return;
+    const sql = this.sql;
+    await this.guard(
+      () => sql`
+        INSERT INTO one_time_prekeys (account_id, device_id, key_id, public_key)
+        SELECT ${accountId}, ${deviceId}, k, p
+        FROM unnest(${sql.array(unique.map((key) => key.keyId), OID.int8)}::bigint[],
+                    ${sql.array(unique.map((key) => key.publicKey), OID.bytea)}::bytea[]) AS t (k, p)
+        ON CONFLICT (account_id, device_id, key_id) DO UPDATE SET public_key = excluded.public_key`,
+      'DEVICE_NOT_FOUND',
+    );
+  }
+
+  async addKyberOneTimePreKeys(accountId: string, deviceId: number, keys: readonly SignedPreKeyRecord[]): Promise<void> {
+    const unique = [...new Map(keys.map((key) => [key.keyId, key])).values()];
+    if (unique.length === 0) return;
+    const sql = this.sql;
+    await this.guard(
+      () => sql`
+        INSERT INTO kyber_one_time_prekeys (account_id, device_id, key_id, public_key, signature)
+        SELECT ${accountId}, ${deviceId}, k, p, s
+        FROM unnest(${sql.array(unique.map((key) => key.keyId), OID.int8)}::bigint[],
+                    ${sql.array(unique.map((key) => key.publicKey), OID.bytea)}::bytea[],
+                    ${sql.array(unique.map((key) => key.signature), OID.bytea)}::bytea[]) AS t (k, p, s)
+        ON CONFLICT (account_id, device_id, key_id) DO UPDATE
+          SET public_key = excluded.public_key, signature = excluded.signature`,
+      'DEVICE_NOT_FOUND',
+    );
+  }
+
+  async takeBundle(accountId: string, deviceId: number): Promise<DeviceBundle | undefined> {
+    return this.transaction(async (tx) => {
+      const [device] = await tx<{ registration_id: string }[]>`
+        SELECT registration_id FROM devices WHERE account_id = ${accountId} AND device_id = ${deviceId}`;
+      const [signed] = await tx<KeyRow[]>`
+        SELECT key_id, public_key, signature FROM signed_prekeys
+        WHERE account_id = ${accountId} AND device_id = ${deviceId}`;
+      if (device === undefined || signed === undefined) return undefined;
+      let [kyber] = await tx<KeyRow[]>`
+        DELETE FROM kyber_one_time_prekeys
+        WHERE account_id = ${accountId} AND device_id = ${deviceId} AND key_id = (
+          SELECT key_id FROM kyber_one_time_prekeys WHERE account_id = ${accountId} AND device_id = ${deviceId}
+          ORDER BY key_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING key_id, public_key, signature`;
+      if (kyber === undefined) {
+        [kyber] = await tx<KeyRow[]>`
+          SELECT key_id, public_key, signature FROM kyber_last_resort_prekeys
+          WHERE account_id = ${accountId} AND device_id = ${deviceId}`;
+      }
+      // Nothing has been consumed when this returns: the kyber DELETE found no row.
+      if (kyber === undefined) return undefined;
+      const [oneTime] = await tx<Omit<KeyRow, 'signature'>[]>`
+        DELETE FROM one_time_prekeys
+        WHERE account_id = ${accountId} AND device_id = ${deviceId} AND key_id = (
+          SELECT key_id FROM one_time_prekeys WHERE account_id = ${accountId} AND device_id = ${deviceId}
+          ORDER BY key_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING key_id, public_key`;
+      return {
+        deviceId,
+        registrationId: Number(device.registration_id),
+        signedPreKey: toSignedKey(signed),
+        oneTimePreKey:
+          oneTime === undefined ? undefined : { keyId: Number(oneTime.key_id), publicKey: bytes(oneTime.public_key) },
+        kyberPreKey: toSignedKey(kyber),
+      };
+    });
+  }
+
+  async countPreKeys(accountId: string, deviceId: number): Promise<PreKeyCounts> {
+    const [row] = await this.guard(
+      () => this.sql<{ one_time: number; kyber_one_time: number }[]>`
+        SELECT
+          (SELECT count(*) FROM one_time_prekeys WHERE account_id = ${accountId} AND device_id = ${deviceId})::int
+            AS one_time,
+          (SELECT count(*) FROM kyber_one_time_prekeys WHERE account_id = ${accountId} AND device_id = ${deviceId})::int
+            AS kyber_one_time`,
+    );
+    return { oneTime: row?.one_time ?? 0, kyberOneTime: row?.kyber_one_time ?? 0 };
+  }
+
+  // Queues
+
+  async enqueue(envelopes: readonly NewEnvelope[], maxQueueDepth: number): Promise<bigint[]> {
+    if (envelopes.length === 0) return [];
+    const counts = new Map<string, { accountId: string; deviceId: number; count: number }>();
+    for (const e of envelopes) {
+      const key = `${e.accountId}/${e.deviceId}`;
+      const target = counts.get(key);
+      if (target === undefined) counts.set(key, { accountId: e.accountId, deviceId: e.deviceId, count: 1 });
+      else target.count += 1;
+    }
+    const targets = [...counts.values()];
+    const sql = this.sql;
+    const targetAccounts = sql.array(targets.map((t) => t.accountId), OID.text);
+    const targetDevices = sql.array(targets.map((t) => t.deviceId), OID.int4);
+    return this.transaction(async (tx) => {
+      const locked = await lockDevices<{ account_id: string; device_id: number; queue_depth: number }>(
+        tx,
+        targetAccounts,
+        targetDevices,
+      );
+      if (locked.length !== targets.length) throw deviceNotFound();
+      const depths = new Map(locked.map((row) => [`${row.account_id}/${row.device_id}`, row.queue_depth]));
+      for (const target of targets) {
+        if ((depths.get(`${target.accountId}/${target.deviceId}`) ?? 0) + target.count > maxQueueDepth) {
+          throw new RepositoryError('QUEUE_FULL', 'a recipient device queue is full');
+        }
+      }
+      const rows = await tx<{ id: string }[]>`
+        WITH counted AS (
+          UPDATE devices SET queue_depth = devices.queue_depth + t.n
+          FROM unnest(${targetAccounts}::text[], ${targetDevices}::int[],
+                      ${sql.array(targets.map((t) => t.count), OID.int4)}::int[]) AS t (a, d, n)
+          WHERE devices.account_id = t.a AND devices.device_id = t.d)
+        INSERT INTO envelopes
+          (account_id, device_id, source_account_id, source_device_id, envelope, received_at, expires_at)
+        SELECT a, d, sa, sd, e, r, x
+        FROM unnest(${sql.array(envelopes.map((e) => e.accountId), OID.text)}::text[],
+                    ${sql.array(envelopes.map((e) => e.deviceId), OID.int4)}::int[],
+                    ${sql.array(envelopes.map((e) => e.sourceAccountId ?? null), OID.text)}::text[],
+                    ${sql.array(envelopes.map((e) => e.sourceDeviceId ?? null), OID.int4)}::int[],
+                    ${sql.array(envelopes.map((e) => e.envelope), OID.bytea)}::bytea[],
+                    ${sql.array(envelopes.map((e) => e.receivedAt), OID.int8)}::bigint[],
+                    ${sql.array(envelopes.map((e) => e.expiresAt), OID.int8)}::bigint[])
+             WITH ORDINALITY AS t (a, d, sa, sd, e, r, x, ord)
+        ORDER BY ord
+        RETURNING id`;
+      // Ids are drawn in insertion order (ORDER BY ord); sorting does not rely on RETURNING keeping that order.
+      return rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    });
+  }
+
+  async fetchQueue(
+    accountId: string,
+    deviceId: number,
+    afterId: bigint,
+    limit: number,
+    now: number,
+  ): Promise<QueuedEnvelope[]> {
+    if (afterId >= MAX_ENVELOPE_ID || limit <= 0) return [];
+    const rows = await this.guard(
+      () => this.sql<
+        {
+          id: string;
+          source_account_id: string | null;
+          source_device_id: number | null;
+          envelope: Uint8Array;
+          received_at: string;
+        }[]
+      >`
+        SELECT id, source_account_id, source_device_id, envelope, received_at FROM envelopes
+        WHERE account_id = ${accountId} AND device_id = ${deviceId} AND id > ${String(afterId < 0n ? 0n : afterId)}
+          AND expires_at > ${now}
+        ORDER BY id LIMIT ${limit}`,
+    );
+    return rows.map((row) => ({
+      id: BigInt(row.id),
+      sourceAccountId: row.source_account_id ?? undefined,
+      sourceDeviceId: row.source_device_id ?? undefined,
+      envelope: bytes(row.envelope),
+      receivedAt: Number(row.received_at),
+    }));
+  }
+
+  async ack(accountId: string, deviceId: number, ids: readonly bigint[]): Promise<bigint[]> {
+    const valid = ids.filter((id) => id > 0n && id <= MAX_ENVELOPE_ID);
+    if (valid.length === 0) return [];
+    const sql = this.sql;
+    const rows = await this.transaction(async (tx) => {
+      const [device] = await tx`
+        SELECT 1 FROM devices WHERE account_id = ${accountId} AND device_id = ${deviceId} FOR NO KEY UPDATE`;
+      if (device === undefined) return [];
+      // postgres.js binds 64-bit integers as decimal strings (a JS bigint is not one of its parameter types).
+      return tx<{ id: string }[]>`
+        WITH gone AS (
+          DELETE FROM envelopes
+          WHERE account_id = ${accountId} AND device_id = ${deviceId}
+            AND id = ANY (${sql.array(valid.map(String), OID.int8)}::bigint[])
+          RETURNING id),
+        counted AS (
+          UPDATE devices SET queue_depth = queue_depth - (SELECT count(*) FROM gone)
+          WHERE account_id = ${accountId} AND device_id = ${deviceId} AND EXISTS (SELECT 1 FROM gone))
+        SELECT id FROM gone`;
+    });
+    const deleted = new Set(rows.map((row) => BigInt(row.id)));
+    // In input order, each id once.
+    return valid.filter((id) => deleted.delete(id));
+  }
+
+  async queueDepth(accountId: string, deviceId: number): Promise<number> {
+    const [row] = await this.guard(
+      () => this.sql<{ queue_depth: number }[]>`
+        SELECT queue_depth FROM devices WHERE account_id = ${accountId} AND device_id = ${deviceId}`,
+    );
+    return row?.queue_depth ?? 0;
+  }
+
+  async totalQueued(): Promise<number> {
+    const [row] = await this.guard(() => this.sql<{ n: string }[]>`SELECT count(*) AS n FROM envelopes`);
+    return Number(row?.n ?? 0);
+  }
+
+  async deleteExpiredEnvelopes(now: number): Promise<number> {
+    // In chunks, each its own short transaction. Like every queue change, a chunk locks the device rows (sorted)
+    // before it touches their envelopes: one lock order everywhere, so the sweep cannot deadlock with sends and acks.
+    const sql = this.sql;
+    let total = 0;
+    for (;;) {
+      const { found, deleted } = await this.transaction(async (tx) => {
+        const expired = await tx<{ id: string; account_id: string; device_id: number }[]>`
+          SELECT id, account_id, device_id FROM envelopes WHERE expires_at <= ${now} LIMIT ${EXPIRY_CHUNK}`;
+        if (expired.length === 0) return { found: 0, deleted: 0 };
+        const queues = [...new Map(expired.map((row) => [`${row.account_id}/${row.device_id}`, row])).values()];
+        await lockDevices(
+          tx,
+          sql.array(queues.map((q) => q.account_id), OID.text),
+          sql.array(queues.map((q) => q.device_id), OID.int4),
+        );
+        const [result] = await tx<{ n: number }[]>`
+          WITH gone AS (
+            DELETE FROM envelopes WHERE id = ANY (${sql.array(expired.map((row) => row.id), OID.int8)}::bigint[])
+            RETURNING account_id, device_id),
+          per_queue AS (SELECT account_id, device_id, count(*)::int AS n FROM gone GROUP BY account_id, device_id),
+          counted AS (
+            UPDATE devices SET queue_depth = devices.queue_depth - q.n
+            FROM per_queue q WHERE devices.account_id = q.account_id AND devices.device_id = q.device_id)
+          SELECT count(*)::int AS n FROM gone`;
+        return { found: expired.length, deleted: result?.n ?? 0 };
+      });
+      total += deleted;
+      if (found < EXPIRY_CHUNK) return total;
+    }
+  }
+
+  // Attachments
+
+  async createAttachment(record: AttachmentRecord): Promise<void> {
+    await this.guard(
+      () => this.sql`
+        INSERT INTO attachments (id, owner_account_id, size, created_at, expires_at)
+        VALUES (${record.id}, ${record.ownerAccountId}, ${record.size}, ${record.createdAt}, ${record.expiresAt})`,
+      'ACCOUNT_NOT_FOUND',
+    );
+  }
+
+  async getAttachment(id: string): Promise<AttachmentRecord | undefined> {
+    const [row] = await this.guard(() => this.sql<AttachmentRow[]>`SELECT * FROM attachments WHERE id = ${id}`);
+    return row === undefined ? undefined : toAttachment(row);
+  }
+
+  async deleteAttachment(id: string): Promise<void> {
+    await this.guard(() => this.sql`DELETE FROM attachments WHERE id = ${id}`);
+  }
+
+  async deleteExpiredAttachments(now: number): Promise<string[]> {
+    const rows = await this.guard(
+      () => this.sql<{ id: string }[]>`DELETE FROM attachments WHERE expires_at <= ${now} RETURNING id`,
+    );
+    return rows.map((row) => row.id);
+  }
+
+  // Device linking
+
+  async createLinkCode(accountId: string, codeHash: Uint8Array, expiresAt: number): Promise<void> {
+    await this.guard(
+      () => this.sql`
+        INSERT INTO link_codes (code_hash, account_id, expires_at) VALUES (${codeHash}, ${accountId}, ${expiresAt})`,
+      'ACCOUNT_NOT_FOUND',
+    );
+  }
+
+  async consumeLinkCode(codeHash: Uint8Array, now: number): Promise<string | undefined> {
+    // One statement: of two concurrent consumers exactly one gets the row. Deleted even when expired.
+    const [row] = await this.guard(
+      () => this.sql<{ account_id: string; expires_at: string }[]>`
+        DELETE FROM link_codes WHERE code_hash = ${codeHash} RETURNING account_id, expires_at`,
+    );
+    return row !== undefined && Number(row.expires_at) > now ? row.account_id : undefined;
+  }
+
+  async deleteExpiredLinkCodes(now: number): Promise<number> {
+    const result = await this.guard(() => this.sql`DELETE FROM link_codes WHERE expires_at <= ${now}`);
+    return result.count;
+  }
+
+  // Internals
+
+  /** Runs one query (or a few) and translates its errors; `foreignKey` names what a foreign key violation means. */
+  private async guard<T>(run: () => Promise<T>, foreignKey?: RepositoryCode): Promise<T> {
+    if (this.closed) throw new Error('the PostgreSQL repository is closed');
+    try {
+      return await run();
+    } catch (err) {
+      throw translate(err, foreignKey);
+    }
+  }
+
+  /** A transaction, retried when PostgreSQL aborted it for a deadlock or a serialization failure. */
+  private async transaction<T>(fn: (tx: TransactionSql) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.guard(() => this.sql.begin(fn) as Promise<T>);
+      } catch (err) {
+        if (!(err instanceof PostgresStoreError && RETRYABLE.has(err.code)) || attempt >= TRANSACTION_ATTEMPTS) throw err;
+      }
+    }
+  }
+}
+
+function pgCode(err: unknown): string | undefined {
+  if (!(err instanceof Error) || err.name !== 'PostgresError') return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function translate(err: unknown, foreignKey?: RepositoryCode): unknown {
+  const code = pgCode(err);
+  if (code === undefined) return err;
+  const constraint = (err as { constraint_name?: unknown }).constraint_name;
+  if (code === '23505' && constraint === 'accounts_username_hash_key') return usernameTaken();
+  if (code === '23503' && foreignKey !== undefined) {
+    return new RepositoryError(foreignKey, foreignKey === 'DEVICE_NOT_FOUND' ? 'no such device' : 'no such account');
+  }
+  return new PostgresStoreError(code, (err as Error).message);
+}
+
+/** Locks the given device rows in key order (FOR NO KEY UPDATE) and returns them: the first step of every queue change. */
+async function lockDevices<Row extends object = Record<string, unknown>>(
+  tx: TransactionSql,
+  accounts: postgres.Parameter,
+  devices: postgres.Parameter,
+): Promise<Row[]> {
+  return tx<Row[]>`
+    SELECT account_id, device_id, queue_depth FROM devices
+    WHERE (account_id, device_id) IN (SELECT * FROM unnest(${accounts}::text[], ${devices}::int[]))
+    ORDER BY account_id, device_id
+    FOR NO KEY UPDATE`;
+}
+
+async function insertDevice(tx: TransactionSql, accountId: string, deviceId: number, device: NewDevice): Promise<void> {
+  await tx`
+    INSERT INTO devices (account_id, device_id, registration_id, auth_hash, encrypted_name, created_at, last_seen_at)
+    VALUES (${accountId}, ${deviceId}, ${device.registrationId}, ${device.authHash}, ${device.encryptedName},
+            ${device.createdAt}, ${device.createdAt})`;
+}
+
+/** A fresh Uint8Array, so callers never hold a Buffer (whose toString/JSON would expose the bytes differently). */
+function bytes(value: Uint8Array): Uint8Array {
+  return new Uint8Array(value);
+}
+
+function usernameTaken(): RepositoryError {
+  return new RepositoryError('USERNAME_TAKEN', 'the username is taken');
+}
+
+function accountNotFound(): RepositoryError {
+  return new RepositoryError('ACCOUNT_NOT_FOUND', 'no such account');
+}
+
+function deviceNotFound(): RepositoryError {
+  return new RepositoryError('DEVICE_NOT_FOUND', 'no such device');
+}
+
+function toAccount(row: AccountRow): AccountRecord {
+  return {
+    id: row.id,
+    usernameHash: row.username_hash === null ? undefined : bytes(row.username_hash),
+    identityKey: bytes(row.identity_key),
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toDevice(row: DeviceRow): DeviceRecord {
+  return {
+    accountId: row.account_id,
+    deviceId: row.device_id,
+    registrationId: Number(row.registration_id),
+    authHash: row.auth_hash,
+    encryptedName: bytes(row.encrypted_name),
+    createdAt: Number(row.created_at),
+    lastSeenAt: Number(row.last_seen_at),
+  };
+}
+
+function toSignedKey(row: KeyRow): SignedPreKeyRecord {
+  return { keyId: Number(row.key_id), publicKey: bytes(row.public_key), signature: bytes(row.signature) };
+}
+
+function toAttachment(row: AttachmentRow): AttachmentRecord {
+  return {
+    id: row.id,
+    ownerAccountId: row.owner_account_id,
+    size: Number(row.size),
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  };
+}

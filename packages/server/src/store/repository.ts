@@ -1,0 +1,198 @@
+/**
+ * The storage interface of the server: everything it keeps, behind one async API with two implementations —
+ * SQLite (better-sqlite3, the embedded default, store/sqlite/) and PostgreSQL (store/postgres/). One shared test
+ * suite (test/store/repository.suite.ts) runs against both.
+ *
+ * The server stores no plaintext: usernames only as a keyed hash, device secrets only as a slow hash, envelopes
+ * as the opaque bytes the sender produced. Every field is listed, with why it is needed, in docs/threat-model.md.
+ *
+ * Binary values are Uint8Array; ids of accounts are 32-character lowercase hex strings (16 random bytes); device ids
+ * are small integers (1 is the device that created the account); times are milliseconds since the Unix epoch.
+ */
+
+export interface AccountRecord {
+  readonly id: string;
+  /** HMAC-SHA256(server username key, normalized username); undefined when the account has no username. */
+  readonly usernameHash: Uint8Array | undefined;
+  /** The account's encoded identity public key (65 bytes, @samizdat/protocol encodeIdentityKey). */
+  readonly identityKey: Uint8Array;
+  readonly createdAt: number;
+}
+
+export interface DeviceRecord {
+  readonly accountId: string;
+  readonly deviceId: number;
+  /** Random per registration; a client that addresses an older registration of this device id is stale. */
+  readonly registrationId: number;
+  /** scrypt hash of the device's auth secret, in the self-describing format of auth.ts. */
+  readonly authHash: string;
+  /** Opaque, end-to-end encrypted device name (the server cannot read it); may be empty. */
+  readonly encryptedName: Uint8Array;
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+}
+
+export interface NewDevice {
+  readonly registrationId: number;
+  readonly authHash: string;
+  readonly encryptedName: Uint8Array;
+  readonly createdAt: number;
+}
+
+export interface SignedPreKeyRecord {
+  readonly keyId: number;
+  readonly publicKey: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+export interface OneTimePreKeyRecord {
+  readonly keyId: number;
+  readonly publicKey: Uint8Array;
+}
+
+/** The public keys of one device, as handed to a sender (one one-time key of each kind consumed). */
+export interface DeviceBundle {
+  readonly deviceId: number;
+  readonly registrationId: number;
+  readonly signedPreKey: SignedPreKeyRecord;
+  readonly oneTimePreKey: OneTimePreKeyRecord | undefined;
+  /** A one-time ML-KEM prekey while any is left, else the last-resort one. */
+  readonly kyberPreKey: SignedPreKeyRecord;
+}
+
+export interface PreKeyCounts {
+  readonly oneTime: number;
+  readonly kyberOneTime: number;
+}
+
+export interface NewEnvelope {
+  readonly accountId: string;
+  readonly deviceId: number;
+  /** Sender, when known to the server (not sealed): account id and device id. */
+  readonly sourceAccountId: string | undefined;
+  readonly sourceDeviceId: number | undefined;
+  /** The encoded envelope (@samizdat/protocol encodeEnvelope), opaque to the server. */
+  readonly envelope: Uint8Array;
+  readonly receivedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface QueuedEnvelope {
+  /** Server id, increasing in the order envelopes were stored (per queue order = id order). */
+  readonly id: bigint;
+  readonly sourceAccountId: string | undefined;
+  readonly sourceDeviceId: number | undefined;
+  readonly envelope: Uint8Array;
+  readonly receivedAt: number;
+}
+
+export interface AttachmentRecord {
+  /** Unguessable id: 32 random bytes as 64 lowercase hex characters. */
+  readonly id: string;
+  readonly ownerAccountId: string;
+  readonly size: number;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+export class RepositoryError extends Error {
+  override readonly name = 'RepositoryError';
+  constructor(
+    readonly code: 'USERNAME_TAKEN' | 'ACCOUNT_NOT_FOUND' | 'DEVICE_NOT_FOUND' | 'TOO_MANY_DEVICES' | 'QUEUE_FULL',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Repository {
+  /** Which engine, for /health and metrics ("sqlite" | "postgres"). */
+  readonly engine: string;
+  /** Applies the versioned schema migrations not yet applied (idempotent; called at start). */
+  migrate(): Promise<void>;
+  /** Flushes pending writes and closes connections. */
+  close(): Promise<void>;
+
+  // Accounts
+  /** Creates the account and its first device (device id 1) in one transaction. USERNAME_TAKEN on a clash. */
+  createAccount(account: AccountRecord, firstDevice: NewDevice): Promise<void>;
+  getAccount(accountId: string): Promise<AccountRecord | undefined>;
+  findAccountByUsernameHash(usernameHash: Uint8Array): Promise<AccountRecord | undefined>;
+  /** Sets or clears (undefined) the username hash. USERNAME_TAKEN when another account holds it. */
+  setUsernameHash(accountId: string, usernameHash: Uint8Array | undefined): Promise<void>;
+  /**
+   * Deletes the account with its devices, keys, queued envelopes, link codes and attachment rows; returns the
+   * attachment ids (the caller deletes the blobs). An account that does not exist yields [].
+   */
+  deleteAccount(accountId: string): Promise<string[]>;
+
+  // Devices
+  /**
+   * Adds a device with the next free id (max + 1); TOO_MANY_DEVICES past `maxDevices`, ACCOUNT_NOT_FOUND.
+   * Note max + 1 reuses the id of a removed highest device; its new registrationId tells senders it is a new one.
+   */
+  addDevice(accountId: string, device: NewDevice, maxDevices: number): Promise<number>;
+  getDevice(accountId: string, deviceId: number): Promise<DeviceRecord | undefined>;
+  listDevices(accountId: string): Promise<DeviceRecord[]>;
+  /** Deletes the device with its keys and queue. Returns false when it did not exist. */
+  removeDevice(accountId: string, deviceId: number): Promise<boolean>;
+  touchDevice(accountId: string, deviceId: number, at: number): Promise<void>;
+
+  // Key directory (each write rejects with DEVICE_NOT_FOUND when the device does not exist)
+  setSignedPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void>;
+  setKyberLastResortPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void>;
+  /** Adds one-time keys; a key id already present for the device is replaced. */
+  addOneTimePreKeys(accountId: string, deviceId: number, keys: readonly OneTimePreKeyRecord[]): Promise<void>;
+  addKyberOneTimePreKeys(accountId: string, deviceId: number, keys: readonly SignedPreKeyRecord[]): Promise<void>;
+  /**
+   * The bundle of one device, atomically consuming one one-time EC prekey and one one-time ML-KEM prekey (two
+   * concurrent calls never get the same one-time key). Undefined when the device has no signed prekey or no
+   * ML-KEM prekey at all.
+   */
+  takeBundle(accountId: string, deviceId: number): Promise<DeviceBundle | undefined>;
+  countPreKeys(accountId: string, deviceId: number): Promise<PreKeyCounts>;
+
+  // Queues
+  /**
+   * Durably stores all envelopes (one transaction, synced to disk) before resolving; concurrent calls are batched
+   * into shared transactions (group commit: SQLite commits all calls of one event-loop turn together; PostgreSQL
+   * commits each call in its own transaction and shares WAL flushes between concurrent commits). All-or-nothing
+   * per call: QUEUE_FULL (nothing stored) when a target queue would exceed `maxQueueDepth`, DEVICE_NOT_FOUND
+   * (nothing stored) when a target device does not exist (it was removed after the caller listed the devices).
+   * Returns the server ids in input order. Within one queue, ids increase in commit order too, so a reader that has
+   * seen id n never later finds a new envelope below n.
+   */
+  enqueue(envelopes: readonly NewEnvelope[], maxQueueDepth: number): Promise<bigint[]>;
+  /** Up to `limit` envelopes of the device's queue with id > afterId, in id order, not expired at `now`. */
+  fetchQueue(accountId: string, deviceId: number, afterId: bigint, limit: number, now: number): Promise<QueuedEnvelope[]>;
+  /**
+   * Deletes the given envelopes of this device's queue only; returns the ids that existed and were deleted (in
+   * input order, each once). Ids of other devices' envelopes and unknown ids are ignored.
+   */
+  ack(accountId: string, deviceId: number, ids: readonly bigint[]): Promise<bigint[]>;
+  /** Envelopes stored for the device, counting expired ones the sweep has not deleted yet (as the depth limit does). */
+  queueDepth(accountId: string, deviceId: number): Promise<number>;
+  /** Total undelivered envelopes (for metrics). */
+  totalQueued(): Promise<number>;
+  /** Deletes envelopes with expiresAt <= now; returns how many. */
+  deleteExpiredEnvelopes(now: number): Promise<number>;
+
+  // Attachments (metadata; the bytes live in the blob store)
+  /** ACCOUNT_NOT_FOUND when the owner does not exist. */
+  createAttachment(record: AttachmentRecord): Promise<void>;
+  getAttachment(id: string): Promise<AttachmentRecord | undefined>;
+  deleteAttachment(id: string): Promise<void>;
+  /** Deletes expired attachment rows and returns their ids (the caller deletes the blobs). */
+  deleteExpiredAttachments(now: number): Promise<string[]>;
+
+  // Device linking
+  /**
+   * Stores a one-use link code (its SHA-256 hash) that lets a new device join `accountId` until `expiresAt`
+   * (valid while now < expiresAt, like every expiry here). ACCOUNT_NOT_FOUND when the account does not exist.
+   */
+  createLinkCode(accountId: string, codeHash: Uint8Array, expiresAt: number): Promise<void>;
+  /** Atomically consumes the code: the account id if it existed and had not expired, else undefined. */
+  consumeLinkCode(codeHash: Uint8Array, now: number): Promise<string | undefined>;
+  /** Deletes link codes with expiresAt <= now that were never used; returns how many (optional: for the sweep). */
+  deleteExpiredLinkCodes(now: number): Promise<number>;
+}

@@ -1,0 +1,351 @@
+/**
+ * The binary frames of the WebSocket endpoints (docs/api.md "WebSocket"). Every frame is one binary WebSocket
+ * message: a type byte, then the fields of that type in the encoding of @samizdat/protocol's BinaryWriter (unsigned
+ * LEB128 varints < 2^32, u64 big-endian, length-prefixed byte fields).
+ *
+ *   client → server (/v1/websocket)
+ *     0x01 AUTH           bytes login        utf8 "<accountId>.<deviceId>:<secret>", only when no Authorization header
+ *     0x02 ACK            varint n (1–1000), n × u64 envelope id
+ *   server → client (/v1/websocket)
+ *     0x10 READY          (empty)            authenticated; delivery starts
+ *     0x11 ENVELOPE       u64 id, u64 receivedAt, u8 hasSource (0|1),
+ *                         [16 bytes source account id, varint source device id] when hasSource = 1,
+ *                         bytes envelope     the encoded envelope (@samizdat/protocol encodeEnvelope), opaque here
+ *     0x12 QUEUE_EMPTY    (empty)            everything queued when the socket opened has been sent
+ *     0x1F ERROR          bytes code         utf8 stable code, e.g. BAD_FRAME, UNKNOWN_ENVELOPE_ACK
+ *   server → client (/v1/provisioning/websocket)
+ *     0x20 PROVISIONING_ADDRESS  bytes address   utf8, 43 base64url characters (32 random bytes)
+ *     0x21 PROVISIONING_MESSAGE  bytes body      the end-to-end encrypted provisioning message, opaque here
+ *
+ * `bytes` = varint length, then that many bytes. Decoding is strict: an unknown type byte, a truncated field,
+ * trailing bytes, an over-long field, invalid UTF-8 or an out-of-range value is a FrameError with a stable code,
+ * never a crash. No Node-only APIs: the client SDK (Node and browsers) and the tests use the same functions.
+ */
+import { BinaryReader, BinaryWriter, ProtocolError, fromHex, toHex } from '@samizdat/protocol';
+
+export const FrameType = {
+  Auth: 0x01,
+  Ack: 0x02,
+  Ready: 0x10,
+  Envelope: 0x11,
+  QueueEmpty: 0x12,
+  Error: 0x1f,
+  ProvisioningAddress: 0x20,
+  ProvisioningMessage: 0x21,
+} as const;
+
+/** Most envelope ids one ACK frame may carry (the HTTP ack route takes as many). */
+export const MAX_ACK_IDS = 1000;
+/** Longest login an AUTH frame may carry (a valid one is at most 32 + 1 + 4 + 1 + 128 bytes). */
+export const MAX_LOGIN_BYTES = 256;
+/** Largest envelope an ENVELOPE frame may carry; above the server's envelope limit, with room to raise it. */
+export const MAX_ENVELOPE_FRAME_BYTES = 1024 * 1024;
+/** Largest provisioning message relayed (the same bound as PUT /v1/provisioning/:address). */
+export const MAX_PROVISIONING_BODY_BYTES = 64 * 1024;
+const MAX_ERROR_CODE_BYTES = 64;
+
+const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
+const PROVISIONING_ADDRESS = /^[A-Za-z0-9_-]{43}$/;
+const ACCOUNT_ID = /^[0-9a-f]{32}$/;
+
+export interface EnvelopeSource {
+  readonly accountId: string;
+  readonly deviceId: number;
+}
+
+export type ClientFrame =
+  | { readonly kind: 'auth'; readonly login: string }
+  | { readonly kind: 'ack'; readonly ids: readonly bigint[] };
+
+export type ServerFrame =
+  | { readonly kind: 'ready' }
+  | {
+      readonly kind: 'envelope';
+      readonly id: bigint;
+      readonly receivedAt: number;
+      readonly source: EnvelopeSource | undefined;
+      readonly envelope: Uint8Array;
+    }
+  | { readonly kind: 'queue-empty' }
+  | { readonly kind: 'error'; readonly code: string }
+  | { readonly kind: 'provisioning-address'; readonly address: string }
+  | { readonly kind: 'provisioning-message'; readonly body: Uint8Array };
+
+export type Frame = ClientFrame | ServerFrame;
+
+export type FrameErrorCode =
+  /** The frame ended inside a field (or is empty). */
+  | 'TRUNCATED_FRAME'
+  /** Bytes left after the last field of the frame's type. */
+  | 'TRAILING_BYTES'
+  /** A type byte this side does not accept (unknown, or a frame of the other direction). */
+  | 'UNKNOWN_FRAME_TYPE'
+  /** A field is out of range, too long, not minimal or not valid UTF-8. */
+  | 'INVALID_FRAME';
+
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+  constructor(
+    readonly code: FrameErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  static is(err: unknown, code?: FrameErrorCode): err is FrameError {
+    return err instanceof FrameError && (code === undefined || err.code === code);
+  }
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const utf8Encoder = new TextEncoder();
+
+function invalid(message: string): FrameError {
+  return new FrameError('INVALID_FRAME', message);
+}
+
+// ---- encoding ----
+
+function utf8(text: string, maxBytes: number, what: string): Uint8Array {
+  const bytes = utf8Encoder.encode(text);
+  if (bytes.length > maxBytes) throw invalid(`${what} longer than ${maxBytes} bytes`);
+  return bytes;
+}
+
+function checkId(id: bigint, what: string): void {
+  if (typeof id !== 'bigint' || id < 0n || id > 0xffffffffffffffffn) throw invalid(`${what} must be an unsigned 64-bit integer`);
+}
+
+/** Encodes any frame; throws FrameError INVALID_FRAME for a value the format cannot carry. */
+export function encodeFrame(frame: Frame): Uint8Array {
+  switch (frame.kind) {
+    case 'auth':
+      return new BinaryWriter(200).u8(FrameType.Auth).bytes(utf8(frame.login, MAX_LOGIN_BYTES, 'login')).finish();
+    case 'ack': {
+      if (frame.ids.length === 0 || frame.ids.length > MAX_ACK_IDS) throw invalid(`an ACK carries 1 to ${MAX_ACK_IDS} ids`);
+      const writer = new BinaryWriter(1 + 2 + 8 * frame.ids.length).u8(FrameType.Ack).varint(frame.ids.length);
+      for (const id of frame.ids) {
+        checkId(id, 'envelope id');
+        writer.u64(id);
+      }
+      return writer.finish();
+    }
+    case 'ready':
+      return Uint8Array.of(FrameType.Ready);
+    case 'queue-empty':
+      return Uint8Array.of(FrameType.QueueEmpty);
+    case 'envelope': {
+      checkId(frame.id, 'envelope id');
+      if (!Number.isSafeInteger(frame.receivedAt) || frame.receivedAt < 0) throw invalid('receivedAt must be a non-negative safe integer');
+      if (frame.envelope.length > MAX_ENVELOPE_FRAME_BYTES) throw invalid(`envelope longer than ${MAX_ENVELOPE_FRAME_BYTES} bytes`);
+      const writer = new BinaryWriter(1 + 8 + 8 + 1 + 16 + 5 + 5 + frame.envelope.length)
+        .u8(FrameType.Envelope)
+        .u64(frame.id)
+        .u64(BigInt(frame.receivedAt))
+        .bool(frame.source !== undefined);
+      if (frame.source !== undefined) {
+        const { accountId, deviceId } = frame.source;
+        if (!ACCOUNT_ID.test(accountId)) throw invalid('source account id must be 32 lowercase hex characters');
+        if (!Number.isInteger(deviceId) || deviceId < 1 || deviceId > 0xffffffff) throw invalid('source device id out of range');
+        writer.fixed(fromHex(accountId)).varint(deviceId);
+      }
+      return writer.bytes(frame.envelope).finish();
+    }
+    case 'error': {
+      if (!ERROR_CODE.test(frame.code)) throw invalid('error codes are UPPER_SNAKE_CASE');
+      return new BinaryWriter(2 + frame.code.length).u8(FrameType.Error).bytes(utf8(frame.code, MAX_ERROR_CODE_BYTES, 'error code')).finish();
+    }
+    case 'provisioning-address':
+      if (!PROVISIONING_ADDRESS.test(frame.address)) throw invalid('a provisioning address is 43 base64url characters');
+      return new BinaryWriter(45).u8(FrameType.ProvisioningAddress).bytes(utf8(frame.address, 64, 'address')).finish();
+    case 'provisioning-message':
+      if (frame.body.length > MAX_PROVISIONING_BODY_BYTES) throw invalid(`provisioning message longer than ${MAX_PROVISIONING_BODY_BYTES} bytes`);
+      return new BinaryWriter(4 + frame.body.length).u8(FrameType.ProvisioningMessage).bytes(frame.body).finish();
+  }
+}
+
+// ---- decoding ----
+
+/**
+ * A strict reader over one frame. BinaryReader reports every failure as ProtocolError DECODE_ERROR; the checks here
+ * run first so that a frame that merely ends too early is told apart (TRUNCATED_FRAME) from one that is wrong.
+ */
+class FrameReader {
+  private readonly reader: BinaryReader;
+
+  constructor(private readonly data: Uint8Array) {
+    this.reader = new BinaryReader(data);
+  }
+
+  private need(length: number, what: string): void {
+    if (this.reader.remaining < length) throw new FrameError('TRUNCATED_FRAME', `truncated ${what}`);
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.reader.u8(what);
+  }
+
+  bool(what: string): boolean {
+    const value = this.u8(what);
+    if (value > 1) throw invalid(`${what} must be 0 or 1`);
+    return value === 1;
+  }
+
+  varint(what: string, max = 0xffffffff): number {
+    this.need(1, what);
+    try {
+      return this.reader.varint(what, max);
+    } catch (err) {
+      if (!ProtocolError.is(err)) throw err;
+      // Ran off the end with the continuation bit still set: the varint is cut short, not malformed.
+      const last = this.data[this.data.length - 1] ?? 0;
+      if (this.reader.remaining === 0 && (last & 0x80) !== 0) throw new FrameError('TRUNCATED_FRAME', `truncated ${what}`);
+      throw invalid(`invalid ${what}`);
+    }
+  }
+
+  u64(what: string): bigint {
+    this.need(8, what);
+    return this.reader.u64(what);
+  }
+
+  fixed(length: number, what: string): Uint8Array {
+    this.need(length, what);
+    return this.reader.fixed(length, what);
+  }
+
+  bytes(maxLength: number, what: string): Uint8Array {
+    const length = this.varint(`${what} length`);
+    if (length > maxLength) throw invalid(`${what} longer than ${maxLength} bytes`);
+    return this.fixed(length, what);
+  }
+
+  utf8(maxLength: number, what: string): string {
+    const bytes = this.bytes(maxLength, what);
+    try {
+      return utf8Decoder.decode(bytes);
+    } catch {
+      throw invalid(`${what} is not valid UTF-8`);
+    }
+  }
+
+  end(what: string): void {
+    if (this.reader.remaining !== 0) throw new FrameError('TRAILING_BYTES', `trailing bytes after ${what}`);
+  }
+}
+
+function decodeBody(type: number, r: FrameReader): Frame | undefined {
+  switch (type) {
+    case FrameType.Auth:
+      return { kind: 'auth', login: r.utf8(MAX_LOGIN_BYTES, 'login') };
+    case FrameType.Ack: {
+      const count = r.varint('ack count');
+      if (count === 0 || count > MAX_ACK_IDS) throw invalid(`an ACK carries 1 to ${MAX_ACK_IDS} ids`);
+      const ids: bigint[] = [];
+      for (let i = 0; i < count; i++) ids.push(r.u64('envelope id'));
+      return { kind: 'ack', ids };
+    }
+    case FrameType.Ready:
+      return { kind: 'ready' };
+    case FrameType.QueueEmpty:
+      return { kind: 'queue-empty' };
+    case FrameType.Envelope: {
+      const id = r.u64('envelope id');
+      const receivedAt = r.u64('receivedAt');
+      if (receivedAt > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid('receivedAt out of range');
+      let source: EnvelopeSource | undefined;
+      if (r.bool('source flag')) {
+        const accountId = toHex(r.fixed(16, 'source account id'));
+        const deviceId = r.varint('source device id');
+        if (deviceId === 0) throw invalid('source device id out of range');
+        source = { accountId, deviceId };
+      }
+      const envelope = r.bytes(MAX_ENVELOPE_FRAME_BYTES, 'envelope');
+      return { kind: 'envelope', id, receivedAt: Number(receivedAt), source, envelope };
+    }
+    case FrameType.Error: {
+      const code = r.utf8(MAX_ERROR_CODE_BYTES, 'error code');
+      if (!ERROR_CODE.test(code)) throw invalid('error code is not UPPER_SNAKE_CASE');
+      return { kind: 'error', code };
+    }
+    case FrameType.ProvisioningAddress: {
+      const address = r.utf8(64, 'provisioning address');
+      if (!PROVISIONING_ADDRESS.test(address)) throw invalid('a provisioning address is 43 base64url characters');
+      return { kind: 'provisioning-address', address };
+    }
+    case FrameType.ProvisioningMessage:
+      return { kind: 'provisioning-message', body: r.bytes(MAX_PROVISIONING_BODY_BYTES, 'provisioning message') };
+    default:
+      return undefined;
+  }
+}
+
+/** Decodes a frame of either direction. Throws FrameError (see FrameErrorCode). */
+export function decodeFrame(bytes: Uint8Array): Frame {
+  const r = new FrameReader(bytes);
+  const type = r.u8('frame type');
+  const frame = decodeBody(type, r);
+  if (!frame) throw new FrameError('UNKNOWN_FRAME_TYPE', `unknown frame type 0x${type.toString(16).padStart(2, '0')}`);
+  r.end(`${frame.kind} frame`);
+  return frame;
+}
+
+const CLIENT_KINDS: ReadonlySet<Frame['kind']> = new Set(['auth', 'ack']);
+
+/** What the server accepts: AUTH or ACK; a server→client type is UNKNOWN_FRAME_TYPE here. */
+export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
+  if (bytes.length > 0 && !isClientType(bytes[0] as number)) {
+    throw new FrameError('UNKNOWN_FRAME_TYPE', `frame type 0x${(bytes[0] as number).toString(16).padStart(2, '0')} is not a client frame`);
+  }
+  const frame = decodeFrame(bytes);
+  if (!CLIENT_KINDS.has(frame.kind)) throw new FrameError('UNKNOWN_FRAME_TYPE', 'not a client frame');
+  return frame as ClientFrame;
+}
+
+/** What a client accepts: every server→client type; AUTH and ACK are UNKNOWN_FRAME_TYPE here. */
+export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
+  if (bytes.length > 0 && isClientType(bytes[0] as number)) {
+    throw new FrameError('UNKNOWN_FRAME_TYPE', `frame type 0x${(bytes[0] as number).toString(16).padStart(2, '0')} is not a server frame`);
+  }
+  const frame = decodeFrame(bytes);
+  return frame as ServerFrame;
+}
+
+function isClientType(type: number): boolean {
+  return type === FrameType.Auth || type === FrameType.Ack;
+}
+
+/** WebSocket close codes the server uses (4000–4999 are ours; docs/api.md lists them). */
+export const CloseCode = {
+  /** Provisioning message delivered, or a normal close. */
+  Normal: 1000,
+  /** The server is shutting down; reconnect (to another node) after a short delay. */
+  GoingAway: 1001,
+  /** Storage failed while delivering; reconnect with backoff. */
+  InternalError: 1011,
+  /** Missing, malformed or wrong credentials, or no AUTH frame within the time allowed. */
+  Unauthorized: 4001,
+  /** A newer connection of the same device opened (on this node or another): do not reconnect automatically. */
+  Replaced: 4002,
+  /** The device or its account was removed. */
+  DeviceRemoved: 4003,
+  /** The provisioning socket expired unused. */
+  ProvisioningExpired: 4008,
+  /** Too many authentication attempts; retry later. */
+  RateLimited: 4029,
+} as const;
+
+/** Stable codes carried by ERROR frames. */
+export const WebSocketErrorCode = {
+  /** The frame could not be decoded (or was a text frame); it was ignored. */
+  BadFrame: 'BAD_FRAME',
+  /** A well-formed frame this endpoint or state does not accept (e.g. a second AUTH); it was ignored. */
+  UnexpectedFrame: 'UNEXPECTED_FRAME',
+  /** Some acknowledged ids are not (or no longer) in this device's queue; the others were acknowledged. */
+  UnknownEnvelopeAck: 'UNKNOWN_ENVELOPE_ACK',
+  /** The server could not process the frame (storage failure); retry it. */
+  Internal: 'INTERNAL',
+} as const;
+
+export type WebSocketErrorCode = (typeof WebSocketErrorCode)[keyof typeof WebSocketErrorCode];

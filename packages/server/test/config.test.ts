@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_LIMITS, resolveConfig } from '../src/config.js';
+import type { RawOptions } from '../src/config.js';
+
+const CWD = '/srv/samizdat';
+
+function expectConfigError(flags: RawOptions, env: NodeJS.ProcessEnv = {}): void {
+  expect(() => resolveConfig(flags, env, CWD)).toThrow(ConfigError);
+}
+
+describe('resolveConfig', () => {
+  it('defaults to 127.0.0.1:8080, ./data, SQLite, the local bus and info logs', () => {
+    expect(resolveConfig({}, {}, CWD)).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      dataDir: '/srv/samizdat/data',
+      databaseUrl: undefined,
+      natsUrl: undefined,
+      logLevel: 'info',
+      limits: DEFAULT_LIMITS,
+    });
+  });
+
+  it('reads every setting from its SAMIZDAT_* environment variable', () => {
+    const env = {
+      SAMIZDAT_PORT: '9000',
+      SAMIZDAT_HOST: '0.0.0.0',
+      SAMIZDAT_DATA_DIR: 'var/lib',
+      SAMIZDAT_DATABASE_URL: 'postgres://db.example/samizdat',
+      SAMIZDAT_NATS_URL: 'nats://bus.example:4222',
+      SAMIZDAT_LOG_LEVEL: 'warn',
+    };
+    expect(resolveConfig({}, env, CWD)).toMatchObject({
+      port: 9000,
+      host: '0.0.0.0',
+      dataDir: '/srv/samizdat/var/lib',
+      databaseUrl: 'postgres://db.example/samizdat',
+      natsUrl: 'nats://bus.example:4222',
+      logLevel: 'warn',
+    });
+  });
+
+  it('lets flags win over the environment', () => {
+    const env = {
+      SAMIZDAT_PORT: '9000',
+      SAMIZDAT_HOST: '0.0.0.0',
+      SAMIZDAT_DATA_DIR: '/env/data',
+      SAMIZDAT_DATABASE_URL: 'postgres://env/db',
+      SAMIZDAT_NATS_URL: 'nats://env:4222',
+      SAMIZDAT_LOG_LEVEL: 'warn',
+    };
+    const flags = {
+      port: '9001',
+      host: '::1',
+      dataDir: '/flag/data',
+      databaseUrl: 'postgresql://flag/db',
+      natsUrl: 'tls://flag:4222',
+      logLevel: 'debug',
+    };
+    expect(resolveConfig(flags, env, CWD)).toMatchObject({
+      port: 9001,
+      host: '::1',
+      dataDir: '/flag/data',
+      databaseUrl: 'postgresql://flag/db',
+      natsUrl: 'tls://flag:4222',
+      logLevel: 'debug',
+    });
+    // A flag wins even over an invalid environment value, which is then never looked at.
+    expect(resolveConfig({ port: '0' }, { SAMIZDAT_PORT: 'abc' }, CWD).port).toBe(0);
+  });
+
+  it('treats an empty environment variable as unset', () => {
+    expect(resolveConfig({}, { SAMIZDAT_PORT: '', SAMIZDAT_DATABASE_URL: '', SAMIZDAT_LOG_LEVEL: '' }, CWD)).toMatchObject({
+      port: 8080,
+      databaseUrl: undefined,
+      logLevel: 'info',
+    });
+  });
+
+  it('accepts ports 0 (any free port) to 65535', () => {
+    for (const port of ['0', '1', '8080', '65535']) expect(resolveConfig({ port }, {}, CWD).port).toBe(Number(port));
+  });
+
+  it('rejects a bad port with ConfigError, from a flag or the environment', () => {
+    for (const port of ['abc', '-1', '65536', '80.5', '1e3', ' 80', '0x50', '123456']) {
+      expectConfigError({ port });
+      expectConfigError({}, { SAMIZDAT_PORT: port });
+    }
+  });
+
+  it('rejects an unknown log level with ConfigError', () => {
+    for (const logLevel of ['verbose', 'INFO', 'warning', '30']) {
+      expectConfigError({ logLevel });
+      expectConfigError({}, { SAMIZDAT_LOG_LEVEL: logLevel });
+    }
+  });
+
+  it('rejects a database URL that is not postgres:// with ConfigError', () => {
+    for (const databaseUrl of ['mysql://db/x', 'sqlite:data.db', 'postgres:/db', 'db.example:5432', 'http://postgres/']) {
+      expectConfigError({ databaseUrl });
+      expectConfigError({}, { SAMIZDAT_DATABASE_URL: databaseUrl });
+    }
+  });
+
+  it('rejects a bad NATS URL or a host with spaces with ConfigError', () => {
+    expectConfigError({ natsUrl: 'http://bus:4222' });
+    expectConfigError({ host: 'local host' });
+  });
+});

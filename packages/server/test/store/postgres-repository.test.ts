@@ -1,0 +1,160 @@
+/**
+ * The shared suite and PostgreSQL-only behaviour against a real server: postgres://postgres@127.0.0.1:5432/test by
+ * default, SAMIZDAT_TEST_DATABASE_URL to use another. Every repository lives in its own schema of this run
+ * (samizdat_test_<random>_<n>); all of them are dropped at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRepository } from '../../src/store/open-repository.js';
+import { PostgresRepository, PostgresStoreError } from '../../src/store/postgres/postgres-repository.js';
+import { account, describeRepositorySuite, device, envelope } from './repository.suite.js';
+
+const url = process.env['SAMIZDAT_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const run = `samizdat_test_${randomBytes(4).toString('hex')}`;
+let schemas = 0;
+const admin = postgres(url, { max: 2, onnotice: () => undefined });
+
+beforeAll(async () => {
+  try {
+    await admin`SELECT 1`;
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${url.replace(/:[^:@/]*@/, ':***@')} (${(err as Error).message}); ` +
+        'start it or point SAMIZDAT_TEST_DATABASE_URL at one',
+    );
+  }
+});
+
+afterAll(async () => {
+  const rows = await admin<{ nspname: string }[]>`SELECT nspname FROM pg_namespace WHERE nspname LIKE ${`${run}%`}`;
+  for (const { nspname } of rows) await admin.unsafe(`DROP SCHEMA "${nspname}" CASCADE`);
+  await admin.end();
+});
+
+function nextSchema(): string {
+  return `${run}_${++schemas}`;
+}
+
+async function connectMigrated(schema = nextSchema()): Promise<PostgresRepository> {
+  // A pool of 10 lets the concurrency tests really run transactions side by side.
+  const repo = await PostgresRepository.connect(url, { schema, max: 10 });
+  await repo.migrate();
+  return repo;
+}
+
+describeRepositorySuite('postgres', { create: () => connectMigrated() });
+
+describe('postgres repository', () => {
+  it('keeps each repository in its own schema', async () => {
+    const schema = nextSchema();
+    const repo = await connectMigrated(schema);
+    try {
+      expect(repo.schema).toBe(schema);
+      const tables = await admin<{ table_name: string }[]>`
+        SELECT table_name FROM information_schema.tables WHERE table_schema = ${schema} ORDER BY table_name`;
+      expect(tables.map((t) => t.table_name)).toEqual([
+        'accounts',
+        'attachments',
+        'devices',
+        'envelopes',
+        'kyber_last_resort_prekeys',
+        'kyber_one_time_prekeys',
+        'link_codes',
+        'one_time_prekeys',
+        'schema_migrations',
+        'signed_prekeys',
+      ]);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('keeps the queue depth counter equal to the stored envelopes through every path, under concurrency', async () => {
+    const schema = nextSchema();
+    const repo = await connectMigrated(schema);
+    const mismatches = (): Promise<unknown[]> =>
+      admin.unsafe(`
+        SELECT d.account_id, d.device_id, d.queue_depth, count(e.id)::int AS n
+        FROM "${schema}".devices d LEFT JOIN "${schema}".envelopes e USING (account_id, device_id)
+        GROUP BY d.account_id, d.device_id, d.queue_depth HAVING d.queue_depth <> count(e.id)`);
+    try {
+      const a = account();
+      const b = account();
+      await repo.createAccount(a, device());
+      await repo.createAccount(b, device());
+      await repo.addDevice(a.id, device(), 8);
+      const sends = Array.from({ length: 60 }, (_, i) =>
+        repo.enqueue(
+          [envelope(a.id, 1 + (i % 2)), envelope(b.id, 1, { expiresAt: i % 3 === 0 ? 5 : 8e15 })],
+          i % 5 === 0 ? 1 : 40, // some calls fail QUEUE_FULL and must leave the counters alone
+        ),
+      );
+      const settled = await Promise.allSettled(sends);
+      const stored = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      await Promise.all([
+        ...stored.slice(0, 20).map((ids) => repo.ack(a.id, 1, ids)),
+        ...stored.slice(20, 30).map((ids) => repo.ack(b.id, 1, ids)),
+        repo.deleteExpiredEnvelopes(10),
+        repo.deleteExpiredEnvelopes(10),
+      ]);
+      expect(await mismatches()).toEqual([]);
+      await repo.removeDevice(a.id, 2);
+      await repo.deleteAccount(b.id);
+      expect(await mismatches()).toEqual([]);
+      const [row] = await admin.unsafe(`SELECT count(*)::int AS n FROM "${schema}".envelopes`);
+      expect(await repo.queueDepth(a.id, 1)).toBe(row?.['n']);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('applies each migration once when several processes migrate at the same moment', async () => {
+    const schema = nextSchema();
+    const repos = await Promise.all(Array.from({ length: 4 }, () => PostgresRepository.connect(url, { schema, max: 2 })));
+    try {
+      await Promise.all(repos.map((repo) => repo.migrate()));
+      const rows = await admin.unsafe(`SELECT version FROM "${schema}".schema_migrations`);
+      expect(rows.map((r) => Number(r['version']))).toEqual([1]);
+    } finally {
+      await Promise.all(repos.map((repo) => repo.close()));
+    }
+  });
+
+  it('refuses a schema name that is not a plain identifier', async () => {
+    await expect(PostgresRepository.connect(url, { schema: 'x"; DROP TABLE y; --' })).rejects.toThrow(/schema name/);
+  });
+
+  it('reports other database errors by SQLSTATE without quoting stored values', async () => {
+    const repo = await connectMigrated();
+    try {
+      const owner = account();
+      await repo.createAccount(owner, device());
+      const record = { id: 'f'.repeat(64), ownerAccountId: owner.id, size: 1, createdAt: 1, expiresAt: 2 };
+      await repo.createAttachment(record);
+      const err = await repo.createAttachment(record).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PostgresStoreError);
+      expect((err as PostgresStoreError).code).toBe('23505');
+      expect(JSON.stringify(err)).not.toContain(record.id);
+      expect(String((err as Error).stack)).not.toContain(record.id);
+      expect(Object.keys(err as object)).not.toContain('detail');
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('is what openRepository opens when a database URL is configured', async () => {
+    const schema = nextSchema();
+    await admin.unsafe(`CREATE SCHEMA "${schema}"`);
+    const separator = url.includes('?') ? '&' : '?';
+    const repo = await openRepository({ dataDir: '/nonexistent', databaseUrl: `${url}${separator}search_path=${schema}` });
+    try {
+      expect(repo).toBeInstanceOf(PostgresRepository);
+      expect(repo.engine).toBe('postgres');
+      const rows = await admin.unsafe(`SELECT version FROM "${schema}".schema_migrations`);
+      expect(rows).toHaveLength(1);
+    } finally {
+      await repo.close();
+    }
+  });
+});

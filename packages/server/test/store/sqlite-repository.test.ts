@@ -1,0 +1,197 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openRepository, SQLITE_FILE_NAME } from '../../src/store/open-repository.js';
+import { RepositoryError } from '../../src/store/repository.js';
+import { MAX_BATCH_ROWS, SqliteRepository } from '../../src/store/sqlite/sqlite-repository.js';
+import { account, describeRepositorySuite, device, envelope, fill } from './repository.suite.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'samizdat-sqlite-'));
+let files = 0;
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function openMigrated(file = join(dir, `repo-${++files}.db`)): Promise<SqliteRepository> {
+  const repo = SqliteRepository.open(file);
+  await repo.migrate();
+  return repo;
+}
+
+describeRepositorySuite('sqlite', { create: () => openMigrated() });
+
+describe('sqlite repository', () => {
+  it('creates the parent directory and runs with WAL, synchronous=FULL and foreign keys', async () => {
+    const file = join(dir, 'nested', 'deeper', 'store.db');
+    const repo = await openMigrated(file);
+    try {
+      expect(existsSync(file)).toBe(true);
+      expect(repo.settings()).toEqual({ journalMode: 'wal', synchronous: 2, foreignKeys: true, busyTimeoutMs: 5000 });
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('commits 200 concurrent enqueue calls in far fewer transactions (group commit)', async () => {
+    const repo = await openMigrated();
+    try {
+      const owner = account();
+      await repo.createAccount(owner, device());
+      const before = repo.stats;
+      const ids = await Promise.all(Array.from({ length: 200 }, () => repo.enqueue([envelope(owner.id, 1)], 1000)));
+      const after = repo.stats;
+      expect(ids.flat()).toHaveLength(200);
+      expect(after.queueTransactions - before.queueTransactions).toBeLessThan(50);
+      expect(after.queueTransactions - before.queueTransactions).toBeGreaterThanOrEqual(1);
+      expect(after.enqueueCalls - before.enqueueCalls).toBe(200);
+      expect(after.enqueuedEnvelopes - before.enqueuedEnvelopes).toBe(200);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('commits a batch early once it holds MAX_BATCH_ROWS rows, keeping each transaction short', async () => {
+    const repo = await openMigrated();
+    try {
+      const owner = account();
+      await repo.createAccount(owner, device());
+      const before = repo.stats.queueTransactions;
+      await Promise.all(Array.from({ length: MAX_BATCH_ROWS * 3 }, () => repo.enqueue([envelope(owner.id, 1)], 10_000)));
+      expect(repo.stats.queueTransactions - before).toBe(3);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('keeps the other calls of a batch when one is QUEUE_FULL, in one transaction', async () => {
+    const repo = await openMigrated();
+    try {
+      const owner = account();
+      await repo.createAccount(owner, device());
+      const before = repo.stats;
+      const results = await Promise.allSettled([
+        repo.enqueue([envelope(owner.id, 1)], 2),
+        repo.enqueue([envelope(owner.id, 1), envelope(owner.id, 1)], 2),
+        repo.ack(owner.id, 1, [1n]),
+        repo.touchDevice(owner.id, 1, 77),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(RepositoryError);
+      expect(repo.stats.queueTransactions - before.queueTransactions).toBe(1);
+      expect(repo.stats.enqueueCalls - before.enqueueCalls).toBe(1);
+      // The ack in the same batch saw the envelope the first call stored before it.
+      expect((results[2] as PromiseFulfilledResult<bigint[]>).value).toHaveLength(1);
+      expect(await repo.queueDepth(owner.id, 1)).toBe(0);
+      expect((await repo.getDevice(owner.id, 1))?.lastSeenAt).toBe(77);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('keeps the trigger-maintained queue depth equal to the stored envelopes through every path', async () => {
+    const file = join(dir, `depth-${++files}.db`);
+    const repo = await openMigrated(file);
+    const reader = new Database(file, { readonly: true });
+    const mismatches = (): unknown[] =>
+      reader
+        .prepare(
+          `SELECT d.account_id, d.device_id, d.queue_depth,
+                  (SELECT count(*) FROM envelopes e WHERE e.account_id = d.account_id AND e.device_id = d.device_id) AS n
+           FROM devices d WHERE d.queue_depth <> n`,
+        )
+        .all();
+    try {
+      const a = account();
+      const b = account();
+      await repo.createAccount(a, device());
+      await repo.createAccount(b, device());
+      await repo.addDevice(a.id, device(), 8);
+      const ids = await repo.enqueue(
+        [envelope(a.id, 1), envelope(a.id, 2), envelope(b.id, 1, { expiresAt: 5 }), envelope(b.id, 1)],
+        10,
+      );
+      await Promise.allSettled([
+        repo.enqueue([envelope(b.id, 1), envelope(a.id, 1)], 2), // QUEUE_FULL on b/1: rolled back
+        repo.enqueue([envelope(a.id, 3)], 2), // DEVICE_NOT_FOUND: rolled back
+        repo.ack(a.id, 1, [ids[0]!, ids[2]!]), // only a/1's envelope is deleted
+      ]);
+      expect(mismatches()).toEqual([]);
+      expect(await repo.queueDepth(b.id, 1)).toBe(2);
+      expect(await repo.deleteExpiredEnvelopes(10)).toBe(1);
+      expect(await repo.queueDepth(b.id, 1)).toBe(1);
+      await repo.removeDevice(a.id, 2);
+      await repo.deleteAccount(b.id);
+      expect(mismatches()).toEqual([]);
+      expect(await repo.queueDepth(a.id, 1)).toBe(0);
+    } finally {
+      reader.close();
+      await repo.close();
+    }
+  });
+
+  it('keeps everything after close and reopen, and flushes pending writes on close', async () => {
+    const file = join(dir, `reopen-${++files}.db`);
+    const first = await openMigrated(file);
+    const owner = account({ usernameHash: fill(32, 4) });
+    await first.createAccount(owner, device(77));
+    await first.setSignedPreKey(owner.id, 1, { keyId: 1, publicKey: fill(33, 1), signature: fill(64, 1) });
+    await first.setKyberLastResortPreKey(owner.id, 1, { keyId: 2, publicKey: fill(33, 2), signature: fill(64, 2) });
+    await first.addOneTimePreKeys(owner.id, 1, [{ keyId: 3, publicKey: fill(33, 3) }]);
+    const stored = await first.enqueue([envelope(owner.id, 1), envelope(owner.id, 1)], 100);
+    await first.ack(owner.id, 1, [stored[1]!]); // the newest id is gone; reopening must not hand it out again
+    const pending = first.enqueue([envelope(owner.id, 1)], 100); // not yet flushed when close() is called
+    await first.close();
+    const [flushed] = await pending;
+
+    const second = await openMigrated(file);
+    try {
+      expect(await second.appliedMigrations()).toEqual([1]);
+      expect(await second.getAccount(owner.id)).toEqual(owner);
+      expect((await second.getDevice(owner.id, 1))?.registrationId).toBe(77);
+      expect(await second.countPreKeys(owner.id, 1)).toEqual({ oneTime: 1, kyberOneTime: 0 });
+      expect((await second.fetchQueue(owner.id, 1, 0n, 10, 0)).map((q) => q.id)).toEqual([stored[0], flushed]);
+      const [next] = await second.enqueue([envelope(owner.id, 1)], 100);
+      expect(next! > flushed!).toBe(true);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('rejects calls after close', async () => {
+    const repo = await openMigrated();
+    await repo.close();
+    await repo.close();
+    await expect(repo.enqueue([envelope('0'.repeat(32), 1)], 1)).rejects.toThrow(/closed/);
+    await expect(repo.getAccount('0'.repeat(32))).rejects.toThrow(/closed/);
+  });
+
+  it('is what openRepository opens by default, in the data directory', async () => {
+    const dataDir = join(dir, `data-${++files}`);
+    const repo = await openRepository({ dataDir, databaseUrl: undefined });
+    try {
+      expect(repo).toBeInstanceOf(SqliteRepository);
+      expect(repo.engine).toBe('sqlite');
+      expect(existsSync(join(dataDir, SQLITE_FILE_NAME))).toBe(true);
+      expect(await (repo as SqliteRepository).appliedMigrations()).toEqual([1]);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('lets a second connection to the same file migrate without applying anything twice', async () => {
+    const file = join(dir, `twice-${++files}.db`);
+    const a = SqliteRepository.open(file);
+    const b = SqliteRepository.open(file);
+    try {
+      await Promise.all([a.migrate(), b.migrate()]);
+      expect(await a.appliedMigrations()).toEqual([1]);
+      expect(await b.appliedMigrations()).toEqual([1]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});

@@ -1,0 +1,151 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  FrameError,
+  FrameType,
+  MAX_ACK_IDS,
+  decodeClientFrame,
+  decodeFrame,
+  decodeServerFrame,
+  encodeFrame,
+} from '../../src/websocket/frames.js';
+import type { Frame, FrameErrorCode } from '../../src/websocket/frames.js';
+
+function codeOf(fn: () => unknown): FrameErrorCode {
+  try {
+    fn();
+  } catch (err) {
+    if (FrameError.is(err)) return err.code;
+    throw err;
+  }
+  throw new Error('expected a FrameError');
+}
+
+const hex32 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('hex'));
+const u64 = fc.bigInt({ min: 0n, max: 0xffffffffffffffffn });
+const address = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('base64url'));
+
+const frameArb: fc.Arbitrary<Frame> = fc.oneof(
+  fc.string({ maxLength: 60 }).map((login) => ({ kind: 'auth' as const, login })),
+  fc.array(u64, { minLength: 1, maxLength: 50 }).map((ids) => ({ kind: 'ack' as const, ids })),
+  fc.constant({ kind: 'ready' as const }),
+  fc.constant({ kind: 'queue-empty' as const }),
+  fc.record({
+    kind: fc.constant('envelope' as const),
+    id: u64,
+    receivedAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    source: fc.option(fc.record({ accountId: hex32, deviceId: fc.integer({ min: 1, max: 0xffffffff }) }), { nil: undefined }),
+    envelope: fc.uint8Array({ maxLength: 300 }),
+  }),
+  fc.constantFrom('BAD_FRAME', 'UNKNOWN_ENVELOPE_ACK', 'INTERNAL').map((code) => ({ kind: 'error' as const, code })),
+  address.map((a) => ({ kind: 'provisioning-address' as const, address: a })),
+  fc.uint8Array({ maxLength: 300 }).map((body) => ({ kind: 'provisioning-message' as const, body })),
+);
+
+const norm = (frame: Frame) => JSON.parse(JSON.stringify(frame, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v)));
+
+describe('websocket frames', () => {
+  it('round-trips every frame type', () => {
+    fc.assert(
+      fc.property(frameArb, (frame) => {
+        const bytes = encodeFrame(frame);
+        expect(norm(decodeFrame(bytes))).toEqual(norm(frame));
+      }),
+    );
+  });
+
+  it('reports every strict prefix of a frame as TRUNCATED_FRAME', () => {
+    fc.assert(
+      fc.property(frameArb, (frame) => {
+        const bytes = encodeFrame(frame);
+        for (let cut = 0; cut < bytes.length; cut++) {
+          expect(codeOf(() => decodeFrame(bytes.subarray(0, cut)))).toBe('TRUNCATED_FRAME');
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('reports bytes after a complete frame as TRAILING_BYTES', () => {
+    fc.assert(
+      fc.property(frameArb, fc.uint8Array({ minLength: 1, maxLength: 8 }), (frame, extra) => {
+        const bytes = encodeFrame(frame);
+        const padded = new Uint8Array([...bytes, ...extra]);
+        expect(codeOf(() => decodeFrame(padded))).toBe('TRAILING_BYTES');
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('never throws anything but FrameError on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          decodeFrame(bytes);
+        } catch (err) {
+          expect(err).toBeInstanceOf(FrameError);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('lays out an ENVELOPE frame as documented', () => {
+    const bytes = encodeFrame({
+      kind: 'envelope',
+      id: 258n,
+      receivedAt: 1000,
+      source: { accountId: '00112233445566778899aabbccddeeff', deviceId: 3 },
+      envelope: Uint8Array.of(9, 8, 7),
+    });
+    expect(Buffer.from(bytes).toString('hex')).toBe(
+      ['11', '0000000000000102', '00000000000003e8', '01', '00112233445566778899aabbccddeeff', '03', '03090807'].join(''),
+    );
+    const unsourced = encodeFrame({ kind: 'envelope', id: 1n, receivedAt: 0, source: undefined, envelope: new Uint8Array(0) });
+    expect(Buffer.from(unsourced).toString('hex')).toBe('11' + '0000000000000001' + '0000000000000000' + '00' + '00');
+  });
+
+  it('lays out AUTH, ACK, READY, QUEUE_EMPTY and ERROR as documented', () => {
+    expect([...encodeFrame({ kind: 'auth', login: 'ab' })]).toEqual([FrameType.Auth, 2, 0x61, 0x62]);
+    expect(Buffer.from(encodeFrame({ kind: 'ack', ids: [1n, 2n] })).toString('hex')).toBe('0202' + '0000000000000001' + '0000000000000002');
+    expect([...encodeFrame({ kind: 'ready' })]).toEqual([0x10]);
+    expect([...encodeFrame({ kind: 'queue-empty' })]).toEqual([0x12]);
+    expect([...encodeFrame({ kind: 'error', code: 'BAD_FRAME' })]).toEqual([0x1f, 9, ...Buffer.from('BAD_FRAME')]);
+  });
+
+  it('rejects unknown frame types and frames of the other direction', () => {
+    expect(codeOf(() => decodeFrame(Uint8Array.of(0x7f)))).toBe('UNKNOWN_FRAME_TYPE');
+    expect(codeOf(() => decodeClientFrame(encodeFrame({ kind: 'ready' })))).toBe('UNKNOWN_FRAME_TYPE');
+    expect(codeOf(() => decodeServerFrame(encodeFrame({ kind: 'ack', ids: [1n] })))).toBe('UNKNOWN_FRAME_TYPE');
+    expect(decodeClientFrame(encodeFrame({ kind: 'ack', ids: [5n] }))).toEqual({ kind: 'ack', ids: [5n] });
+  });
+
+  it('rejects invalid fields', () => {
+    // ACK with zero ids, or more than MAX_ACK_IDS.
+    expect(codeOf(() => decodeFrame(Uint8Array.of(FrameType.Ack, 0)))).toBe('INVALID_FRAME');
+    expect(codeOf(() => decodeFrame(encodeAckCount(MAX_ACK_IDS + 1)))).toBe('INVALID_FRAME');
+    // A non-minimal varint.
+    expect(codeOf(() => decodeFrame(Uint8Array.of(FrameType.Ack, 0x81, 0x00)))).toBe('INVALID_FRAME');
+    // A source flag that is neither 0 nor 1.
+    expect(codeOf(() => decodeFrame(Uint8Array.of(FrameType.Envelope, ...new Uint8Array(16), 2, 0)))).toBe('INVALID_FRAME');
+    // Invalid UTF-8 in a login, and an error code that is not UPPER_SNAKE_CASE.
+    expect(codeOf(() => decodeFrame(Uint8Array.of(FrameType.Auth, 1, 0xff)))).toBe('INVALID_FRAME');
+    expect(codeOf(() => decodeFrame(Uint8Array.of(FrameType.Error, 1, 0x61)))).toBe('INVALID_FRAME');
+    // A length prefix beyond the field's bound.
+    expect(codeOf(() => decodeFrame(Uint8Array.of(FrameType.Auth, 0x80, 0x04)))).toBe('INVALID_FRAME');
+    expect(() => encodeFrame({ kind: 'ack', ids: [] })).toThrow(FrameError);
+    expect(() => encodeFrame({ kind: 'ack', ids: [-1n] })).toThrow(FrameError);
+    expect(() => encodeFrame({ kind: 'error', code: 'not a code' })).toThrow(FrameError);
+  });
+});
+
+function encodeAckCount(count: number): Uint8Array {
+  const out: number[] = [FrameType.Ack];
+  let v = count;
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return Uint8Array.from(out);
+}
