@@ -52,15 +52,13 @@ export async function pqxdhInitiate(
 ): Promise<PqxdhInitiatorResult> {
   // §3.3: "Alice verifies the prekey signatures and aborts the protocol if verification fails."
   await verifyPreKeyBundle(provider, bundle);
-  const ephemeral = await provider.x25519GenerateKeyPair();
   const { ciphertext, sharedSecret: ss } = await provider.mlkem1024Encapsulate(bundle.kyberPreKey.publicKey);
-  const theirIdentityDh = bundle.identityKey.agreementKey;
   const dh1 = await provider.x25519(ourIdentity.agreement.privateKey, bundle.signedPreKey.publicKey);
-  const dh2 = await provider.x25519(ephemeral.privateKey, theirIdentityDh);
-  const dh3 = await provider.x25519(ephemeral.privateKey, bundle.signedPreKey.publicKey);
-  const material = [dh1, dh2, dh3];
-  if (bundle.oneTimePreKey) material.push(await provider.x25519(ephemeral.privateKey, bundle.oneTimePreKey.publicKey));
-  material.push(ss);
+  // DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B), DH4 = DH(EK_A, OPK_B) with a fresh ephemeral key EK_A.
+  const peers = [bundle.identityKey.agreementKey, bundle.signedPreKey.publicKey];
+  if (bundle.oneTimePreKey) peers.push(bundle.oneTimePreKey.publicKey);
+  const { keyPair: ephemeral, shared } = await provider.x25519GenerateAndAgree(peers);
+  const material = [dh1, ...shared, ss];
   const sharedSecret = await kdf(provider, material);
   // §3.3: "Alice deletes her ephemeral private key and the DH outputs."
   wipe(ephemeral.privateKey);
@@ -97,10 +95,9 @@ export async function pqxdhRespond(
   if (input.kemCiphertext.length !== MLKEM1024_CIPHERTEXT_LENGTH) {
     throw new ProtocolError(ProtocolErrorCode.InvalidKey, 'ML-KEM ciphertext must be 1568 bytes');
   }
-  const dh1 = await provider.x25519(input.signedPreKey.privateKey, input.theirIdentity.agreementKey);
+  const [dh1, dh3] = await provider.x25519Many(input.signedPreKey.privateKey, [input.theirIdentity.agreementKey, input.baseKey]);
   const dh2 = await provider.x25519(ourIdentity.agreement.privateKey, input.baseKey);
-  const dh3 = await provider.x25519(input.signedPreKey.privateKey, input.baseKey);
-  const material = [dh1, dh2, dh3];
+  const material = [dh1 as Uint8Array, dh2, dh3 as Uint8Array];
   if (input.oneTimePreKey) material.push(await provider.x25519(input.oneTimePreKey.privateKey, input.baseKey));
   material.push(await provider.mlkem1024Decapsulate(input.kemCiphertext, input.kyberPreKey.privateKey));
   const sharedSecret = await kdf(provider, material);

@@ -149,6 +149,21 @@ function checkJwkPrivateImport(): void {
   jwkImportChecked = true;
 }
 
+/** X25519 with an imported private key; INVALID_KEY for an all-zero result (RFC 7748 §6.1). */
+function agree(privateKey: KeyObject, publicKey: Uint8Array): Uint8Array {
+  let shared: Buffer;
+  try {
+    shared = diffieHellman({ privateKey, publicKey: importPublicKey('X25519', publicKey) });
+  } catch {
+    // OpenSSL fails the derivation when the output is all zeros (ERR_OSSL_FAILED_DURING_DERIVATION); 32-byte keys
+    // always import, so that is the only failure left.
+    throw lowOrderX25519();
+  }
+  // RFC 7748 §6.1, checked again here so that we do not depend on OpenSSL doing it.
+  if (isAllZero(shared)) throw lowOrderX25519();
+  return view(shared);
+}
+
 export class NodeCryptoProvider implements CryptoProvider {
   readonly name = 'node';
 
@@ -231,20 +246,20 @@ export class NodeCryptoProvider implements CryptoProvider {
   async x25519(privateKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array> {
     assertKeyLength(privateKey, X25519_KEY_LENGTH, 'X25519 private key');
     assertKeyLength(publicKey, X25519_KEY_LENGTH, 'X25519 public key');
-    let shared: Buffer;
-    try {
-      shared = diffieHellman({
-        privateKey: importPrivateKey('X25519', privateKey),
-        publicKey: importPublicKey('X25519', publicKey),
-      });
-    } catch {
-      // OpenSSL fails the derivation when the output is all zeros (ERR_OSSL_FAILED_DURING_DERIVATION); 32-byte keys
-      // always import, so that is the only failure left.
-      throw lowOrderX25519();
-    }
-    // RFC 7748 §6.1, checked again here so that we do not depend on OpenSSL doing it.
-    if (isAllZero(shared)) throw lowOrderX25519();
-    return view(shared);
+    return agree(importPrivateKey('X25519', privateKey), publicKey);
+  }
+
+  async x25519Many(privateKey: Uint8Array, publicKeys: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    assertKeyLength(privateKey, X25519_KEY_LENGTH, 'X25519 private key');
+    for (const publicKey of publicKeys) assertKeyLength(publicKey, X25519_KEY_LENGTH, 'X25519 public key');
+    const key = importPrivateKey('X25519', privateKey);
+    return publicKeys.map((publicKey) => agree(key, publicKey));
+  }
+
+  async x25519GenerateAndAgree(publicKeys: readonly Uint8Array[]): Promise<{ keyPair: KeyPair; shared: Uint8Array[] }> {
+    for (const publicKey of publicKeys) assertKeyLength(publicKey, X25519_KEY_LENGTH, 'X25519 public key');
+    const key = generateKeyPairSync('x25519').privateKey;
+    return { keyPair: exportKeyPair(key), shared: publicKeys.map((publicKey) => agree(key, publicKey)) };
   }
 
   async ed25519GenerateKeyPair(): Promise<KeyPair> {

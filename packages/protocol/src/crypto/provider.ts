@@ -64,6 +64,17 @@ export interface CryptoProvider {
    */
   x25519(privateKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array>;
 
+  /**
+   * X25519 of one private key with each of `publicKeys`, with the checks of `x25519`. Equivalent to calling
+   * `x25519` per public key; it exists because importing a raw private key is the expensive part on node:crypto.
+   */
+  x25519Many(privateKey: Uint8Array, publicKeys: readonly Uint8Array[]): Promise<Uint8Array[]>;
+  /**
+   * A fresh X25519 key pair and its DH with each of `publicKeys` (the checks of `x25519`), without exporting and
+   * re-importing the new private key in between: an ephemeral or ratchet key is used as soon as it is made.
+   */
+  x25519GenerateAndAgree(publicKeys: readonly Uint8Array[]): Promise<{ keyPair: KeyPair; shared: Uint8Array[] }>;
+
   /** A fresh Ed25519 key pair (RFC 8032): 32-byte seed as private key, 32-byte public key. */
   ed25519GenerateKeyPair(): Promise<KeyPair>;
   /** Deterministic RFC 8032 signature. Throws INVALID_KEY unless the private key (seed) is 32 bytes. */

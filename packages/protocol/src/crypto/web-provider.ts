@@ -267,6 +267,17 @@ export class WebCryptoProvider implements CryptoProvider {
     return shared;
   }
 
+  async x25519Many(privateKey: Uint8Array, publicKeys: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for (const publicKey of publicKeys) out.push(await this.x25519(privateKey, publicKey));
+    return out;
+  }
+
+  async x25519GenerateAndAgree(publicKeys: readonly Uint8Array[]): Promise<{ keyPair: KeyPair; shared: Uint8Array[] }> {
+    const keyPair = await this.x25519GenerateKeyPair();
+    return { keyPair, shared: await this.x25519Many(keyPair.privateKey, publicKeys) };
+  }
+
   async ed25519GenerateKeyPair(): Promise<KeyPair> {
     const privateKey = this.randomBytes(ED25519_PRIVATE_KEY_LENGTH);
     return { publicKey: ed25519.getPublicKey(privateKey), privateKey };

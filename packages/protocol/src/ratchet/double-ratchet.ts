@@ -52,9 +52,8 @@ function remoteIdentityOf(associatedData: Uint8Array, initiator: boolean): Uint8
 
 /** §3.3 RatchetInitAlice. */
 export async function initializeAsInitiator(provider: CryptoProvider, p: InitiatorParams): Promise<SessionState> {
-  const sendingRatchetKey = await provider.x25519GenerateKeyPair();
-  const dh = await provider.x25519(sendingRatchetKey.privateKey, p.theirRatchetKey);
-  const { rootKey, chainKey } = await kdfRootKey(provider, p.sharedSecret, dh);
+  const { keyPair: sendingRatchetKey, shared } = await provider.x25519GenerateAndAgree([p.theirRatchetKey]);
+  const { rootKey, chainKey } = await kdfRootKey(provider, p.sharedSecret, shared[0] as Uint8Array);
   return {
     rootKey,
     associatedData: p.associatedData,
@@ -172,12 +171,9 @@ async function dhRatchet(provider: CryptoProvider, d: Draft, theirRatchetKey: Ui
     await provider.x25519(d.sendingRatchetKey.privateKey, theirRatchetKey),
   );
   d.receivingChain = { key: received.chainKey, index: 0 };
-  d.sendingRatchetKey = await provider.x25519GenerateKeyPair();
-  const sent = await kdfRootKey(
-    provider,
-    received.rootKey,
-    await provider.x25519(d.sendingRatchetKey.privateKey, theirRatchetKey),
-  );
+  const next = await provider.x25519GenerateAndAgree([theirRatchetKey]);
+  d.sendingRatchetKey = next.keyPair;
+  const sent = await kdfRootKey(provider, received.rootKey, next.shared[0] as Uint8Array);
   d.rootKey = sent.rootKey;
   d.sendingChain = { key: sent.chainKey, index: 0 };
 }
