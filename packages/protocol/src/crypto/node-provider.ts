@@ -25,7 +25,6 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   hkdfSync,
   randomFillSync,
   sign,
@@ -113,6 +112,23 @@ function importPrivateKey(crv: OkpCurve, privateKey: Uint8Array): KeyObject {
 
 function importPublicKey(crv: OkpCurve, publicKey: Uint8Array): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv, x: base64url(publicKey) }, format: 'jwk' });
+}
+
+/**
+ * A new private key from 32 random bytes (X25519 scalar or Ed25519 seed), imported like any raw key.
+ *
+ * Not generateKeyPairSync: on Node 20.20, exporting (as JWK) a key made by generateKeyPairSync can deadlock the
+ * process when a garbage collection runs inside the export — the key-generation job's destructor waits on a mutex
+ * the main thread holds (seen under gdb in ExportJWKEdKey; 2 hangs in 3 runs of 200,000 generations). A key
+ * imported from bytes has no such job behind it, and costs the same (~25 µs). Regression test:
+ * test/crypto/node-provider.test.ts ("generates many keys without hanging").
+ */
+function freshPrivateKey(crv: OkpCurve): KeyObject {
+  const seed = new Uint8Array(32);
+  randomFillSync(seed);
+  const key = importPrivateKey(crv, seed);
+  seed.fill(0);
+  return key;
 }
 
 function exportKeyPair(privateKey: KeyObject): KeyPair {
@@ -240,7 +256,7 @@ export class NodeCryptoProvider implements CryptoProvider {
   }
 
   async x25519GenerateKeyPair(): Promise<KeyPair> {
-    return exportKeyPair(generateKeyPairSync('x25519').privateKey);
+    return exportKeyPair(freshPrivateKey('X25519'));
   }
 
   async x25519(privateKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array> {
@@ -258,12 +274,12 @@ export class NodeCryptoProvider implements CryptoProvider {
 
   async x25519GenerateAndAgree(publicKeys: readonly Uint8Array[]): Promise<{ keyPair: KeyPair; shared: Uint8Array[] }> {
     for (const publicKey of publicKeys) assertKeyLength(publicKey, X25519_KEY_LENGTH, 'X25519 public key');
-    const key = generateKeyPairSync('x25519').privateKey;
+    const key = freshPrivateKey('X25519');
     return { keyPair: exportKeyPair(key), shared: publicKeys.map((publicKey) => agree(key, publicKey)) };
   }
 
   async ed25519GenerateKeyPair(): Promise<KeyPair> {
-    return exportKeyPair(generateKeyPairSync('ed25519').privateKey);
+    return exportKeyPair(freshPrivateKey('Ed25519'));
   }
 
   async ed25519Sign(privateKey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {

@@ -70,4 +70,16 @@ describe('NodeCryptoProvider raw-key import', () => {
     const direct = sign(null, message, privateKey);
     expect(toHex(signature)).toBe(toHex(direct));
   });
+
+  it('generates many keys without hanging (Node 20 generateKeyPairSync + JWK export deadlock)', async () => {
+    // The provider no longer uses generateKeyPairSync, whose JWK export can deadlock under GC on Node 20.20; this
+    // loop (garbage-heavy, like the benchmark that found it) would hang again if it came back.
+    const provider = node;
+    let last = await provider.x25519GenerateKeyPair();
+    for (let i = 0; i < 40_000; i++) {
+      last = await provider.x25519GenerateKeyPair();
+      await provider.ed25519GenerateKeyPair();
+    }
+    expect(Array.from(last.publicKey)).toEqual(Array.from(x25519.getPublicKey(last.privateKey)));
+  });
 });
