@@ -15,6 +15,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Sql } from 'postgres';
+import { reservedTransaction } from './postgres/reserved-transaction.js';
 
 export interface Migration {
   readonly version: number;
@@ -280,7 +281,7 @@ export async function migratePostgres(sql: Sql, now: () => number = Date.now): P
   const applied: number[] = [];
   for (const migration of MIGRATIONS) {
     if (known.has(migration.version)) continue;
-    await sql.begin(async (tx) => {
+    await reservedTransaction(sql, async (tx) => {
       // One lock per schema: test runs in separate schemas of one database do not wait for each other.
       await tx`SELECT pg_advisory_xact_lock(hashtextextended('samizdat.migrate.' || coalesce(current_schema(), ''), 0))`;
       await tx.unsafe(

@@ -23,7 +23,8 @@
  * which quotes key values (account ids, username hashes), nor the query parameters.
  */
 import postgres from 'postgres';
-import type { Sql, TransactionSql } from 'postgres';
+import type { Sql } from 'postgres';
+import { reservedTransaction } from './reserved-transaction.js';
 import { appliedPostgresMigrations, migratePostgres } from '../migrations.js';
 import { RepositoryError } from '../repository.js';
 import type {
@@ -572,10 +573,10 @@ export class PostgresRepository implements Repository {
   }
 
   /** A transaction, retried when PostgreSQL aborted it for a deadlock or a serialization failure. */
-  private async transaction<T>(fn: (tx: TransactionSql) => Promise<T>): Promise<T> {
+  private async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.guard(() => this.sql.begin(fn) as Promise<T>);
+        return await this.guard(() => reservedTransaction(this.sql, fn));
       } catch (err) {
         if (!(err instanceof PostgresStoreError && RETRYABLE.has(err.code)) || attempt >= TRANSACTION_ATTEMPTS) throw err;
       }
@@ -602,7 +603,7 @@ function translate(err: unknown, foreignKey?: RepositoryCode): unknown {
 
 /** Locks the given device rows in key order (FOR NO KEY UPDATE) and returns them: the first step of every queue change. */
 async function lockDevices<Row extends object = Record<string, unknown>>(
-  tx: TransactionSql,
+  tx: Sql,
   accounts: postgres.Parameter,
   devices: postgres.Parameter,
 ): Promise<Row[]> {
@@ -613,7 +614,7 @@ async function lockDevices<Row extends object = Record<string, unknown>>(
     FOR NO KEY UPDATE`;
 }
 
-async function insertDevice(tx: TransactionSql, accountId: string, deviceId: number, device: NewDevice): Promise<void> {
+async function insertDevice(tx: Sql, accountId: string, deviceId: number, device: NewDevice): Promise<void> {
   await tx`
     INSERT INTO devices (account_id, device_id, registration_id, auth_hash, encrypted_name, created_at, last_seen_at)
     VALUES (${accountId}, ${deviceId}, ${device.registrationId}, ${device.authHash}, ${device.encryptedName},
