@@ -106,4 +106,15 @@ describe('resolveConfig', () => {
     expectConfigError({ natsUrl: 'http://bus:4222' });
     expectConfigError({ host: 'local host' });
   });
+
+  it('reads the rate limits from SAMIZDAT_RATE_LIMIT_* and rejects values that are not integers in range', () => {
+    const config = resolveConfig({}, { SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN: '120', SAMIZDAT_RATE_LIMIT_IP_PER_MIN: '5000' }, '/srv');
+    expect(config.limits.accountRequestsPerMinute).toBe(120);
+    expect(config.limits.ipRequestsPerMinute).toBe(5000);
+    expect(resolveConfig({}, {}, '/srv').limits.accountRequestsPerMinute).toBe(DEFAULT_LIMITS.accountRequestsPerMinute);
+    for (const bad of ['0', '-5', '1.5', 'lots', '1000000001']) {
+      expect(() => resolveConfig({}, { SAMIZDAT_RATE_LIMIT_IP_PER_MIN: bad }, '/srv')).toThrow(ConfigError);
+      expect(() => resolveConfig({}, { SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN: bad }, '/srv')).toThrow(ConfigError);
+    }
+  });
 });
