@@ -20,7 +20,9 @@ describe('reservedTransaction (postgres.js UNSAFE_TRANSACTION workaround)', () =
   beforeAll(async () => {
     await admin.unsafe(`CREATE SCHEMA ${schema}`);
     await admin.unsafe(`CREATE TABLE ${schema}.t (id serial PRIMARY KEY, tag text NOT NULL)`);
-    sql = postgres(URL, { max: 3, max_pipeline: 2, onnotice: () => undefined, connection: { search_path: schema } });
+    // max_pipeline is a real postgres.js option missing from its type definitions.
+    const pipeline = { max_pipeline: 2 } as Record<string, unknown>;
+    sql = postgres(URL, { max: 3, ...pipeline, onnotice: () => undefined, connection: { search_path: schema } });
   });
 
   afterAll(async () => {
