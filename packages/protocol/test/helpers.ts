@@ -1,5 +1,6 @@
 /** Shared test fixtures: both providers, and devices with an in-memory store and a server-like bundle source. */
 import type { CryptoProvider } from '../src/crypto/provider.js';
+import { ProtocolError } from '../src/errors.js';
 import { NodeCryptoProvider } from '../src/crypto/node-provider.js';
 import { WebCryptoProvider } from '../src/crypto/web-provider.js';
 import type { IdentityKeyPair } from '../src/keys/identity.js';
@@ -91,3 +92,14 @@ export function restart(provider: CryptoProvider, device: TestDevice): void {
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** Runs `fn` and returns the ProtocolError code it threw; fails the test for any other outcome. */
+export function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (ProtocolError.is(err)) return err.code;
+    throw err;
+  }
+  throw new Error('expected a ProtocolError');
+}

@@ -13,17 +13,8 @@ import {
   safetyNumber,
 } from '../src/safety-number.js';
 import type { SafetyNumber, SafetyNumberParty } from '../src/safety-number.js';
-import { nodeProvider as nodeHashProvider, providers } from './helpers.js';
+import { codeOf, nodeProvider as nodeHashProvider, providers } from './helpers.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (ProtocolError.is(err)) return err.code;
-    throw err;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 async function asyncCodeOf(fn: () => Promise<unknown>): Promise<string> {
   try {

@@ -31,28 +31,24 @@ import {
   verify,
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import type { CryptoProvider, KemEncapsulation, KeyPair } from './provider.js';
+import type { CryptoProvider, KeyPair } from './provider.js';
 import {
   AES_GCM_TAG_LENGTH,
   ED25519_PRIVATE_KEY_LENGTH,
   ED25519_PUBLIC_KEY_LENGTH,
   ED25519_SIGNATURE_LENGTH,
-  MLKEM_SEED_LENGTH,
   X25519_KEY_LENGTH,
 } from './provider.js';
 import {
-  MLKEM_ENCAPS_RANDOMNESS_LENGTH,
   assertAesGcmArguments,
   assertByteCount,
   assertBytes,
   assertHkdfArguments,
   assertKeyLength,
   badMac,
+  NobleMlKem1024,
   isAllZero,
   lowOrderX25519,
-  mlkem1024Decapsulate,
-  mlkem1024EncapsulateWithRandomness,
-  mlkem1024KeyPairFromSeed,
 } from './web-provider.js';
 
 type OkpCurve = 'X25519' | 'Ed25519';
@@ -180,10 +176,11 @@ function agree(privateKey: KeyObject, publicKey: Uint8Array): Uint8Array {
   return view(shared);
 }
 
-export class NodeCryptoProvider implements CryptoProvider {
+export class NodeCryptoProvider extends NobleMlKem1024 implements CryptoProvider {
   readonly name = 'node';
 
   constructor() {
+    super();
     checkJwkPrivateImport();
   }
 
@@ -298,36 +295,5 @@ export class NodeCryptoProvider implements CryptoProvider {
     } catch {
       return false;
     }
-  }
-
-  async mlkem1024GenerateKeyPair(seed?: Uint8Array): Promise<KeyPair> {
-    if (seed !== undefined) return mlkem1024KeyPairFromSeed(seed);
-    const fresh = this.randomBytes(MLKEM_SEED_LENGTH);
-    try {
-      return mlkem1024KeyPairFromSeed(fresh);
-    } finally {
-      fresh.fill(0);
-    }
-  }
-
-  async mlkem1024Encapsulate(publicKey: Uint8Array): Promise<KemEncapsulation> {
-    const m = this.randomBytes(MLKEM_ENCAPS_RANDOMNESS_LENGTH);
-    try {
-      return mlkem1024EncapsulateWithRandomness(publicKey, m);
-    } finally {
-      m.fill(0);
-    }
-  }
-
-  /**
-   * @internal Known-answer tests only: ML-KEM.Encaps_internal(ek, m) through the same checks as
-   * mlkem1024Encapsulate. Never call it with anything but 32 fresh random bytes outside tests.
-   */
-  async mlkem1024EncapsulateWithRandomness(publicKey: Uint8Array, m: Uint8Array): Promise<KemEncapsulation> {
-    return mlkem1024EncapsulateWithRandomness(publicKey, m);
-  }
-
-  async mlkem1024Decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
-    return mlkem1024Decapsulate(ciphertext, secretKey);
   }
 }

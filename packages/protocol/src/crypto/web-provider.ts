@@ -176,11 +176,51 @@ function ed25519CofactorlessEquationHolds(publicKey: Uint8Array, message: Uint8A
   return equalBytes(Point.BASE.multiplyUnsafe(s).subtract(a.multiplyUnsafe(k)).toBytes(), r);
 }
 
-export class WebCryptoProvider implements CryptoProvider {
+/**
+ * The ML-KEM-1024 half of both providers: @noble/post-quantum, since neither WebCrypto nor node:crypto on Node 20
+ * offers ML-KEM. Only the randomness source differs between providers.
+ */
+export abstract class NobleMlKem1024 {
+  abstract randomBytes(length: number): Uint8Array;
+
+  async mlkem1024GenerateKeyPair(seed?: Uint8Array): Promise<KeyPair> {
+    if (seed !== undefined) return mlkem1024KeyPairFromSeed(seed);
+    const fresh = this.randomBytes(MLKEM_SEED_LENGTH);
+    try {
+      return mlkem1024KeyPairFromSeed(fresh);
+    } finally {
+      fresh.fill(0);
+    }
+  }
+
+  async mlkem1024Encapsulate(publicKey: Uint8Array): Promise<KemEncapsulation> {
+    const m = this.randomBytes(MLKEM_ENCAPS_RANDOMNESS_LENGTH);
+    try {
+      return mlkem1024EncapsulateWithRandomness(publicKey, m);
+    } finally {
+      m.fill(0);
+    }
+  }
+
+  /**
+   * @internal Known-answer tests only: ML-KEM.Encaps_internal(ek, m) through the same checks as
+   * mlkem1024Encapsulate. Never call it with anything but 32 fresh random bytes outside tests.
+   */
+  async mlkem1024EncapsulateWithRandomness(publicKey: Uint8Array, m: Uint8Array): Promise<KemEncapsulation> {
+    return mlkem1024EncapsulateWithRandomness(publicKey, m);
+  }
+
+  async mlkem1024Decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
+    return mlkem1024Decapsulate(ciphertext, secretKey);
+  }
+}
+
+export class WebCryptoProvider extends NobleMlKem1024 implements CryptoProvider {
   readonly name = 'web';
   private readonly subtle: SubtleCrypto;
 
   constructor() {
+    super();
     const subtle = globalThis.crypto?.subtle;
     // Browsers expose crypto.subtle only in secure contexts (https, localhost).
     if (subtle === undefined) throw new Error('WebCryptoProvider needs crypto.subtle (a secure context)');
@@ -303,36 +343,5 @@ export class WebCryptoProvider implements CryptoProvider {
     } catch {
       return false;
     }
-  }
-
-  async mlkem1024GenerateKeyPair(seed?: Uint8Array): Promise<KeyPair> {
-    if (seed !== undefined) return mlkem1024KeyPairFromSeed(seed);
-    const fresh = this.randomBytes(MLKEM_SEED_LENGTH);
-    try {
-      return mlkem1024KeyPairFromSeed(fresh);
-    } finally {
-      fresh.fill(0);
-    }
-  }
-
-  async mlkem1024Encapsulate(publicKey: Uint8Array): Promise<KemEncapsulation> {
-    const m = this.randomBytes(MLKEM_ENCAPS_RANDOMNESS_LENGTH);
-    try {
-      return mlkem1024EncapsulateWithRandomness(publicKey, m);
-    } finally {
-      m.fill(0);
-    }
-  }
-
-  /**
-   * @internal Known-answer tests only: ML-KEM.Encaps_internal(ek, m) through the same checks as
-   * mlkem1024Encapsulate. Never call it with anything but 32 fresh random bytes outside tests.
-   */
-  async mlkem1024EncapsulateWithRandomness(publicKey: Uint8Array, m: Uint8Array): Promise<KemEncapsulation> {
-    return mlkem1024EncapsulateWithRandomness(publicKey, m);
-  }
-
-  async mlkem1024Decapsulate(ciphertext: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
-    return mlkem1024Decapsulate(ciphertext, secretKey);
   }
 }

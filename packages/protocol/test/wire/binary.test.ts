@@ -3,17 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/crypto/bytes.js';
 import { ProtocolError, ProtocolErrorCode } from '../../src/errors.js';
 import { BinaryReader, BinaryWriter } from '../../src/wire/binary.js';
+import { codeOf } from '../helpers.js';
 
-/** Runs `fn` and returns the ProtocolError code it threw; fails the test for any other outcome. */
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (ProtocolError.is(err)) return err.code;
-    throw err;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 type Field =
   | { kind: 'u8'; value: number }

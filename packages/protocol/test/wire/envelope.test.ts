@@ -13,16 +13,8 @@ import {
 } from '../../src/wire/envelope.js';
 import type { Envelope } from '../../src/wire/envelope.js';
 import { paddedLength } from '../../src/wire/padding.js';
+import { codeOf } from '../helpers.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (ProtocolError.is(err)) return err.code;
-    throw err;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 const envelopeArb: fc.Arbitrary<Envelope> = fc.record({
   type: fc.constantFrom(...Object.values(EnvelopeType)),

@@ -2,16 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, ProtocolErrorCode } from '../../src/errors.js';
 import { MIN_PADDED_LENGTH, PADDING_MARKER, pad, paddedLength, unpad } from '../../src/wire/padding.js';
+import { codeOf } from '../helpers.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (ProtocolError.is(err)) return err.code;
-    throw err;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 /**
  * Padmé as printed in the PURBs paper (PoPETs 2019(4), §4, Algorithm 1), with 32-bit bit operations: an independent
