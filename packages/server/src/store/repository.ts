@@ -105,6 +105,19 @@ export class RepositoryError extends Error {
   }
 }
 
+/** The errors both engines raise, with the same codes and messages. */
+export function usernameTaken(): RepositoryError {
+  return new RepositoryError('USERNAME_TAKEN', 'the username is taken');
+}
+
+export function accountNotFound(): RepositoryError {
+  return new RepositoryError('ACCOUNT_NOT_FOUND', 'no such account');
+}
+
+export function deviceNotFound(): RepositoryError {
+  return new RepositoryError('DEVICE_NOT_FOUND', 'no such device');
+}
+
 export interface Repository {
   /** Which engine, for /health and metrics ("sqlite" | "postgres"). */
   readonly engine: string;

@@ -26,7 +26,7 @@ import postgres from 'postgres';
 import type { Sql } from 'postgres';
 import { reservedTransaction } from './reserved-transaction.js';
 import { appliedPostgresMigrations, migratePostgres } from '../migrations.js';
-import { RepositoryError } from '../repository.js';
+import { RepositoryError, accountNotFound, deviceNotFound, usernameTaken } from '../repository.js';
 import type {
   AccountRecord,
   AttachmentRecord,
@@ -624,18 +624,6 @@ async function insertDevice(tx: Sql, accountId: string, deviceId: number, device
 /** A fresh Uint8Array, so callers never hold a Buffer (whose toString/JSON would expose the bytes differently). */
 function bytes(value: Uint8Array): Uint8Array {
   return new Uint8Array(value);
-}
-
-function usernameTaken(): RepositoryError {
-  return new RepositoryError('USERNAME_TAKEN', 'the username is taken');
-}
-
-function accountNotFound(): RepositoryError {
-  return new RepositoryError('ACCOUNT_NOT_FOUND', 'no such account');
-}
-
-function deviceNotFound(): RepositoryError {
-  return new RepositoryError('DEVICE_NOT_FOUND', 'no such device');
 }
 
 function toAccount(row: AccountRow): AccountRecord {

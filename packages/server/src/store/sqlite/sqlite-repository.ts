@@ -17,7 +17,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { appliedSqliteMigrations, migrateSqlite } from '../migrations.js';
-import { RepositoryError } from '../repository.js';
+import { RepositoryError, accountNotFound, deviceNotFound, usernameTaken } from '../repository.js';
 import type {
   AccountRecord,
   AttachmentRecord,
@@ -636,18 +636,6 @@ export class SqliteRepository implements Repository {
   private assertOpen(): void {
     if (this.closed) throw new Error('the SQLite repository is closed');
   }
-}
-
-function usernameTaken(): RepositoryError {
-  return new RepositoryError('USERNAME_TAKEN', 'the username is taken');
-}
-
-function accountNotFound(): RepositoryError {
-  return new RepositoryError('ACCOUNT_NOT_FOUND', 'no such account');
-}
-
-function deviceNotFound(): RepositoryError {
-  return new RepositoryError('DEVICE_NOT_FOUND', 'no such device');
 }
 
 function toAccount(row: AccountRow): AccountRecord {
