@@ -2,22 +2,25 @@
  * Local listeners for "new envelopes for device X" (fed by the bus, whichever node stored them): long-poll fetches
  * and WebSocket connections wait here instead of polling the database.
  */
-import type { DeviceRef, MessageBus } from './bus.js';
+import type { DeviceRef, MessageBus, StoredEnvelopes } from './bus.js';
 
 const key = (d: DeviceRef) => `${d.accountId}.${d.deviceId}`;
 
 export class DeviceWaiters {
-  private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly listeners = new Map<string, Set<(stored: StoredEnvelopes | undefined) => void>>();
 
   constructor(bus: MessageBus) {
-    bus.onQueued((device) => {
+    bus.onQueued((device, stored) => {
       const set = this.listeners.get(key(device));
-      if (set) for (const listener of [...set]) listener();
+      if (set) for (const listener of [...set]) listener(stored);
     });
   }
 
-  /** Calls `listener` on every wake-up of `device` until the returned function is called. */
-  subscribe(device: DeviceRef, listener: () => void): () => void {
+  /**
+   * Calls `listener` on every wake-up of `device` until the returned function is called, with the envelopes that
+   * were stored when the bus carries them (see MessageBus.onQueued), else undefined.
+   */
+  subscribe(device: DeviceRef, listener: (stored: StoredEnvelopes | undefined) => void): () => void {
     const k = key(device);
     let set = this.listeners.get(k);
     if (!set) this.listeners.set(k, (set = new Set()));

@@ -18,7 +18,7 @@
 import { connect } from 'nats';
 import type { Msg, NatsConnection, NatsError } from 'nats';
 import { BinaryReader, BinaryWriter, fromHex, toHex } from '@samizdat/protocol';
-import type { DeviceRef, MessageBus } from './bus.js';
+import type { DeviceRef, MessageBus, StoredEnvelopes } from './bus.js';
 
 const PAYLOAD_VERSION = 1;
 const ACCOUNT_ID = /^[0-9a-f]{32}$/;
@@ -52,7 +52,7 @@ function decodeDevice(reader: BinaryReader): DeviceRef {
 }
 
 export class NatsBus implements MessageBus {
-  private readonly queued: Handler<[DeviceRef]>[] = [];
+  private readonly queued: Handler<[DeviceRef, StoredEnvelopes | undefined]>[] = [];
   private readonly connected: Handler<[DeviceRef, string]>[] = [];
   private readonly removed: Handler<[DeviceRef]>[] = [];
   private readonly provisioning: Handler<[string, Uint8Array]>[] = [];
@@ -116,7 +116,7 @@ export class NatsBus implements MessageBus {
       const reader = new BinaryReader(msg.data);
       const device = decodeDevice(reader);
       reader.end('queued payload');
-      this.emit(this.queued, [device], 'queued handler');
+      this.emit(this.queued, [device, undefined], 'queued handler');
     });
     on(this.subjects.connected, (msg) => {
       const reader = new BinaryReader(msg.data);
@@ -153,10 +153,11 @@ export class NatsBus implements MessageBus {
     this.nc.publish(subject, payload);
   }
 
+  /** Envelopes never go over NATS: every node, this one included, is woken and reads the queue. */
   publishQueued(device: DeviceRef): void {
     this.publish(this.subjects.queued, encodeDevice(device).finish());
   }
-  onQueued(handler: Handler<[DeviceRef]>): void {
+  onQueued(handler: Handler<[DeviceRef, StoredEnvelopes | undefined]>): void {
     this.queued.push(handler);
   }
 

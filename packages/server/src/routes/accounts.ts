@@ -196,7 +196,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
       const attachments = await ctx.repo.deleteAccount(device.accountId);
       for (const id of attachments) await ctx.blobs.delete(id);
       for (const d of devices) {
-        ctx.secrets.forgetDevice(device.accountId, d.deviceId);
+        ctx.forgetDevice(device.accountId, d.deviceId);
         ctx.bus.publishRemoved({ accountId: device.accountId, deviceId: d.deviceId });
       }
       return reply.code(204).send();

@@ -93,6 +93,8 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
         if (err instanceof RepositoryError && err.code === 'TOO_MANY_DEVICES') throw new ApiError('TOO_MANY_DEVICES');
         throw err;
       }
+      // Sends through this node must list the new device from now on.
+      ctx.forgetDeviceList(accountId);
       await storeKeys(ctx, accountId, deviceId, keys);
       return { accountId, deviceId };
     },
@@ -130,7 +132,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
       const device = await ctx.authenticate(request);
       const { deviceId } = request.params;
       if (!(await ctx.repo.removeDevice(device.accountId, deviceId))) throw new ApiError('DEVICE_NOT_FOUND');
-      ctx.secrets.forgetDevice(device.accountId, deviceId);
+      ctx.forgetDevice(device.accountId, deviceId);
       ctx.bus.publishRemoved({ accountId: device.accountId, deviceId });
       return reply.code(204).send();
     },

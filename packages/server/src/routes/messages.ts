@@ -8,11 +8,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import { decodeEnvelope } from '@samizdat/protocol';
-import type { ServerContext } from '../context.js';
+import type { AuthenticatedDevice, ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { fromBase64, toBase64 } from '../http.js';
 import type { DeviceWaiters } from '../bus/device-waiters.js';
-import type { NewEnvelope } from '../store/repository.js';
+import type { DeviceRecord, NewEnvelope } from '../store/repository.js';
 import { RepositoryError } from '../store/repository.js';
 import { AccountId, Base64, DeviceId, ErrorResponse, RegistrationId } from '../schemas.js';
 
@@ -49,6 +49,28 @@ const Queued = Type.Object({
   receivedAt: Type.Integer(),
 });
 
+/** Why a send with these devices (id → registration id) does not fit the account's `devices`, if it does not. */
+function deviceListProblem(
+  devices: readonly DeviceRecord[],
+  accountId: string,
+  sender: AuthenticatedDevice,
+  given: ReadonlyMap<number, number>,
+): ApiError | undefined {
+  if (devices.length === 0) return new ApiError('ACCOUNT_NOT_FOUND');
+  // The sender's own device never receives its own copy.
+  const expected = devices.filter((d) => !(accountId === sender.accountId && d.deviceId === sender.deviceId));
+  const expectedIds = new Set(expected.map((d) => d.deviceId));
+  const missingDevices = expected.filter((d) => !given.has(d.deviceId)).map((d) => d.deviceId);
+  const extraDevices = [...given.keys()].filter((id) => !expectedIds.has(id));
+  const staleDevices = expected
+    .filter((d) => given.has(d.deviceId) && given.get(d.deviceId) !== d.registrationId)
+    .map((d) => d.deviceId);
+  if (missingDevices.length || extraDevices.length || staleDevices.length) {
+    return new ApiError('DEVICE_LIST_MISMATCH', undefined, { missingDevices, extraDevices, staleDevices });
+  }
+  return undefined;
+}
+
 export function registerMessageRoutes(app: FastifyInstance, ctx: ServerContext, waiters: DeviceWaiters): void {
   app.put<{ Params: { accountId: string }; Body: Static<typeof SendBody> }>(
     '/v1/messages/:accountId',
@@ -75,23 +97,20 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ServerContext, 
       if (ctx.closing) throw new ApiError('SHUTTING_DOWN');
       const { accountId } = request.params;
       const { messages } = request.body;
-      const devices = await ctx.repo.listDevices(accountId);
+      // The cached device list is exact on a single node (every link and removal goes through this process); with
+      // several nodes (NATS) a device linked on another node would be missed until the cache expired, so read fresh.
+      const devices = await ctx.listDevices(accountId, ctx.config.natsUrl !== undefined);
+      // Empty lists are never cached: this one was read just now.
       if (devices.length === 0) throw new ApiError('ACCOUNT_NOT_FOUND');
-      // The sender's own device never receives its own copy.
-      const expected = devices.filter((d) => !(accountId === sender.accountId && d.deviceId === sender.deviceId));
       const given = new Map<number, number>();
       for (const m of messages) {
         if (given.has(m.deviceId)) throw new ApiError('BAD_REQUEST', `device ${m.deviceId} appears twice`);
         given.set(m.deviceId, m.registrationId);
       }
-      const expectedIds = new Set(expected.map((d) => d.deviceId));
-      const missingDevices = expected.filter((d) => !given.has(d.deviceId)).map((d) => d.deviceId);
-      const extraDevices = [...given.keys()].filter((id) => !expectedIds.has(id));
-      const staleDevices = expected
-        .filter((d) => given.has(d.deviceId) && given.get(d.deviceId) !== d.registrationId)
-        .map((d) => d.deviceId);
-      if (missingDevices.length || extraDevices.length || staleDevices.length) {
-        throw new ApiError('DEVICE_LIST_MISMATCH', undefined, { missingDevices, extraDevices, staleDevices });
+      // The cached list may be up to a second behind links on other nodes: refusals are confirmed with a fresh one.
+      if (deviceListProblem(devices, accountId, sender, given)) {
+        const confirmed = deviceListProblem(await ctx.listDevices(accountId, true), accountId, sender, given);
+        if (confirmed) throw confirmed;
       }
       const now = ctx.now();
       const expiresAt = now + ctx.config.limits.maxQueueAgeMs;
@@ -120,14 +139,25 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ServerContext, 
         if (err instanceof RepositoryError && err.code === 'QUEUE_FULL') throw new ApiError('QUEUE_FULL');
         if (err instanceof RepositoryError && err.code === 'DEVICE_NOT_FOUND') {
           // A device was removed between the device-list check and the write: the same answer as a stale list.
-          const current = new Set((await ctx.repo.listDevices(accountId)).map((d) => d.deviceId));
+          const current = new Set((await ctx.listDevices(accountId, true)).map((d) => d.deviceId));
           const extraDevices = [...given.keys()].filter((id) => !current.has(id));
           throw new ApiError('DEVICE_LIST_MISMATCH', undefined, { missingDevices: [], extraDevices, staleDevices: [] });
         }
         throw err;
       }
       ctx.metrics.messagesIn.inc(rows.length);
-      for (const row of rows) ctx.bus.publishQueued({ accountId: row.accountId, deviceId: row.deviceId });
+      // The stored rows go with the wake-up: a local connection that has read its whole queue pushes them as they
+      // are instead of reading them back (a bus between nodes drops them and the connection reads the queue).
+      rows.forEach((row, i) => {
+        const stored = {
+          id: ids[i] as bigint,
+          sourceAccountId: row.sourceAccountId,
+          sourceDeviceId: row.sourceDeviceId,
+          envelope: row.envelope,
+          receivedAt: row.receivedAt,
+        };
+        ctx.bus.publishQueued({ accountId: row.accountId, deviceId: row.deviceId }, [stored]);
+      });
       return { stored: rows.length, ids: ids.map(String) };
     },
   );

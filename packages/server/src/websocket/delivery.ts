@@ -22,7 +22,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import type { AuthenticatedDevice, ServerContext } from '../context.js';
-import type { DeviceRef } from '../bus/bus.js';
+import type { DeviceRef, StoredEnvelopes } from '../bus/bus.js';
 import type { DeviceWaiters } from '../bus/device-waiters.js';
 import type { QueuedEnvelope } from '../store/repository.js';
 import { parseBasicAuth, parseLogin } from '../auth.js';
@@ -154,12 +154,16 @@ export function attachWebSockets(
     private readonly inFlight = new Set<bigint>();
     /** Read from the queue, not yet sent (the window was full), in id order. */
     private pending: QueuedEnvelope[] = [];
-    /** The queue may hold envelopes this connection has not read: initially, after a wake-up, after a full page. */
+    /**
+     * The queue may hold envelopes this connection has not read: initially, after a full page, after a wake-up that
+     * could not be pushed directly (see onQueued).
+     */
     private needFetch = true;
     /** The highest id read so far: continuation reads start after it. */
     private cursor = 0n;
     /**
-     * The next read starts from the beginning of the queue instead of the cursor (initially and after every wake-up):
+     * The next read starts from the beginning of the queue instead of the cursor (initially and after every wake-up
+     * that sets needFetch):
      * with PostgreSQL a lower id can commit after a higher one was read, and its wake-up only comes once it is visible.
      */
     private rescan = true;
@@ -273,11 +277,7 @@ export function attachWebSockets(
       authenticatedCount++;
       ctx.metrics.connections.inc();
       // Subscribe before the first read so that nothing stored after that read can go unnoticed.
-      this.unsubscribe = waiters.subscribe(device, () => {
-        this.needFetch = true;
-        this.rescan = true;
-        this.schedulePump();
-      });
+      this.unsubscribe = waiters.subscribe(device, (stored) => this.onQueued(stored));
       this.send({ kind: 'ready' });
       // Older connections of this device on this node close now; those on other nodes when the bus tells them.
       replaceOlder(device, this.connectionId);
@@ -288,6 +288,38 @@ export function attachWebSockets(
         }),
       );
       this.schedulePump();
+    }
+
+    /**
+     * A wake-up: new envelopes were stored for this device. Normally the next read rescans the queue. But when the
+     * wake-up carries the stored envelopes (a send on this node, LocalBus) and this connection has read its whole
+     * queue — no read running or due (the last one returned a short page and no wake-up came since) — and they are
+     * all above the cursor, they are exactly what a read would find next, so they are queued for sending as they
+     * are: anything stored since that read comes with a wake-up of its own, so nothing is skipped. Ids above the
+     * cursor were never read, nor pushed (each wake-up comes once), so none is sent twice. Otherwise (a plain
+     * wake-up from NATS, a read in flight, or an id at or below the cursor: PostgreSQL committed it after a
+     * higher one) it falls back to the rescan.
+     */
+    private onQueued(stored: StoredEnvelopes | undefined): void {
+      if (stored && stored.length > 0 && !this.pumping && !this.needFetch && this.follows(stored)) {
+        // Pending holds only ids at or below the cursor, so appending keeps id order.
+        for (const row of stored) this.pending.push(row);
+        this.cursor = (stored[stored.length - 1] as QueuedEnvelope).id;
+      } else {
+        this.needFetch = true;
+        this.rescan = true;
+      }
+      this.schedulePump();
+    }
+
+    /** True when the ids of `stored` increase and all lie above the cursor. */
+    private follows(stored: StoredEnvelopes): boolean {
+      let previous = this.cursor;
+      for (const row of stored) {
+        if (row.id <= previous) return false;
+        previous = row.id;
+      }
+      return true;
     }
 
     private schedulePump(): void {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateIdentityKeyPair } from '@samizdat/protocol';
 import { api, apiOk, crypto, deviceKeys, linkDevice, queuedIds, registerDevice, sendMessage, startServer } from '../helpers/server.js';
 import type { TestDevice, TestServer } from '../helpers/server.js';
@@ -164,6 +164,39 @@ describe('DELETE /v1/devices/:deviceId', () => {
     expect(devices.map((d: { registrationId: number }) => d.registrationId)).toEqual([alice.registrationId, fresh.registrationId]);
     // The removed registration's secret does not open the new device.
     expectError(await api(server, 'GET', '/v1/accounts/me', { auth: old }), 'UNAUTHORIZED');
+  });
+
+  it('caches device rows for authentication, and forgets them when a device is removed here or on another node', async () => {
+    const alice = await registerDevice(server);
+    const alice2 = await linkDevice(server, alice);
+    const alice3 = await linkDevice(server, alice);
+    const { repo, bus } = server.app.ctx;
+    const getDevice = vi.spyOn(repo, 'getDevice');
+    try {
+      await apiOk(server, 'GET', '/v1/devices', { auth: alice2 });
+      await apiOk(server, 'GET', '/v1/devices', { auth: alice2 });
+      expect(getDevice.mock.calls.filter(([, id]) => id === alice2.deviceId)).toHaveLength(1);
+    } finally {
+      getDevice.mockRestore();
+    }
+    // Removed through this node: refused at once, although its row was cached.
+    expect((await api(server, 'DELETE', `/v1/devices/${alice2.deviceId}`, { auth: alice })).status).toBe(204);
+    expectError(await api(server, 'GET', '/v1/devices', { auth: alice2 }), 'UNAUTHORIZED');
+    // Removed by another node, which announces it on the bus.
+    await apiOk(server, 'GET', '/v1/devices', { auth: alice3 });
+    expect(await repo.removeDevice(alice.accountId, alice3.deviceId)).toBe(true);
+    bus.publishRemoved({ accountId: alice.accountId, deviceId: alice3.deviceId });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expectError(await api(server, 'GET', '/v1/devices', { auth: alice3 }), 'UNAUTHORIZED');
+  });
+
+  it('sees a removal it was not told about once the cached row is a second old', async () => {
+    const alice = await registerDevice(server);
+    const alice2 = await linkDevice(server, alice);
+    await apiOk(server, 'GET', '/v1/devices', { auth: alice2 });
+    expect(await server.app.ctx.repo.removeDevice(alice.accountId, alice2.deviceId)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expectError(await api(server, 'GET', '/v1/devices', { auth: alice2 }), 'UNAUTHORIZED');
   });
 
   it('answers an unknown device, or another account’s device, with DEVICE_NOT_FOUND and removes nothing', async () => {

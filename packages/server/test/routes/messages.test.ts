@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/config.js';
-import { api, apiOk, linkDevice, queuedIds, registerDevice, sendMessage, startServer, testEnvelope } from '../helpers/server.js';
+import { api, apiOk, deviceKeys, linkDevice, queuedIds, registerDevice, sendMessage, startServer, testEnvelope } from '../helpers/server.js';
 import type { TestDevice, TestServer } from '../helpers/server.js';
 import { b64, expectError, rawRequest } from '../helpers/http.js';
 
@@ -118,6 +118,47 @@ describe('PUT /v1/messages/:accountId', () => {
     for (const device of [bob, bob2, newBob3]) expect(await queuedIds(server, device)).toEqual([]);
     // With the current list the send goes through.
     expect(await sendMessage(server, alice, [bob, bob2, newBob3])).toHaveLength(3);
+  });
+
+  it('checks sends against a cached device list that links and removals on this node or the bus refresh', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const { repo, bus } = server.app.ctx;
+    const listDevices = vi.spyOn(repo, 'listDevices');
+    try {
+      await sendMessage(server, bob, [alice]);
+      await sendMessage(server, bob, [alice]);
+      expect(listDevices.mock.calls.filter(([id]) => id === alice.accountId)).toHaveLength(1);
+    } finally {
+      listDevices.mockRestore();
+    }
+    // Linked through this node: the next send must name it.
+    const alice2 = await linkDevice(server, alice);
+    const missing = await api(server, 'PUT', `/v1/messages/${alice.accountId}`, { auth: bob, body: sendBody([alice]) });
+    expect(expectError(missing, 'DEVICE_LIST_MISMATCH')).toMatchObject({ missingDevices: [2], extraDevices: [], staleDevices: [] });
+    await sendMessage(server, bob, [alice, alice2]);
+    // Removed by another node, which announces it on the bus.
+    expect(await repo.removeDevice(alice.accountId, alice2.deviceId)).toBe(true);
+    bus.publishRemoved({ accountId: alice.accountId, deviceId: alice2.deviceId });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const extra = await api(server, 'PUT', `/v1/messages/${alice.accountId}`, { auth: bob, body: sendBody([alice, alice2]) });
+    expect(expectError(extra, 'DEVICE_LIST_MISMATCH')).toMatchObject({ missingDevices: [], extraDevices: [2], staleDevices: [] });
+  });
+
+  it('does not refuse a send because of a cached list that misses a device linked on another node', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    await sendMessage(server, bob, [alice]);
+    // Another node links device 2: this node's cached list does not have it yet, the database does.
+    const keys = await deviceKeys(alice.identity);
+    const deviceId = await server.app.ctx.repo.addDevice(
+      alice.accountId,
+      { registrationId: keys.registrationId, authHash: 'unused', encryptedName: new Uint8Array(0), createdAt: clock },
+      10,
+    );
+    const [, id] = await sendMessage(server, bob, [alice, { accountId: alice.accountId, deviceId, registrationId: keys.registrationId }]);
+    expect(await server.app.ctx.repo.queueDepth(alice.accountId, deviceId)).toBe(1);
+    expect(id).toBeDefined();
   });
 
   it('rejects a device named twice with BAD_REQUEST', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { encodeFrame, FrameType } from '../../src/websocket/frames.js';
 import {
@@ -314,6 +314,97 @@ describe('delivery under interleaving', () => {
     expect(seen.slice(0, 20)).toEqual(queued.map((q) => q.id));
     await expectEventually(async () => expect(await queuedIds(small, bob)).toEqual([]));
     expect((await client.quiet(200)).filter((f) => f.kind !== 'queue-empty')).toEqual([]);
+  });
+});
+
+describe('direct push of envelopes stored on this node', () => {
+  let small: TestServer;
+  beforeAll(async () => {
+    small = await startServer({ limits: { deliveryWindow: 3 } });
+  });
+  afterAll(async () => {
+    await small.close();
+  });
+
+  /** A queue row stored behind the server's back, as another node would store it. */
+  const storeDirectly = async (sender: TestDevice, recipient: TestDevice): Promise<bigint> => {
+    const now = Date.now();
+    const [id] = await small.app.ctx.repo.enqueue(
+      [
+        {
+          accountId: recipient.accountId,
+          deviceId: recipient.deviceId,
+          sourceAccountId: sender.accountId,
+          sourceDeviceId: sender.deviceId,
+          envelope: testEnvelope(),
+          receivedAt: now,
+          expiresAt: now + 60_000,
+        },
+      ],
+      1000,
+    );
+    return id as bigint;
+  };
+
+  it('pushes what a send stored without reading the queue, each envelope once, and redelivers the unacked', async () => {
+    const alice = await registerDevice(small);
+    const bob = await registerDevice(small);
+    const client = await connect(bob, small);
+    await client.nextOf('queue-empty');
+    const fetchQueue = vi.spyOn(small.app.ctx.repo, 'fetchQueue');
+    try {
+      // Five sends against a window of three: two wait for acks, then go out without a read either.
+      const sent = await sendMany(alice, bob, 5, small);
+      const first = await client.take('envelope', 3);
+      expect(first.map((f) => f.id)).toEqual(sent.slice(0, 3).map((s) => s.id));
+      expect(first.map((f) => [...f.envelope])).toEqual(sent.slice(0, 3).map((s) => [...s.envelope]));
+      expect(first[0]!.source).toEqual({ accountId: alice.accountId, deviceId: alice.deviceId });
+      client.ack(first.map((f) => f.id));
+      const rest = await client.take('envelope', 2);
+      expect(rest.map((f) => f.id)).toEqual(sent.slice(3).map((s) => s.id));
+      expect(await client.quiet(200)).toEqual([]);
+      expect(fetchQueue).not.toHaveBeenCalled();
+    } finally {
+      fetchQueue.mockRestore();
+    }
+    // Unacknowledged envelopes stay queued and come again on the next connection.
+    await client.close();
+    const again = await connect(bob, small);
+    const redelivered = await again.take('envelope', 2);
+    expect(await queuedIds(small, bob)).toEqual(redelivered.map((f) => f.id));
+    again.ack(redelivered.map((f) => f.id));
+    await again.nextOf('queue-empty');
+    expect(await again.quiet(200)).toEqual([]);
+  });
+
+  it('reads the queue on a wake-up without envelopes (another node stored them)', async () => {
+    const alice = await registerDevice(small);
+    const bob = await registerDevice(small);
+    const client = await connect(bob, small);
+    await client.nextOf('queue-empty');
+    const id = await storeDirectly(alice, bob);
+    small.app.ctx.bus.publishQueued({ accountId: bob.accountId, deviceId: bob.deviceId });
+    expect((await client.nextOf('envelope')).id).toBe(id);
+    expect(await client.quiet(200)).toEqual([]);
+  });
+
+  it('rescans when a wake-up carries an id at or below the cursor (committed out of id order)', async () => {
+    const alice = await registerDevice(small);
+    const bob = await registerDevice(small);
+    const client = await connect(bob, small);
+    await client.nextOf('queue-empty');
+    const lower = await storeDirectly(alice, bob);
+    const higher = await storeDirectly(alice, bob);
+    const rowOf = async (id: bigint) =>
+      (await small.app.ctx.repo.fetchQueue(bob.accountId, bob.deviceId, id - 1n, 1, Date.now()))[0]!;
+    const bobRef = { accountId: bob.accountId, deviceId: bob.deviceId };
+    // The higher id's wake-up arrives first (PostgreSQL can commit it first): it is pushed as it is.
+    small.app.ctx.bus.publishQueued(bobRef, [await rowOf(higher)]);
+    expect((await client.nextOf('envelope')).id).toBe(higher);
+    // The lower one is below the cursor now: the connection reads the queue and sends only what it has not sent.
+    small.app.ctx.bus.publishQueued(bobRef, [await rowOf(lower)]);
+    expect((await client.nextOf('envelope')).id).toBe(lower);
+    expect(await client.quiet(200)).toEqual([]);
   });
 });
 
