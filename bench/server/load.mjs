@@ -22,7 +22,7 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
 import { WebSocket } from 'ws';
 import { EnvelopeType, encodeEc, encodeEnvelope, encodeIdentityKey, encodeKem } from '../../packages/protocol/dist/index.js';
-import { decodeServerFrame, encodeFrame } from '../../packages/server/dist/websocket/frames.js';
+import { decodeServerFrame, encodeFrame } from '../../packages/protocol/dist/index.js';
 
 const b64 = (bytes) => Buffer.from(bytes).toString('base64');
 

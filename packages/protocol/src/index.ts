@@ -43,3 +43,4 @@ export { decodeRatchetMessage, MAX_RATCHET_CIPHERTEXT_LENGTH } from './wire/ratc
 export { decodePreKeyMessage, encodePreKeyMessage } from './wire/prekey-message.js';
 export type { PreKeyMessage } from './wire/prekey-message.js';
 export * from './safety-number.js';
+export * from './wire/frames.js';

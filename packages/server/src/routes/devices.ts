@@ -15,7 +15,7 @@ import { hashSecret } from '../auth.js';
 import { RepositoryError } from '../store/repository.js';
 import { AccountId, Base64, DeviceId, DeviceKeys, ErrorResponse } from '../schemas.js';
 import { decodeAndVerifyKeys, storeKeys } from './keys.js';
-import { MAX_PROVISIONING_BODY_BYTES } from '../websocket/frames.js';
+import { MAX_PROVISIONING_BODY_BYTES } from '@samizdat/protocol';
 
 const LINK_CODE_TTL_MS = 10 * 60 * 1000;
 

@@ -27,8 +27,8 @@ import type { DeviceWaiters } from '../bus/device-waiters.js';
 import type { QueuedEnvelope } from '../store/repository.js';
 import { parseBasicAuth, parseLogin } from '../auth.js';
 import { ApiError } from '../errors.js';
-import { CloseCode, FrameError, MAX_ACK_IDS, WebSocketErrorCode, decodeClientFrame, encodeFrame } from './frames.js';
-import type { ServerFrame } from './frames.js';
+import { CloseCode, FrameError, MAX_ACK_IDS, WebSocketErrorCode, decodeClientFrame, encodeFrame } from '@samizdat/protocol';
+import type { ServerFrame } from '@samizdat/protocol';
 import { rejectUpgrade as writeRejection, upgradeError } from './handshake.js';
 import { ProvisioningSockets } from './provisioning.js';
 

@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { CloseCode, WebSocketErrorCode, encodeFrame } from './frames.js';
+import { CloseCode, WebSocketErrorCode, encodeFrame } from '@samizdat/protocol';
 import { rejectUpgrade } from './handshake.js';
 
 export interface ProvisioningOptions {

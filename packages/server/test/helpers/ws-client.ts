@@ -1,5 +1,5 @@
 /**
- * A WebSocket test client that speaks the binary frames of src/websocket/frames.ts over a real `ws` connection:
+ * A WebSocket test client that speaks the binary frames of @samizdat/protocol (src/wire/frames.ts) over a real `ws` connection:
  * every frame received is decoded (strictly) and queued, and tests take them in order with next().
  *
  *   const client = await FrameClient.connect(`${server.wsUrl}/v1/websocket`, { auth: bob });
@@ -8,8 +8,8 @@
  *   client.send({ kind: 'ack', ids: [envelope.id] });
  */
 import { WebSocket } from 'ws';
-import type { ClientFrame, ServerFrame } from '../../src/websocket/frames.js';
-import { decodeServerFrame, encodeFrame } from '../../src/websocket/frames.js';
+import type { ClientFrame, ServerFrame } from '@samizdat/protocol';
+import { decodeServerFrame, encodeFrame } from '@samizdat/protocol';
 import type { Credentialed } from './server.js';
 import { basicAuth } from './server.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { encodeFrame, FrameType } from '../../src/websocket/frames.js';
+import { encodeFrame, FrameType } from '@samizdat/protocol';
 import {
   api,
   apiOk,

@@ -8,8 +8,8 @@ import {
   decodeFrame,
   decodeServerFrame,
   encodeFrame,
-} from '../../src/websocket/frames.js';
-import type { Frame, FrameErrorCode } from '../../src/websocket/frames.js';
+} from '../../src/wire/frames.js';
+import type { Frame, FrameErrorCode } from '../../src/wire/frames.js';
 
 function codeOf(fn: () => unknown): FrameErrorCode {
   try {

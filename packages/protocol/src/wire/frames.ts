@@ -21,7 +21,9 @@
  * trailing bytes, an over-long field, invalid UTF-8 or an out-of-range value is a FrameError with a stable code,
  * never a crash. No Node-only APIs: the client SDK (Node and browsers) and the tests use the same functions.
  */
-import { BinaryReader, BinaryWriter, ProtocolError, fromHex, toHex } from '@samizdat/protocol';
+import { fromHex, toHex } from '../crypto/bytes.js';
+import { ProtocolError } from '../errors.js';
+import { BinaryReader, BinaryWriter } from './binary.js';
 
 export const FrameType = {
   Auth: 0x01,
