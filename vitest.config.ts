@@ -10,6 +10,8 @@ export default defineConfig({
     alias: [
       { find: /^@samizdat\/protocol\/node$/, replacement: src('./packages/protocol/src/crypto/node-provider.ts') },
       { find: /^@samizdat\/protocol$/, replacement: src('./packages/protocol/src/index.ts') },
+      { find: /^@samizdat\/client\/node$/, replacement: src('./packages/client/src/node.ts') },
+      { find: /^@samizdat\/client$/, replacement: src('./packages/client/src/index.ts') },
     ],
   },
   test: {

@@ -44,3 +44,18 @@ export { decodePreKeyMessage, encodePreKeyMessage } from './wire/prekey-message.
 export type { PreKeyMessage } from './wire/prekey-message.js';
 export * from './safety-number.js';
 export * from './wire/frames.js';
+export {
+  LINK_CODE_LENGTH,
+  LINK_CODE_VERSION,
+  MAX_PROVISIONING_PLAINTEXT,
+  PROVISIONING_ADDRESS_LENGTH,
+  PROVISIONING_CIPHER_VERSION,
+  PROVISIONING_INFO,
+  PROVISIONING_PUBLIC_KEY_LENGTH,
+  decodeLinkCode,
+  encodeLinkCode,
+  generateProvisioningKeyPair,
+  openProvisioningMessage,
+  sealProvisioningMessage,
+} from './provisioning-cipher.js';
+export type { ProvisioningKeyPair } from './provisioning-cipher.js';

@@ -1,0 +1,32 @@
+import { Client } from '@samizdat/client';
+import type { Command } from 'commander';
+import type { Runner } from '../runner.js';
+import { openProfile } from '../profile.js';
+
+export function registerCommand(program: Command, run: Runner): void {
+  program
+    .command('register')
+    .description('create an account on a server, with this profile as its first device')
+    .requiredOption('--server <url>', 'the Samizdat server, e.g. https://chat.example.org')
+    .option('--username <name>', 'a username others can find you by (3–32 letters, digits, "_" or ".")')
+    .action((cmd: { server: string; username?: string }, command: Command) =>
+      run(async (opts, out) => {
+        const profile = await openProfile(opts);
+        try {
+          const client = await Client.register({
+            store: profile.store,
+            crypto: profile.crypto,
+            connector: profile.connector,
+            serverUrl: cmd.server,
+            ...(cmd.username !== undefined ? { username: cmd.username } : {}),
+          });
+          out.result(
+            { accountId: client.accountId, deviceId: client.deviceId, username: client.username ?? null, server: client.serverUrl },
+            `Registered${client.username ? ` as ${client.username}` : ''} (account ${client.accountId}, device ${client.deviceId}).`,
+          );
+        } finally {
+          await profile.close();
+        }
+      }, command),
+    );
+}

@@ -1,0 +1,298 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer, spawnServer } from '../../server/test/helpers/child-server.js';
+import type { ServerProcess } from '../../server/test/helpers/child-server.js';
+import { cliDevice, removeHomes, runCli } from './helpers.js';
+import type { CliDevice } from './helpers.js';
+
+let dataDir: string;
+let server: ServerProcess;
+let counter = 0;
+/** Words that must never appear on the server: every text, file content and username of these tests. */
+const secrets: string[] = [];
+
+const uniqueName = (base: string) => {
+  const name = `${base}${Date.now().toString(36)}${counter++}`;
+  secrets.push(name);
+  return name;
+};
+const secretText = (text: string) => {
+  const t = `${text} ${Math.random().toString(36).slice(2)}`;
+  secrets.push(t);
+  return t;
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const address = s.address();
+      s.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...files(path));
+    else out.push(path);
+  }
+  return out;
+}
+
+let port: number;
+const serverLogs: string[] = [];
+
+async function startServer(): Promise<void> {
+  server = await spawnServer(['--port', String(port), '--data-dir', dataDir, '--log-level', 'debug']);
+}
+
+async function stopServer(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  server.kill(signal);
+  await server.exited;
+  serverLogs.push(server.stdout(), server.stderr());
+}
+
+beforeAll(async () => {
+  await buildServer();
+  dataDir = mkdtempSync(join(tmpdir(), 'samizdat-cli-server-'));
+  port = await freePort();
+  await startServer();
+}, 240_000);
+
+afterAll(async () => {
+  if (server) await stopServer();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  removeHomes();
+});
+
+async function register(base: string): Promise<CliDevice & { name: string }> {
+  const d = cliDevice();
+  const name = uniqueName(base);
+  const r = await d.ok('register', '--server', server.url, '--username', name);
+  expect(r.username).toBe(name);
+  return Object.assign(d, { name });
+}
+
+/** Links a new CLI device to `existing` through `link` / `devices add`, as two processes. */
+async function link(existing: CliDevice): Promise<CliDevice> {
+  const d = cliDevice();
+  const linking = d.spawn('--json', 'link', '--server', server.url);
+  const codeLine = await linking.line(/"link-code"/);
+  const code = (JSON.parse(codeLine) as { code: string }).code;
+  await existing.ok('devices', 'add', code);
+  const result = await linking.exited;
+  expect(result.code, result.stderr).toBe(0);
+  return d;
+}
+
+async function messages(device: CliDevice, timeout = '0'): Promise<Record<string, unknown>[]> {
+  return (await device.json('receive', '--timeout', timeout)).filter((l) => l.type === 'message');
+}
+
+async function historyBodies(device: CliDevice, peer: string): Promise<string[]> {
+  return (await device.json('history', peer, '--limit', '1000')).filter((l) => l.type === 'message').map((l) => l.body as string);
+}
+
+describe('samizdat CLI, end to end', () => {
+  it('two people and three devices talk, each device sees the whole conversation once, removal stops deliveries', async () => {
+    const alice = await register('alice');
+    const bob = await register('bob');
+    const laptop = await link(alice);
+    const whoami = await laptop.ok('whoami');
+    expect(whoami.username).toBe(alice.name);
+    expect(whoami.deviceId).toBe(2);
+
+    const t1 = secretText('hello bob');
+    const sent = await alice.ok('send', bob.name, t1);
+    expect(sent.status).toBe('sent');
+    // Bob was offline when it was sent: it waits on the server until he receives.
+    const got = await messages(bob);
+    expect(got.map((m) => [m.from, m.body, m.fromDevice])).toEqual([[alice.name, t1, 1]]);
+    expect(got[0]?.id).toBe(sent.id);
+    expect(typeof got[0]?.timestamp).toBe('number');
+
+    const t2 = secretText('hi alice');
+    await bob.ok('send', alice.name, t2);
+    const t3 = secretText('from the laptop');
+    await messages(laptop); // The laptop gets Bob's message and the copy of Alice's first one.
+    await laptop.ok('send', bob.name, t3);
+    await messages(alice);
+    await messages(bob);
+
+    const conversation = [t1, t2, t3];
+    expect(await historyBodies(alice, bob.name)).toEqual(conversation);
+    expect(await historyBodies(laptop, bob.name)).toEqual(conversation);
+    expect(await historyBodies(bob, alice.name)).toEqual(conversation);
+    // Nothing left to show twice.
+    expect(await messages(alice)).toEqual([]);
+    expect(await messages(bob)).toEqual([]);
+
+    const devices = (await alice.ok('devices', 'list')).devices as { deviceId: number }[];
+    expect(devices.map((d) => d.deviceId)).toEqual([1, 2]);
+    await alice.ok('devices', 'remove', '2');
+    await bob.ok('send', alice.name, secretText('after removal'));
+    const removed = await laptop.run('--json', 'receive', '--timeout', '0');
+    expect(removed.code).not.toBe(0);
+    expect(removed.stdout).not.toContain('after removal');
+    expect((await messages(alice)).map((m) => m.from)).toEqual([bob.name]);
+  });
+
+  it('round-trips an attachment of a few MiB byte-identical and rejects a corrupted blob', async () => {
+    const alice = await register('alice');
+    const bob = await register('bob');
+    const dir = mkdtempSync(join(tmpdir(), 'samizdat-files-'));
+    try {
+      const content = Buffer.alloc(3 * 1024 * 1024 + 5);
+      for (let i = 0; i < content.length; i++) content[i] = (i * 7 + (i >> 10)) & 0xff;
+      const marker = secretText('FILE-CONTENT-MARKER');
+      content.write(marker, 1000);
+      const file = join(dir, 'photo.bin');
+      writeFileSync(file, content);
+      await alice.ok('send', bob.name, secretText('the file'), '--attach', file);
+      const [m] = await messages(bob);
+      const [a] = m?.attachments as { file?: string; error?: string; size: number; fileName: string }[];
+      expect(a?.fileName).toBe('photo.bin');
+      expect(a?.size).toBe(content.length);
+      expect(readFileSync(a?.file as string).equals(content)).toBe(true);
+
+      // A second file, whose blob is damaged on the server before Bob fetches it.
+      const before = new Set(files(dataDir));
+      await alice.ok('send', bob.name, '--attach', file);
+      const blob = files(dataDir).find((f) => !before.has(f) && statSync(f).size > content.length);
+      expect(blob).toBeDefined();
+      const bytes = readFileSync(blob as string);
+      const i = bytes.length - 100;
+      bytes[i] = (bytes[i] as number) ^ 0xff;
+      writeFileSync(blob as string, bytes);
+      const [damaged] = await messages(bob);
+      const [b] = damaged?.attachments as { file?: string; error?: string }[];
+      expect(b?.error).toBe('ATTACHMENT_CORRUPTED');
+      expect(b?.file).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('loses nothing acknowledged and shows nothing twice when the server is killed mid-conversation', async () => {
+    const alice = await register('alice');
+    const bob = await register('bob');
+    const texts: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      texts.push(secretText(`before crash ${i}`));
+      await alice.ok('send', bob.name, texts[i] as string);
+    }
+    await messages(bob);
+    const after: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      after.push(secretText(`unread at crash ${i}`));
+      await alice.ok('send', bob.name, after[i] as string);
+    }
+    await stopServer('SIGKILL');
+    const offline = await alice.run('--json', 'send', bob.name, 'never stored');
+    expect(offline.code).toBe(1);
+    expect(JSON.parse(offline.stdout.trim()).error.code).toBe('SERVER_UNREACHABLE');
+    await startServer();
+    const got = await messages(bob);
+    expect(got.map((m) => m.body)).toEqual(after);
+    expect(await historyBodies(bob, alice.name)).toEqual([...texts, ...after]);
+    const reply = secretText('after restart');
+    await bob.ok('send', alice.name, reply);
+    expect((await messages(alice)).map((m) => m.body)).toEqual([reply]);
+  });
+
+  it('warns when a contact re-registers and clears verification', async () => {
+    const alice = await register('alice');
+    const bob = await register('bob');
+    await alice.ok('send', bob.name, secretText('hi'));
+    const verified = await alice.ok('verify', bob.name, '--mark-verified');
+    expect(verified.verified).toBe(true);
+    expect(verified.safetyNumber).toMatch(/^[0-9]{60}$/);
+    // Both sides compute the same number.
+    expect((await bob.ok('verify', alice.name)).safetyNumber).toBe(verified.safetyNumber);
+
+    await bob.ok('unregister', '--yes');
+    const bobAgain = cliDevice();
+    await bobAgain.ok('register', '--server', server.url, '--username', bob.name);
+    const sent = await alice.run('send', bob.name, secretText('still there?'));
+    expect(sent.code, sent.stderr).toBe(0);
+    const after = await alice.ok('verify', bob.name);
+    expect(after.verified).toBe(false);
+    expect(after.safetyNumber).not.toBe(verified.safetyNumber);
+    const history = await alice.json('history', bob.name);
+    expect(history.some((l) => l.type === 'identity-changed')).toBe(true);
+    expect((await messages(bobAgain)).length).toBe(1);
+  });
+
+  it('answers bad input with clear errors and exit codes', async () => {
+    const nobody = cliDevice();
+    const notRegistered = await nobody.run('send', 'someone', 'x');
+    expect(notRegistered.code).toBe(1);
+    expect(notRegistered.stderr).toMatch(/register/);
+    const alice = await register('alice');
+    const unknown = await alice.run('--json', 'send', 'no_such_user_here', 'x');
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout.trim()).error.code).toBe('UNKNOWN_USER');
+    const noText = await alice.run('send', 'someone');
+    expect(noText.code).toBe(2);
+    const badCommand = await runCli(['frobnicate']);
+    expect(badCommand.code).toBe(2);
+    const badServer = await cliDevice().run('register', '--server', 'not a url');
+    expect(badServer.code).toBe(2);
+    const unreachable = await cliDevice().run('--json', 'register', '--server', 'http://127.0.0.1:9', '--username', uniqueName('x'));
+    expect(unreachable.code).toBe(1);
+    expect(JSON.parse(unreachable.stdout.trim()).error.code).toBe('SERVER_UNREACHABLE');
+    const taken = await cliDevice().run('--json', 'register', '--server', server.url, '--username', alice.name);
+    expect(JSON.parse(taken.stdout.trim()).error.code).toBe('USERNAME_TAKEN');
+    const help = await runCli(['send', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--attach/);
+  });
+
+  it('serves JSON-RPC 2.0 for bots', async () => {
+    const alice = await register('alice');
+    const bot = await register('bot');
+    const daemon = bot.spawn('daemon', '--json-rpc');
+    try {
+      const text = secretText('hi bot');
+      await alice.ok('send', bot.name, text);
+      const note = await daemon.line(/"method":"receive"/);
+      expect(JSON.parse(note).params).toMatchObject({ type: 'message', from: alice.name, body: text });
+      const reply = secretText('hello from a bot');
+      daemon.child.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'send', params: { to: alice.name, text: reply } })}\n`);
+      const response = JSON.parse(await daemon.line(/"id":1/)) as { result: { status: string } };
+      expect(response.result.status).toBe('sent');
+      daemon.child.stdin?.write('not json\n');
+      expect(JSON.parse(await daemon.line(/-32700/)).error.code).toBe(-32700);
+      daemon.child.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'nope' })}\n`);
+      expect(JSON.parse(await daemon.line(/"id":2/)).error.code).toBe(-32601);
+      daemon.child.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'send', params: { to: 'no_such_user_zz', text: 'x' } })}\n`);
+      expect(JSON.parse(await daemon.line(/"id":3/)).error.data.code).toBe('UNKNOWN_USER');
+      // The daemon holds the profile: another command on it waits, then says so (here it would wait 10 s; skip).
+      expect((await messages(alice)).map((m) => m.body)).toEqual([reply]);
+    } finally {
+      daemon.child.kill('SIGTERM');
+      await daemon.exited;
+    }
+  });
+
+  it('leaves no text, file content or username readable by the operator', async () => {
+    await stopServer();
+    await startServer();
+    const haystack: Buffer[] = [...serverLogs.map((l) => Buffer.from(l)), Buffer.from(server.stdout()), Buffer.from(server.stderr())];
+    for (const f of files(dataDir)) haystack.push(readFileSync(f));
+    expect(secrets.length).toBeGreaterThan(10);
+    for (const secret of secrets) {
+      for (const hay of haystack) {
+        expect(hay.includes(Buffer.from(secret)), `"${secret}" found on the server`).toBe(false);
+        expect(hay.includes(Buffer.from(secret.toLowerCase())), `"${secret}" found on the server`).toBe(false);
+      }
+    }
+  });
+});

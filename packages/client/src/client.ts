@@ -1,0 +1,1175 @@
+/**
+ * The Samizdat client: one device of one account. It is where the protocol, the store and the transport meet:
+ *
+ *   const client = await Client.register({ store, crypto, connector, serverUrl, username: 'alice' });
+ *   client.on('message', (m) => show(m));
+ *   await client.start();                         // connect, drain the queue, keep prekeys topped up
+ *   await client.sendText('bob', 'hi');           // to every device of bob and to alice's other devices
+ *
+ * Guarantees (docs/client.md):
+ * - A received envelope is acknowledged only after the advanced session and the decrypted message are stored in one
+ *   atomic write; a redelivered envelope (key already used) or a resent message (same id) is acknowledged silently,
+ *   so every message is shown exactly once.
+ * - A message is sent to every device of the recipient and to this account's other devices (a sync copy), so every
+ *   device of both people holds the whole conversation. A device-list mismatch is repaired and retried silently.
+ * - A contact's identity-key change never stops messages; it is recorded in the conversation, the verified mark is
+ *   cleared and 'identity-changed' is emitted.
+ * - An envelope that cannot be decrypted never blocks the queue: it is recorded, the session with that device is
+ *   replaced, and the sender is asked to resend (its client resends what it still has).
+ */
+import {
+  CiphertextType,
+  EnvelopeType,
+  MAX_PROVISIONING_PLAINTEXT,
+  ProtocolError,
+  SessionManager,
+  decodeEnvelope,
+  decodeIdentityKey,
+  decodeIdentityKeyPair,
+  encodeEnvelope,
+  encodeIdentityKey,
+  encodeIdentityKeyPair,
+  formatSafetyNumber,
+  fromHex,
+  generateIdentityKeyPair,
+  generateProvisioningKeyPair,
+  decodeLinkCode,
+  encodeLinkCode,
+  openProvisioningMessage,
+  safetyNumber,
+  sealProvisioningMessage,
+  toHex,
+} from '@samizdat/protocol';
+import type { CryptoProvider, IdentityKeyPair, ProtocolAddress } from '@samizdat/protocol';
+import { decryptAttachment, encryptAttachment } from './attachments/attachment-cipher.js';
+import type { AttachmentPointer } from './attachments/attachment-cipher.js';
+import { decodeContent, encodeContent, newMessageId } from './content/content.js';
+import type { Content } from './content/content.js';
+import { ClientError, ClientErrorCode } from './errors.js';
+import { KYBER_ONE_TIME_BATCH, ONE_TIME_BATCH, REFILL_THRESHOLD, generatePreKeys, pruneReplaced, rotationDue } from './keys/prekeys.js';
+import { decodeProvisioningMessage, encodeProvisioningMessage } from './provisioning/provisioning-message.js';
+import { StagedProtocolStore } from './storage/staged-protocol-store.js';
+import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, MessageRecord, MessageStatus, StoreTx } from './storage/store.js';
+import type { Connector } from './transport/connector.js';
+import { DeliverySocket } from './transport/delivery-socket.js';
+import type { DeliveryState, ReceivedEnvelope } from './transport/delivery-socket.js';
+import { HttpApi, mismatchOf } from './transport/http-api.js';
+import { openProvisioningSocket } from './transport/provisioning-socket.js';
+import { Emitter } from './util/emitter.js';
+import { SerialQueue } from './util/serial-queue.js';
+
+const ACCOUNT_ID = /^[0-9a-f]{32}$/;
+/** Sends are retried this many times after a device-list mismatch before giving up. */
+const MAX_SEND_ATTEMPTS = 4;
+/** How often expired disappearing messages are swept while the client runs. */
+const EXPIRY_SWEEP_MS = 1000;
+const STATUS_RANK: Record<MessageStatus, number> = { failed: 0, pending: 1, sent: 2, delivered: 3, read: 4, received: 0 };
+
+export interface ClientOptions {
+  readonly store: ClientStore;
+  readonly crypto: CryptoProvider;
+  readonly connector: Connector;
+  /** Clock (ms); tests replace it. */
+  readonly now?: () => number;
+}
+
+export interface RegisterOptions extends ClientOptions {
+  readonly serverUrl: string;
+  readonly username?: string;
+}
+
+export interface LinkOptions extends ClientOptions {
+  readonly serverUrl: string;
+  /** Called with the code (and QR payload) the user carries to an existing device of the account. */
+  readonly onCode: (code: string) => void;
+  /** Give up waiting for the existing device after this long (default: the server's 10 minutes). */
+  readonly signal?: AbortSignal;
+}
+
+export interface TypingEvent {
+  readonly conversation: string;
+  readonly author: string;
+  readonly authorDevice: number;
+  readonly action: 'started' | 'stopped';
+}
+
+export interface IdentityChangedEvent {
+  readonly accountId: string;
+  readonly username: string | undefined;
+}
+
+export interface UndecryptableEvent {
+  readonly conversation: string;
+  readonly author: string;
+  readonly authorDevice: number;
+  readonly timestamp: number;
+  readonly reason: string;
+}
+
+export interface ClientEvents {
+  /** A new message in a conversation (incoming, or sent by this account's other device). */
+  message: [MessageRecord];
+  /** A stored message changed: edited, deleted for everyone, reacted to, receipt, expiry. */
+  'message-updated': [MessageRecord];
+  /** A message disappeared (timer) from this device. */
+  'message-expired': [MessageRecord];
+  typing: [TypingEvent];
+  'identity-changed': [IdentityChangedEvent];
+  undecryptable: [UndecryptableEvent];
+  /** The delivery connection's state. */
+  connection: [DeliveryState];
+  /** Everything queued on the server when the connection opened has been processed. */
+  'queue-empty': [];
+}
+
+export interface SendOptions {
+  readonly attachments?: readonly { readonly data: Uint8Array; readonly contentType: string; readonly fileName?: string }[];
+  readonly quote?: { readonly id: string; readonly author: string };
+  /** Upload progress of the attachments, in bytes of ciphertext. */
+  readonly onProgress?: (sent: number, total: number) => void;
+}
+
+export interface SafetyNumberView {
+  /** 60 digits. */
+  readonly digits: string;
+  /** 12 groups of 5 digits, as Signal shows them. */
+  readonly formatted: string;
+  /** The bytes a QR code carries; compare with compareScannable from @samizdat/protocol. */
+  readonly scannable: Uint8Array;
+  readonly verified: boolean;
+}
+
+/** Work that follows a stored envelope (a receipt, a resend); runs outside the envelope's turn in the queue. */
+type FollowUp = () => Promise<void>;
+
+/** A peer as the caller names it: a username, or an account id (32 hex characters). */
+export type Peer = string;
+
+export class Client extends Emitter<ClientEvents> {
+  private readonly queue = new SerialQueue();
+  private readonly now: () => number;
+  private socket: DeliverySocket | undefined;
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+  private maintenance: Promise<void> | undefined;
+  private readonly followUps = new Set<Promise<void>>();
+  private readonly identity: IdentityKeyPair;
+
+  private constructor(
+    private readonly options: ClientOptions,
+    private account: AccountRecord,
+    readonly api: HttpApi,
+  ) {
+    super();
+    this.now = options.now ?? Date.now;
+    this.identity = decodeIdentityKeyPair(account.identityKeyPair);
+  }
+
+  // ---- lifecycle ----
+
+  /** Opens the account stored in `store`; NOT_REGISTERED if there is none. */
+  static async open(options: ClientOptions): Promise<Client> {
+    const account = await options.store.getAccount();
+    if (!account) throw new ClientError(ClientErrorCode.NotRegistered, 'this profile has no account: register or link it first');
+    return new Client(options, account, Client.apiFor(options.connector, account));
+  }
+
+  /** Creates an account (and its first device) on `serverUrl`, stores it, and returns the open client. */
+  static async register(options: RegisterOptions): Promise<Client> {
+    const { store, crypto, connector } = options;
+    if (await store.getAccount()) throw new ClientError(ClientErrorCode.AlreadyRegistered, 'this profile already holds an account');
+    const serverUrl = normalizeServerUrl(options.serverUrl);
+    const identity = await generateIdentityKeyPair(crypto);
+    const device = await Client.newDeviceKeys(crypto, store, identity);
+    const api = new HttpApi({ serverUrl, connector });
+    const { accountId, deviceId } = await api.register({
+      identityKey: encodeIdentityKey(identity.publicKey),
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      device: device.upload,
+    });
+    const account: AccountRecord = {
+      serverUrl,
+      accountId,
+      deviceId,
+      password: device.upload.password,
+      registrationId: device.upload.registrationId,
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      identityKeyPair: encodeIdentityKeyPair(identity),
+      createdAt: (options.now ?? Date.now)(),
+    };
+    await store.write((tx) => {
+      device.stage(tx);
+      tx.putAccount(account);
+      tx.putIdentity(accountId, encodeIdentityKey(identity.publicKey));
+    });
+    return new Client(options, account, Client.apiFor(connector, account));
+  }
+
+  /**
+   * Links this (new) device to an existing account: shows a code through `onCode`, waits for an existing device of
+   * the account to send the end-to-end encrypted provisioning message (`addDevice`), then registers this device.
+   */
+  static async link(options: LinkOptions): Promise<Client> {
+    const { store, crypto, connector } = options;
+    if (await store.getAccount()) throw new ClientError(ClientErrorCode.AlreadyRegistered, 'this profile already holds an account');
+    const serverUrl = normalizeServerUrl(options.serverUrl);
+    const keyPair = await generateProvisioningKeyPair();
+    const socket = await openProvisioningSocket(connector, serverUrl);
+    const abort = () => socket.close();
+    options.signal?.addEventListener('abort', abort);
+    let sealed: Uint8Array;
+    try {
+      options.onCode(encodeLinkCode({ address: socket.address, publicKey: keyPair.publicKey }));
+      sealed = await socket.message;
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+      socket.close();
+    }
+    let plaintext: Uint8Array;
+    try {
+      plaintext = await openProvisioningMessage(keyPair, socket.address, sealed);
+    } catch {
+      throw new ClientError(ClientErrorCode.LinkFailed, 'the provisioning message could not be decrypted');
+    }
+    const message = decodeProvisioningMessage(plaintext);
+    const identity = decodeIdentityKeyPair(message.identityKeyPair);
+    const device = await Client.newDeviceKeys(crypto, store, identity);
+    const api = new HttpApi({ serverUrl, connector });
+    const { accountId, deviceId } = await api.linkDevice({ code: message.linkCode, ...device.upload });
+    if (accountId !== message.accountId) throw new ClientError(ClientErrorCode.LinkFailed, 'the server linked this device to a different account');
+    const account: AccountRecord = {
+      serverUrl,
+      accountId,
+      deviceId,
+      password: device.upload.password,
+      registrationId: device.upload.registrationId,
+      ...(message.username !== undefined ? { username: message.username } : {}),
+      identityKeyPair: message.identityKeyPair,
+      createdAt: (options.now ?? Date.now)(),
+    };
+    await store.write((tx) => {
+      device.stage(tx);
+      tx.putAccount(account);
+      tx.putIdentity(accountId, encodeIdentityKey(identity.publicKey));
+      for (const c of message.contacts) {
+        tx.putContact({ accountId: c.accountId, ...(c.username !== undefined ? { username: c.username } : {}), verified: c.verified, expireTimer: 0 });
+      }
+    });
+    return new Client(options, account, Client.apiFor(connector, account));
+  }
+
+  private static apiFor(connector: Connector, account: AccountRecord): HttpApi {
+    return new HttpApi({
+      serverUrl: account.serverUrl,
+      connector,
+      credentials: { accountId: account.accountId, deviceId: account.deviceId, password: account.password },
+    });
+  }
+
+  private static async newDeviceKeys(crypto: CryptoProvider, store: ClientStore, identity: IdentityKeyPair) {
+    const { batch, stage } = await generatePreKeys(crypto, store, identity, {
+      signed: true,
+      lastResort: true,
+      oneTime: ONE_TIME_BATCH,
+      kyberOneTime: KYBER_ONE_TIME_BATCH,
+    });
+    const password = base64url(crypto.randomBytes(24));
+    const r = crypto.randomBytes(4);
+    const registrationId = 1 + ((((r[0] as number) << 24) | ((r[1] as number) << 16) | ((r[2] as number) << 8) | (r[3] as number)) >>> 0) % 0x7ffffffe;
+    if (!batch.signedPreKey || !batch.kyberLastResortPreKey) throw new Error('prekey generation returned no signed keys');
+    return {
+      upload: {
+        registrationId,
+        password,
+        signedPreKey: batch.signedPreKey,
+        kyberLastResortPreKey: batch.kyberLastResortPreKey,
+        oneTimePreKeys: batch.oneTimePreKeys,
+        kyberPreKeys: batch.kyberPreKeys,
+      },
+      stage,
+    };
+  }
+
+  get accountId(): string {
+    return this.account.accountId;
+  }
+
+  get deviceId(): number {
+    return this.account.deviceId;
+  }
+
+  get username(): string | undefined {
+    return this.account.username;
+  }
+
+  get serverUrl(): string {
+    return this.account.serverUrl;
+  }
+
+  /**
+   * Connects for delivery: the queued envelopes are processed in order ('queue-empty' when done), new ones as they
+   * arrive; pending sends go out; prekeys are refilled and rotated when due; disappearing messages are swept.
+   */
+  async start(): Promise<void> {
+    if (this.closed) throw new ClientError(ClientErrorCode.Closed, 'the client is closed');
+    if (this.socket) return;
+    await this.sweepExpired();
+    this.sweepTimer = setInterval(() => void this.sweepExpired().catch(() => undefined), EXPIRY_SWEEP_MS);
+    this.socket = new DeliverySocket({
+      serverUrl: this.account.serverUrl,
+      connector: this.options.connector,
+      credentials: { accountId: this.account.accountId, deviceId: this.account.deviceId, password: this.account.password },
+      onEnvelope: (received) => this.onEnvelope(received),
+      onQueueEmpty: () => {
+        this.emit('queue-empty');
+        this.scheduleMaintenance();
+        void this.flushPending().catch(() => undefined);
+      },
+      onState: (state) => this.emit('connection', state),
+    });
+    this.socket.start();
+  }
+
+  /** Resolves when the server has delivered everything that was queued when the connection (re)opened. */
+  async whenQueueEmpty(): Promise<void> {
+    if (!this.socket) throw new ClientError(ClientErrorCode.InvalidArgument, 'start() the client first');
+    await this.socket.whenQueueEmpty();
+    await this.queue.idle();
+  }
+
+  /**
+   * Stops receiving and waits for the work in progress (envelopes being processed, receipts being sent); the store
+   * stays open, so history can still be read. `start()` may be called again.
+   */
+  async stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    const socket = this.socket;
+    this.socket = undefined;
+    await socket?.close();
+    while (this.followUps.size > 0) await Promise.allSettled([...this.followUps]);
+    await this.queue.idle();
+    await this.maintenance?.catch(() => undefined);
+  }
+
+  /** Stops receiving, waits for work in progress, and closes the store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.stop();
+    this.closed = true;
+    await this.options.store.close();
+  }
+
+  // ---- people ----
+
+  /**
+   * Resolves a username or account id to a contact, asking the server when it is not known yet (the identity key
+   * the server gives is pinned on first use; the session's own check catches a later change).
+   */
+  async resolve(peer: Peer): Promise<ContactRecord> {
+    const store = this.options.store;
+    if (ACCOUNT_ID.test(peer)) {
+      const known = await store.getContact(peer);
+      if (known) return known;
+      if (peer === this.account.accountId) return this.selfContact();
+      await this.api.getAccount(peer);
+      const contact: ContactRecord = { accountId: peer, verified: false, expireTimer: 0 };
+      await store.write((tx) => tx.putContact(contact));
+      return contact;
+    }
+    const username = peer.replace(/^@/, '');
+    if (this.account.username && username.toLowerCase() === this.account.username.toLowerCase()) return this.selfContact();
+    const known = await store.findContactByUsername(username);
+    if (known) return known;
+    const found = await this.api.lookupUsername(username);
+    if (!found) throw new ClientError(ClientErrorCode.UnknownUser, `no account has the username "${username}"`);
+    const existing = await store.getContact(found.accountId);
+    const contact: ContactRecord = { verified: false, expireTimer: 0, ...existing, accountId: found.accountId, username };
+    await store.write((tx) => tx.putContact(contact));
+    return contact;
+  }
+
+  private async selfContact(): Promise<ContactRecord> {
+    return (
+      (await this.options.store.getContact(this.account.accountId)) ?? {
+        accountId: this.account.accountId,
+        ...(this.account.username !== undefined ? { username: this.account.username } : {}),
+        verified: true,
+        expireTimer: 0,
+      }
+    );
+  }
+
+  contacts(): Promise<ContactRecord[]> {
+    return this.options.store.listContacts();
+  }
+
+  /** The name to show for an account: its username, else its chosen name, else a short id. */
+  async displayName(accountId: string): Promise<string> {
+    if (accountId === this.account.accountId) return this.account.username ?? 'me';
+    const c = await this.options.store.getContact(accountId);
+    return c?.username ?? c?.name ?? accountId.slice(0, 8);
+  }
+
+  /** The safety number of the conversation with `peer` (compare it out of band, then markVerified). */
+  async safetyNumber(peer: Peer): Promise<SafetyNumberView> {
+    const contact = await this.resolve(peer);
+    let theirKey = await this.options.store.getIdentity(contact.accountId);
+    if (!theirKey) {
+      theirKey = (await this.api.getAccount(contact.accountId)).identityKey;
+      await this.options.store.write((tx) => tx.putIdentity(contact.accountId, theirKey as Uint8Array));
+    }
+    const sn = await safetyNumber(
+      this.options.crypto,
+      { identifier: fromHex(this.account.accountId), identityKey: encodeIdentityKey(this.identity.publicKey) },
+      { identifier: fromHex(contact.accountId), identityKey: theirKey },
+    );
+    return { digits: sn.digits, formatted: formatSafetyNumber(sn.digits), scannable: sn.scannable, verified: contact.verified };
+  }
+
+  async markVerified(peer: Peer, verified = true): Promise<void> {
+    const contact = await this.resolve(peer);
+    await this.options.store.write((tx) => tx.putContact({ ...contact, verified }));
+  }
+
+  /** Deletes the account on the server: every device, queued message, key and attachment. The local store stays. */
+  async deleteAccount(): Promise<void> {
+    await this.stop();
+    await this.api.deleteAccount();
+  }
+
+  // ---- devices ----
+
+  async devices() {
+    return this.api.listDevices();
+  }
+
+  /** Removes another device of this account (it stops receiving at once). */
+  async removeDevice(deviceId: number): Promise<void> {
+    if (deviceId === this.account.deviceId) throw new ClientError(ClientErrorCode.InvalidArgument, 'this device cannot remove itself; remove it from another device');
+    await this.api.removeDevice(deviceId);
+    await this.queue.run(async () => {
+      await this.options.store.write((tx) => tx.putSession({ account: this.account.accountId, device: deviceId }, undefined));
+    });
+  }
+
+  /** Existing-device side of linking: sends the account's keys, end-to-end encrypted, to the new device showing `code`. */
+  async addDevice(code: string): Promise<void> {
+    let target: { address: string; publicKey: Uint8Array };
+    try {
+      target = decodeLinkCode(code);
+    } catch {
+      throw new ClientError(ClientErrorCode.InvalidArgument, 'that is not a device link code (copy it exactly as the new device shows it)');
+    }
+    const { code: linkCode } = await this.api.createLinkCode();
+    // Verified contacts first; as many as fit the relay's 64 KiB limit (the new device looks others up when needed).
+    let contacts = (await this.options.store.listContacts()).sort((a, b) => Number(b.verified) - Number(a.verified));
+    const encode = () =>
+      encodeProvisioningMessage({
+        accountId: this.account.accountId,
+        identityKeyPair: this.account.identityKeyPair,
+        linkCode,
+        ...(this.account.username !== undefined ? { username: this.account.username } : {}),
+        contacts: contacts.map((c) => ({ accountId: c.accountId, verified: c.verified, ...(c.username !== undefined ? { username: c.username } : {}) })),
+      });
+    let message = encode();
+    while (message.length > MAX_PROVISIONING_PLAINTEXT && contacts.length > 0) {
+      contacts = contacts.slice(0, Math.floor(contacts.length / 2));
+      message = encode();
+    }
+    const sealed = await sealProvisioningMessage(target.publicKey, target.address, message);
+    await this.api.putProvisioning(target.address, sealed);
+  }
+
+  // ---- history ----
+
+  history(peer: string, options?: { limit?: number; before?: number }): Promise<MessageRecord[]> {
+    return this.options.store.listMessages(peer, options);
+  }
+
+  conversations(): Promise<ConversationSummary[]> {
+    return this.options.store.listConversations();
+  }
+
+  // ---- sending ----
+
+  /** Sends a text (and attachments) to `peer`; resolves once the server has stored every copy. */
+  async sendText(peer: Peer, body: string, options: SendOptions = {}): Promise<MessageRecord> {
+    const contact = await this.resolve(peer);
+    try {
+      return await this.sendTextTo(contact, body, options);
+    } catch (err) {
+      // The username now belongs to a new account (its owner re-registered): warn, and send to the new one.
+      if (!ClientError.isServer(err, 'ACCOUNT_NOT_FOUND') || contact.username === undefined) throw err;
+      const moved = await this.relocate(contact.accountId, contact.username);
+      if (!moved) throw err;
+      return this.sendTextTo(moved, body, options);
+    }
+  }
+
+  /**
+   * `username` was known as `oldAccountId`'s and the server now says it belongs to another account: the person
+   * re-registered (new identity keys). Like Signal's "safety number changed": the conversation records it, the
+   * contact is unverified, 'identity-changed' is emitted. Returns the new contact, or undefined if nothing moved.
+   */
+  private async relocate(oldAccountId: string, username: string): Promise<ContactRecord | undefined> {
+    const found = await this.api.lookupUsername(username);
+    if (!found || found.accountId === oldAccountId) return undefined;
+    const store = this.options.store;
+    const old = await store.getContact(oldAccountId);
+    const existing = await store.getContact(found.accountId);
+    const now = this.now();
+    const contact: ContactRecord = { expireTimer: 0, ...existing, accountId: found.accountId, username, verified: false, identityChangedAt: now };
+    const notice = this.systemNotice(found.accountId, found.accountId, 0, now, 'identity-changed');
+    await store.write((tx) => {
+      if (old) {
+        const { username: _gone, ...rest } = old;
+        tx.putContact(rest);
+      }
+      tx.putContact(contact);
+      tx.putMessage(notice);
+    });
+    this.emit('identity-changed', { accountId: found.accountId, username });
+    this.emit('message', notice);
+    return contact;
+  }
+
+  private systemNotice(conversation: string, author: string, device: number, timestamp: number, event: NonNullable<MessageRecord['event']>): MessageRecord {
+    return {
+      conversation,
+      id: toHex(this.options.crypto.randomBytes(16)),
+      author,
+      authorDevice: device,
+      timestamp,
+      receivedAt: this.now(),
+      direction: 'incoming',
+      kind: 'system',
+      event,
+      status: 'received',
+    };
+  }
+
+  private async sendTextTo(contact: ContactRecord, body: string, options: SendOptions): Promise<MessageRecord> {
+    const attachments: AttachmentPointer[] = [];
+    for (const a of options.attachments ?? []) attachments.push(await this.uploadAttachment(a, options.onProgress));
+    const timestamp = this.now();
+    const content: Content = {
+      type: 'message',
+      id: newMessageId(),
+      timestamp,
+      ...(body !== '' ? { body } : {}),
+      ...(attachments.length ? { attachments } : {}),
+      ...(options.quote ? { quote: { id: options.quote.id, author: options.quote.author } } : {}),
+      ...(contact.expireTimer ? { expireTimer: contact.expireTimer } : {}),
+    };
+    const record: MessageRecord = {
+      conversation: contact.accountId,
+      id: content.id,
+      author: this.account.accountId,
+      authorDevice: this.account.deviceId,
+      timestamp,
+      receivedAt: timestamp,
+      direction: 'outgoing',
+      kind: 'message',
+      ...(body !== '' ? { body } : {}),
+      ...(attachments.length ? { attachments } : {}),
+      ...(options.quote ? { quote: options.quote } : {}),
+      status: 'pending',
+      ...(contact.expireTimer ? { expireTimer: contact.expireTimer, expiresAt: timestamp + contact.expireTimer * 1000 } : {}),
+    };
+    await this.options.store.write((tx) => tx.putMessage(record));
+    return this.deliverRecord(record, content);
+  }
+
+  private async deliverRecord(record: MessageRecord, content: Content): Promise<MessageRecord> {
+    let status: MessageStatus = 'sent';
+    try {
+      await this.queue.run(() => this.sendContent(record.conversation, content));
+    } catch (err) {
+      status = 'failed';
+      if (ClientError.isServer(err, 'ACCOUNT_NOT_FOUND')) {
+        // Never delivered anywhere: the account is gone. sendText may resend it to the username's new account.
+        await this.options.store.write((tx) => tx.deleteMessage(record.conversation, record.author, record.id));
+        throw err;
+      }
+      throw err;
+    } finally {
+      const current = (await this.options.store.getMessage(record.conversation, record.author, record.id)) ?? record;
+      const next = STATUS_RANK[current.status] >= STATUS_RANK[status] && status !== 'failed' ? current : { ...current, status };
+      await this.options.store.write((tx) => tx.putMessage(next));
+      record = next;
+      this.emit('message-updated', next);
+    }
+    return record;
+  }
+
+  /** Resends the messages left pending by an earlier run (crash or lost connection before the server stored them). */
+  async flushPending(): Promise<void> {
+    for (const record of await this.options.store.listPending()) {
+      if (record.kind !== 'message') continue;
+      const content: Content = {
+        type: 'message',
+        id: record.id,
+        timestamp: record.timestamp,
+        ...(record.body !== undefined ? { body: record.body } : {}),
+        ...(record.attachments?.length ? { attachments: [...record.attachments] } : {}),
+        ...(record.expireTimer ? { expireTimer: record.expireTimer } : {}),
+      };
+      await this.deliverRecord(record, content).catch(() => undefined);
+    }
+  }
+
+  async editMessage(peer: Peer, targetId: string, body: string): Promise<void> {
+    const contact = await this.resolve(peer);
+    const target = await this.options.store.getMessage(contact.accountId, this.account.accountId, targetId);
+    if (!target || target.deleted) throw new ClientError(ClientErrorCode.InvalidArgument, 'no such message of yours in this conversation');
+    const content: Content = { type: 'edit', id: newMessageId(), timestamp: this.now(), targetId, body };
+    await this.queue.run(() => this.sendContent(contact.accountId, content));
+    const updated: MessageRecord = { ...target, body, editedAt: content.timestamp };
+    await this.options.store.write((tx) => tx.putMessage(updated));
+    this.emit('message-updated', updated);
+  }
+
+  /** Deletes one of our messages for everyone (every device of both people). */
+  async deleteForEveryone(peer: Peer, targetId: string): Promise<void> {
+    const contact = await this.resolve(peer);
+    const target = await this.options.store.getMessage(contact.accountId, this.account.accountId, targetId);
+    if (!target) throw new ClientError(ClientErrorCode.InvalidArgument, 'no such message of yours in this conversation');
+    const content: Content = { type: 'delete', id: newMessageId(), timestamp: this.now(), targetId };
+    await this.queue.run(() => this.sendContent(contact.accountId, content));
+    const updated = deletedCopy(target);
+    await this.options.store.write((tx) => tx.putMessage(updated));
+    this.emit('message-updated', updated);
+  }
+
+  async react(peer: Peer, target: { id: string; author: string }, emoji: string, remove = false): Promise<void> {
+    const contact = await this.resolve(peer);
+    const message = await this.options.store.getMessage(contact.accountId, target.author, target.id);
+    if (!message) throw new ClientError(ClientErrorCode.InvalidArgument, 'no such message in this conversation');
+    const content: Content = { type: 'reaction', id: newMessageId(), timestamp: this.now(), targetId: target.id, targetAuthor: target.author, emoji, remove };
+    await this.queue.run(() => this.sendContent(contact.accountId, content));
+    const updated = withReaction(message, this.account.accountId, emoji, remove, content.timestamp);
+    await this.options.store.write((tx) => tx.putMessage(updated));
+    this.emit('message-updated', updated);
+  }
+
+  /** Typing indicators go to the peer's devices only and are never stored. */
+  async sendTyping(peer: Peer, action: 'started' | 'stopped'): Promise<void> {
+    const contact = await this.resolve(peer);
+    if (contact.accountId === this.account.accountId) return;
+    const content: Content = { type: 'typing', id: newMessageId(), timestamp: this.now(), action };
+    await this.queue.run(() => this.sendToAccount(contact.accountId, content, false));
+  }
+
+  /** Sets the disappearing-message timer of the conversation (seconds; 0 turns it off) on every device of both. */
+  async setExpireTimer(peer: Peer, seconds: number): Promise<void> {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 365 * 24 * 3600) {
+      throw new ClientError(ClientErrorCode.InvalidArgument, 'the timer is a whole number of seconds, at most a year');
+    }
+    const contact = await this.resolve(peer);
+    const content: Content = { type: 'timer', id: newMessageId(), timestamp: this.now(), expireTimer: seconds };
+    await this.queue.run(() => this.sendContent(contact.accountId, content));
+    await this.applyTimer(contact.accountId, this.account.accountId, this.account.deviceId, seconds, content.id, content.timestamp);
+  }
+
+  /** Marks the conversation read here, tells the author's devices (read receipts) and our other devices. */
+  async markRead(peer: Peer): Promise<number> {
+    const contact = await this.resolve(peer);
+    const now = this.now();
+    const unread = (await this.options.store.listMessages(contact.accountId, { limit: 100_000 })).filter(
+      (m) => m.direction === 'incoming' && m.kind === 'message' && m.readAt === undefined && !m.deleted,
+    );
+    if (unread.length === 0) return 0;
+    const updated = unread.map((m) => ({ ...m, readAt: now, ...(m.expireTimer ? { expiresAt: now + m.expireTimer * 1000 } : {}) }));
+    await this.options.store.write((tx) => updated.forEach((m) => tx.putMessage(m)));
+    for (const m of updated) this.emit('message-updated', m);
+    await this.queue.run(async () => {
+      await this.sendToAccount(contact.accountId, { type: 'receipt', id: newMessageId(), timestamp: now, receipt: 'read', targetIds: unread.map((m) => m.id) }, false);
+      await this.sendToAccount(this.account.accountId, { type: 'sync-read', id: newMessageId(), timestamp: now, read: unread.map((m) => ({ author: m.author, targetId: m.id })) }, true);
+    });
+    return unread.length;
+  }
+
+  // ---- attachments ----
+
+  private async uploadAttachment(
+    a: { data: Uint8Array; contentType: string; fileName?: string },
+    onProgress?: (sent: number, total: number) => void,
+  ): Promise<AttachmentPointer> {
+    const { blob, key, digest, size } = await encryptAttachment(a.data);
+    const { id } = await this.api.uploadAttachment(blob, onProgress);
+    return { id, key, digest, size, contentType: a.contentType, ...(a.fileName !== undefined ? { fileName: a.fileName } : {}) };
+  }
+
+  /** Downloads and decrypts an attachment; ATTACHMENT_CORRUPTED unless its digest and MAC verify. */
+  async downloadAttachment(pointer: AttachmentPointer, onProgress?: (received: number, total: number) => void): Promise<Uint8Array> {
+    const blob = await this.api.downloadAttachment(pointer.id, onProgress);
+    return decryptAttachment(blob, pointer);
+  }
+
+  // ---- the send path (always inside this.queue) ----
+
+  /** A content to a conversation: to the peer's devices, and a sync copy to our other devices. */
+  private async sendContent(conversation: string, content: Content): Promise<void> {
+    if (conversation !== this.account.accountId) await this.sendToAccount(conversation, content, false);
+    await this.sendToAccount(this.account.accountId, { type: 'sync-sent', id: content.id, timestamp: content.timestamp, destination: conversation, content }, true);
+  }
+
+  /**
+   * Encrypts `content` once per current device of `accountId` (our own account: per other device) and sends it in
+   * one request. On DEVICE_LIST_MISMATCH the sessions are brought in line (removed devices dropped, re-registered
+   * ones restarted, new ones fetched) and the send is retried.
+   */
+  private async sendToAccount(accountId: string, content: Content, own: boolean): Promise<void> {
+    const withProfile: Content = { ...content, profile: { ...(this.account.username !== undefined ? { username: this.account.username } : {}) } };
+    const plaintext = encodeContent(withProfile);
+    for (let attempt = 1; ; attempt++) {
+      let devices = await this.knownDevices(accountId, own);
+      if (devices === undefined) {
+        await this.fetchSessions(accountId, '*', own);
+        devices = (await this.knownDevices(accountId, own)) ?? new Map();
+      }
+      if (devices.size === 0) return; // Our only device: no sync copy to send.
+      const staged = new StagedProtocolStore(this.options.store, this.identity);
+      const sessions = new SessionManager(this.options.crypto, staged);
+      const messages: { deviceId: number; registrationId: number; envelope: Uint8Array }[] = [];
+      for (const [deviceId, registrationId] of devices) {
+        const ct = await sessions.encrypt({ account: accountId, device: deviceId }, plaintext);
+        const type = ct.type === CiphertextType.PreKey ? EnvelopeType.PreKeyMessage : EnvelopeType.Message;
+        messages.push({ deviceId, registrationId, envelope: encodeEnvelope({ type, timestamp: content.timestamp, content: ct.body }) });
+      }
+      // Chain keys advanced: store them before anything leaves, so that no key is ever used twice.
+      await this.options.store.write((tx) => staged.flush(tx));
+      try {
+        await this.api.sendMessages(accountId, messages);
+        return;
+      } catch (err) {
+        const mismatch = mismatchOf(err);
+        if (!mismatch || attempt >= MAX_SEND_ATTEMPTS) throw err;
+        await this.repairDevices(accountId, own, mismatch);
+      }
+    }
+  }
+
+  /** Device id → registration id of the devices we hold sessions with; undefined when we never fetched them. */
+  private async knownDevices(accountId: string, own: boolean): Promise<Map<number, number> | undefined> {
+    const text = await this.options.store.getKv(`devices.${accountId}`);
+    if (text === undefined) return undefined;
+    const map = new Map<number, number>(JSON.parse(text) as [number, number][]);
+    if (own) map.delete(this.account.deviceId);
+    return map;
+  }
+
+  private async saveKnownDevices(tx: StoreTx, accountId: string, devices: ReadonlyMap<number, number>): Promise<void> {
+    tx.putKv(`devices.${accountId}`, JSON.stringify([...devices]));
+  }
+
+  /** Fetches prekey bundles and starts sessions (PQXDH) with the devices of `accountId` (`*`: all of them). */
+  private async fetchSessions(accountId: string, deviceId: number | '*', own: boolean): Promise<void> {
+    let result;
+    try {
+      result = await this.api.getPreKeyBundles(accountId, deviceId);
+    } catch (err) {
+      if (own && deviceId === '*' && ClientError.isServer(err, 'DEVICE_NOT_FOUND')) result = { identityKey: new Uint8Array(), devices: [] };
+      else throw err;
+    }
+    const staged = new StagedProtocolStore(this.options.store, this.identity);
+    const sessions = new SessionManager(this.options.crypto, staged);
+    const known = (await this.knownDevices(accountId, false)) ?? new Map<number, number>();
+    for (const d of result.devices) {
+      if (own && d.deviceId === this.account.deviceId) continue;
+      await sessions.processPreKeyBundle({ account: accountId, device: d.deviceId }, d.bundle);
+      known.set(d.deviceId, d.registrationId);
+    }
+    await this.commitStaged(staged, (tx) => void this.saveKnownDevices(tx, accountId, known));
+  }
+
+  private async repairDevices(accountId: string, own: boolean, mismatch: { missingDevices: number[]; extraDevices: number[]; staleDevices: number[] }) {
+    const known = (await this.knownDevices(accountId, false)) ?? new Map<number, number>();
+    const gone = [...mismatch.extraDevices, ...mismatch.staleDevices];
+    await this.options.store.write((tx) => {
+      for (const device of gone) {
+        tx.putSession({ account: accountId, device }, undefined);
+        known.delete(device);
+      }
+      void this.saveKnownDevices(tx, accountId, known);
+    });
+    for (const device of [...mismatch.missingDevices, ...mismatch.staleDevices]) {
+      if (own && device === this.account.deviceId) continue;
+      await this.fetchSessions(accountId, device, own);
+    }
+  }
+
+  /** Applies a staged protocol store and extra writes atomically, then reports identity changes. */
+  private async commitStaged(staged: StagedProtocolStore, extra: (tx: StoreTx) => void): Promise<void> {
+    const changes = staged.identityChanges.filter((c) => c.replaced && c.account !== this.account.accountId);
+    const contacts = new Map<string, ContactRecord | undefined>();
+    for (const c of changes) contacts.set(c.account, await this.options.store.getContact(c.account));
+    const now = this.now();
+    const notices = changes.map((c) => this.systemNotice(c.account, c.account, 0, now, 'identity-changed'));
+    await this.options.store.write((tx) => {
+      staged.flush(tx);
+      extra(tx);
+      for (const [accountId, contact] of contacts) {
+        tx.putContact({ expireTimer: 0, ...contact, accountId, identityChangedAt: now, verified: false });
+      }
+      for (const n of notices) tx.putMessage(n);
+    });
+    for (const [accountId, contact] of contacts) {
+      this.emit('identity-changed', { accountId, username: contact?.username });
+    }
+    for (const n of notices) this.emit('message', n);
+  }
+
+  // ---- the receive path ----
+
+  private async onEnvelope(received: ReceivedEnvelope): Promise<void> {
+    let processed = false;
+    let after: FollowUp[] = [];
+    try {
+      after = await this.queue.run(() => this.processEnvelope(received));
+      processed = true;
+    } catch (err) {
+      // A storage failure: leave the envelope unacknowledged; the server redelivers it on the next connection.
+      if (!ClientError.is(err, ClientErrorCode.StorageError)) processed = true;
+    }
+    if (processed) this.socket?.ack([received.id]);
+    // Receipts and resends queue behind this envelope; they must not hold up the next one's processing.
+    for (const task of after) {
+      const running = task()
+        .catch(() => undefined)
+        .finally(() => this.followUps.delete(running));
+      this.followUps.add(running);
+    }
+  }
+
+  private async processEnvelope(received: ReceivedEnvelope): Promise<FollowUp[]> {
+    const source = received.source;
+    if (!source) return []; // Sealed sender is not spoken yet: nothing to decrypt with.
+    const address: ProtocolAddress = { account: source.accountId, device: source.deviceId };
+    let envelope;
+    try {
+      envelope = decodeEnvelope(received.envelope);
+    } catch {
+      await this.recordUndecryptable(address, this.now(), 'malformed envelope', false);
+      return [];
+    }
+    if (envelope.type !== EnvelopeType.PreKeyMessage && envelope.type !== EnvelopeType.Message) {
+      await this.recordUndecryptable(address, envelope.timestamp, 'unsupported envelope type', false);
+      return [];
+    }
+    const staged = new StagedProtocolStore(this.options.store, this.identity);
+    const sessions = new SessionManager(this.options.crypto, staged);
+    const type = envelope.type === EnvelopeType.PreKeyMessage ? CiphertextType.PreKey : CiphertextType.Ratchet;
+    let result;
+    try {
+      result = await sessions.decrypt(address, { type, body: envelope.content });
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      await this.recordUndecryptable(address, envelope.timestamp, err.code, true);
+      return [];
+    }
+    if (result.kind === 'duplicate') return []; // A redelivery after a lost ack: already stored.
+    let content: Content;
+    try {
+      content = decodeContent(result.plaintext);
+    } catch {
+      await this.commitStaged(staged, () => undefined);
+      await this.recordUndecryptable(address, envelope.timestamp, 'unreadable content', false);
+      return [];
+    }
+    // Learn who wrote before the message is shown, so that even the first message names its sender.
+    const claimed = content.profile?.username;
+    if (claimed !== undefined && source.accountId !== this.account.accountId) await this.learnUsername(source.accountId, claimed).catch(() => undefined);
+    const after = await this.applyContent(address, content, staged);
+    if (type === CiphertextType.PreKey) this.scheduleMaintenance();
+    return after;
+  }
+
+  /**
+   * Stores what `content` means for this device together with the staged session writes, emits the events, and
+   * returns follow-up sends (receipts, resends) to run once the envelope is safely stored.
+   */
+  private async applyContent(from: ProtocolAddress, content: Content, staged: StagedProtocolStore): Promise<FollowUp[]> {
+    const store = this.options.store;
+    const me = this.account.accountId;
+    const fromSelf = from.account === me;
+    const now = this.now();
+    const writes: MessageRecord[] = [];
+    const created: MessageRecord[] = [];
+    const updated: MessageRecord[] = [];
+    const after: FollowUp[] = [];
+    const contactWrites: ContactRecord[] = [];
+    let typing: TypingEvent | undefined;
+
+
+    const inner: { conversation: string; content: Content; author: string } | undefined = fromSelf
+      ? content.type === 'sync-sent'
+        ? { conversation: content.destination, content: content.content, author: me }
+        : undefined
+      : { conversation: from.account, content, author: from.account };
+
+    if (fromSelf && content.type === 'sync-read') {
+      for (const r of content.read) {
+        const conversation = r.author;
+        const m = await store.getMessage(conversation, r.author, r.targetId);
+        if (m && m.readAt === undefined) {
+          const u = { ...m, readAt: now, ...(m.expireTimer ? { expiresAt: now + m.expireTimer * 1000 } : {}) };
+          writes.push(u);
+          updated.push(u);
+        }
+      }
+    } else if (inner) {
+      const { conversation, author } = inner;
+      const c = inner.content;
+      const outgoing = author === me;
+      switch (c.type) {
+        case 'message': {
+          const existing = await store.getMessage(conversation, author, c.id);
+          if (existing) break; // A resend of a message we already hold.
+          const record: MessageRecord = {
+            conversation,
+            id: c.id,
+            author,
+            authorDevice: from.device,
+            timestamp: c.timestamp,
+            receivedAt: now,
+            direction: outgoing ? 'outgoing' : 'incoming',
+            kind: 'message',
+            ...(c.body !== undefined ? { body: c.body } : {}),
+            ...(c.attachments?.length ? { attachments: c.attachments } : {}),
+            ...(c.quote ? { quote: c.quote } : {}),
+            status: outgoing ? 'sent' : 'received',
+            ...(c.expireTimer ? { expireTimer: c.expireTimer } : {}),
+            ...(c.expireTimer && outgoing ? { expiresAt: c.timestamp + c.expireTimer * 1000 } : {}),
+          };
+          writes.push(record);
+          created.push(record);
+          if (!outgoing) {
+            after.push(() =>
+              this.queue.run(() => this.sendToAccount(author, { type: 'receipt', id: newMessageId(), timestamp: this.now(), receipt: 'delivered', targetIds: [c.id] }, false)),
+            );
+          }
+          break;
+        }
+        case 'edit': {
+          const m = await store.getMessage(conversation, author, c.targetId);
+          if (m && !m.deleted && m.kind === 'message') {
+            const u = { ...m, body: c.body, editedAt: c.timestamp };
+            writes.push(u);
+            updated.push(u);
+          }
+          break;
+        }
+        case 'delete': {
+          const m = await store.getMessage(conversation, author, c.targetId);
+          if (m && !m.deleted) {
+            const u = deletedCopy(m);
+            writes.push(u);
+            updated.push(u);
+          }
+          break;
+        }
+        case 'reaction': {
+          const m = await store.getMessage(conversation, c.targetAuthor, c.targetId);
+          if (m && !m.deleted) {
+            const u = withReaction(m, author, c.emoji, c.remove, c.timestamp);
+            writes.push(u);
+            updated.push(u);
+          }
+          break;
+        }
+        case 'receipt': {
+          if (outgoing) break;
+          const status: MessageStatus = c.receipt === 'read' ? 'read' : 'delivered';
+          for (const id of c.targetIds) {
+            const m = await store.getMessage(conversation, me, id);
+            if (m && m.direction === 'outgoing' && STATUS_RANK[m.status] < STATUS_RANK[status]) {
+              const u = { ...m, status };
+              writes.push(u);
+              updated.push(u);
+            }
+          }
+          break;
+        }
+        case 'typing':
+          if (!outgoing) typing = { conversation, author, authorDevice: from.device, action: c.action };
+          break;
+        case 'timer': {
+          const contact = (await store.getContact(conversation)) ?? { accountId: conversation, verified: false, expireTimer: 0 };
+          contactWrites.push({ ...contact, expireTimer: c.expireTimer });
+          const notice = timerNotice(conversation, author, from.device, c.id, c.timestamp, now, c.expireTimer);
+          writes.push(notice);
+          created.push(notice);
+          break;
+        }
+        case 'resend-request': {
+          if (outgoing) break;
+          const targets = await store.findOutgoingByTimestamp(conversation, c.targetTimestamps ?? []);
+          for (const t of targets) {
+            if (t.kind !== 'message' || t.deleted) continue;
+            const again: Content = {
+              type: 'message',
+              id: t.id,
+              timestamp: t.timestamp,
+              ...(t.body !== undefined ? { body: t.body } : {}),
+              ...(t.attachments?.length ? { attachments: [...t.attachments] } : {}),
+              ...(t.expireTimer ? { expireTimer: t.expireTimer } : {}),
+            };
+            after.push(() => this.queue.run(() => this.sendToAccount(conversation, again, false)));
+          }
+          break;
+        }
+        default:
+          break; // Sync contents from another account, or kinds that need no action here.
+      }
+    }
+
+    await this.commitStaged(staged, (tx) => {
+      for (const w of writes) tx.putMessage(w);
+      for (const c of contactWrites) tx.putContact(c);
+    });
+    for (const m of created) this.emit('message', m);
+    for (const m of updated) this.emit('message-updated', m);
+    if (typing) this.emit('typing', typing);
+    return after;
+  }
+
+  private async applyTimer(conversation: string, author: string, device: number, seconds: number, id: string, timestamp: number): Promise<void> {
+    const store = this.options.store;
+    const contact = (await store.getContact(conversation)) ?? { accountId: conversation, verified: false, expireTimer: 0 };
+    const notice = timerNotice(conversation, author, device, id, timestamp, this.now(), seconds);
+    await store.write((tx) => {
+      tx.putContact({ ...contact, expireTimer: seconds });
+      tx.putMessage(notice);
+    });
+    this.emit('message', notice);
+  }
+
+  /**
+   * Stores the username a contact claims only after the server confirms it belongs to that account. If we knew the
+   * username as another account's, its owner re-registered: handled as an identity change (relocate).
+   */
+  private async learnUsername(accountId: string, username: string): Promise<void> {
+    const store = this.options.store;
+    const contact = await store.getContact(accountId);
+    if (contact?.username?.toLowerCase() === username.toLowerCase()) return;
+    const previous = await store.findContactByUsername(username);
+    if (previous && previous.accountId !== accountId) {
+      await this.relocate(previous.accountId, username);
+      return;
+    }
+    const found = await this.api.lookupUsername(username).catch(() => undefined);
+    if (!found || found.accountId !== accountId) return;
+    const current = await store.getContact(accountId);
+    await store.write((tx) => tx.putContact({ verified: false, expireTimer: 0, ...current, accountId, username }));
+  }
+
+  /**
+   * An envelope that did not decrypt: recorded in the conversation, then (for session failures) the session with
+   * that device is dropped and a new one started with a resend request, so the conversation heals by itself.
+   */
+  private async recordUndecryptable(from: ProtocolAddress, timestamp: number, reason: string, repair: boolean): Promise<void> {
+    const now = this.now();
+    const notice = this.systemNotice(from.account, from.account, from.device, timestamp, 'undecryptable');
+    await this.options.store.write((tx) => {
+      tx.putMessage(notice);
+      if (repair) tx.putSession(from, undefined);
+    });
+    this.emit('undecryptable', { conversation: from.account, author: from.account, authorDevice: from.device, timestamp, reason });
+    this.emit('message', notice);
+    if (!repair) return;
+    try {
+      await this.fetchSessions(from.account, from.device, from.account === this.account.accountId);
+      const request: Content = { type: 'resend-request', id: newMessageId(), timestamp: now, targetTimestamps: [timestamp] };
+      await this.sendToAccount(from.account, request, from.account === this.account.accountId);
+    } catch {
+      // The next message in either direction tries again.
+    }
+  }
+
+  // ---- upkeep ----
+
+  private scheduleMaintenance(): void {
+    if (this.maintenance || this.closed) return;
+    this.maintenance = this.maintainPreKeys()
+      .catch(() => undefined)
+      .finally(() => (this.maintenance = undefined));
+  }
+
+  /** Refills one-time prekeys on the server and rotates the signed ones when due (PQXDH §3.2 / Signal's schedule). */
+  async maintainPreKeys(): Promise<void> {
+    const store = this.options.store;
+    const counts = await this.api.keyCounts();
+    const due = await rotationDue(store, this.now());
+    const wanted = {
+      signed: due.signed,
+      lastResort: due.lastResort,
+      oneTime: counts.oneTime < REFILL_THRESHOLD ? ONE_TIME_BATCH : 0,
+      kyberOneTime: counts.kyberOneTime < REFILL_THRESHOLD ? KYBER_ONE_TIME_BATCH : 0,
+    };
+    if (!wanted.signed && !wanted.lastResort && !wanted.oneTime && !wanted.kyberOneTime) return;
+    const { batch, stage } = await generatePreKeys(this.options.crypto, store, this.identity, wanted, this.now());
+    const prune = await pruneReplaced(store, this.now());
+    // Private halves first: a key the server hands out must exist here.
+    await store.write(stage);
+    await this.api.uploadKeys(batch);
+    await store.write(prune);
+  }
+
+  /** Deletes the disappearing messages whose time has come. */
+  async sweepExpired(): Promise<void> {
+    const expired = await this.options.store.listExpired(this.now());
+    if (expired.length === 0) return;
+    await this.options.store.write((tx) => expired.forEach((m) => tx.deleteMessage(m.conversation, m.author, m.id)));
+    for (const m of expired) this.emit('message-expired', m);
+  }
+}
+
+function deletedCopy(m: MessageRecord): MessageRecord {
+  const { body: _body, attachments: _attachments, quote: _quote, reactions: _reactions, ...rest } = m;
+  return { ...rest, deleted: true };
+}
+
+function withReaction(m: MessageRecord, author: string, emoji: string, remove: boolean, timestamp: number): MessageRecord {
+  const others = (m.reactions ?? []).filter((r) => r.author !== author);
+  return { ...m, reactions: remove ? others : [...others, { author, emoji, timestamp }] };
+}
+
+function timerNotice(conversation: string, author: string, device: number, id: string, timestamp: number, now: number, seconds: number): MessageRecord {
+  return {
+    conversation,
+    id,
+    author,
+    authorDevice: device,
+    timestamp,
+    receivedAt: now,
+    direction: 'incoming',
+    kind: 'system',
+    event: 'timer-changed',
+    body: String(seconds),
+    status: 'received',
+  };
+}
+
+function base64url(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** `http(s)://host[:port]` without a trailing slash; INVALID_ARGUMENT otherwise. */
+export function normalizeServerUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ClientError(ClientErrorCode.InvalidArgument, `"${text}" is not a server URL (like https://chat.example.org)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ClientError(ClientErrorCode.InvalidArgument, 'the server URL must start with http:// or https://');
+  }
+  return url.origin + url.pathname.replace(/\/+$/, '');
+}
+
+export { decodeIdentityKey };

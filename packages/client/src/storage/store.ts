@@ -1,0 +1,158 @@
+/**
+ * What a client keeps, behind one interface with an implementation per platform: SQLite (better-sqlite3) in Node,
+ * IndexedDB in browsers. Reads are async one by one; writes are grouped into one atomic batch (`write`), because a
+ * received message is only safe to acknowledge once the advanced session, the consumed prekey and the decrypted
+ * message are stored together — a crash between them would either lose the message (session advanced, message
+ * missing, and the redelivered envelope's key already used) or show it twice.
+ *
+ * The batch callback is synchronous on purpose: SQLite runs it inside one transaction and IndexedDB inside one
+ * readwrite transaction, and neither may await anything else in between.
+ */
+import type { KyberPreKey, OneTimePreKey, PreKeyId, ProtocolAddress, SignedPreKey } from '@samizdat/protocol';
+import type { AttachmentPointer } from '../attachments/attachment-cipher.js';
+
+/** This device's registration: written once by register or link. */
+export interface AccountRecord {
+  readonly serverUrl: string;
+  readonly accountId: string;
+  readonly deviceId: number;
+  /** The device's auth secret (base64url). Never logged. */
+  readonly password: string;
+  readonly registrationId: number;
+  /** The account's username, if it has one (known to this device; the server keeps only a keyed hash). */
+  readonly username?: string;
+  /** encodeIdentityKeyPair of the account identity (shared by all devices of the account). */
+  readonly identityKeyPair: Uint8Array;
+  readonly createdAt: number;
+}
+
+/** Someone we talk to (an account), with what we know and have checked about them. */
+export interface ContactRecord {
+  readonly accountId: string;
+  /** Verified against the server's username lookup before it is stored. */
+  readonly username?: string;
+  /** The display name they chose (from their messages; unverified, shown as such). */
+  readonly name?: string;
+  /** Set when the user compared safety numbers; cleared when the identity key changes. */
+  readonly verified: boolean;
+  /** When their identity key last changed (ms), if it ever did. */
+  readonly identityChangedAt?: number;
+  /** Disappearing-message timer of the conversation with them, in seconds (0 = off). */
+  readonly expireTimer: number;
+}
+
+export type MessageStatus =
+  /** Outgoing, not yet stored by the server. */
+  | 'pending'
+  /** Outgoing, stored by the server (✓). */
+  | 'sent'
+  /** Outgoing, a device of the recipient has it (✓✓). */
+  | 'delivered'
+  /** Outgoing, the recipient read it. */
+  | 'read'
+  /** Outgoing, could not be sent. */
+  | 'failed'
+  /** Incoming. */
+  | 'received';
+
+export interface Reaction {
+  readonly author: string;
+  readonly emoji: string;
+  readonly timestamp: number;
+}
+
+/** One entry of a conversation's history: a message, or an event the user should see (a key change, a failure). */
+export interface MessageRecord {
+  /** The other party's account id (our own for notes to self). */
+  readonly conversation: string;
+  /** 32 hex characters, chosen by the author; the same on every device. */
+  readonly id: string;
+  /** Account id of the author. */
+  readonly author: string;
+  readonly authorDevice: number;
+  /** The author's timestamp (ms). */
+  readonly timestamp: number;
+  /** When this device stored it (ms). */
+  readonly receivedAt: number;
+  readonly direction: 'incoming' | 'outgoing';
+  readonly kind: 'message' | 'system';
+  readonly body?: string;
+  readonly attachments?: readonly AttachmentPointer[];
+  readonly quote?: { readonly id: string; readonly author: string; readonly text?: string };
+  readonly status: MessageStatus;
+  /** Incoming: when it was read on this account (any device). */
+  readonly readAt?: number;
+  readonly editedAt?: number;
+  /** Deleted for everyone: the body and attachments are gone. */
+  readonly deleted?: boolean;
+  readonly reactions?: readonly Reaction[];
+  /** Disappearing-message timer (seconds) in force when it was sent. */
+  readonly expireTimer?: number;
+  /** When it disappears from every device (ms): set once the timer starts (sent, or read). */
+  readonly expiresAt?: number;
+  /** For kind 'system': what happened. */
+  readonly event?: 'identity-changed' | 'undecryptable' | 'timer-changed';
+}
+
+/** A conversation as the chat list shows it. */
+export interface ConversationSummary {
+  readonly conversation: string;
+  readonly lastMessage: MessageRecord | undefined;
+  readonly unread: number;
+}
+
+/** The synchronous writer of one atomic batch (see `ClientStore.write`). */
+export interface StoreTx {
+  putAccount(account: AccountRecord): void;
+  /** Small named values (counters, schedules); undefined deletes. */
+  putKv(key: string, value: string | undefined): void;
+  putSession(address: ProtocolAddress, record: Uint8Array | undefined): void;
+  putIdentity(account: string, identityKey: Uint8Array): void;
+  putSignedPreKey(key: SignedPreKey): void;
+  removeSignedPreKey(id: PreKeyId): void;
+  putOneTimePreKey(key: OneTimePreKey): void;
+  removeOneTimePreKey(id: PreKeyId): void;
+  putKyberPreKey(key: KyberPreKey): void;
+  removeKyberPreKey(id: PreKeyId): void;
+  addKyberBaseKey(id: PreKeyId, baseKey: Uint8Array): void;
+  putContact(contact: ContactRecord): void;
+  /** Inserts or replaces (key: conversation, author, id). */
+  putMessage(message: MessageRecord): void;
+  deleteMessage(conversation: string, author: string, id: string): void;
+}
+
+export interface ClientStore {
+  getAccount(): Promise<AccountRecord | undefined>;
+  getKv(key: string): Promise<string | undefined>;
+
+  loadSession(address: ProtocolAddress): Promise<Uint8Array | undefined>;
+  listSessionDevices(account: string): Promise<number[]>;
+  getIdentity(account: string): Promise<Uint8Array | undefined>;
+
+  getSignedPreKey(id: PreKeyId): Promise<SignedPreKey | undefined>;
+  listSignedPreKeys(): Promise<SignedPreKey[]>;
+  getOneTimePreKey(id: PreKeyId): Promise<OneTimePreKey | undefined>;
+  getKyberPreKey(id: PreKeyId): Promise<KyberPreKey | undefined>;
+  listKyberPreKeys(): Promise<KyberPreKey[]>;
+  hasKyberBaseKey(id: PreKeyId, baseKey: Uint8Array): Promise<boolean>;
+
+  getContact(accountId: string): Promise<ContactRecord | undefined>;
+  /** Case-insensitive. */
+  findContactByUsername(username: string): Promise<ContactRecord | undefined>;
+  listContacts(): Promise<ContactRecord[]>;
+
+  getMessage(conversation: string, author: string, id: string): Promise<MessageRecord | undefined>;
+  /** Oldest first; `before` (a timestamp) pages backwards; at most `limit` (the newest of those before). */
+  listMessages(conversation: string, options?: { limit?: number; before?: number }): Promise<MessageRecord[]>;
+  /** Our outgoing messages of a conversation sent at any of `timestamps` (to resend them). */
+  findOutgoingByTimestamp(conversation: string, timestamps: readonly number[]): Promise<MessageRecord[]>;
+  /** Outgoing messages still pending, oldest first. */
+  listPending(): Promise<MessageRecord[]>;
+  listConversations(): Promise<ConversationSummary[]>;
+  /** Messages whose expiresAt is ≤ now. */
+  listExpired(now: number): Promise<MessageRecord[]>;
+
+  /** Runs `fn` and applies everything it wrote atomically: all of it is stored, or none. */
+  write(fn: (tx: StoreTx) => void): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,105 @@
+/**
+ * Clients for SDK tests: real SQLite files in temporary directories, the real transport against a real server
+ * (packages/server's test helper) on 127.0.0.1, the node:crypto provider.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeCryptoProvider } from '@samizdat/protocol/node';
+import { Client } from '../../src/client.js';
+import type { ClientEvents } from '../../src/client.js';
+import { SqliteClientStore } from '../../src/storage/sqlite/sqlite-store.js';
+import type { Connector } from '../../src/transport/connector.js';
+import { nodeConnector } from '../../src/transport/node-connector.js';
+
+export const crypto = new NodeCryptoProvider();
+
+export interface TestClient {
+  readonly client: Client;
+  readonly dir: string;
+  /** Every event the client emitted, by name. */
+  readonly events: { [K in keyof ClientEvents]: ClientEvents[K][] };
+}
+
+const dirs: string[] = [];
+
+export function profileDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'samizdat-client-'));
+  dirs.push(dir);
+  return dir;
+}
+
+export function removeProfiles(): void {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+function record(client: Client): TestClient['events'] {
+  const events = {
+    message: [],
+    'message-updated': [],
+    'message-expired': [],
+    typing: [],
+    'identity-changed': [],
+    undecryptable: [],
+    connection: [],
+    'queue-empty': [],
+  } as TestClient['events'];
+  for (const name of Object.keys(events) as (keyof ClientEvents)[]) {
+    client.on(name, (...args: unknown[]) => (events[name] as unknown[][]).push(args));
+  }
+  return events;
+}
+
+export async function registerClient(serverUrl: string, username?: string, connector: Connector = nodeConnector()): Promise<TestClient> {
+  const dir = profileDir();
+  const store = SqliteClientStore.open(join(dir, 'samizdat.db'));
+  const client = await Client.register({ store, crypto, connector, serverUrl, ...(username !== undefined ? { username } : {}) });
+  return { client, dir, events: record(client) };
+}
+
+/** Links a new device to `existing`'s account through the real provisioning flow. */
+export async function linkClient(serverUrl: string, existing: Client): Promise<TestClient> {
+  const dir = profileDir();
+  const store = SqliteClientStore.open(join(dir, 'samizdat.db'));
+  let added: Promise<void> = Promise.resolve();
+  const client = await Client.link({
+    store,
+    crypto,
+    connector: nodeConnector(),
+    serverUrl,
+    onCode: (code) => {
+      added = existing.addDevice(code);
+    },
+  });
+  await added;
+  return { client, dir, events: record(client) };
+}
+
+/** Opens the profile in `dir` again (a restart). */
+export async function reopen(dir: string, connector: Connector = nodeConnector()): Promise<TestClient> {
+  const store = SqliteClientStore.open(join(dir, 'samizdat.db'));
+  const client = await Client.open({ store, crypto, connector });
+  return { client, dir, events: record(client) };
+}
+
+/** Connects and waits until everything queued for the device has been processed. */
+export async function sync(t: TestClient): Promise<void> {
+  await t.client.start();
+  await t.client.whenQueueEmpty();
+}
+
+/** Polls `check` until it is truthy (or fails the test after `timeoutMs`). */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Bodies of the stored messages of a conversation, oldest first. */
+export async function bodies(client: Client, conversation: string): Promise<string[]> {
+  return (await client.history(conversation)).filter((m) => m.kind === 'message').map((m) => m.body ?? '');
+}

@@ -1,0 +1,320 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { encodeFrame } from '@samizdat/protocol';
+import { ClientError, ClientErrorCode } from '../../src/errors.js';
+import { DeliverySocket } from '../../src/transport/delivery-socket.js';
+import type { DeliverySocketOptions, DeliveryState, ReceivedEnvelope } from '../../src/transport/delivery-socket.js';
+import { HttpApi } from '../../src/transport/http-api.js';
+import type { Connector } from '../../src/transport/connector.js';
+import { nodeConnector } from '../../src/transport/node-connector.js';
+import { linkDevice, queuedIds, registerDevice, sendMessage, startServer, testEnvelope } from '../../../server/test/helpers/server.js';
+import type { TestDevice, TestServer } from '../../../server/test/helpers/server.js';
+import { connectDevice } from '../../../server/test/helpers/ws-client.js';
+import { closedPort, credentialsOf, eventually, rejectionOf, sleep } from './helpers.js';
+import { startTcpRelay } from './proxies.js';
+import type { TestProxy } from './proxies.js';
+
+let server: TestServer;
+const sockets: DeliverySocket[] = [];
+
+beforeAll(async () => {
+  server = await startServer({ logLevel: 'warn' });
+});
+
+afterEach(async () => {
+  await Promise.all(sockets.splice(0).map((s) => s.close()));
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+/** What a DeliverySocket handed over, and how (order, concurrency, states). */
+class Recorder {
+  readonly envelopes: ReceivedEnvelope[] = [];
+  readonly states: DeliveryState[] = [];
+  queueEmpties = 0;
+  active = 0;
+  maxActive = 0;
+
+  constructor(private readonly handle: (received: ReceivedEnvelope, socket: DeliverySocket) => Promise<void> | void = () => undefined) {}
+
+  ids(): bigint[] {
+    return this.envelopes.map((e) => e.id);
+  }
+
+  open(device: TestDevice, options: Partial<DeliverySocketOptions> = {}): DeliverySocket {
+    const socket: DeliverySocket = new DeliverySocket({
+      connector: nodeConnector(),
+      serverUrl: server.url,
+      credentials: credentialsOf(device),
+      onEnvelope: async (received) => {
+        this.active++;
+        this.maxActive = Math.max(this.maxActive, this.active);
+        try {
+          this.envelopes.push(received);
+          await this.handle(received, socket);
+        } finally {
+          this.active--;
+        }
+      },
+      onQueueEmpty: () => this.queueEmpties++,
+      onState: (state) => this.states.push(state),
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+      ...options,
+    });
+    sockets.push(socket);
+    socket.start();
+    return socket;
+  }
+}
+
+/** Acks every envelope as soon as it is handed over. */
+const ackAll = (received: ReceivedEnvelope, socket: DeliverySocket): void => socket.ack(received.id);
+
+describe('DeliverySocket delivery', () => {
+  it('hands over queued envelopes in order, then QUEUE_EMPTY, then live ones', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const queued: bigint[] = [];
+    for (let i = 0; i < 5; i++) queued.push(...(await sendMessage(server, alice, [bob], () => testEnvelope(Uint8Array.of(i)))));
+
+    const recorder = new Recorder(ackAll);
+    const socket = recorder.open(bob);
+    await socket.whenQueueEmpty();
+    expect(recorder.ids()).toEqual(queued);
+    expect(recorder.queueEmpties).toBe(1);
+    expect(recorder.envelopes[0]?.source).toEqual({ accountId: alice.accountId, deviceId: 1 });
+    expect(recorder.envelopes[0]?.receivedAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(socket.state).toBe('open');
+    expect(recorder.states).toEqual(['connecting', 'open']);
+    // Already drained: resolves at once.
+    await socket.whenQueueEmpty();
+
+    const [live] = await sendMessage(server, alice, [bob]);
+    await eventually(() => expect(recorder.ids()).toEqual([...queued, live]));
+    await eventually(async () => expect(await queuedIds(server, bob)).toEqual([]));
+    expect(socket.stats).toMatchObject({ connections: 1, badFrames: 0, errorFrames: 0 });
+  });
+
+  it('never calls onEnvelope concurrently, and runs onQueueEmpty only after the envelopes before it', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const queued: bigint[] = [];
+    for (let i = 0; i < 6; i++) queued.push(...(await sendMessage(server, alice, [bob])));
+    let handledAtQueueEmpty = -1;
+    const recorder = new Recorder(async (received, socket) => {
+      await sleep(5 + Math.random() * 15);
+      socket.ack(received.id);
+    });
+    const socket = recorder.open(bob, { onQueueEmpty: () => (handledAtQueueEmpty = recorder.envelopes.length - recorder.active) });
+    await socket.whenQueueEmpty();
+    expect(handledAtQueueEmpty).toBe(6);
+
+    const live: bigint[] = [];
+    for (let i = 0; i < 6; i++) live.push(...(await sendMessage(server, alice, [bob])));
+    await eventually(() => expect(recorder.ids()).toEqual([...queued, ...live]));
+    expect(recorder.maxActive).toBe(1);
+  });
+
+  it('authenticates with an AUTH frame when the connector cannot set headers', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const [id] = await sendMessage(server, alice, [bob]);
+    const base = nodeConnector();
+    const headersSeen: unknown[] = [];
+    const browserLike: Connector = {
+      canSetWebSocketHeaders: false,
+      fetch: base.fetch,
+      openWebSocket: (url, headers) => {
+        headersSeen.push(headers);
+        return base.openWebSocket(url, headers);
+      },
+    };
+    const recorder = new Recorder(ackAll);
+    const socket = recorder.open(bob, { connector: browserLike });
+    await socket.whenQueueEmpty();
+    expect(recorder.ids()).toEqual([id]);
+    expect(headersSeen).toEqual([undefined]);
+  });
+
+  it('reports an exception from onEnvelope and carries on with the next envelope', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const ids = [...(await sendMessage(server, alice, [bob])), ...(await sendMessage(server, alice, [bob]))];
+    const errors: unknown[] = [];
+    const recorder = new Recorder((received, socket) => {
+      if (received.id === ids[0]) throw new Error('storage failed');
+      socket.ack(received.id);
+    });
+    const socket = recorder.open(bob, { onError: (err) => errors.push(err) });
+    await socket.whenQueueEmpty();
+    expect(recorder.ids()).toEqual(ids);
+    expect(errors).toHaveLength(1);
+    // The failed one stays queued on the server, for the next connection.
+    await eventually(async () => expect(await queuedIds(server, bob)).toEqual([ids[0]]));
+  });
+});
+
+describe('DeliverySocket reconnection', () => {
+  let relay: TestProxy & { setTarget(port: number): void };
+
+  afterEach(async () => {
+    await relay.close();
+  });
+
+  it('reconnects after the connection drops; acked envelopes are not redelivered, unacked ones are', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    relay = await startTcpRelay(Number(new URL(server.url).port));
+    const ids: bigint[] = [];
+    for (let i = 0; i < 4; i++) ids.push(...(await sendMessage(server, alice, [bob])));
+    const unacked = new Set([ids[1], ids[3]]);
+    const recorder = new Recorder((received, socket) => {
+      if (!unacked.has(received.id)) socket.ack(received.id);
+    });
+    const socket = recorder.open(bob, { serverUrl: relay.url });
+    await socket.whenQueueEmpty();
+    expect(recorder.ids()).toEqual(ids);
+    await eventually(async () => expect(await queuedIds(server, bob)).toEqual([ids[1], ids[3]]));
+
+    relay.dropAll();
+    await eventually(() => expect(socket.stats.connections).toBe(2));
+    await socket.whenQueueEmpty();
+    expect(recorder.ids()).toEqual([...ids, ids[1], ids[3]]);
+    expect(recorder.states).toEqual(['connecting', 'open', 'backoff', 'connecting', 'open']);
+    expect(socket.stats.connections).toBe(2);
+    expect(recorder.queueEmpties).toBe(2);
+
+    // And live delivery works on the new connection.
+    const [live] = await sendMessage(server, alice, [bob]);
+    await eventually(() => expect(recorder.ids().at(-1)).toBe(live));
+  });
+
+  it('backs off exponentially while the server cannot be reached, then connects', async () => {
+    const bob = await registerDevice(server);
+    const port = await closedPort();
+    relay = await startTcpRelay(port);
+    const recorder = new Recorder();
+    const socket = recorder.open(bob, { serverUrl: relay.url, reconnect: { initialDelayMs: 40, maxDelayMs: 160 } });
+    await sleep(1000);
+    const attempts = socket.stats.connections;
+    // Without backoff this would be hundreds; with 20–40, 40–80, 80–160, then 80–160 ms it is about 10.
+    expect(attempts).toBeGreaterThanOrEqual(4);
+    expect(attempts).toBeLessThanOrEqual(16);
+    expect(recorder.states.filter((s) => s === 'backoff').length).toBeGreaterThanOrEqual(attempts - 1);
+    expect(socket.state === 'backoff' || socket.state === 'connecting').toBe(true);
+
+    // The server is back.
+    relay.setTarget(Number(new URL(server.url).port));
+    await socket.whenQueueEmpty();
+    expect(socket.state).toBe('open');
+  });
+});
+
+describe('DeliverySocket final states', () => {
+  it('stops with "replaced" when another connection of the device opens', async () => {
+    const bob = await registerDevice(server);
+    const recorder = new Recorder();
+    const socket = recorder.open(bob);
+    await socket.whenQueueEmpty();
+    const other = await connectDevice(server, bob);
+    try {
+      await eventually(() => expect(socket.state).toBe('replaced'));
+      const err = await rejectionOf(socket.whenQueueEmpty());
+      expect(ClientError.is(err, ClientErrorCode.Closed)).toBe(true);
+      await sleep(200);
+      expect(socket.stats.connections).toBe(1);
+    } finally {
+      other.ws.terminate();
+    }
+  });
+
+  it('stops with "removed" when the device is removed', async () => {
+    const bob = await registerDevice(server);
+    const bob2 = await linkDevice(server, bob);
+    const recorder = new Recorder();
+    const socket = recorder.open(bob2);
+    await socket.whenQueueEmpty();
+    await new HttpApi({ connector: nodeConnector(), serverUrl: server.url, credentials: credentialsOf(bob) }).removeDevice(bob2.deviceId);
+    await eventually(() => expect(socket.state).toBe('removed'));
+    expect(recorder.states).toEqual(['connecting', 'open', 'removed']);
+  });
+
+  it('stops with "unauthorized" for wrong credentials, by header (401) and by AUTH frame (4001)', async () => {
+    const bob = await registerDevice(server);
+    const wrong = { ...bob, password: 'A'.repeat(32) };
+    const byHeader = new Recorder().open(wrong);
+    const base = nodeConnector();
+    const byFrame = new Recorder().open(wrong, { connector: { ...base, canSetWebSocketHeaders: false } });
+    await eventually(() => expect([byHeader.state, byFrame.state]).toEqual(['unauthorized', 'unauthorized']));
+    await sleep(200);
+    expect([byHeader.stats.connections, byFrame.stats.connections]).toEqual([1, 1]);
+  });
+
+  it('close() sends the acks made so far, and whenQueueEmpty() rejects afterwards', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const [id] = await sendMessage(server, alice, [bob]);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const recorder = new Recorder(async (received, socket) => {
+      await held;
+      socket.ack(received.id);
+    });
+    const socket = recorder.open(bob);
+    await eventually(() => expect(recorder.active).toBe(1));
+    const closing = socket.close();
+    release();
+    await closing;
+    expect(socket.state).toBe('closed');
+    await eventually(async () => expect(await queuedIds(server, bob)).not.toContain(id));
+    expect(ClientError.is(await rejectionOf(socket.whenQueueEmpty()), ClientErrorCode.Closed)).toBe(true);
+  });
+});
+
+describe('DeliverySocket against a misbehaving server', () => {
+  it('ignores and counts frames that do not decode or come out of place', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    const envelope = { kind: 'envelope', id: 7n, receivedAt: 1, source: undefined, envelope: testEnvelope() } as const;
+    wss.on('connection', (ws) => {
+      ws.send(encodeFrame(envelope)); // before READY: out of place
+      ws.send(encodeFrame({ kind: 'ready' }));
+      ws.send(Uint8Array.of(0x11, 1, 2)); // truncated ENVELOPE
+      ws.send(Uint8Array.of(0x7f)); // unknown type
+      ws.send('text');
+      ws.send(encodeFrame({ kind: 'provisioning-address', address: 'a'.repeat(43) }));
+      ws.send(encodeFrame({ kind: 'error', code: 'UNKNOWN_ENVELOPE_ACK' }));
+      ws.send(encodeFrame(envelope));
+      ws.send(encodeFrame({ kind: 'queue-empty' }));
+    });
+    try {
+      const bob = await registerDevice(server);
+      const recorder = new Recorder();
+      const socket = recorder.open(bob, { serverUrl: `http://127.0.0.1:${(wss.address() as AddressInfo).port}` });
+      await socket.whenQueueEmpty();
+      expect(recorder.ids()).toEqual([7n]);
+      expect(socket.stats).toMatchObject({ badFrames: 5, errorFrames: 1 });
+    } finally {
+      for (const client of wss.clients) client.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+
+  it('drops a connection that never becomes READY and tries again', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    try {
+      const bob = await registerDevice(server);
+      const recorder = new Recorder();
+      const socket = recorder.open(bob, { serverUrl: `http://127.0.0.1:${(wss.address() as AddressInfo).port}`, readyTimeoutMs: 100 });
+      await eventually(() => expect(socket.stats.connections).toBeGreaterThanOrEqual(2));
+      expect(recorder.states.slice(0, 3)).toEqual(['connecting', 'backoff', 'connecting']);
+    } finally {
+      for (const client of wss.clients) client.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+});
