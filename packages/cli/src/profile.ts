@@ -2,7 +2,7 @@
  * A profile: one device's directory (`--home`, SAMIZDAT_HOME, default ~/.samizdat) holding its SQLite database
  * (keys, sessions, history) and downloaded attachments. Only one process may use a profile at a time — two would
  * advance the same ratchet sessions independently — so a lock file guards it (the daemon holds it while it runs;
- * another command waits briefly, then says which process holds it).
+ * another command waits up to 10 s — SAMIZDAT_LOCK_TIMEOUT seconds — then says which process holds it).
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -19,7 +19,11 @@ export interface GlobalOptions {
   readonly proxy?: string;
 }
 
-const LOCK_WAIT_MS = 10_000;
+/** How long a command waits for a profile another process holds (SAMIZDAT_LOCK_TIMEOUT seconds overrides it). */
+function lockWaitMs(): number {
+  const seconds = Number(process.env.SAMIZDAT_LOCK_TIMEOUT);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 10_000;
+}
 
 export function homeOf(options: GlobalOptions): string {
   return resolve(options.home ?? process.env.SAMIZDAT_HOME ?? join(homedir(), '.samizdat'));
@@ -38,7 +42,7 @@ function processAlive(pid: number): boolean {
 export async function lockProfile(home: string): Promise<() => void> {
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const file = join(home, 'lock');
-  const deadline = Date.now() + LOCK_WAIT_MS;
+  const deadline = Date.now() + lockWaitMs();
   for (;;) {
     try {
       const fd = openSync(file, 'wx', 0o600);

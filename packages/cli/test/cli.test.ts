@@ -1,10 +1,11 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, spawnServer } from '../../server/test/helpers/child-server.js';
 import type { ServerProcess } from '../../server/test/helpers/child-server.js';
+import { startHttpConnectProxy, startSocksProxy } from '../../client/test/transport/proxies.js';
 import { cliDevice, removeHomes, runCli } from './helpers.js';
 import type { CliDevice } from './helpers.js';
 
@@ -44,6 +45,25 @@ function files(dir: string): string[] {
     else out.push(path);
   }
   return out;
+}
+
+async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function waitForFile(path: string): Promise<void> {
+  await until(() => {
+    try {
+      statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 let port: number;
@@ -279,6 +299,87 @@ describe('samizdat CLI, end to end', () => {
     } finally {
       daemon.child.kill('SIGTERM');
       await daemon.exited;
+    }
+  });
+
+  it('chats interactively: history, live messages both ways, read receipts', async () => {
+    const alice = await register('alice');
+    const bob = await register('bob');
+    const early = secretText('before the chat');
+    await bob.ok('send', alice.name, early);
+    const chat = alice.spawn('chat', bob.name);
+    try {
+      await chat.line(new RegExp(early.split(' ')[2] as string)); // The waiting message shows on opening.
+      const mine = secretText('typed in the chat');
+      chat.child.stdin?.write(`${mine}\n`);
+      await chat.line(new RegExp(`me: ${mine}`));
+      expect((await messages(bob)).map((m) => m.body)).toContain(mine);
+      const live = secretText('live reply');
+      await bob.ok('send', alice.name, live);
+      await chat.line(new RegExp(live));
+      // What the chat showed was read: Bob's copy of his first message turns "read".
+      const updates = (await bob.json('receive', '--timeout', '1')).filter((l) => l.type === 'update');
+      expect(updates.some((u) => u.status === 'read')).toBe(true);
+      chat.child.stdin?.write('/quit\n');
+      const done = await chat.exited;
+      expect(done.code, done.stderr).toBe(0);
+    } finally {
+      chat.child.kill('SIGKILL');
+    }
+  });
+
+  it('serves JSON-RPC on its Unix socket and keeps other commands off the profile while it runs', async () => {
+    const alice = await register('alice');
+    const bot = await register('bot');
+    const socketPath = join(bot.home, 'rpc.sock');
+    const daemon = bot.spawn('daemon', '--json-rpc', '--socket', socketPath, '--no-stdio');
+    try {
+      await waitForFile(socketPath);
+      const conn = connect(socketPath);
+      let received = '';
+      conn.setEncoding('utf8').on('data', (d: string) => (received += d));
+      conn.write(`${JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'whoami' })}\n`);
+      conn.write(`${JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'sendTyping', params: { to: alice.name, action: 'started' } })}\n`);
+      await until(() => received.includes('"id":7') && received.includes('"id":8'));
+      const lines = received.trim().split('\n').map((l) => JSON.parse(l) as { id: number; result: Record<string, unknown> });
+      expect(lines.find((l) => l.id === 7)?.result.username).toBe(bot.name);
+      const text = secretText('to the socket');
+      await alice.ok('send', bot.name, text);
+      await until(() => received.includes(text));
+      conn.end();
+      // The profile is in use: another command on it fails clearly instead of advancing the same sessions.
+      const busy = await runCli(['--home', bot.home, '--json', 'send', alice.name, 'x'], 30_000, { SAMIZDAT_LOCK_TIMEOUT: '1' });
+      expect(busy.code).toBe(1);
+      expect(JSON.parse(busy.stdout.trim()).error.code).toBe('PROFILE_IN_USE');
+      expect((await alice.json('receive', '--timeout', '0')).some((l) => l.type === 'typing' && l.action === 'started')).toBe(true);
+    } finally {
+      daemon.child.kill('SIGTERM');
+      await daemon.exited;
+    }
+  });
+
+  it('reaches the server through a SOCKS5 and an HTTP CONNECT proxy', async () => {
+    const socks = await startSocksProxy();
+    const http = await startHttpConnectProxy();
+    try {
+      const alice = cliDevice();
+      const aliceName = uniqueName('alice');
+      await alice.ok('--proxy', socks.url, 'register', '--server', server.url, '--username', aliceName);
+      const bob = await register('bob');
+      const text = secretText('through a proxy');
+      const sent = await runCli(['--home', alice.home, '--json', 'send', bob.name, text], 60_000, { SAMIZDAT_PROXY: http.url });
+      expect(sent.code, sent.stderr).toBe(0);
+      expect(socks.tunnels).toBeGreaterThan(0);
+      expect(http.tunnels).toBeGreaterThan(0);
+      const tunnelsBefore = socks.tunnels;
+      await alice.json('--proxy', socks.url, 'receive', '--timeout', '0'); // The WebSocket goes through it too.
+      expect(socks.tunnels).toBeGreaterThan(tunnelsBefore);
+      expect((await messages(bob)).map((m) => m.body)).toEqual([text]);
+      const dead = await alice.run('--json', '--proxy', 'socks5://127.0.0.1:9', 'send', bob.name, 'x');
+      expect(JSON.parse(dead.stdout.trim()).error.code).toBe('SERVER_UNREACHABLE');
+    } finally {
+      await socks.close();
+      await http.close();
     }
   });
 

@@ -127,6 +127,11 @@ export interface SendOptions {
   readonly quote?: { readonly id: string; readonly author: string };
   /** Upload progress of the attachments, in bytes of ciphertext. */
   readonly onProgress?: (sent: number, total: number) => void;
+  /**
+   * When the server cannot be reached, keep the message `pending` (it goes out when the connection returns:
+   * `flushPending` runs after every reconnect) instead of failing. Offline-first clients (the web client) set it.
+   */
+  readonly queueIfOffline?: boolean;
 }
 
 export interface SafetyNumberView {
@@ -578,29 +583,33 @@ export class Client extends Emitter<ClientEvents> {
       ...(contact.expireTimer ? { expireTimer: contact.expireTimer, expiresAt: timestamp + contact.expireTimer * 1000 } : {}),
     };
     await this.options.store.write((tx) => tx.putMessage(record));
-    return this.deliverRecord(record, content);
+    this.emit('message', record);
+    return this.deliverRecord(record, content, options.queueIfOffline === true);
   }
 
-  private async deliverRecord(record: MessageRecord, content: Content): Promise<MessageRecord> {
-    let status: MessageStatus = 'sent';
+  private async deliverRecord(record: MessageRecord, content: Content, queueIfOffline = false): Promise<MessageRecord> {
     try {
       await this.queue.run(() => this.sendContent(record.conversation, content));
     } catch (err) {
-      status = 'failed';
+      if (queueIfOffline && ClientError.is(err, ClientErrorCode.ServerUnreachable)) return record; // Stays pending: flushPending sends it.
       if (ClientError.isServer(err, 'ACCOUNT_NOT_FOUND')) {
         // Never delivered anywhere: the account is gone. sendText may resend it to the username's new account.
         await this.options.store.write((tx) => tx.deleteMessage(record.conversation, record.author, record.id));
-        throw err;
+      } else {
+        await this.recordStatus(record, 'failed');
       }
       throw err;
-    } finally {
-      const current = (await this.options.store.getMessage(record.conversation, record.author, record.id)) ?? record;
-      const next = STATUS_RANK[current.status] >= STATUS_RANK[status] && status !== 'failed' ? current : { ...current, status };
-      await this.options.store.write((tx) => tx.putMessage(next));
-      record = next;
-      this.emit('message-updated', next);
     }
-    return record;
+    return this.recordStatus(record, 'sent');
+  }
+
+  /** Moves an outgoing message to `status` unless a receipt already took it further (✓✓ before ✓ is possible). */
+  private async recordStatus(record: MessageRecord, status: MessageStatus): Promise<MessageRecord> {
+    const current = (await this.options.store.getMessage(record.conversation, record.author, record.id)) ?? record;
+    const next = status !== 'failed' && STATUS_RANK[current.status] >= STATUS_RANK[status] ? current : { ...current, status };
+    await this.options.store.write((tx) => tx.putMessage(next));
+    this.emit('message-updated', next);
+    return next;
   }
 
   /** Resends the messages left pending by an earlier run (crash or lost connection before the server stored them). */
@@ -615,7 +624,7 @@ export class Client extends Emitter<ClientEvents> {
         ...(record.attachments?.length ? { attachments: [...record.attachments] } : {}),
         ...(record.expireTimer ? { expireTimer: record.expireTimer } : {}),
       };
-      await this.deliverRecord(record, content).catch(() => undefined);
+      await this.deliverRecord(record, content, true).catch(() => undefined);
     }
   }
 
@@ -1110,11 +1119,10 @@ export class Client extends Emitter<ClientEvents> {
     };
     if (!wanted.signed && !wanted.lastResort && !wanted.oneTime && !wanted.kyberOneTime) return;
     const { batch, stage } = await generatePreKeys(this.options.crypto, store, this.identity, wanted, this.now());
-    const prune = await pruneReplaced(store, this.now());
     // Private halves first: a key the server hands out must exist here.
     await store.write(stage);
     await this.api.uploadKeys(batch);
-    await store.write(prune);
+    await store.write(await pruneReplaced(store, this.now()));
   }
 
   /** Deletes the disappearing messages whose time has come. */

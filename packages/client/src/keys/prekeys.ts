@@ -1,15 +1,15 @@
 /**
  * This device's prekeys (PQXDH §3.2): what is generated at registration, how the one-time supply is kept topped up
  * on the server, and the schedule on which the signed curve prekey and the last-resort ML-KEM prekey are replaced.
- * Signal's schedule is followed: rotate every 2 days, keep a replaced key 30 days for initial messages still in
- * flight, refill one-time keys below a threshold.
+ * Signal's schedule is followed: rotate every 2 days, keep a replaced key 30 days after its replacement for initial
+ * messages still in flight, refill one-time keys below a threshold.
  */
 import {
   generateKyberPreKey,
   generateOneTimePreKeys,
   generateSignedPreKey,
 } from '@samizdat/protocol';
-import type { CryptoProvider, IdentityKeyPair, KyberPreKey, OneTimePreKey, SignedPreKey } from '@samizdat/protocol';
+import type { CryptoProvider, IdentityKeyPair, KyberPreKey, OneTimePreKey, PreKeyId, SignedPreKey } from '@samizdat/protocol';
 import type { ClientStore, StoreTx } from '../storage/store.js';
 
 /** One-time keys of each kind uploaded at registration and at each refill. */
@@ -97,14 +97,18 @@ export async function rotationDue(store: ClientStore, now = Date.now()): Promise
 }
 
 /**
- * Stages the deletion of replaced keys older than KEEP_REPLACED_MS (an initial message using one has had a month
- * to arrive). The newest key of each kind is always kept.
+ * Stages the deletion of replaced keys whose replacement is older than KEEP_REPLACED_MS: an initial message that
+ * used one has had a month to arrive (Signal keeps replaced signed prekeys the same way). The newest key of each
+ * kind is never deleted. Call after the new keys are stored.
  */
 export async function pruneReplaced(store: ClientStore, now = Date.now()): Promise<(tx: StoreTx) => void> {
-  const signed = (await store.listSignedPreKeys()).sort((a, b) => b.createdAt - a.createdAt);
-  const lastResort = (await store.listKyberPreKeys()).filter((k) => k.lastResort).sort((a, b) => b.createdAt - a.createdAt);
-  const oldSigned = signed.slice(1).filter((k) => now - k.createdAt > KEEP_REPLACED_MS);
-  const oldKyber = lastResort.slice(1).filter((k) => now - k.createdAt > KEEP_REPLACED_MS);
+  const expired = <K extends { readonly id: PreKeyId; readonly createdAt: number }>(keys: K[]): K[] => {
+    const newestFirst = keys.sort((a, b) => b.createdAt - a.createdAt);
+    // Each key was replaced when the next newer one was made.
+    return newestFirst.filter((_, i) => i > 0 && now - (newestFirst[i - 1] as K).createdAt > KEEP_REPLACED_MS);
+  };
+  const oldSigned = expired(await store.listSignedPreKeys());
+  const oldKyber = expired((await store.listKyberPreKeys()).filter((k) => k.lastResort));
   return (tx) => {
     for (const k of oldSigned) tx.removeSignedPreKey(k.id);
     for (const k of oldKyber) tx.removeKyberPreKey(k.id);

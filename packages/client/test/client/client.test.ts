@@ -9,6 +9,7 @@ import { KYBER_ONE_TIME_BATCH } from '../../src/keys/prekeys.js';
 import { SqliteClientStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Connector, WebSocketLike } from '../../src/transport/connector.js';
 import { nodeConnector } from '../../src/transport/node-connector.js';
+import { startTcpRelay } from '../transport/proxies.js';
 import { bodies, crypto, linkClient, profileDir, registerClient, removeProfiles, reopen, sync, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
 
@@ -78,7 +79,7 @@ describe('Client', () => {
     expect(await bodies(alice2.client, bob.client.accountId)).toEqual(expected);
     expect(await bodies(bob.client, alice.client.accountId)).toEqual(expected);
     // Every message event was emitted once per device.
-    const shown = bob.events.message.map(([m]) => m.body).filter((b) => b !== undefined);
+    const shown = bob.events.message.filter(([m]) => m.direction === 'incoming').map(([m]) => m.body);
     expect(shown.sort()).toEqual(['from my laptop', 'hello bob']);
     // Bob's device reported delivery: alice's first message is ✓✓ on her phone.
     await waitFor(async () => (await alice.client.history(bob.client.accountId)).find((m) => m.body === 'hello bob')?.status === 'delivered', 'delivery receipt');
@@ -321,6 +322,53 @@ describe('Client', () => {
     const after = await alice.client.api.keyCounts();
     expect(after.oneTime).toBe(before.oneTime - 85 + 100);
     expect(after.kyberOneTime).toBe(KYBER_ONE_TIME_BATCH);
+  });
+
+  it('keeps a message sent offline pending and sends it when the connection returns', async () => {
+    const bob = await person('bob');
+    const relay = await startTcpRelay(Number(new URL(server.url).port));
+    try {
+      const alice = await registerClient(relay.url, uniqueName('alice'));
+      open.push(alice);
+      await alice.client.sendText(bob.username, 'online'); // Resolves bob while the server is reachable.
+      relay.setTarget(9); // The server "goes away".
+      relay.dropAll();
+      const queued = await alice.client.sendText(bob.username, 'typed offline', { queueIfOffline: true });
+      expect(queued.status).toBe('pending');
+      const failed = await alice.client.sendText(bob.username, 'not queued').catch((e: unknown) => e);
+      expect(ClientError.is(failed, ClientErrorCode.ServerUnreachable)).toBe(true);
+      relay.setTarget(Number(new URL(server.url).port)); // Back.
+      await sync(alice); // flushPending runs once the queue is drained.
+      await waitFor(async () => (await alice.client.history(bob.client.accountId)).find((m) => m.body === 'typed offline')?.status === 'sent', 'the queued send');
+      await sync(bob);
+      expect(await bodies(bob.client, alice.client.accountId)).toEqual(['online', 'typed offline']);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('rotates the signed prekeys on schedule and prunes keys replaced more than 30 days ago', async () => {
+    const alice = await person('alice');
+    await alice.client.close();
+    const t0 = Date.now();
+    const at = async (days: number) => {
+      const store = SqliteClientStore.open(join(alice.dir, 'samizdat.db'));
+      const client = await Client.open({ store, crypto, connector: nodeConnector(), now: () => t0 + days * 86_400_000 });
+      await client.maintainPreKeys();
+      const signed = (await store.listSignedPreKeys()).map((k) => k.id).sort();
+      const lastResort = (await store.listKyberPreKeys()).filter((k) => k.lastResort).length;
+      await client.close();
+      return { signed, lastResort };
+    };
+    expect(await at(1)).toEqual({ signed: [1], lastResort: 1 }); // Not due yet.
+    expect(await at(3)).toEqual({ signed: [1, 2], lastResort: 2 }); // Rotated; the replaced ones kept for late messages.
+    // Rotated again; the first key, replaced 37 days ago, is gone; the second, replaced just now, stays.
+    expect(await at(40)).toEqual({ signed: [2, 3], lastResort: 2 });
+    // The server hands out the newest signed prekey.
+    const again = await reopen(alice.dir);
+    open.push(again);
+    const bundle = await again.client.api.getPreKeyBundles(again.client.accountId, again.client.deviceId);
+    expect(bundle.devices[0]?.bundle.signedPreKey.id).toBe(3);
   });
 
   it('refuses to register a profile twice and to open an empty one', async () => {
