@@ -22,6 +22,7 @@ import { registerDeviceRoutes } from './routes/devices.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerAttachmentRoutes } from './routes/attachments.js';
+import { registerGroupRoutes } from './routes/groups.js';
 import { attachWebSockets } from './websocket/delivery.js';
 import type { WebSocketEndpoints, WebSocketOptions } from './websocket/delivery.js';
 
@@ -172,6 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerKeyRoutes(fastify, ctx);
   registerMessageRoutes(fastify, ctx, waiters);
   registerAttachmentRoutes(fastify, ctx);
+  registerGroupRoutes(fastify, ctx);
   await fastify.ready();
 
   const websockets = attachWebSockets(fastify.server, ctx, waiters, deps.websocket);

@@ -33,6 +33,10 @@ export interface Limits {
   readonly ipRequestsPerMinute: number;
   /** Envelopes pushed to a WebSocket before an ack is required. */
   readonly deliveryWindow: number;
+  /** Largest encoded group envelope (an MLS commit, Welcome or application message). */
+  readonly maxGroupEnvelopeBytes: number;
+  /** Largest GroupInfo (with the ratchet tree) kept per group for external joins. */
+  readonly maxGroupInfoBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -46,6 +50,8 @@ export const DEFAULT_LIMITS: Limits = {
   accountRequestsPerMinute: 6000,
   ipRequestsPerMinute: 60_000,
   deliveryWindow: 64,
+  maxGroupEnvelopeBytes: 1024 * 1024 + 64,
+  maxGroupInfoBytes: 16 * 1024 * 1024,
 };
 
 export interface Config {

@@ -30,6 +30,10 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry later.' },
   PREKEYS_EXHAUSTED: { status: 404, message: 'The device has no signed prekeys to hand out.' },
   TOO_MANY_DEVICES: { status: 409, message: 'The account has the maximum number of devices.' },
+  GROUP_NOT_FOUND: { status: 404, message: 'No such group.' },
+  GROUP_EXISTS: { status: 409, message: 'A group with this id exists.' },
+  STALE_EPOCH: { status: 409, message: 'The group has moved to another epoch: process its commits, then retry.' },
+  NOT_A_GROUP_MEMBER: { status: 403, message: 'This device is not a member of the group.' },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down; retry shortly.' },
   INTERNAL: { status: 500, message: 'Internal server error.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -27,6 +27,13 @@ export const EnvelopeType = {
    * layout is defined with src/sealed-sender.ts. The envelope codec accepts it since content is opaque here.
    */
   SealedSender: 3,
+  /**
+   * An MLS message of a group (RFC 9420 §6: MLSMessage carrying a PublicMessage or PrivateMessage — a commit, a
+   * proposal or an application message); the server fans the same bytes out to every member device.
+   */
+  GroupMessage: 4,
+  /** An MLS Welcome (RFC 9420 §12.4.3.1) for devices a commit adds to a group. */
+  GroupWelcome: 5,
 } as const;
 
 export type EnvelopeType = (typeof EnvelopeType)[keyof typeof EnvelopeType];
@@ -42,6 +49,17 @@ export const MAX_MESSAGE_PLAINTEXT = 256 * 1024;
  * with room to spare: 16 KiB in all above the plaintext limit.
  */
 export const MAX_ENVELOPE_CONTENT = MAX_MESSAGE_PLAINTEXT + 16 * 1024;
+
+/**
+ * The largest content of a group envelope (GroupMessage, GroupWelcome): MLS commits and Welcomes grow with the
+ * group (a Welcome carries one encrypted secret per new member), so groups get a larger bound than 1:1 messages.
+ */
+export const MAX_GROUP_ENVELOPE_CONTENT = 1024 * 1024;
+
+/** The content limit of an envelope of `type`. */
+export function maxEnvelopeContent(type: EnvelopeType): number {
+  return type === EnvelopeType.GroupMessage || type === EnvelopeType.GroupWelcome ? MAX_GROUP_ENVELOPE_CONTENT : MAX_ENVELOPE_CONTENT;
+}
 
 /** The fixed part of an encoded envelope: version, type, timestamp (the length prefix is 1–3 bytes more). */
 const ENVELOPE_HEADER_LENGTH = 1 + 1 + 8;
@@ -73,8 +91,8 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
     throw invalid('envelope timestamp must be a non-negative safe integer');
   }
   if (!(envelope.content instanceof Uint8Array)) throw invalid('envelope content must be a Uint8Array');
-  if (envelope.content.length > MAX_ENVELOPE_CONTENT) {
-    throw invalid(`envelope content longer than ${MAX_ENVELOPE_CONTENT} bytes`);
+  if (envelope.content.length > maxEnvelopeContent(envelope.type)) {
+    throw invalid(`envelope content longer than ${maxEnvelopeContent(envelope.type)} bytes`);
   }
   return new BinaryWriter(ENVELOPE_HEADER_LENGTH + 3 + envelope.content.length)
     .u8(ENVELOPE_VERSION)
@@ -100,7 +118,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new ProtocolError(ProtocolErrorCode.Decode, 'envelope timestamp out of range');
   }
-  const content = reader.bytes(MAX_ENVELOPE_CONTENT, 'envelope content');
+  const content = reader.bytes(maxEnvelopeContent(type), 'envelope content');
   reader.end('envelope');
   return { type, timestamp: Number(timestamp), content };
 }

@@ -40,8 +40,8 @@ export const FrameType = {
 export const MAX_ACK_IDS = 1000;
 /** Longest login an AUTH frame may carry (a valid one is at most 32 + 1 + 4 + 1 + 128 bytes). */
 export const MAX_LOGIN_BYTES = 256;
-/** Largest envelope an ENVELOPE frame may carry; above the server's envelope limit, with room to raise it. */
-export const MAX_ENVELOPE_FRAME_BYTES = 1024 * 1024;
+/** Largest envelope an ENVELOPE frame may carry: above the largest group envelope (1 MiB of MLS content), with room. */
+export const MAX_ENVELOPE_FRAME_BYTES = 2 * 1024 * 1024;
 /** Largest provisioning message relayed (the same bound as PUT /v1/provisioning/:address). */
 export const MAX_PROVISIONING_BODY_BYTES = 64 * 1024;
 const MAX_ERROR_CODE_BYTES = 64;

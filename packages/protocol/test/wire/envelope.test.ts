@@ -7,6 +7,7 @@ import {
   ENVELOPE_VERSION,
   EnvelopeType,
   MAX_ENVELOPE_CONTENT,
+  MAX_GROUP_ENVELOPE_CONTENT,
   MAX_MESSAGE_PLAINTEXT,
   decodeEnvelope,
   encodeEnvelope,
@@ -47,7 +48,18 @@ describe('envelope', () => {
 
   it('numbers the envelope types as documented', () => {
     expect(ENVELOPE_VERSION).toBe(1);
-    expect(EnvelopeType).toEqual({ PreKeyMessage: 1, Message: 2, SealedSender: 3 });
+    expect(EnvelopeType).toEqual({ PreKeyMessage: 1, Message: 2, SealedSender: 3, GroupMessage: 4, GroupWelcome: 5 });
+  });
+
+  it('gives group envelopes (MLS commits and Welcomes) the larger group limit, and 1:1 ones the smaller', () => {
+    const group = new Uint8Array(MAX_GROUP_ENVELOPE_CONTENT).fill(3);
+    for (const type of [EnvelopeType.GroupMessage, EnvelopeType.GroupWelcome]) {
+      expect(decodeEnvelope(encodeEnvelope({ type, timestamp: 1, content: group })).content.length).toBe(MAX_GROUP_ENVELOPE_CONTENT);
+      expect(codeOf(() => encodeEnvelope({ type, timestamp: 1, content: new Uint8Array(MAX_GROUP_ENVELOPE_CONTENT + 1) }))).toBe(ProtocolErrorCode.InvalidArgument);
+    }
+    expect(codeOf(() => encodeEnvelope({ type: EnvelopeType.Message, timestamp: 1, content: group }))).toBe(ProtocolErrorCode.InvalidArgument);
+    const oversized = rawEnvelope(ENVELOPE_VERSION, EnvelopeType.Message, 1n, new Uint8Array(MAX_ENVELOPE_CONTENT + 1));
+    expect(codeOf(() => decodeEnvelope(oversized))).toBe(ProtocolErrorCode.Decode);
   });
 
   it('accepts content of exactly MAX_ENVELOPE_CONTENT bytes', () => {
@@ -87,7 +99,7 @@ describe('envelope', () => {
     });
 
     it('rejects an envelope with an unknown type', () => {
-      for (const type of [0, 4, 0x80, 0xff]) {
+      for (const type of [0, 6, 0x80, 0xff]) {
         const bytes = rawEnvelope(ENVELOPE_VERSION, type, 1n, fromHex('00'));
         expect(codeOf(() => decodeEnvelope(bytes))).toBe(ProtocolErrorCode.Decode);
       }
@@ -163,7 +175,7 @@ describe('envelope', () => {
 
   describe('encoding', () => {
     it('refuses an unknown type', () => {
-      for (const type of [0, 4, 255]) {
+      for (const type of [0, 6, 255]) {
         const envelope = { type, timestamp: 1, content: new Uint8Array(1) } as unknown as Envelope;
         expect(codeOf(() => encodeEnvelope(envelope))).toBe(ProtocolErrorCode.InvalidArgument);
       }

@@ -227,6 +227,66 @@ CREATE INDEX link_codes_account ON link_codes (account_id);
 CREATE INDEX link_codes_expiry ON link_codes (expires_at);
 `;
 
+// Groups: the server's view for the MLS Delivery Service — epoch (to order commits), the latest GroupInfo, and
+// which devices to fan out to. The real membership is inside MLS; the server sees only device addresses.
+const SQLITE_V2 = `
+CREATE TABLE groups (
+  id         TEXT    NOT NULL PRIMARY KEY,
+  epoch      INTEGER NOT NULL,
+  group_info BLOB    NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE group_members (
+  group_id   TEXT    NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+  account_id TEXT    NOT NULL,
+  device_id  INTEGER NOT NULL,
+  PRIMARY KEY (group_id, account_id, device_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX group_members_account ON group_members (account_id, device_id);
+
+CREATE TABLE key_packages (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  account_id  TEXT    NOT NULL,
+  device_id   INTEGER NOT NULL,
+  key_package BLOB    NOT NULL,
+  last_resort INTEGER NOT NULL,
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX key_packages_device ON key_packages (account_id, device_id, last_resort, id);
+`;
+
+const POSTGRES_V2 = `
+CREATE TABLE groups (
+  id         text   NOT NULL PRIMARY KEY,
+  epoch      bigint NOT NULL,
+  group_info bytea  NOT NULL,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+
+CREATE TABLE group_members (
+  group_id   text    NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+  account_id text    NOT NULL,
+  device_id  integer NOT NULL,
+  PRIMARY KEY (group_id, account_id, device_id),
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+);
+CREATE INDEX group_members_account ON group_members (account_id, device_id);
+
+CREATE TABLE key_packages (
+  id          bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  account_id  text    NOT NULL,
+  device_id   integer NOT NULL,
+  key_package bytea   NOT NULL,
+  last_resort boolean NOT NULL,
+  FOREIGN KEY (account_id, device_id) REFERENCES devices (account_id, device_id) ON DELETE CASCADE
+);
+CREATE INDEX key_packages_device ON key_packages (account_id, device_id, last_resort, id);
+`;
+
 /** Every migration, in version order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -234,6 +294,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'accounts, devices, key directory, queues, attachments, link codes',
     sqlite: SQLITE_V1,
     postgres: POSTGRES_V1,
+  },
+  {
+    version: 2,
+    name: 'MLS groups (epoch, GroupInfo, member devices) and key packages',
+    sqlite: SQLITE_V2,
+    postgres: POSTGRES_V2,
   },
 ];
 

@@ -98,7 +98,15 @@ export interface AttachmentRecord {
 export class RepositoryError extends Error {
   override readonly name = 'RepositoryError';
   constructor(
-    readonly code: 'USERNAME_TAKEN' | 'ACCOUNT_NOT_FOUND' | 'DEVICE_NOT_FOUND' | 'TOO_MANY_DEVICES' | 'QUEUE_FULL',
+    readonly code:
+      | 'USERNAME_TAKEN'
+      | 'ACCOUNT_NOT_FOUND'
+      | 'DEVICE_NOT_FOUND'
+      | 'TOO_MANY_DEVICES'
+      | 'QUEUE_FULL'
+      | 'GROUP_EXISTS'
+      | 'GROUP_NOT_FOUND'
+      | 'STALE_EPOCH',
     message: string,
   ) {
     super(message);
@@ -116,6 +124,63 @@ export function accountNotFound(): RepositoryError {
 
 export function deviceNotFound(): RepositoryError {
   return new RepositoryError('DEVICE_NOT_FOUND', 'no such device');
+}
+
+export function groupExists(): RepositoryError {
+  return new RepositoryError('GROUP_EXISTS', 'a group with this id exists');
+}
+
+export function groupNotFound(): RepositoryError {
+  return new RepositoryError('GROUP_NOT_FOUND', 'no such group');
+}
+
+/** A commit made in an epoch the group has left: `epoch` is the group's current one. */
+export class StaleEpochError extends RepositoryError {
+  constructor(readonly epoch: number) {
+    super('STALE_EPOCH', 'the group has moved to another epoch');
+  }
+}
+
+/** A device in an MLS group, as the server knows it (for fan-out; the group's real membership is in MLS). */
+export interface GroupMember {
+  readonly accountId: string;
+  readonly deviceId: number;
+}
+
+export interface GroupRecord {
+  /** 32 random bytes as 64 lowercase hex characters (the MLS group id). */
+  readonly groupId: string;
+  /** The MLS epoch the group is in: a commit is accepted only if made in this epoch. */
+  readonly epoch: number;
+  /** The latest GroupInfo (signed by a member; lets the account's new devices join by external commit). */
+  readonly groupInfo: Uint8Array;
+  readonly members: readonly GroupMember[];
+}
+
+/** A commit to apply (see Repository.commitGroup). */
+export interface GroupCommit {
+  readonly groupId: string;
+  /** The epoch the commit was made in. */
+  readonly epoch: number;
+  readonly sender: GroupMember;
+  /** The GroupInfo of the new epoch. */
+  readonly groupInfo: Uint8Array;
+  /** Member devices after the commit. */
+  readonly members: readonly GroupMember[];
+  /** The encoded envelope carrying the commit: for every device that was a member before, but the sender. */
+  readonly commit: Uint8Array;
+  /** The encoded envelope carrying the Welcome: for every device that is a member only after. */
+  readonly welcome: Uint8Array | undefined;
+  readonly receivedAt: number;
+  readonly expiresAt: number;
+}
+
+/** An envelope stored for one device by a group operation (for the wake-up). */
+export interface StoredGroupEnvelope {
+  readonly accountId: string;
+  readonly deviceId: number;
+  readonly id: bigint;
+  readonly envelope: Uint8Array;
 }
 
 export interface Repository {
@@ -208,4 +273,35 @@ export interface Repository {
   consumeLinkCode(codeHash: Uint8Array, now: number): Promise<string | undefined>;
   /** Deletes link codes with expiresAt <= now that were never used; returns how many (optional: for the sweep). */
   deleteExpiredLinkCodes(now: number): Promise<number>;
+
+  // Groups (the MLS Delivery Service, RFC 9420 §16.8 and RFC 9750 §5)
+  /** Registers a new group at `epoch` with `creator` as its only device. GROUP_EXISTS if the id is taken. */
+  createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number): Promise<void>;
+  getGroup(groupId: string): Promise<GroupRecord | undefined>;
+  /** Groups in which some device of `accountId` is a member. */
+  listGroups(accountId: string): Promise<{ groupId: string; epoch: number }[]>;
+  /**
+   * Applies a commit atomically: STALE_EPOCH (StaleEpochError with the current epoch) unless the group is at
+   * `commit.epoch`; else the group moves to epoch + 1 with the new GroupInfo and member list, and in the same
+   * transaction the commit envelope is stored for every device that was a member before (but the sender) and the
+   * Welcome for every device that is new. Devices that no longer exist are skipped; group fan-out is not bound by
+   * the queue-depth limit (a dead device's queue still ages out). Returns what was stored.
+   */
+  commitGroup(commit: GroupCommit): Promise<StoredGroupEnvelope[]>;
+  /** Stores `envelope` for every member device of the group but the sender (GROUP_NOT_FOUND if none). */
+  fanOutGroup(
+    groupId: string,
+    sender: GroupMember,
+    envelope: Uint8Array,
+    receivedAt: number,
+    expiresAt: number,
+  ): Promise<StoredGroupEnvelope[]>;
+
+  // MLS KeyPackages (RFC 9420 §10): one consumed per device and join; a last-resort one is reused when none is left
+  /** Adds key packages of a device (and replaces its last-resort package when one is given). */
+  addKeyPackages(accountId: string, deviceId: number, keyPackages: readonly Uint8Array[], lastResort: Uint8Array | undefined): Promise<void>;
+  /** One key package for every device of each account, consumed atomically (last-resort ones are kept). */
+  claimKeyPackages(accountIds: readonly string[]): Promise<{ accountId: string; deviceId: number; keyPackage: Uint8Array }[]>;
+  /** One-use key packages the device has left. */
+  countKeyPackages(accountId: string, deviceId: number): Promise<number>;
 }

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRepository } from '../../src/store/open-repository.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { PostgresRepository, PostgresStoreError } from '../../src/store/postgres/postgres-repository.js';
 import { account, describeRepositorySuite, device, envelope } from './repository.suite.js';
 
@@ -58,6 +59,9 @@ describe('postgres repository', () => {
         'attachments',
         'devices',
         'envelopes',
+        'group_members',
+        'groups',
+        'key_packages',
         'kyber_last_resort_prekeys',
         'kyber_one_time_prekeys',
         'link_codes',
@@ -115,7 +119,7 @@ describe('postgres repository', () => {
     try {
       await Promise.all(repos.map((repo) => repo.migrate()));
       const rows = await admin.unsafe(`SELECT version FROM "${schema}".schema_migrations`);
-      expect(rows.map((r) => Number(r['version']))).toEqual([1]);
+      expect(rows.map((r) => Number(r['version']))).toEqual(MIGRATIONS.map((m) => m.version));
     } finally {
       await Promise.all(repos.map((repo) => repo.close()));
     }
@@ -152,7 +156,7 @@ describe('postgres repository', () => {
       expect(repo).toBeInstanceOf(PostgresRepository);
       expect(repo.engine).toBe('postgres');
       const rows = await admin.unsafe(`SELECT version FROM "${schema}".schema_migrations`);
-      expect(rows).toHaveLength(1);
+      expect(rows).toHaveLength(MIGRATIONS.length);
     } finally {
       await repo.close();
     }

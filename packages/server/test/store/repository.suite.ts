@@ -638,5 +638,116 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         await expectCode(repo.createLinkCode(newAccountId(), fill(32, 3), T0 + 10), 'ACCOUNT_NOT_FOUND');
       });
     });
+
+    describe('groups', () => {
+      const groupId = () => randomBytes(32).toString('hex');
+      const commitOf = (id: string, epoch: number, sender: { accountId: string; deviceId: number }, members: { accountId: string; deviceId: number }[], welcome = true) => ({
+        groupId: id,
+        epoch,
+        sender,
+        groupInfo: fill(50, epoch + 1),
+        members,
+        commit: fill(20, 0xc0 + epoch),
+        welcome: welcome ? fill(30, 0xd0 + epoch) : undefined,
+        receivedAt: T0,
+        expiresAt: T0 + DAY,
+      });
+
+      it('creates a group and refuses a second one with the same id', async () => {
+        const a = await accountWithDevices();
+        const id = groupId();
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0);
+        const group = await repo.getGroup(id);
+        expect(group).toEqual({ groupId: id, epoch: 0, groupInfo: fill(10, 1), members: [{ accountId: a, deviceId: 1 }] });
+        await expectCode(repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0), 'GROUP_EXISTS');
+        expect(await repo.getGroup(groupId())).toBeUndefined();
+        expect(await repo.listGroups(a)).toEqual([{ groupId: id, epoch: 0 }]);
+      });
+
+      it('applies a commit of the current epoch: commit to old members, Welcome to new ones, atomically', async () => {
+        const a = await accountWithDevices(2);
+        const b = await accountWithDevices(2);
+        const id = groupId();
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0);
+        const members = [
+          { accountId: a, deviceId: 1 },
+          { accountId: a, deviceId: 2 },
+          { accountId: b, deviceId: 1 },
+          { accountId: b, deviceId: 2 },
+        ];
+        const stored = await repo.commitGroup(commitOf(id, 0, { accountId: a, deviceId: 1 }, members));
+        // Device a.1 was the only member before and is the sender: no commit copies; three Welcomes.
+        expect(stored.map((s) => `${s.accountId === a ? 'a' : 'b'}.${s.deviceId}:${s.envelope[0]}`).sort()).toEqual(['a.2:208', 'b.1:208', 'b.2:208']);
+        const group = await repo.getGroup(id);
+        expect(group?.epoch).toBe(1);
+        expect(group?.groupInfo).toEqual(fill(50, 1));
+        expect(group?.members).toHaveLength(4);
+        // A second commit made in epoch 0 loses: STALE_EPOCH, and nothing of it is stored.
+        const err = await rejection(repo.commitGroup(commitOf(id, 0, { accountId: b, deviceId: 1 }, members)));
+        expect((err as RepositoryError).code).toBe('STALE_EPOCH');
+        expect((err as { epoch: number }).epoch).toBe(1);
+        expect((await repo.fetchQueue(a, 2, 0n, 100, T0)).map((e) => e.envelope[0])).toEqual([0xd0]);
+        // Removing b.2: the commit reaches every previous member but the sender, b.2 included (it learns it is out).
+        const removal = await repo.commitGroup(commitOf(id, 1, { accountId: b, deviceId: 1 }, members.slice(0, 3), false));
+        expect(removal.map((s) => `${s.accountId === a ? 'a' : 'b'}.${s.deviceId}`).sort()).toEqual(['a.1', 'a.2', 'b.2']);
+        expect((await repo.getGroup(id))?.members).toHaveLength(3);
+        expect(await repo.listGroups(b)).toEqual([{ groupId: id, epoch: 2 }]);
+        // b.2 got the Welcome from a.1, then b.1's commit that removed it.
+        expect((await repo.fetchQueue(b, 2, 0n, 100, T0)).map((e) => `${e.sourceAccountId === a ? 'a' : 'b'}.${e.sourceDeviceId}`)).toEqual(['a.1', 'b.1']);
+      });
+
+      it('exactly one of concurrent commits for the same epoch wins', async () => {
+        const a = await accountWithDevices(2);
+        const id = groupId();
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0);
+        await repo.commitGroup(commitOf(id, 0, { accountId: a, deviceId: 1 }, [{ accountId: a, deviceId: 1 }, { accountId: a, deviceId: 2 }]));
+        const both = [{ accountId: a, deviceId: 1 }, { accountId: a, deviceId: 2 }];
+        const results = await Promise.allSettled(
+          Array.from({ length: 6 }, (_, i) => repo.commitGroup(commitOf(id, 1, { accountId: a, deviceId: 1 + (i % 2) }, both, false))),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason.code === 'STALE_EPOCH')).toBe(true);
+        expect((await repo.getGroup(id))?.epoch).toBe(2);
+      });
+
+      it('fans an application message out to every member device but the sender, skipping removed devices', async () => {
+        const a = await accountWithDevices(2);
+        const b = await accountWithDevices(1);
+        const id = groupId();
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0);
+        const members = [
+          { accountId: a, deviceId: 1 },
+          { accountId: a, deviceId: 2 },
+          { accountId: b, deviceId: 1 },
+        ];
+        await repo.commitGroup(commitOf(id, 0, { accountId: a, deviceId: 1 }, members));
+        await repo.removeDevice(a, 2);
+        const stored = await repo.fanOutGroup(id, { accountId: b, deviceId: 1 }, fill(5, 7), T0, T0 + DAY);
+        expect(stored.map((s) => [s.accountId, s.deviceId])).toEqual([[a, 1]]);
+        expect((await repo.fetchQueue(a, 1, 0n, 100, T0)).map((e) => [...e.envelope])).toEqual([[7, 7, 7, 7, 7]]);
+        await expectCode(repo.fanOutGroup(groupId(), { accountId: b, deviceId: 1 }, fill(5, 7), T0, T0 + DAY), 'GROUP_NOT_FOUND');
+        // Deleting the account takes its devices out of the group.
+        await repo.deleteAccount(b);
+        expect((await repo.getGroup(id))?.members).toEqual([{ accountId: a, deviceId: 1 }]);
+      });
+
+      it('hands out each one-use key package once, then the last-resort one', async () => {
+        const a = await accountWithDevices(2);
+        await repo.addKeyPackages(a, 1, [fill(8, 1), fill(8, 2)], fill(8, 9));
+        await repo.addKeyPackages(a, 2, [], fill(8, 8));
+        expect(await repo.countKeyPackages(a, 1)).toBe(2);
+        const first = await repo.claimKeyPackages([a]);
+        expect(first.map((k) => [k.deviceId, k.keyPackage[0]])).toEqual([[1, 1], [2, 8]]);
+        const concurrent = await Promise.all([repo.claimKeyPackages([a]), repo.claimKeyPackages([a])]);
+        const fromDevice1 = concurrent.flatMap((c) => c.filter((k) => k.deviceId === 1).map((k) => k.keyPackage[0])).sort();
+        expect(fromDevice1).toEqual([2, 9]); // One got the last one-use package, the other the last-resort one.
+        expect(await repo.countKeyPackages(a, 1)).toBe(0);
+        expect((await repo.claimKeyPackages([a, a])).map((k) => k.keyPackage[0])).toEqual([9, 8]);
+        await repo.addKeyPackages(a, 1, [], fill(8, 10)); // A new last-resort package replaces the old.
+        expect((await repo.claimKeyPackages([a]))[0]?.keyPackage[0]).toBe(10);
+        await expectCode(repo.addKeyPackages(a, 7, [fill(8, 1)], undefined), 'DEVICE_NOT_FOUND');
+        expect(await repo.claimKeyPackages([newAccountId()])).toEqual([]);
+      });
+    });
   });
 }

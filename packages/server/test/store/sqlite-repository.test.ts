@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openRepository, SQLITE_FILE_NAME } from '../../src/store/open-repository.js';
 import { RepositoryError } from '../../src/store/repository.js';
 import { MAX_BATCH_ROWS, SqliteRepository } from '../../src/store/sqlite/sqlite-repository.js';
@@ -148,7 +149,7 @@ describe('sqlite repository', () => {
 
     const second = await openMigrated(file);
     try {
-      expect(await second.appliedMigrations()).toEqual([1]);
+      expect(await second.appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
       expect(await second.getAccount(owner.id)).toEqual(owner);
       expect((await second.getDevice(owner.id, 1))?.registrationId).toBe(77);
       expect(await second.countPreKeys(owner.id, 1)).toEqual({ oneTime: 1, kyberOneTime: 0 });
@@ -175,7 +176,7 @@ describe('sqlite repository', () => {
       expect(repo).toBeInstanceOf(SqliteRepository);
       expect(repo.engine).toBe('sqlite');
       expect(existsSync(join(dataDir, SQLITE_FILE_NAME))).toBe(true);
-      expect(await (repo as SqliteRepository).appliedMigrations()).toEqual([1]);
+      expect(await (repo as SqliteRepository).appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
     } finally {
       await repo.close();
     }
@@ -187,8 +188,8 @@ describe('sqlite repository', () => {
     const b = SqliteRepository.open(file);
     try {
       await Promise.all([a.migrate(), b.migrate()]);
-      expect(await a.appliedMigrations()).toEqual([1]);
-      expect(await b.appliedMigrations()).toEqual([1]);
+      expect(await a.appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(await b.appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
     } finally {
       await a.close();
       await b.close();

@@ -26,9 +26,13 @@ import postgres from 'postgres';
 import type { Sql } from 'postgres';
 import { reservedTransaction } from './reserved-transaction.js';
 import { appliedPostgresMigrations, migratePostgres } from '../migrations.js';
-import { RepositoryError, accountNotFound, deviceNotFound, usernameTaken } from '../repository.js';
+import { RepositoryError, StaleEpochError, accountNotFound, deviceNotFound, groupExists, groupNotFound, usernameTaken } from '../repository.js';
 import type {
   AccountRecord,
+  GroupCommit,
+  GroupMember,
+  GroupRecord,
+  StoredGroupEnvelope,
   AttachmentRecord,
   DeviceBundle,
   DeviceRecord,
@@ -359,6 +363,15 @@ export class PostgresRepository implements Repository {
 
   async enqueue(envelopes: readonly NewEnvelope[], maxQueueDepth: number): Promise<bigint[]> {
     if (envelopes.length === 0) return [];
+    return this.transaction((tx) => this.enqueueIn(tx, envelopes, maxQueueDepth, false));
+  }
+
+  /**
+   * enqueue inside a transaction. With `skipMissing`, envelopes for devices that no longer exist are left out (group
+   * fan-out) and the result has an id only for those stored (in input order, 0n for the others).
+   */
+  private async enqueueIn(tx: Sql, envelopes: readonly NewEnvelope[], maxQueueDepth: number, skipMissing: boolean): Promise<bigint[]> {
+    const sql = this.sql;
     const counts = new Map<string, { accountId: string; deviceId: number; count: number }>();
     for (const e of envelopes) {
       const key = `${e.accountId}/${e.deviceId}`;
@@ -366,45 +379,61 @@ export class PostgresRepository implements Repository {
       if (target === undefined) counts.set(key, { accountId: e.accountId, deviceId: e.deviceId, count: 1 });
       else target.count += 1;
     }
-    const targets = [...counts.values()];
-    const sql = this.sql;
-    const targetAccounts = sql.array(targets.map((t) => t.accountId), OID.text);
-    const targetDevices = sql.array(targets.map((t) => t.deviceId), OID.int4);
-    return this.transaction(async (tx) => {
-      const locked = await lockDevices<{ account_id: string; device_id: number; queue_depth: number }>(
-        tx,
-        targetAccounts,
-        targetDevices,
-      );
-      if (locked.length !== targets.length) throw deviceNotFound();
-      const depths = new Map(locked.map((row) => [`${row.account_id}/${row.device_id}`, row.queue_depth]));
-      for (const target of targets) {
-        if ((depths.get(`${target.accountId}/${target.deviceId}`) ?? 0) + target.count > maxQueueDepth) {
-          throw new RepositoryError('QUEUE_FULL', 'a recipient device queue is full');
-        }
+    let targets = [...counts.values()];
+    const locked = await lockDevices<{ account_id: string; device_id: number; queue_depth: number }>(
+      tx,
+      sql.array(targets.map((t) => t.accountId), OID.text),
+      sql.array(targets.map((t) => t.deviceId), OID.int4),
+    );
+    const depths = new Map(locked.map((row) => [`${row.account_id}/${row.device_id}`, row.queue_depth]));
+    if (locked.length !== targets.length) {
+      if (!skipMissing) throw deviceNotFound();
+      targets = targets.filter((t) => depths.has(`${t.accountId}/${t.deviceId}`));
+      envelopes = envelopes.filter((e) => depths.has(`${e.accountId}/${e.deviceId}`));
+      if (envelopes.length === 0) return [];
+    }
+    for (const target of targets) {
+      if ((depths.get(`${target.accountId}/${target.deviceId}`) ?? 0) + target.count > maxQueueDepth) {
+        throw new RepositoryError('QUEUE_FULL', 'a recipient device queue is full');
       }
-      const rows = await tx<{ id: string }[]>`
-        WITH counted AS (
-          UPDATE devices SET queue_depth = devices.queue_depth + t.n
-          FROM unnest(${targetAccounts}::text[], ${targetDevices}::int[],
-                      ${sql.array(targets.map((t) => t.count), OID.int4)}::int[]) AS t (a, d, n)
-          WHERE devices.account_id = t.a AND devices.device_id = t.d)
-        INSERT INTO envelopes
-          (account_id, device_id, source_account_id, source_device_id, envelope, received_at, expires_at)
-        SELECT a, d, sa, sd, e, r, x
-        FROM unnest(${sql.array(envelopes.map((e) => e.accountId), OID.text)}::text[],
-                    ${sql.array(envelopes.map((e) => e.deviceId), OID.int4)}::int[],
-                    ${sql.array(envelopes.map((e) => e.sourceAccountId ?? null), OID.text)}::text[],
-                    ${sql.array(envelopes.map((e) => e.sourceDeviceId ?? null), OID.int4)}::int[],
-                    ${sql.array(envelopes.map((e) => e.envelope), OID.bytea)}::bytea[],
-                    ${sql.array(envelopes.map((e) => e.receivedAt), OID.int8)}::bigint[],
-                    ${sql.array(envelopes.map((e) => e.expiresAt), OID.int8)}::bigint[])
-             WITH ORDINALITY AS t (a, d, sa, sd, e, r, x, ord)
-        ORDER BY ord
-        RETURNING id`;
-      // Ids are drawn in insertion order (ORDER BY ord); sorting does not rely on RETURNING keeping that order.
-      return rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    });
+    }
+    const rows = await tx<{ id: string }[]>`
+      WITH counted AS (
+        UPDATE devices SET queue_depth = devices.queue_depth + t.n
+        FROM unnest(${sql.array(targets.map((t) => t.accountId), OID.text)}::text[], ${sql.array(targets.map((t) => t.deviceId), OID.int4)}::int[],
+                    ${sql.array(targets.map((t) => t.count), OID.int4)}::int[]) AS t (a, d, n)
+        WHERE devices.account_id = t.a AND devices.device_id = t.d)
+      INSERT INTO envelopes
+        (account_id, device_id, source_account_id, source_device_id, envelope, received_at, expires_at)
+      SELECT a, d, sa, sd, e, r, x
+      FROM unnest(${sql.array(envelopes.map((e) => e.accountId), OID.text)}::text[],
+                  ${sql.array(envelopes.map((e) => e.deviceId), OID.int4)}::int[],
+                  ${sql.array(envelopes.map((e) => e.sourceAccountId ?? null), OID.text)}::text[],
+                  ${sql.array(envelopes.map((e) => e.sourceDeviceId ?? null), OID.int4)}::int[],
+                  ${sql.array(envelopes.map((e) => e.envelope), OID.bytea)}::bytea[],
+                  ${sql.array(envelopes.map((e) => e.receivedAt), OID.int8)}::bigint[],
+                  ${sql.array(envelopes.map((e) => e.expiresAt), OID.int8)}::bigint[])
+           WITH ORDINALITY AS t (a, d, sa, sd, e, r, x, ord)
+      ORDER BY ord
+      RETURNING id`;
+    // Ids are drawn in insertion order (ORDER BY ord); sorting does not rely on RETURNING keeping that order.
+    return rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Stores group envelopes for existing devices only; returns what was stored, in input order. */
+  private async enqueueGroup(tx: Sql, envelopes: readonly NewEnvelope[]): Promise<StoredGroupEnvelope[]> {
+    if (envelopes.length === 0) return [];
+    const existing = new Set(
+      (
+        await tx<{ account_id: string; device_id: number }[]>`
+          SELECT account_id, device_id FROM devices
+          WHERE (account_id, device_id) IN (SELECT * FROM unnest(${this.sql.array(envelopes.map((e) => e.accountId), OID.text)}::text[],
+                                                                ${this.sql.array(envelopes.map((e) => e.deviceId), OID.int4)}::int[]))`
+      ).map((r) => `${r.account_id}/${r.device_id}`),
+    );
+    const kept = envelopes.filter((e) => existing.has(`${e.accountId}/${e.deviceId}`));
+    const ids = await this.enqueueIn(tx, kept, Number.MAX_SAFE_INTEGER, true);
+    return kept.map((e, i) => ({ accountId: e.accountId, deviceId: e.deviceId, id: ids[i] as bigint, envelope: e.envelope }));
   }
 
   async fetchQueue(
@@ -560,6 +589,138 @@ export class PostgresRepository implements Repository {
     return result.count;
   }
 
+  // Groups
+
+  async createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number): Promise<void> {
+    await this.transaction(async (tx) => {
+      const [exists] = await tx`SELECT 1 FROM groups WHERE id = ${groupId}`;
+      if (exists) throw groupExists();
+      const [device] = await tx`SELECT 1 FROM devices WHERE account_id = ${creator.accountId} AND device_id = ${creator.deviceId} FOR KEY SHARE`;
+      if (!device) throw deviceNotFound();
+      await tx`INSERT INTO groups (id, epoch, group_info, created_at, updated_at) VALUES (${groupId}, ${epoch}, ${groupInfo}, ${now}, ${now})`;
+      await tx`INSERT INTO group_members (group_id, account_id, device_id) VALUES (${groupId}, ${creator.accountId}, ${creator.deviceId})`;
+    });
+  }
+
+  async getGroup(groupId: string): Promise<GroupRecord | undefined> {
+    const [row] = await this.guard(() => this.sql<{ epoch: string; group_info: Uint8Array }[]>`SELECT epoch, group_info FROM groups WHERE id = ${groupId}`);
+    if (!row) return undefined;
+    return { groupId, epoch: Number(row.epoch), groupInfo: new Uint8Array(row.group_info), members: await this.groupMembers(this.sql, groupId) };
+  }
+
+  async listGroups(accountId: string): Promise<{ groupId: string; epoch: number }[]> {
+    const rows = await this.guard(
+      () => this.sql<{ id: string; epoch: string }[]>`
+        SELECT DISTINCT g.id, g.epoch FROM group_members m JOIN groups g ON g.id = m.group_id
+        WHERE m.account_id = ${accountId} ORDER BY g.id`,
+    );
+    return rows.map((r) => ({ groupId: r.id, epoch: Number(r.epoch) }));
+  }
+
+  async commitGroup(commit: GroupCommit): Promise<StoredGroupEnvelope[]> {
+    return this.transaction(async (tx) => {
+      // The group row lock orders concurrent commits: the second waits, then sees the new epoch.
+      const [group] = await tx<{ epoch: string }[]>`SELECT epoch FROM groups WHERE id = ${commit.groupId} FOR UPDATE`;
+      if (!group) throw groupNotFound();
+      if (Number(group.epoch) !== commit.epoch) throw new StaleEpochError(Number(group.epoch));
+      const before = await this.groupMembers(tx, commit.groupId);
+      const wasMember = new Set(before.map(memberKey));
+      const after = uniqueMembers(commit.members);
+      await tx`UPDATE groups SET epoch = ${commit.epoch + 1}, group_info = ${commit.groupInfo}, updated_at = ${commit.receivedAt} WHERE id = ${commit.groupId}`;
+      await tx`DELETE FROM group_members WHERE group_id = ${commit.groupId}`;
+      if (after.length > 0) {
+        await tx`
+          INSERT INTO group_members (group_id, account_id, device_id)
+          SELECT ${commit.groupId}, a, d FROM unnest(${this.sql.array(after.map((m) => m.accountId), OID.text)}::text[],
+                                                     ${this.sql.array(after.map((m) => m.deviceId), OID.int4)}::int[]) AS t (a, d)
+          WHERE EXISTS (SELECT 1 FROM devices WHERE account_id = t.a AND device_id = t.d)`;
+      }
+      const sender = memberKey(commit.sender);
+      const row = (m: GroupMember, envelope: Uint8Array): NewEnvelope => ({
+        accountId: m.accountId,
+        deviceId: m.deviceId,
+        sourceAccountId: commit.sender.accountId,
+        sourceDeviceId: commit.sender.deviceId,
+        envelope,
+        receivedAt: commit.receivedAt,
+        expiresAt: commit.expiresAt,
+      });
+      const envelopes: NewEnvelope[] = before.filter((m) => memberKey(m) !== sender).map((m) => row(m, commit.commit));
+      const welcome = commit.welcome;
+      if (welcome) for (const m of after) if (!wasMember.has(memberKey(m)) && memberKey(m) !== sender) envelopes.push(row(m, welcome));
+      return this.enqueueGroup(tx, envelopes);
+    });
+  }
+
+  async fanOutGroup(groupId: string, sender: GroupMember, envelope: Uint8Array, receivedAt: number, expiresAt: number): Promise<StoredGroupEnvelope[]> {
+    return this.transaction(async (tx) => {
+      const [group] = await tx`SELECT 1 FROM groups WHERE id = ${groupId} FOR KEY SHARE`;
+      if (!group) throw groupNotFound();
+      const targets = (await this.groupMembers(tx, groupId)).filter((m) => memberKey(m) !== memberKey(sender));
+      return this.enqueueGroup(
+        tx,
+        targets.map((m) => ({ accountId: m.accountId, deviceId: m.deviceId, sourceAccountId: sender.accountId, sourceDeviceId: sender.deviceId, envelope, receivedAt, expiresAt })),
+      );
+    });
+  }
+
+  async addKeyPackages(accountId: string, deviceId: number, keyPackages: readonly Uint8Array[], lastResort: Uint8Array | undefined): Promise<void> {
+    await this.transaction(async (tx) => {
+      const [device] = await tx`SELECT 1 FROM devices WHERE account_id = ${accountId} AND device_id = ${deviceId} FOR KEY SHARE`;
+      if (!device) throw deviceNotFound();
+      if (keyPackages.length > 0) {
+        await tx`
+          INSERT INTO key_packages (account_id, device_id, key_package, last_resort)
+          SELECT ${accountId}, ${deviceId}, k, false FROM unnest(${this.sql.array([...keyPackages], OID.bytea)}::bytea[]) WITH ORDINALITY AS t (k, ord)
+          ORDER BY ord`;
+      }
+      if (lastResort) {
+        await tx`DELETE FROM key_packages WHERE account_id = ${accountId} AND device_id = ${deviceId} AND last_resort`;
+        await tx`INSERT INTO key_packages (account_id, device_id, key_package, last_resort) VALUES (${accountId}, ${deviceId}, ${lastResort}, true)`;
+      }
+    });
+  }
+
+  async claimKeyPackages(accountIds: readonly string[]): Promise<{ accountId: string; deviceId: number; keyPackage: Uint8Array }[]> {
+    const out: { accountId: string; deviceId: number; keyPackage: Uint8Array }[] = [];
+    for (const accountId of new Set(accountIds)) {
+      const devices = await this.guard(() => this.sql<{ device_id: number }[]>`SELECT device_id FROM devices WHERE account_id = ${accountId} ORDER BY device_id`);
+      for (const { device_id: deviceId } of devices) {
+        // As takeBundle: concurrent claimers lock different one-use rows (SKIP LOCKED), so none is handed out twice.
+        const [taken] = await this.guard(
+          () => this.sql<{ key_package: Uint8Array }[]>`
+            DELETE FROM key_packages WHERE id = (
+              SELECT id FROM key_packages WHERE account_id = ${accountId} AND device_id = ${deviceId} AND NOT last_resort
+              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING key_package`,
+        );
+        const keyPackage =
+          taken?.key_package ??
+          (
+            await this.guard(
+              () => this.sql<{ key_package: Uint8Array }[]>`
+                SELECT key_package FROM key_packages WHERE account_id = ${accountId} AND device_id = ${deviceId} AND last_resort LIMIT 1`,
+            )
+          )[0]?.key_package;
+        if (keyPackage) out.push({ accountId, deviceId, keyPackage: new Uint8Array(keyPackage) });
+      }
+    }
+    return out;
+  }
+
+  async countKeyPackages(accountId: string, deviceId: number): Promise<number> {
+    const [row] = await this.guard(
+      () => this.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM key_packages WHERE account_id = ${accountId} AND device_id = ${deviceId} AND NOT last_resort`,
+    );
+    return row?.n ?? 0;
+  }
+
+  private async groupMembers(sql: Sql, groupId: string): Promise<GroupMember[]> {
+    const rows = await sql<{ account_id: string; device_id: number }[]>`
+      SELECT account_id, device_id FROM group_members WHERE group_id = ${groupId} ORDER BY account_id, device_id`;
+    return rows.map((r) => ({ accountId: r.account_id, deviceId: r.device_id }));
+  }
+
   // Internals
 
   /** Runs one query (or a few) and translates its errors; `foreignKey` names what a foreign key violation means. */
@@ -602,6 +763,15 @@ function translate(err: unknown, foreignKey?: RepositoryCode): unknown {
 }
 
 /** Locks the given device rows in key order (FOR NO KEY UPDATE) and returns them: the first step of every queue change. */
+function memberKey(m: GroupMember): string {
+  return `${m.accountId}/${m.deviceId}`;
+}
+
+function uniqueMembers(members: readonly GroupMember[]): GroupMember[] {
+  const seen = new Set<string>();
+  return members.filter((m) => !seen.has(memberKey(m)) && Boolean(seen.add(memberKey(m))));
+}
+
 async function lockDevices<Row extends object = Record<string, unknown>>(
   tx: Sql,
   accounts: postgres.Parameter,

@@ -17,9 +17,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { appliedSqliteMigrations, migrateSqlite } from '../migrations.js';
-import { RepositoryError, accountNotFound, deviceNotFound, usernameTaken } from '../repository.js';
+import { RepositoryError, StaleEpochError, accountNotFound, deviceNotFound, groupExists, groupNotFound, usernameTaken } from '../repository.js';
 import type {
   AccountRecord,
+  GroupCommit,
+  GroupMember,
+  GroupRecord,
+  StoredGroupEnvelope,
   AttachmentRecord,
   DeviceBundle,
   DeviceRecord,
@@ -99,6 +103,10 @@ interface AttachmentRow {
 }
 
 /** A fresh Uint8Array, so callers never hold a Buffer (whose toString/JSON would expose the bytes differently). */
+function memberKey(m: GroupMember): string {
+  return `${m.accountId}.${m.deviceId}`;
+}
+
 function bytes(value: Uint8Array): Uint8Array {
   return new Uint8Array(value);
 }
@@ -482,6 +490,145 @@ export class SqliteRepository implements Repository {
 
   async deleteExpiredLinkCodes(now: number): Promise<number> {
     return this.stmt('DELETE FROM link_codes WHERE expires_at <= ?').run(now).changes;
+  }
+
+  // Groups
+
+  async createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number): Promise<void> {
+    this.transaction(() => {
+      if (this.stmt('SELECT 1 FROM groups WHERE id = ?', { pluck: true }).get(groupId) !== undefined) throw groupExists();
+      if (this.stmt('SELECT 1 FROM devices WHERE account_id = ? AND device_id = ?', { pluck: true }).get(creator.accountId, creator.deviceId) === undefined) {
+        throw deviceNotFound();
+      }
+      this.stmt('INSERT INTO groups (id, epoch, group_info, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(groupId, epoch, groupInfo, now, now);
+      this.stmt('INSERT INTO group_members (group_id, account_id, device_id) VALUES (?, ?, ?)').run(groupId, creator.accountId, creator.deviceId);
+    });
+  }
+
+  async getGroup(groupId: string): Promise<GroupRecord | undefined> {
+    const row = this.stmt('SELECT epoch, group_info FROM groups WHERE id = ?').get(groupId) as { epoch: number; group_info: Uint8Array } | undefined;
+    if (!row) return undefined;
+    return { groupId, epoch: row.epoch, groupInfo: bytes(row.group_info), members: this.groupMembers(groupId) };
+  }
+
+  async listGroups(accountId: string): Promise<{ groupId: string; epoch: number }[]> {
+    const rows = this.stmt(
+      `SELECT DISTINCT g.id AS groupId, g.epoch AS epoch FROM group_members m JOIN groups g ON g.id = m.group_id
+       WHERE m.account_id = ? ORDER BY g.id`,
+    ).all(accountId) as { groupId: string; epoch: number }[];
+    return rows.map((r) => ({ groupId: r.groupId, epoch: r.epoch }));
+  }
+
+  async commitGroup(commit: GroupCommit): Promise<StoredGroupEnvelope[]> {
+    const rows = commit.members.length + 1;
+    return this.submit(rows, () => {
+      const group = this.stmt('SELECT epoch FROM groups WHERE id = ?').get(commit.groupId) as { epoch: number } | undefined;
+      if (!group) throw groupNotFound();
+      if (group.epoch !== commit.epoch) throw new StaleEpochError(group.epoch);
+      const before = this.groupMembers(commit.groupId);
+      const wasMember = new Set(before.map(memberKey));
+      const after = this.existing(commit.members);
+      this.stmt('UPDATE groups SET epoch = ?, group_info = ?, updated_at = ? WHERE id = ?').run(commit.epoch + 1, commit.groupInfo, commit.receivedAt, commit.groupId);
+      this.stmt('DELETE FROM group_members WHERE group_id = ?').run(commit.groupId);
+      const addMember = this.stmt('INSERT INTO group_members (group_id, account_id, device_id) VALUES (?, ?, ?)');
+      for (const m of after) addMember.run(commit.groupId, m.accountId, m.deviceId);
+      const sender = memberKey(commit.sender);
+      const envelopes: NewEnvelope[] = [];
+      const row = (m: GroupMember, envelope: Uint8Array): NewEnvelope => ({
+        accountId: m.accountId,
+        deviceId: m.deviceId,
+        sourceAccountId: commit.sender.accountId,
+        sourceDeviceId: commit.sender.deviceId,
+        envelope,
+        receivedAt: commit.receivedAt,
+        expiresAt: commit.expiresAt,
+      });
+      for (const m of this.existing(before)) if (memberKey(m) !== sender) envelopes.push(row(m, commit.commit));
+      if (commit.welcome) for (const m of after) if (!wasMember.has(memberKey(m)) && memberKey(m) !== sender) envelopes.push(row(m, commit.welcome));
+      const ids = this.enqueueNow(envelopes, Number.MAX_SAFE_INTEGER);
+      return envelopes.map((e, i) => ({ accountId: e.accountId, deviceId: e.deviceId, id: ids[i] as bigint, envelope: e.envelope }));
+    });
+  }
+
+  async fanOutGroup(groupId: string, sender: GroupMember, envelope: Uint8Array, receivedAt: number, expiresAt: number): Promise<StoredGroupEnvelope[]> {
+    const members = this.groupMembers(groupId);
+    if (members.length === 0 && this.stmt('SELECT 1 FROM groups WHERE id = ?', { pluck: true }).get(groupId) === undefined) throw groupNotFound();
+    return this.submit(members.length, () => {
+      const targets = this.existing(this.groupMembers(groupId)).filter((m) => memberKey(m) !== memberKey(sender));
+      const rows: NewEnvelope[] = targets.map((m) => ({
+        accountId: m.accountId,
+        deviceId: m.deviceId,
+        sourceAccountId: sender.accountId,
+        sourceDeviceId: sender.deviceId,
+        envelope,
+        receivedAt,
+        expiresAt,
+      }));
+      const ids = rows.length ? this.enqueueNow(rows, Number.MAX_SAFE_INTEGER) : [];
+      return rows.map((r, i) => ({ accountId: r.accountId, deviceId: r.deviceId, id: ids[i] as bigint, envelope }));
+    });
+  }
+
+  async addKeyPackages(accountId: string, deviceId: number, keyPackages: readonly Uint8Array[], lastResort: Uint8Array | undefined): Promise<void> {
+    this.transaction(() => {
+      if (this.stmt('SELECT 1 FROM devices WHERE account_id = ? AND device_id = ?', { pluck: true }).get(accountId, deviceId) === undefined) {
+        throw deviceNotFound();
+      }
+      const insert = this.stmt('INSERT INTO key_packages (account_id, device_id, key_package, last_resort) VALUES (?, ?, ?, ?)');
+      for (const kp of keyPackages) insert.run(accountId, deviceId, kp, 0);
+      if (lastResort) {
+        this.stmt('DELETE FROM key_packages WHERE account_id = ? AND device_id = ? AND last_resort = 1').run(accountId, deviceId);
+        insert.run(accountId, deviceId, lastResort, 1);
+      }
+    });
+  }
+
+  async claimKeyPackages(accountIds: readonly string[]): Promise<{ accountId: string; deviceId: number; keyPackage: Uint8Array }[]> {
+    return this.transaction(() => {
+      const out: { accountId: string; deviceId: number; keyPackage: Uint8Array }[] = [];
+      const devices = this.stmt('SELECT device_id FROM devices WHERE account_id = ? ORDER BY device_id', { pluck: true });
+      // One-use packages first (oldest first), else the last-resort one, which stays.
+      const pick = this.stmt(
+        'SELECT id, key_package, last_resort FROM key_packages WHERE account_id = ? AND device_id = ? ORDER BY last_resort, id LIMIT 1',
+      );
+      const remove = this.stmt('DELETE FROM key_packages WHERE id = ?');
+      for (const accountId of new Set(accountIds)) {
+        for (const deviceId of devices.all(accountId) as number[]) {
+          const row = pick.get(accountId, deviceId) as { id: number; key_package: Uint8Array; last_resort: number } | undefined;
+          if (!row) continue;
+          if (row.last_resort === 0) remove.run(row.id);
+          out.push({ accountId, deviceId, keyPackage: bytes(row.key_package) });
+        }
+      }
+      return out;
+    });
+  }
+
+  async countKeyPackages(accountId: string, deviceId: number): Promise<number> {
+    return this.stmt('SELECT count(*) FROM key_packages WHERE account_id = ? AND device_id = ? AND last_resort = 0', { pluck: true }).get(
+      accountId,
+      deviceId,
+    ) as number;
+  }
+
+  private groupMembers(groupId: string): GroupMember[] {
+    const rows = this.stmt('SELECT account_id, device_id FROM group_members WHERE group_id = ? ORDER BY account_id, device_id').all(groupId) as {
+      account_id: string;
+      device_id: number;
+    }[];
+    return rows.map((r) => ({ accountId: r.account_id, deviceId: r.device_id }));
+  }
+
+  /** The members whose device still exists, without duplicates. */
+  private existing(members: readonly GroupMember[]): GroupMember[] {
+    const exists = this.stmt('SELECT 1 FROM devices WHERE account_id = ? AND device_id = ?', { pluck: true });
+    const seen = new Set<string>();
+    return members.filter((m) => {
+      const key = memberKey(m);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return exists.get(m.accountId, m.deviceId) !== undefined;
+    });
   }
 
   // Internals

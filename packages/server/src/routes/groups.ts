@@ -1,0 +1,298 @@
+/**
+ * The MLS Delivery Service (RFC 9420 §16.8; RFC 9750 §5): the server orders each group's handshake messages and fans
+ * every group envelope out to the member devices through the same durable per-device queues as 1:1 messages.
+ *
+ * - A commit is accepted only for the group's current epoch; a commit made in an older epoch gets 409 STALE_EPOCH
+ *   with the current epoch (the client processes the commits it has not seen, rebases, and retries). Commit, new
+ *   GroupInfo, new member list and every fanned-out copy are stored in one transaction before the 200.
+ * - The server keeps the latest GroupInfo (signed by the committer) so that an account's new device can join the
+ *   account's groups by external commit, and per group the member devices to deliver to. It never sees group names,
+ *   topics, avatars or display names: those travel inside MLS application messages.
+ * - KeyPackages (RFC 9420 §10): each device uploads one-use packages and a last-resort one; claiming takes one per
+ *   device of each account, atomically.
+ *
+ * Trust: the member list comes from the committer; the server cannot check it against the (encrypted) commit. A
+ * member who lies can only misdirect its own group's delivery, which the other members notice (docs/threat-model.md).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
+import { EnvelopeType, decodeEnvelope } from '@samizdat/protocol';
+import type { AuthenticatedDevice, ServerContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { fromBase64, toBase64 } from '../http.js';
+import { StaleEpochError } from '../store/repository.js';
+import type { GroupMember, StoredGroupEnvelope } from '../store/repository.js';
+import { AccountId, Base64, DeviceId, ErrorResponse } from '../schemas.js';
+
+const GroupId = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'MLS group id: 32 bytes as 64 lowercase hex characters' });
+const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const Member = Type.Object({ accountId: AccountId, deviceId: DeviceId }, { additionalProperties: false });
+/** Group members per commit; MLS groups of Telegram size are the goal (issue 5). */
+const MAX_MEMBERS = 50_000;
+const MAX_KEY_PACKAGES_PER_UPLOAD = 100;
+const MAX_CLAIM_ACCOUNTS = 100;
+const MAX_KEY_PACKAGE_BASE64 = 8 * 1024;
+
+const CreateBody = Type.Object(
+  { groupId: GroupId, epoch: Epoch, groupInfo: Base64('GroupInfo of the new group (with its ratchet tree)', 24 * 1024 * 1024) },
+  { additionalProperties: false },
+);
+
+const CommitBody = Type.Object(
+  {
+    epoch: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'The epoch the commit was made in' }),
+    commit: Base64('Encoded envelope (type GroupMessage) carrying the MLS commit', 2 * 1024 * 1024),
+    welcome: Type.Optional(Base64('Encoded envelope (type GroupWelcome) for the devices the commit adds', 2 * 1024 * 1024)),
+    groupInfo: Base64('GroupInfo of the new epoch (with its ratchet tree)', 24 * 1024 * 1024),
+    members: Type.Array(Member, { maxItems: MAX_MEMBERS, description: 'Member devices after the commit' }),
+  },
+  { additionalProperties: false },
+);
+
+const MessageBody = Type.Object(
+  { envelope: Base64('Encoded envelope (type GroupMessage) carrying an MLS application message', 2 * 1024 * 1024) },
+  { additionalProperties: false },
+);
+
+const KeyPackagesBody = Type.Object(
+  {
+    keyPackages: Type.Array(Base64('An MLS KeyPackage (MLSMessage encoding)', MAX_KEY_PACKAGE_BASE64), { maxItems: MAX_KEY_PACKAGES_PER_UPLOAD }),
+    lastResort: Type.Optional(Base64('A last-resort KeyPackage, handed out when no one-use package is left', MAX_KEY_PACKAGE_BASE64)),
+  },
+  { additionalProperties: false },
+);
+
+const ClaimBody = Type.Object(
+  { accountIds: Type.Array(AccountId, { minItems: 1, maxItems: MAX_CLAIM_ACCOUNTS }) },
+  { additionalProperties: false },
+);
+
+const memberKey = (m: GroupMember) => `${m.accountId}.${m.deviceId}`;
+
+function groupEnvelope(ctx: ServerContext, text: string, field: string, type: EnvelopeType): Uint8Array {
+  const bytes = fromBase64(text, field);
+  if (bytes.length > ctx.config.limits.maxGroupEnvelopeBytes) throw new ApiError('ENVELOPE_TOO_LARGE');
+  let decoded;
+  try {
+    decoded = decodeEnvelope(bytes);
+  } catch {
+    throw new ApiError('INVALID_ENVELOPE', `${field} is not a valid envelope`);
+  }
+  if (decoded.type !== type) throw new ApiError('INVALID_ENVELOPE', `${field} must be a ${type === EnvelopeType.GroupWelcome ? 'GroupWelcome' : 'GroupMessage'} envelope`);
+  return bytes;
+}
+
+function groupInfoOf(ctx: ServerContext, text: string): Uint8Array {
+  const bytes = fromBase64(text, 'groupInfo');
+  if (bytes.length === 0) throw new ApiError('BAD_REQUEST', 'groupInfo is empty');
+  if (bytes.length > ctx.config.limits.maxGroupInfoBytes) throw new ApiError('PAYLOAD_TOO_LARGE', 'groupInfo is larger than the server keeps');
+  return bytes;
+}
+
+function wake(ctx: ServerContext, stored: readonly StoredGroupEnvelope[], sender: AuthenticatedDevice, receivedAt: number): void {
+  ctx.metrics.messagesIn.inc(stored.length);
+  for (const s of stored) {
+    ctx.bus.publishQueued({ accountId: s.accountId, deviceId: s.deviceId }, [
+      { id: s.id, sourceAccountId: sender.accountId, sourceDeviceId: sender.deviceId, envelope: s.envelope, receivedAt },
+    ]);
+  }
+}
+
+export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const bodyLimit = 40 * 1024 * 1024;
+
+  app.post<{ Body: Static<typeof CreateBody> }>(
+    '/v1/groups',
+    {
+      bodyLimit,
+      schema: {
+        tags: ['groups'],
+        summary: 'Register a new MLS group with this device as its only member',
+        body: CreateBody,
+        response: { 204: Type.Null(), 400: ErrorResponse, 401: ErrorResponse, 409: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const device = await ctx.authenticate(request);
+      const { groupId, epoch } = request.body;
+      await ctx.repo.createGroup(groupId, epoch, device, groupInfoOf(ctx, request.body.groupInfo), ctx.now());
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/v1/groups',
+    {
+      schema: {
+        tags: ['groups'],
+        summary: "Groups any device of this account is a member of (a new device joins them by external commit)",
+        response: { 200: Type.Object({ groups: Type.Array(Type.Object({ groupId: GroupId, epoch: Epoch })) }) },
+      },
+    },
+    async (request) => {
+      const device = await ctx.authenticate(request);
+      return { groups: await ctx.repo.listGroups(device.accountId) };
+    },
+  );
+
+  app.get<{ Params: { groupId: string } }>(
+    '/v1/groups/:groupId',
+    {
+      schema: {
+        tags: ['groups'],
+        summary: "A group's epoch, latest GroupInfo and member devices (for members' accounts only)",
+        params: Type.Object({ groupId: GroupId }),
+        response: {
+          200: Type.Object({ groupId: GroupId, epoch: Epoch, groupInfo: Type.String(), members: Type.Array(Member) }),
+          403: ErrorResponse,
+          404: ErrorResponse,
+        },
+      },
+    },
+    async (request) => {
+      const device = await ctx.authenticate(request);
+      const group = await ctx.repo.getGroup(request.params.groupId);
+      if (!group) throw new ApiError('GROUP_NOT_FOUND');
+      if (!group.members.some((m) => m.accountId === device.accountId)) throw new ApiError('NOT_A_GROUP_MEMBER');
+      return { groupId: group.groupId, epoch: group.epoch, groupInfo: toBase64(group.groupInfo), members: [...group.members] };
+    },
+  );
+
+  app.post<{ Params: { groupId: string }; Body: Static<typeof CommitBody> }>(
+    '/v1/groups/:groupId/commits',
+    {
+      bodyLimit,
+      schema: {
+        tags: ['groups'],
+        summary: 'Apply a commit made in the current epoch: store it for every member device (and the Welcome for new ones)',
+        params: Type.Object({ groupId: GroupId }),
+        body: CommitBody,
+        response: {
+          200: Type.Object({ epoch: Epoch, stored: Type.Integer() }),
+          400: ErrorResponse,
+          403: ErrorResponse,
+          404: ErrorResponse,
+          409: Type.Object({ code: Type.String(), message: Type.String(), epoch: Type.Optional(Epoch) }),
+        },
+      },
+    },
+    async (request) => {
+      const device = await ctx.authenticate(request);
+      if (ctx.closing) throw new ApiError('SHUTTING_DOWN');
+      const { groupId } = request.params;
+      const body = request.body;
+      const group = await ctx.repo.getGroup(groupId);
+      if (!group) throw new ApiError('GROUP_NOT_FOUND');
+      const isMember = group.members.some((m) => memberKey(m) === memberKey(device));
+      // An external commit (RFC 9420 §12.4.3.2) by a new device of a member account: it must list itself.
+      const joiningOwnGroup =
+        !isMember && group.members.some((m) => m.accountId === device.accountId) && body.members.some((m) => memberKey(m) === memberKey(device));
+      if (!isMember && !joiningOwnGroup) throw new ApiError('NOT_A_GROUP_MEMBER');
+      const seen = new Set<string>();
+      for (const m of body.members) {
+        if (seen.has(memberKey(m))) throw new ApiError('BAD_REQUEST', `member ${m.accountId}.${m.deviceId} appears twice`);
+        seen.add(memberKey(m));
+      }
+      const commit = groupEnvelope(ctx, body.commit, 'commit', EnvelopeType.GroupMessage);
+      const welcome = body.welcome === undefined ? undefined : groupEnvelope(ctx, body.welcome, 'welcome', EnvelopeType.GroupWelcome);
+      const now = ctx.now();
+      let stored: StoredGroupEnvelope[];
+      try {
+        stored = await ctx.repo.commitGroup({
+          groupId,
+          epoch: body.epoch,
+          sender: device,
+          groupInfo: groupInfoOf(ctx, body.groupInfo),
+          members: body.members,
+          commit,
+          welcome,
+          receivedAt: now,
+          expiresAt: now + ctx.config.limits.maxQueueAgeMs,
+        });
+      } catch (err) {
+        if (err instanceof StaleEpochError) throw new ApiError('STALE_EPOCH', undefined, { epoch: err.epoch });
+        throw err;
+      }
+      wake(ctx, stored, device, now);
+      return { epoch: body.epoch + 1, stored: stored.length };
+    },
+  );
+
+  app.put<{ Params: { groupId: string }; Body: Static<typeof MessageBody> }>(
+    '/v1/groups/:groupId/messages',
+    {
+      bodyLimit,
+      schema: {
+        tags: ['groups'],
+        summary: 'Send an MLS application message to every other member device',
+        params: Type.Object({ groupId: GroupId }),
+        body: MessageBody,
+        response: { 200: Type.Object({ stored: Type.Integer() }), 400: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const device = await ctx.authenticate(request);
+      if (ctx.closing) throw new ApiError('SHUTTING_DOWN');
+      const { groupId } = request.params;
+      const group = await ctx.repo.getGroup(groupId);
+      if (!group) throw new ApiError('GROUP_NOT_FOUND');
+      if (!group.members.some((m) => memberKey(m) === memberKey(device))) throw new ApiError('NOT_A_GROUP_MEMBER');
+      const envelope = groupEnvelope(ctx, request.body.envelope, 'envelope', EnvelopeType.GroupMessage);
+      const now = ctx.now();
+      const stored = await ctx.repo.fanOutGroup(groupId, device, envelope, now, now + ctx.config.limits.maxQueueAgeMs);
+      wake(ctx, stored, device, now);
+      return { stored: stored.length };
+    },
+  );
+
+  app.put<{ Body: Static<typeof KeyPackagesBody> }>(
+    '/v1/groups/key-packages',
+    {
+      schema: {
+        tags: ['groups'],
+        summary: "Upload this device's MLS KeyPackages (one-use, and optionally a new last-resort one)",
+        body: KeyPackagesBody,
+        response: { 204: Type.Null(), 400: ErrorResponse, 401: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const device = await ctx.authenticate(request);
+      const packages = request.body.keyPackages.map((k, i) => fromBase64(k, `keyPackages[${i}]`));
+      const lastResort = request.body.lastResort === undefined ? undefined : fromBase64(request.body.lastResort, 'lastResort');
+      if ([...packages, ...(lastResort ? [lastResort] : [])].some((k) => k.length === 0)) throw new ApiError('BAD_REQUEST', 'a key package is empty');
+      await ctx.repo.addKeyPackages(device.accountId, device.deviceId, packages, lastResort);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/v1/groups/key-packages/count',
+    {
+      schema: { tags: ['groups'], summary: 'One-use KeyPackages this device has left on the server', response: { 200: Type.Object({ count: Type.Integer() }) } },
+    },
+    async (request) => {
+      const device = await ctx.authenticate(request);
+      return { count: await ctx.repo.countKeyPackages(device.accountId, device.deviceId) };
+    },
+  );
+
+  app.post<{ Body: Static<typeof ClaimBody> }>(
+    '/v1/groups/key-packages/claim',
+    {
+      schema: {
+        tags: ['groups'],
+        summary: 'Take one KeyPackage of every device of each account (to add them to a group)',
+        body: ClaimBody,
+        response: {
+          200: Type.Object({ keyPackages: Type.Array(Type.Object({ accountId: AccountId, deviceId: Type.Integer(), keyPackage: Type.String() })) }),
+        },
+      },
+    },
+    async (request) => {
+      await ctx.authenticate(request);
+      const claimed = await ctx.repo.claimKeyPackages(request.body.accountIds);
+      return { keyPackages: claimed.map((k) => ({ accountId: k.accountId, deviceId: k.deviceId, keyPackage: toBase64(k.keyPackage) })) };
+    },
+  );
+}
