@@ -9,6 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@samizdat\/protocol\/node$/, replacement: src('./packages/protocol/src/crypto/node-provider.ts') },
+      { find: /^@samizdat\/protocol\/groups-node$/, replacement: src('./packages/protocol/src/groups/node-mls-provider.ts') },
       { find: /^@samizdat\/protocol$/, replacement: src('./packages/protocol/src/index.ts') },
       { find: /^@samizdat\/client\/node$/, replacement: src('./packages/client/src/node.ts') },
       { find: /^@samizdat\/client$/, replacement: src('./packages/client/src/index.ts') },

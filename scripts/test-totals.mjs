@@ -11,8 +11,10 @@ try {
   process.exit(1);
 }
 const passed = report.numPassedTests ?? 0;
-// Suites that failed to load count as failures too, so a broken import cannot pass silently.
-const failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+// Test files that failed to load (no test ran) count as failures too, so a broken import cannot pass silently.
+// numFailedTestSuites is not used: it also counts every describe block around a failed test.
+const unloaded = (report.testResults ?? []).filter((file) => file.status === 'failed' && (file.assertionResults ?? []).length === 0).length;
+const failed = (report.numFailedTests ?? 0) + unloaded;
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

@@ -2,6 +2,7 @@
  * Client events as the JSON objects that `receive --json`, `chat` and the daemon print. Every message line has at
  * least: id, type, from (username, or a short account id when none is known), fromDevice, timestamp, body.
  */
+import { GROUP_ID_PATTERN } from '@samizdat/client';
 import type { Client, IdentityChangedEvent, MessageRecord, TypingEvent } from '@samizdat/client';
 
 export interface SavedAttachment {
@@ -15,7 +16,9 @@ export async function messageJson(
   saved: readonly SavedAttachment[] = [],
 ): Promise<Record<string, unknown>> {
   const type = m.kind === 'system' ? (m.event ?? 'system') : 'message';
+  const isGroup = GROUP_ID_PATTERN.test(m.conversation);
   return {
+    ...(isGroup ? { group: await client.displayName(m.conversation), groupId: m.conversation } : {}),
     id: m.id,
     type,
     from: await client.displayName(m.author),
@@ -29,6 +32,7 @@ export async function messageJson(
     ...(m.quote ? { quote: m.quote } : {}),
     ...(m.expireTimer ? { expireTimer: m.expireTimer } : {}),
     ...(m.event === 'timer-changed' ? { expireTimer: Number(m.body) } : {}),
+    ...(m.event === 'group-members' || m.event === 'group-updated' ? { details: JSON.parse(m.body ?? '{}') as unknown } : {}),
     ...(m.attachments?.length
       ? {
           attachments: m.attachments.map((a, i) => ({

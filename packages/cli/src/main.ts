@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { chatCommand } from './commands/chat.js';
 import { daemonCommand } from './commands/daemon.js';
 import { devicesCommand } from './commands/devices.js';
+import { groupsCommand } from './commands/groups.js';
 import { infoCommands } from './commands/info.js';
 import { linkCommand } from './commands/link.js';
 import { receiveCommand } from './commands/receive.js';
@@ -27,7 +28,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
-  for (const add of [registerCommand, linkCommand, sendCommand, receiveCommand, devicesCommand, verifyCommand, chatCommand, daemonCommand, infoCommands, unregisterCommand]) {
+  for (const add of [registerCommand, linkCommand, sendCommand, receiveCommand, devicesCommand, verifyCommand, chatCommand, daemonCommand, infoCommands, unregisterCommand, groupsCommand]) {
     add(program, runAction);
   }
   for (const command of program.commands) {

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { Client, ClientError, ClientErrorCode } from '@samizdat/client';
 import { SqliteClientStore, nodeConnector } from '@samizdat/client/node';
 import type { ClientStore } from '@samizdat/client';
+import { nodeMlsCryptoProvider } from '@samizdat/protocol/groups-node';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
 import { CliError } from './output.js';
 
@@ -116,7 +117,7 @@ export async function openProfile(options: GlobalOptions): Promise<Profile> {
 export async function openClient(options: GlobalOptions): Promise<{ client: Client; profile: Profile }> {
   const profile = await openProfile(options);
   try {
-    const client = await Client.open({ store: profile.store, crypto: profile.crypto, connector: profile.connector });
+    const client = await Client.open({ store: profile.store, crypto: profile.crypto, connector: profile.connector, mlsCryptoProvider: nodeMlsCryptoProvider });
     return { client, profile };
   } catch (err) {
     await profile.close();

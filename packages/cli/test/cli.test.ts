@@ -383,6 +383,39 @@ describe('samizdat CLI, end to end', () => {
     }
   });
 
+  it('runs a three-person group chat: create, talk, add, remove', async () => {
+    const alice = await register('alice');
+    const bob = await register('bob');
+    const carol = await register('carol');
+    const dave = await register('dave');
+    // Registering published each device's MLS key packages: they can be added at once.
+    const groupName = uniqueName('club');
+    const created = await alice.ok('groups', 'create', groupName, bob.name, carol.name);
+    expect(created.name).toBe(groupName);
+    expect((created.members as unknown[]).length).toBe(3);
+    const hello = secretText('hello group');
+    await alice.ok('send', '--group', groupName, hello);
+    for (const d of [bob, carol]) {
+      const got = await messages(d);
+      expect(got.map((m) => [m.group, m.from, m.body])).toEqual([[groupName, alice.name, hello]]);
+    }
+    const reply = secretText('hi from bob');
+    await bob.ok('send', '--group', groupName, reply);
+    expect((await messages(alice)).map((m) => [m.group, m.from, m.body])).toEqual([[groupName, bob.name, reply]]);
+
+    await alice.ok('groups', 'add', groupName, dave.name);
+    await alice.ok('groups', 'remove', groupName, carol.name);
+    const later = secretText('after the changes');
+    await alice.ok('send', '--group', groupName, later);
+    expect((await messages(dave)).map((m) => m.body)).toEqual([later]);
+    const carolSees = await messages(carol);
+    expect(carolSees.map((m) => m.body)).not.toContain(later);
+    const list = await carol.json('groups', 'list');
+    expect(list.find((g) => g.name === groupName)?.active).toBe(false);
+    expect((await bob.json('groups', 'list')).find((g) => g.name === groupName)?.members).toHaveLength(3);
+    expect((await messages(bob)).map((m) => m.body)).toContain(later);
+  });
+
   it('leaves no text, file content or username readable by the operator', async () => {
     await stopServer();
     await startServer();

@@ -40,7 +40,7 @@ import {
   sealProvisioningMessage,
   toHex,
 } from '@samizdat/protocol';
-import type { CryptoProvider, IdentityKeyPair, ProtocolAddress } from '@samizdat/protocol';
+import type { CryptoProvider, IdentityKeyPair, MlsEngineOptions, ProtocolAddress } from '@samizdat/protocol';
 import { decryptAttachment, encryptAttachment } from './attachments/attachment-cipher.js';
 import type { AttachmentPointer } from './attachments/attachment-cipher.js';
 import { decodeContent, encodeContent, newMessageId } from './content/content.js';
@@ -49,12 +49,13 @@ import { ClientError, ClientErrorCode } from './errors.js';
 import { KYBER_ONE_TIME_BATCH, ONE_TIME_BATCH, REFILL_THRESHOLD, generatePreKeys, pruneReplaced, rotationDue } from './keys/prekeys.js';
 import { decodeProvisioningMessage, encodeProvisioningMessage } from './provisioning/provisioning-message.js';
 import { StagedProtocolStore } from './storage/staged-protocol-store.js';
-import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, MessageRecord, MessageStatus, StoreTx } from './storage/store.js';
+import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, GroupRecord, MessageRecord, MessageStatus, StoreTx } from './storage/store.js';
 import type { Connector } from './transport/connector.js';
 import { DeliverySocket } from './transport/delivery-socket.js';
 import type { DeliveryState, ReceivedEnvelope } from './transport/delivery-socket.js';
 import { HttpApi, mismatchOf } from './transport/http-api.js';
 import { openProvisioningSocket } from './transport/provisioning-socket.js';
+import { GROUP_ID_PATTERN, GroupManager } from './groups/group-manager.js';
 import { Emitter } from './util/emitter.js';
 import { SerialQueue } from './util/serial-queue.js';
 
@@ -69,6 +70,8 @@ export interface ClientOptions {
   readonly store: ClientStore;
   readonly crypto: CryptoProvider;
   readonly connector: Connector;
+  /** The ts-mls crypto provider for groups: `nodeMlsCryptoProvider` in Node (fast); default: ts-mls's own (browsers). */
+  readonly mlsCryptoProvider?: MlsEngineOptions['mlsCryptoProvider'];
   /** Clock (ms); tests replace it. */
   readonly now?: () => number;
 }
@@ -160,6 +163,9 @@ export class Client extends Emitter<ClientEvents> {
   private readonly followUps = new Set<Promise<void>>();
   private readonly identity: IdentityKeyPair;
 
+  /** MLS groups of this device (docs/client.md "Groups"). */
+  readonly groups: GroupManager;
+
   private constructor(
     private readonly options: ClientOptions,
     private account: AccountRecord,
@@ -168,6 +174,25 @@ export class Client extends Emitter<ClientEvents> {
     super();
     this.now = options.now ?? Date.now;
     this.identity = decodeIdentityKeyPair(account.identityKeyPair);
+    this.groups = new GroupManager(
+      {
+        store: options.store,
+        api,
+        crypto: options.crypto,
+        queue: this.queue,
+        identity: this.identity,
+        account: () => this.account,
+        now: () => this.now(),
+        accountsOf: async (peers) => Promise.all(peers.map(async (p) => (await this.resolve(p)).accountId)),
+        interpret: async (target, c) => {
+          const effects = await this.interpret(target, c);
+          return { groupWrites: effects.groupWrites, created: effects.created, stage: (tx) => effects.stage(tx), emit: () => effects.emit(this) };
+        },
+        emitMessage: (m) => this.emit('message', m),
+        learnUsername: (accountId, username) => this.learnUsername(accountId, username),
+      },
+      options.mlsCryptoProvider ? { mlsCryptoProvider: options.mlsCryptoProvider } : {},
+    );
   }
 
   // ---- lifecycle ----
@@ -409,9 +434,10 @@ export class Client extends Emitter<ClientEvents> {
     return this.options.store.listContacts();
   }
 
-  /** The name to show for an account: its username, else its chosen name, else a short id. */
+  /** The name to show for an account (its username, else its chosen name, else a short id) or a group (its name). */
   async displayName(accountId: string): Promise<string> {
     if (accountId === this.account.accountId) return this.account.username ?? 'me';
+    if (GROUP_ID_PATTERN.test(accountId)) return (await this.options.store.getGroup(accountId))?.name ?? accountId.slice(0, 12);
     const c = await this.options.store.getContact(accountId);
     return c?.username ?? c?.name ?? accountId.slice(0, 8);
   }
@@ -492,6 +518,11 @@ export class Client extends Emitter<ClientEvents> {
     return this.options.store.listMessages(peer, options);
   }
 
+  /** One stored message (or event) of a conversation. */
+  message(conversation: string, author: string, id: string): Promise<MessageRecord | undefined> {
+    return this.options.store.getMessage(conversation, author, id);
+  }
+
   conversations(): Promise<ConversationSummary[]> {
     return this.options.store.listConversations();
   }
@@ -500,15 +531,16 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Sends a text (and attachments) to `peer`; resolves once the server has stored every copy. */
   async sendText(peer: Peer, body: string, options: SendOptions = {}): Promise<MessageRecord> {
+    if (GROUP_ID_PATTERN.test(peer)) return this.sendTextTo(await this.conversationOf(peer), body, options);
     const contact = await this.resolve(peer);
     try {
-      return await this.sendTextTo(contact, body, options);
+      return await this.sendTextTo({ id: contact.accountId, expireTimer: contact.expireTimer }, body, options);
     } catch (err) {
       // The username now belongs to a new account (its owner re-registered): warn, and send to the new one.
       if (!ClientError.isServer(err, 'ACCOUNT_NOT_FOUND') || contact.username === undefined) throw err;
       const moved = await this.relocate(contact.accountId, contact.username);
       if (!moved) throw err;
-      return this.sendTextTo(moved, body, options);
+      return this.sendTextTo({ id: moved.accountId, expireTimer: moved.expireTimer }, body, options);
     }
   }
 
@@ -554,7 +586,7 @@ export class Client extends Emitter<ClientEvents> {
     };
   }
 
-  private async sendTextTo(contact: ContactRecord, body: string, options: SendOptions): Promise<MessageRecord> {
+  private async sendTextTo(conversation: { id: string; expireTimer: number }, body: string, options: SendOptions): Promise<MessageRecord> {
     const attachments: AttachmentPointer[] = [];
     for (const a of options.attachments ?? []) attachments.push(await this.uploadAttachment(a, options.onProgress));
     const timestamp = this.now();
@@ -565,10 +597,10 @@ export class Client extends Emitter<ClientEvents> {
       ...(body !== '' ? { body } : {}),
       ...(attachments.length ? { attachments } : {}),
       ...(options.quote ? { quote: { id: options.quote.id, author: options.quote.author } } : {}),
-      ...(contact.expireTimer ? { expireTimer: contact.expireTimer } : {}),
+      ...(conversation.expireTimer ? { expireTimer: conversation.expireTimer } : {}),
     };
     const record: MessageRecord = {
-      conversation: contact.accountId,
+      conversation: conversation.id,
       id: content.id,
       author: this.account.accountId,
       authorDevice: this.account.deviceId,
@@ -580,7 +612,7 @@ export class Client extends Emitter<ClientEvents> {
       ...(attachments.length ? { attachments } : {}),
       ...(options.quote ? { quote: options.quote } : {}),
       status: 'pending',
-      ...(contact.expireTimer ? { expireTimer: contact.expireTimer, expiresAt: timestamp + contact.expireTimer * 1000 } : {}),
+      ...(conversation.expireTimer ? { expireTimer: conversation.expireTimer, expiresAt: timestamp + conversation.expireTimer * 1000 } : {}),
     };
     await this.options.store.write((tx) => tx.putMessage(record));
     this.emit('message', record);
@@ -589,7 +621,8 @@ export class Client extends Emitter<ClientEvents> {
 
   private async deliverRecord(record: MessageRecord, content: Content, queueIfOffline = false): Promise<MessageRecord> {
     try {
-      await this.queue.run(() => this.sendContent(record.conversation, content));
+      if (GROUP_ID_PATTERN.test(record.conversation)) await this.groups.sendContent(record.conversation, content, false);
+      else await this.queue.run(() => this.sendContent(record.conversation, content));
     } catch (err) {
       if (queueIfOffline && ClientError.is(err, ClientErrorCode.ServerUnreachable)) return record; // Stays pending: flushPending sends it.
       if (ClientError.isServer(err, 'ACCOUNT_NOT_FOUND')) {
@@ -629,11 +662,11 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   async editMessage(peer: Peer, targetId: string, body: string): Promise<void> {
-    const contact = await this.resolve(peer);
-    const target = await this.options.store.getMessage(contact.accountId, this.account.accountId, targetId);
+    const conversation = await this.conversationOf(peer);
+    const target = await this.options.store.getMessage(conversation.id, this.account.accountId, targetId);
     if (!target || target.deleted) throw new ClientError(ClientErrorCode.InvalidArgument, 'no such message of yours in this conversation');
     const content: Content = { type: 'edit', id: newMessageId(), timestamp: this.now(), targetId, body };
-    await this.queue.run(() => this.sendContent(contact.accountId, content));
+    await this.dispatch(conversation, content);
     const updated: MessageRecord = { ...target, body, editedAt: content.timestamp };
     await this.options.store.write((tx) => tx.putMessage(updated));
     this.emit('message-updated', updated);
@@ -641,22 +674,22 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Deletes one of our messages for everyone (every device of both people). */
   async deleteForEveryone(peer: Peer, targetId: string): Promise<void> {
-    const contact = await this.resolve(peer);
-    const target = await this.options.store.getMessage(contact.accountId, this.account.accountId, targetId);
+    const conversation = await this.conversationOf(peer);
+    const target = await this.options.store.getMessage(conversation.id, this.account.accountId, targetId);
     if (!target) throw new ClientError(ClientErrorCode.InvalidArgument, 'no such message of yours in this conversation');
     const content: Content = { type: 'delete', id: newMessageId(), timestamp: this.now(), targetId };
-    await this.queue.run(() => this.sendContent(contact.accountId, content));
+    await this.dispatch(conversation, content);
     const updated = deletedCopy(target);
     await this.options.store.write((tx) => tx.putMessage(updated));
     this.emit('message-updated', updated);
   }
 
   async react(peer: Peer, target: { id: string; author: string }, emoji: string, remove = false): Promise<void> {
-    const contact = await this.resolve(peer);
-    const message = await this.options.store.getMessage(contact.accountId, target.author, target.id);
+    const conversation = await this.conversationOf(peer);
+    const message = await this.options.store.getMessage(conversation.id, target.author, target.id);
     if (!message) throw new ClientError(ClientErrorCode.InvalidArgument, 'no such message in this conversation');
     const content: Content = { type: 'reaction', id: newMessageId(), timestamp: this.now(), targetId: target.id, targetAuthor: target.author, emoji, remove };
-    await this.queue.run(() => this.sendContent(contact.accountId, content));
+    await this.dispatch(conversation, content);
     const updated = withReaction(message, this.account.accountId, emoji, remove, content.timestamp);
     await this.options.store.write((tx) => tx.putMessage(updated));
     this.emit('message-updated', updated);
@@ -664,10 +697,11 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Typing indicators go to the peer's devices only and are never stored. */
   async sendTyping(peer: Peer, action: 'started' | 'stopped'): Promise<void> {
-    const contact = await this.resolve(peer);
-    if (contact.accountId === this.account.accountId) return;
+    const conversation = await this.conversationOf(peer);
+    if (conversation.id === this.account.accountId) return;
     const content: Content = { type: 'typing', id: newMessageId(), timestamp: this.now(), action };
-    await this.queue.run(() => this.sendToAccount(contact.accountId, content, false));
+    if (conversation.group) await this.groups.sendContent(conversation.id, content, false);
+    else await this.queue.run(() => this.sendToAccount(conversation.id, content, false));
   }
 
   /** Sets the disappearing-message timer of the conversation (seconds; 0 turns it off) on every device of both. */
@@ -675,28 +709,54 @@ export class Client extends Emitter<ClientEvents> {
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > 365 * 24 * 3600) {
       throw new ClientError(ClientErrorCode.InvalidArgument, 'the timer is a whole number of seconds, at most a year');
     }
-    const contact = await this.resolve(peer);
+    const conversation = await this.conversationOf(peer);
     const content: Content = { type: 'timer', id: newMessageId(), timestamp: this.now(), expireTimer: seconds };
-    await this.queue.run(() => this.sendContent(contact.accountId, content));
-    await this.applyTimer(contact.accountId, this.account.accountId, this.account.deviceId, seconds, content.id, content.timestamp);
+    if (conversation.group) {
+      await this.groups.sendContent(conversation.id, content, true); // Sets the group's timer and records it here too.
+      return;
+    }
+    await this.queue.run(() => this.sendContent(conversation.id, content));
+    await this.applyTimer(conversation.id, this.account.accountId, this.account.deviceId, seconds, content.id, content.timestamp);
   }
 
   /** Marks the conversation read here, tells the author's devices (read receipts) and our other devices. */
   async markRead(peer: Peer): Promise<number> {
-    const contact = await this.resolve(peer);
+    const conversation = await this.conversationOf(peer);
     const now = this.now();
-    const unread = (await this.options.store.listMessages(contact.accountId, { limit: 100_000 })).filter(
+    const unread = (await this.options.store.listMessages(conversation.id, { limit: 100_000 })).filter(
       (m) => m.direction === 'incoming' && m.kind === 'message' && m.readAt === undefined && !m.deleted,
     );
     if (unread.length === 0) return 0;
     const updated = unread.map((m) => ({ ...m, readAt: now, ...(m.expireTimer ? { expiresAt: now + m.expireTimer * 1000 } : {}) }));
     await this.options.store.write((tx) => updated.forEach((m) => tx.putMessage(m)));
     for (const m of updated) this.emit('message-updated', m);
+    if (conversation.group) {
+      // One receipt into the group: each author's devices mark theirs read; our devices mark the whole batch.
+      await this.groups.sendContent(conversation.id, { type: 'receipt', id: newMessageId(), timestamp: now, receipt: 'read', targetIds: unread.slice(-1000).map((m) => m.id) }, false);
+      return unread.length;
+    }
     await this.queue.run(async () => {
-      await this.sendToAccount(contact.accountId, { type: 'receipt', id: newMessageId(), timestamp: now, receipt: 'read', targetIds: unread.map((m) => m.id) }, false);
+      await this.sendToAccount(conversation.id, { type: 'receipt', id: newMessageId(), timestamp: now, receipt: 'read', targetIds: unread.map((m) => m.id) }, false);
       await this.sendToAccount(this.account.accountId, { type: 'sync-read', id: newMessageId(), timestamp: now, read: unread.map((m) => ({ author: m.author, targetId: m.id })) }, true);
     });
     return unread.length;
+  }
+
+  /** The conversation `peer` names: a group (by id) or a person (username or account id). */
+  private async conversationOf(peer: Peer): Promise<{ id: string; group?: GroupRecord; expireTimer: number; username?: string }> {
+    if (GROUP_ID_PATTERN.test(peer)) {
+      const group = await this.options.store.getGroup(peer);
+      if (!group) throw new ClientError(ClientErrorCode.InvalidArgument, 'no such group on this device');
+      return { id: group.groupId, group, expireTimer: group.expireTimer };
+    }
+    const contact = await this.resolve(peer);
+    return { id: contact.accountId, expireTimer: contact.expireTimer, ...(contact.username !== undefined ? { username: contact.username } : {}) };
+  }
+
+  /** Sends a content into a conversation (for a group, not applied locally: the caller does that). */
+  private async dispatch(conversation: { id: string; group?: GroupRecord }, content: Content): Promise<void> {
+    if (conversation.group) await this.groups.sendContent(conversation.id, content, false);
+    else await this.queue.run(() => this.sendContent(conversation.id, content));
   }
 
   // ---- attachments ----
@@ -863,6 +923,9 @@ export class Client extends Emitter<ClientEvents> {
       await this.recordUndecryptable(address, this.now(), 'malformed envelope', false);
       return [];
     }
+    if (envelope.type === EnvelopeType.GroupMessage || envelope.type === EnvelopeType.GroupWelcome) {
+      return this.groups.receive(envelope.type, envelope.content, source);
+    }
     if (envelope.type !== EnvelopeType.PreKeyMessage && envelope.type !== EnvelopeType.Message) {
       await this.recordUndecryptable(address, envelope.timestamp, 'unsupported envelope type', false);
       return [];
@@ -904,13 +967,8 @@ export class Client extends Emitter<ClientEvents> {
     const me = this.account.accountId;
     const fromSelf = from.account === me;
     const now = this.now();
-    const writes: MessageRecord[] = [];
-    const created: MessageRecord[] = [];
-    const updated: MessageRecord[] = [];
-    const after: FollowUp[] = [];
-    const contactWrites: ContactRecord[] = [];
-    let typing: TypingEvent | undefined;
-
+    const effects = new Effects();
+    const { writes, updated } = effects;
 
     const inner: { conversation: string; content: Content; author: string } | undefined = fromSelf
       ? content.type === 'sync-sent'
@@ -929,119 +987,133 @@ export class Client extends Emitter<ClientEvents> {
         }
       }
     } else if (inner) {
-      const { conversation, author } = inner;
-      const c = inner.content;
-      const outgoing = author === me;
-      switch (c.type) {
-        case 'message': {
-          const existing = await store.getMessage(conversation, author, c.id);
-          if (existing) break; // A resend of a message we already hold.
-          const record: MessageRecord = {
-            conversation,
-            id: c.id,
-            author,
-            authorDevice: from.device,
-            timestamp: c.timestamp,
-            receivedAt: now,
-            direction: outgoing ? 'outgoing' : 'incoming',
-            kind: 'message',
-            ...(c.body !== undefined ? { body: c.body } : {}),
-            ...(c.attachments?.length ? { attachments: c.attachments } : {}),
-            ...(c.quote ? { quote: c.quote } : {}),
-            status: outgoing ? 'sent' : 'received',
-            ...(c.expireTimer ? { expireTimer: c.expireTimer } : {}),
-            ...(c.expireTimer && outgoing ? { expiresAt: c.timestamp + c.expireTimer * 1000 } : {}),
-          };
-          writes.push(record);
-          created.push(record);
-          if (!outgoing) {
-            after.push(() =>
-              this.queue.run(() => this.sendToAccount(author, { type: 'receipt', id: newMessageId(), timestamp: this.now(), receipt: 'delivered', targetIds: [c.id] }, false)),
-            );
-          }
-          break;
-        }
-        case 'edit': {
-          const m = await store.getMessage(conversation, author, c.targetId);
-          if (m && !m.deleted && m.kind === 'message') {
-            const u = { ...m, body: c.body, editedAt: c.timestamp };
-            writes.push(u);
-            updated.push(u);
-          }
-          break;
-        }
-        case 'delete': {
-          const m = await store.getMessage(conversation, author, c.targetId);
-          if (m && !m.deleted) {
-            const u = deletedCopy(m);
-            writes.push(u);
-            updated.push(u);
-          }
-          break;
-        }
-        case 'reaction': {
-          const m = await store.getMessage(conversation, c.targetAuthor, c.targetId);
-          if (m && !m.deleted) {
-            const u = withReaction(m, author, c.emoji, c.remove, c.timestamp);
-            writes.push(u);
-            updated.push(u);
-          }
-          break;
-        }
-        case 'receipt': {
-          if (outgoing) break;
-          const status: MessageStatus = c.receipt === 'read' ? 'read' : 'delivered';
-          for (const id of c.targetIds) {
-            const m = await store.getMessage(conversation, me, id);
-            if (m && m.direction === 'outgoing' && STATUS_RANK[m.status] < STATUS_RANK[status]) {
-              const u = { ...m, status };
-              writes.push(u);
-              updated.push(u);
-            }
-          }
-          break;
-        }
-        case 'typing':
-          if (!outgoing) typing = { conversation, author, authorDevice: from.device, action: c.action };
-          break;
-        case 'timer': {
-          const contact = (await store.getContact(conversation)) ?? { accountId: conversation, verified: false, expireTimer: 0 };
-          contactWrites.push({ ...contact, expireTimer: c.expireTimer });
-          const notice = timerNotice(conversation, author, from.device, c.id, c.timestamp, now, c.expireTimer);
-          writes.push(notice);
-          created.push(notice);
-          break;
-        }
-        case 'resend-request': {
-          if (outgoing) break;
-          const targets = await store.findOutgoingByTimestamp(conversation, c.targetTimestamps ?? []);
-          for (const t of targets) {
-            if (t.kind !== 'message' || t.deleted) continue;
-            const again: Content = {
-              type: 'message',
-              id: t.id,
-              timestamp: t.timestamp,
-              ...(t.body !== undefined ? { body: t.body } : {}),
-              ...(t.attachments?.length ? { attachments: [...t.attachments] } : {}),
-              ...(t.expireTimer ? { expireTimer: t.expireTimer } : {}),
-            };
-            after.push(() => this.queue.run(() => this.sendToAccount(conversation, again, false)));
-          }
-          break;
-        }
-        default:
-          break; // Sync contents from another account, or kinds that need no action here.
-      }
+      effects.add(await this.interpret({ conversation: inner.conversation, author: inner.author, authorDevice: from.device, group: undefined }, inner.content));
     }
 
-    await this.commitStaged(staged, (tx) => {
-      for (const w of writes) tx.putMessage(w);
-      for (const c of contactWrites) tx.putContact(c);
-    });
-    for (const m of created) this.emit('message', m);
-    for (const m of updated) this.emit('message-updated', m);
-    if (typing) this.emit('typing', typing);
-    return after;
+    await this.commitStaged(staged, (tx) => effects.stage(tx));
+    effects.emit(this);
+    return effects.after;
+  }
+
+  /**
+   * What one content means for a conversation (1:1 or group): the messages to store or update, contact or group
+   * settings to change, events to emit and follow-up sends. Nothing is stored here; the caller commits the effects
+   * atomically with the session or group state that decrypted the content.
+   */
+  async interpret(target: { conversation: string; author: string; authorDevice: number; group: GroupRecord | undefined }, c: Content): Promise<Effects> {
+    const store = this.options.store;
+    const me = this.account.accountId;
+    const now = this.now();
+    const effects = new Effects();
+    const { writes, created, updated, after, contactWrites } = effects;
+    const { conversation, author, group } = target;
+    const from = { device: target.authorDevice };
+    const outgoing = author === me;
+    switch (c.type) {
+      case 'message': {
+        const existing = await store.getMessage(conversation, author, c.id);
+        if (existing) break; // A resend of a message we already hold.
+        const record: MessageRecord = {
+          conversation,
+          id: c.id,
+          author,
+          authorDevice: from.device,
+          timestamp: c.timestamp,
+          receivedAt: now,
+          direction: outgoing ? 'outgoing' : 'incoming',
+          kind: 'message',
+          ...(c.body !== undefined ? { body: c.body } : {}),
+          ...(c.attachments?.length ? { attachments: c.attachments } : {}),
+          ...(c.quote ? { quote: c.quote } : {}),
+          status: outgoing ? 'sent' : 'received',
+          ...(c.expireTimer ? { expireTimer: c.expireTimer } : {}),
+          ...(c.expireTimer && outgoing ? { expiresAt: c.timestamp + c.expireTimer * 1000 } : {}),
+        };
+        writes.push(record);
+        created.push(record);
+        // Delivery receipts go back 1:1; in groups only read receipts are sent (as in Signal, to spare large groups).
+        if (!outgoing && !group) {
+          after.push(() =>
+            this.queue.run(() => this.sendToAccount(author, { type: 'receipt', id: newMessageId(), timestamp: this.now(), receipt: 'delivered', targetIds: [c.id] }, false)),
+          );
+        }
+        break;
+      }
+      case 'edit': {
+        const m = await store.getMessage(conversation, author, c.targetId);
+        if (m && !m.deleted && m.kind === 'message') {
+          const u = { ...m, body: c.body, editedAt: c.timestamp };
+          writes.push(u);
+          updated.push(u);
+        }
+        break;
+      }
+      case 'delete': {
+        const m = await store.getMessage(conversation, author, c.targetId);
+        if (m && !m.deleted) {
+          const u = deletedCopy(m);
+          writes.push(u);
+          updated.push(u);
+        }
+        break;
+      }
+      case 'reaction': {
+        const m = await store.getMessage(conversation, c.targetAuthor, c.targetId);
+        if (m && !m.deleted) {
+          const u = withReaction(m, author, c.emoji, c.remove, c.timestamp);
+          writes.push(u);
+          updated.push(u);
+        }
+        break;
+      }
+      case 'receipt': {
+        if (outgoing) break;
+        const status: MessageStatus = c.receipt === 'read' ? 'read' : 'delivered';
+        for (const id of c.targetIds) {
+          const m = await store.getMessage(conversation, me, id);
+          if (m && m.direction === 'outgoing' && STATUS_RANK[m.status] < STATUS_RANK[status]) {
+            const u = { ...m, status };
+            writes.push(u);
+            updated.push(u);
+          }
+        }
+        break;
+      }
+      case 'typing':
+        if (!outgoing) effects.typing = { conversation, author, authorDevice: from.device, action: c.action };
+        break;
+      case 'timer': {
+        if (group) effects.groupWrites.push({ ...group, expireTimer: c.expireTimer });
+        else {
+          const contact = (await store.getContact(conversation)) ?? { accountId: conversation, verified: false, expireTimer: 0 };
+          contactWrites.push({ ...contact, expireTimer: c.expireTimer });
+        }
+        const notice = timerNotice(conversation, author, from.device, c.id, c.timestamp, now, c.expireTimer);
+        writes.push(notice);
+        created.push(notice);
+        break;
+      }
+      case 'resend-request': {
+        if (outgoing || group) break;
+        const targets = await store.findOutgoingByTimestamp(conversation, c.targetTimestamps ?? []);
+        for (const t of targets) {
+          if (t.kind !== 'message' || t.deleted) continue;
+          const again: Content = {
+            type: 'message',
+            id: t.id,
+            timestamp: t.timestamp,
+            ...(t.body !== undefined ? { body: t.body } : {}),
+            ...(t.attachments?.length ? { attachments: [...t.attachments] } : {}),
+            ...(t.expireTimer ? { expireTimer: t.expireTimer } : {}),
+          };
+          after.push(() => this.queue.run(() => this.sendToAccount(conversation, again, false)));
+        }
+        break;
+      }
+      default:
+        break; // Sync contents from another account, or kinds that need no action here.
+    }
+    return effects;
   }
 
   private async applyTimer(conversation: string, author: string, device: number, seconds: number, id: string, timestamp: number): Promise<void> {
@@ -1103,6 +1175,8 @@ export class Client extends Emitter<ClientEvents> {
     if (this.maintenance || this.closed) return;
     this.maintenance = this.maintainPreKeys()
       .catch(() => undefined)
+      .then(() => this.groups.maintain())
+      .catch(() => undefined)
       .finally(() => (this.maintenance = undefined));
   }
 
@@ -1131,6 +1205,41 @@ export class Client extends Emitter<ClientEvents> {
     if (expired.length === 0) return;
     await this.options.store.write((tx) => expired.forEach((m) => tx.deleteMessage(m.conversation, m.author, m.id)));
     for (const m of expired) this.emit('message-expired', m);
+  }
+}
+
+/** What processing a content leads to, collected so that it is stored in one atomic write and then announced. */
+export class Effects {
+  readonly writes: MessageRecord[] = [];
+  readonly created: MessageRecord[] = [];
+  readonly updated: MessageRecord[] = [];
+  readonly contactWrites: ContactRecord[] = [];
+  readonly groupWrites: GroupRecord[] = [];
+  readonly after: FollowUp[] = [];
+  typing: TypingEvent | undefined;
+
+  add(other: Effects): void {
+    this.writes.push(...other.writes);
+    this.created.push(...other.created);
+    this.updated.push(...other.updated);
+    this.contactWrites.push(...other.contactWrites);
+    this.groupWrites.push(...other.groupWrites);
+    this.after.push(...other.after);
+    this.typing = other.typing ?? this.typing;
+  }
+
+  /** Stages every write (inside ClientStore.write). */
+  stage(tx: StoreTx): void {
+    for (const w of this.writes) tx.putMessage(w);
+    for (const c of this.contactWrites) tx.putContact(c);
+    for (const g of this.groupWrites) tx.putGroup(g);
+  }
+
+  /** Announces what was stored. */
+  emit(client: Emitter<ClientEvents>): void {
+    for (const m of this.created) client.emit('message', m);
+    for (const m of this.updated) client.emit('message-updated', m);
+    if (this.typing) client.emit('typing', this.typing);
   }
 }
 

@@ -22,6 +22,7 @@ export type {
   ClientStore,
   ContactRecord,
   ConversationSummary,
+  GroupRecord,
   MessageRecord,
   MessageStatus,
   Reaction,
@@ -42,3 +43,5 @@ export {
 export type { AttachmentPointer, EncryptedAttachment } from './attachments/attachment-cipher.js';
 export * from './transport/index.js';
 export { IndexedDbClientStore } from './storage/indexeddb/index.js';
+export { GROUP_ID_PATTERN, GroupManager } from './groups/group-manager.js';
+export type { GroupView } from './groups/group-manager.js';

@@ -28,6 +28,12 @@ export const ProtocolErrorCode = {
   UntrustedIdentity: 'UNTRUSTED_IDENTITY',
   /** A message arrived for a chain we have no key for (e.g. an old chain already evicted). */
   InvalidMessage: 'INVALID_MESSAGE',
+  /**
+   * An MLS handshake message (commit or proposal) is not for the group's current epoch, or an application message is
+   * for a future epoch or one whose keys are gone. The Delivery Service orders commits per epoch; a client whose own
+   * commit lost drops it, processes the winner's and retries; one that is behind catches up in order first.
+   */
+  WrongEpoch: 'WRONG_EPOCH',
 } as const;
 
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];

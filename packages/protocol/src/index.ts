@@ -59,3 +59,45 @@ export {
   sealProvisioningMessage,
 } from './provisioning-cipher.js';
 export type { ProvisioningKeyPair } from './provisioning-cipher.js';
+
+// Groups: MLS (RFC 9420) through our engine over ts-mls. The node:crypto MLS provider is `@samizdat/protocol/groups-node`.
+export {
+  DEFAULT_GROUP_CIPHER_SUITE,
+  GROUP_ID_LENGTH,
+  KEY_PACKAGE_LIFETIME_SECONDS,
+  RETAINED_EPOCHS,
+  MlsEngine,
+  decodeMlsDeviceIdentity,
+  encodeMlsDeviceIdentity,
+  epochAuthenticatorOf,
+  epochOf,
+  groupIdOf,
+  inspectMessage,
+  isActiveMember,
+  membersOfGroup,
+  ownMember,
+  treeHashOf,
+} from './groups/mls-engine.js';
+export type {
+  CommitResult,
+  DeviceAddress,
+  GroupCipherSuite,
+  GroupMember,
+  GroupState,
+  KeyPackageBundle,
+  MessageInfo,
+  MlsDeviceIdentity,
+  MlsEngineOptions,
+  ProcessedMessage,
+  ProposalDescription,
+} from './groups/mls-engine.js';
+export {
+  ACCOUNT_ID_LENGTH,
+  DEVICE_CREDENTIAL_SIGNATURE_CONTEXT,
+  DEVICE_CREDENTIAL_VERSION,
+  decodeDeviceCredential,
+  deviceCredentialSignedMessage,
+  signDeviceCredential,
+  verifyDeviceCredential,
+} from './groups/device-credential.js';
+export type { DeviceCredential } from './groups/device-credential.js';

@@ -1,4 +1,5 @@
 import { Client } from '@samizdat/client';
+import { nodeMlsCryptoProvider } from '@samizdat/protocol/groups-node';
 import type { Command } from 'commander';
 import QRCode from 'qrcode';
 import { usage } from '../output.js';
@@ -22,6 +23,7 @@ export function linkCommand(program: Command, run: Runner): void {
             store: profile.store,
             crypto: profile.crypto,
             connector: profile.connector,
+            mlsCryptoProvider: nodeMlsCryptoProvider,
             serverUrl: cmd.server,
             signal,
             onCode: (code) => {
@@ -34,6 +36,8 @@ export function linkCommand(program: Command, run: Runner): void {
               });
             },
           });
+          // Publish group key packages now, so that others can add this device to groups right away.
+          await client.groups.maintainKeyPackages();
           out.result(
             { type: 'linked', accountId: client.accountId, deviceId: client.deviceId, username: client.username ?? null },
             `Linked: this is device ${client.deviceId} of ${client.username ?? client.accountId}.`,

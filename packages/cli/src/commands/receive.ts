@@ -1,3 +1,4 @@
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClientError, ClientErrorCode } from '@samizdat/client';
@@ -94,6 +95,46 @@ function humanLine(json: Record<string, unknown>): string {
   }
 }
 
+/**
+ * Commands other than receive (groups, send to a group) first bring the device up to date, which processes what
+ * was queued. What arrives then is stored, and its key noted here, so that the next `receive` still prints it.
+ */
+const UNSHOWN_FILE = 'unshown.jsonl';
+
+export async function catchUp(client: Client, home: string, out: Output): Promise<void> {
+  const file = join(home, UNSHOWN_FILE);
+  client.on('message', (m) => {
+    if (m.direction === 'incoming' || m.authorDevice !== client.deviceId) appendFileSync(file, `${JSON.stringify([m.conversation, m.author, m.id])}\n`, { mode: 0o600 });
+  });
+  const { finished } = await startReceiving(client);
+  await Promise.race([client.whenQueueEmpty(), finished]);
+  void out;
+}
+
+/** Prints (and forgets) the messages that other commands received without showing. */
+async function printUnshown(client: Client, home: string, out: Output, dir: string): Promise<void> {
+  const file = join(home, UNSHOWN_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const [conversation, author, id] = JSON.parse(line) as [string, string, string];
+      const m = await client.message(conversation, author, id);
+      if (!m) continue;
+      const json = await messageJson(client, m, m.attachments?.length ? await saveAttachments(client, m, dir) : []);
+      out.result(json, humanLine(json));
+    } catch {
+      // A damaged line: skip it.
+    }
+  }
+  rmSync(file, { force: true });
+}
+
 /** Starts the client and fails clearly if it cannot get connected, or loses the connection for good. */
 export async function startReceiving(client: Client): Promise<{ finished: Promise<never> }> {
   let fail!: (err: Error) => void;
@@ -129,6 +170,7 @@ export function receiveCommand(program: Command, run: Runner): void {
           if (idle) clearTimeout(idle);
           idle = setTimeout(done, timeout * 1000);
         };
+        await printUnshown(client, profile.home, out, join(profile.home, 'attachments'));
         const flushed = printEvents(client, out, join(profile.home, 'attachments'), arm);
         const stop = () => done();
         process.once('SIGINT', stop);

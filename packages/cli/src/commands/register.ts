@@ -1,4 +1,5 @@
 import { Client } from '@samizdat/client';
+import { nodeMlsCryptoProvider } from '@samizdat/protocol/groups-node';
 import type { Command } from 'commander';
 import type { Runner } from '../runner.js';
 import { openProfile } from '../profile.js';
@@ -17,9 +18,12 @@ export function registerCommand(program: Command, run: Runner): void {
             store: profile.store,
             crypto: profile.crypto,
             connector: profile.connector,
+            mlsCryptoProvider: nodeMlsCryptoProvider,
             serverUrl: cmd.server,
             ...(cmd.username !== undefined ? { username: cmd.username } : {}),
           });
+          // Publish group key packages now, so that others can add this device to groups right away.
+          await client.groups.maintainKeyPackages();
           out.result(
             { accountId: client.accountId, deviceId: client.deviceId, username: client.username ?? null, server: client.serverUrl },
             `Registered${client.username ? ` as ${client.username}` : ''} (account ${client.accountId}, device ${client.deviceId}).`,

@@ -5,6 +5,7 @@ import { CliError, usage } from '../output.js';
 import { openClient } from '../profile.js';
 import { progressBar } from '../progress.js';
 import type { Runner } from '../runner.js';
+import { catchUp } from './receive.js';
 
 /** Largest file `--attach` takes (the server's default attachment limit). */
 const MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024;
@@ -25,12 +26,16 @@ export function sendCommand(program: Command, run: Runner): void {
   program
     .command('send')
     .description('send a message to every device of NAME (and to your other devices); exits 0 once the server stored it')
-    .argument('<name>', 'username (or account id) of the recipient')
+    .argument('[name]', 'username (or account id) of the recipient (not with --group)')
     .argument('[text]', 'the message', '')
+    .option('--group <group>', 'send to this group (name or id) instead: then the only argument is the text')
     .option('--attach <file...>', 'files to send with it (encrypted on this device)')
     .option('--quote <id>', 'reply to the message with this id')
-    .action((name: string, text: string, cmd: { attach?: string[]; quote?: string }, command: Command) =>
+    .action((first: string | undefined, second: string, cmd: { attach?: string[]; quote?: string; group?: string }, command: Command) =>
       run(async (opts, out) => {
+        const name = cmd.group === undefined ? first : undefined;
+        const text = cmd.group === undefined ? second : (first ?? '');
+        if (cmd.group === undefined && name === undefined) throw usage('say who to send to: samizdat send NAME "text", or --group GROUP "text"');
         if (text === '' && !cmd.attach?.length) throw usage('nothing to send: give a text, --attach FILE, or both');
         const attachments = [];
         for (const file of cmd.attach ?? []) {
@@ -50,20 +55,25 @@ export function sendCommand(program: Command, run: Runner): void {
         const { client, profile } = await openClient(opts);
         const bar = progressBar('upload');
         try {
+          let to: string;
+          if (cmd.group !== undefined) {
+            await catchUp(client, profile.home, out); // The group as it is now.
+            to = (await client.groups.find(cmd.group)).groupId;
+          } else to = name as string;
           let quote: { id: string; author: string } | undefined;
           if (cmd.quote !== undefined) {
-            const contact = await client.resolve(name);
-            const target = (await client.history(contact.accountId, { limit: 100_000 })).find((m) => m.id === cmd.quote);
-            if (!target) throw usage(`no message with id ${cmd.quote} in the conversation with ${name}`);
+            const conversation = cmd.group !== undefined ? to : (await client.resolve(to)).accountId;
+            const target = (await client.history(conversation, { limit: 100_000 })).find((m) => m.id === cmd.quote);
+            if (!target) throw usage(`no message with id ${cmd.quote} in that conversation`);
             quote = { id: target.id, author: target.author };
           }
-          const sent = await client.sendText(name, text, {
+          const sent = await client.sendText(to, text, {
             attachments,
             ...(quote ? { quote } : {}),
             onProgress: (done, total) => bar.update(done, total),
           });
           bar.stop();
-          out.result({ id: sent.id, timestamp: sent.timestamp, status: sent.status, to: name }, `Sent (${sent.id}).`);
+          out.result({ id: sent.id, timestamp: sent.timestamp, status: sent.status, to: cmd.group ?? name }, `Sent (${sent.id}).`);
         } finally {
           bar.stop();
           await client.close();

@@ -159,8 +159,20 @@ export interface ResendRequestContent extends ContentBase {
   readonly targetTimestamps?: readonly number[];
 }
 
+/**
+ * A group's settings changed (inside MLS, so the server never sees them): its name and/or its admins — the members
+ * who may add and remove others. Only the fields present change.
+ */
+export interface GroupUpdateContent extends ContentBase {
+  readonly type: 'group-update';
+  readonly name?: string;
+  /** Account ids. */
+  readonly admins?: readonly string[];
+}
+
 export type Content =
   | MessageContent
+  | GroupUpdateContent
   | EditContent
   | DeleteContent
   | ReactionContent
@@ -268,6 +280,7 @@ const CONTENT_TYPES: ReadonlySet<string> = new Set<ContentType>([
   'sync-read',
   'session-reset',
   'resend-request',
+  'group-update',
 ]);
 
 /** A plain object's own fields, checked against the allowed names (`__proto__` is an own field of parsed JSON). */
@@ -317,6 +330,7 @@ const FIELDS: Readonly<Record<ContentType, readonly string[]>> = {
   'sync-read': [...COMMON_FIELDS, 'read'],
   'session-reset': [...COMMON_FIELDS],
   'resend-request': [...COMMON_FIELDS, 'targetTimestamps'],
+  'group-update': [...COMMON_FIELDS, 'name', 'admins'],
 };
 
 function readContent(value: unknown, mode: Mode, allowSync: boolean, path = ''): Content {
@@ -397,6 +411,13 @@ function readContent(value: unknown, mode: Mode, allowSync: boolean, path = ''):
         type: t,
         ...base,
         ...optional(f, 'targetTimestamps', (v, p) => list(v, p, 1, MAX_TARGETS, (n, q) => timestamp(n, q))),
+      };
+    case 'group-update':
+      return {
+        type: t,
+        ...base,
+        ...optional(f, 'name', (v, p) => line(v, p, 1, MAX_NAME_BYTES)),
+        ...optional(f, 'admins', (v, p) => list(v, p, 0, MAX_TARGETS, (a, q) => idValue(a, q))),
       };
   }
 }

@@ -91,7 +91,27 @@ export interface MessageRecord {
   /** When it disappears from every device (ms): set once the timer starts (sent, or read). */
   readonly expiresAt?: number;
   /** For kind 'system': what happened. */
-  readonly event?: 'identity-changed' | 'undecryptable' | 'timer-changed';
+  readonly event?: 'identity-changed' | 'undecryptable' | 'timer-changed' | 'group-members' | 'group-updated';
+}
+
+/** An MLS group this device is (or was) in. */
+export interface GroupRecord {
+  /** The MLS group id: 32 bytes as 64 lowercase hex characters; also the group conversation's id. */
+  readonly groupId: string;
+  /** The group as this device sees it (the MLS engine's encoded state). */
+  readonly state: Uint8Array;
+  readonly epoch: number;
+  /** The group's name, set inside the group (the server never sees it). */
+  readonly name?: string;
+  /** Account ids of the admins: the members who may add and remove others. */
+  readonly admins: readonly string[];
+  /** Disappearing-message timer of the group, in seconds (0 = off). */
+  readonly expireTimer: number;
+  readonly createdAt: number;
+  /** False once this device left or was removed: the history stays, nothing more can be sent or read. */
+  readonly active: boolean;
+  /** When this device last made an update commit (post-compromise security), ms. */
+  readonly updatedAt: number;
 }
 
 /** A conversation as the chat list shows it. */
@@ -119,6 +139,9 @@ export interface StoreTx {
   /** Inserts or replaces (key: conversation, author, id). */
   putMessage(message: MessageRecord): void;
   deleteMessage(conversation: string, author: string, id: string): void;
+  putGroup(group: GroupRecord): void;
+  /** An MLS key package's private bundle, by its KeyPackageRef (hex); undefined deletes. */
+  putKeyPackageBundle(ref: string, bundle: Uint8Array | undefined): void;
 }
 
 export interface ClientStore {
@@ -151,6 +174,12 @@ export interface ClientStore {
   listConversations(): Promise<ConversationSummary[]>;
   /** Messages whose expiresAt is ≤ now. */
   listExpired(now: number): Promise<MessageRecord[]>;
+
+  getGroup(groupId: string): Promise<GroupRecord | undefined>;
+  listGroups(): Promise<GroupRecord[]>;
+  getKeyPackageBundle(ref: string): Promise<Uint8Array | undefined>;
+  /** Refs (hex) of the key package bundles kept. */
+  listKeyPackageRefs(): Promise<string[]>;
 
   /** Runs `fn` and applies everything it wrote atomically: all of it is stored, or none. */
   write(fn: (tx: StoreTx) => void): Promise<void>;

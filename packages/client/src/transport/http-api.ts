@@ -166,6 +166,19 @@ export interface DeviceListMismatch {
   readonly staleDevices: number[];
 }
 
+const GROUP_ID = /^[0-9a-f]{64}$/;
+
+function checkGroupId(groupId: string): void {
+  if (typeof groupId !== 'string' || !GROUP_ID.test(groupId)) throw invalidArgument('a group id is 64 lowercase hex characters');
+}
+
+/** The group's current epoch from a STALE_EPOCH error, or undefined for any other error. */
+export function staleEpochOf(err: unknown): number | undefined {
+  if (!ClientError.isServer(err, 'STALE_EPOCH')) return undefined;
+  const epoch = err.server?.details?.epoch;
+  return typeof epoch === 'number' && Number.isSafeInteger(epoch) && epoch >= 0 ? epoch : undefined;
+}
+
 /** The device lists of a DEVICE_LIST_MISMATCH error, or undefined for any other error. */
 export function mismatchOf(err: unknown): DeviceListMismatch | undefined {
   if (!ClientError.isServer(err, 'DEVICE_LIST_MISMATCH')) return undefined;
@@ -661,6 +674,84 @@ export class HttpApi {
       }
     }
     return { acknowledged, unknown };
+  }
+
+  // -- groups (the MLS Delivery Service, docs/api.md "Groups") --
+
+  /** POST /v1/groups: registers a new group (this device its only member) at `epoch` with its GroupInfo. */
+  async createGroup(groupId: string, epoch: number, groupInfo: Uint8Array): Promise<void> {
+    checkGroupId(groupId);
+    await this.noContent({ route: 'POST /v1/groups', method: 'POST', path: '/v1/groups', auth: true, json: { groupId, epoch, groupInfo: toBase64(groupInfo) } });
+  }
+
+  /** GET /v1/groups: the groups any device of this account is in. */
+  async listGroups(): Promise<{ groupId: string; epoch: number }[]> {
+    const body = await this.json({ route: 'GET /v1/groups', method: 'GET', path: '/v1/groups', auth: true });
+    return body.objects('groups').map((g) => ({ groupId: g.string('groupId', GROUP_ID), epoch: g.integer('epoch', 0, Number.MAX_SAFE_INTEGER) }));
+  }
+
+  /** GET /v1/groups/:groupId: epoch, GroupInfo and member devices. */
+  async getGroup(groupId: string): Promise<{ epoch: number; groupInfo: Uint8Array; members: DeviceAddress[] }> {
+    checkGroupId(groupId);
+    const body = await this.json({ route: 'GET /v1/groups/:groupId', method: 'GET', path: `/v1/groups/${groupId}`, auth: true });
+    return {
+      epoch: body.integer('epoch', 0, Number.MAX_SAFE_INTEGER),
+      groupInfo: body.bytes('groupInfo'),
+      members: body.objects('members').map((m) => ({ accountId: m.string('accountId', ACCOUNT_ID), deviceId: m.integer('deviceId', 1, 0xffffffff) })),
+    };
+  }
+
+  /**
+   * POST /v1/groups/:groupId/commits. A commit made in an epoch the group has left is SERVER_ERROR STALE_EPOCH
+   * whose details carry the current `epoch` (staleEpochOf).
+   */
+  async commitGroup(
+    groupId: string,
+    commit: { epoch: number; commit: Uint8Array; welcome?: Uint8Array; groupInfo: Uint8Array; members: readonly DeviceAddress[] },
+  ): Promise<{ epoch: number; stored: number }> {
+    checkGroupId(groupId);
+    const json = {
+      epoch: commit.epoch,
+      commit: toBase64(commit.commit),
+      ...(commit.welcome ? { welcome: toBase64(commit.welcome) } : {}),
+      groupInfo: toBase64(commit.groupInfo),
+      members: commit.members.map((m) => ({ accountId: m.accountId, deviceId: m.deviceId })),
+    };
+    const route = 'POST /v1/groups/:groupId/commits';
+    const body = await this.json({ route, method: 'POST', path: `/v1/groups/${groupId}/commits`, auth: true, json, timeoutMs: this.attachmentTimeoutMs });
+    return { epoch: body.integer('epoch', 0, Number.MAX_SAFE_INTEGER), stored: body.integer('stored', 0, Number.MAX_SAFE_INTEGER) };
+  }
+
+  /** PUT /v1/groups/:groupId/messages: an application message envelope for every other member device. */
+  async sendGroupMessage(groupId: string, envelope: Uint8Array): Promise<{ stored: number }> {
+    checkGroupId(groupId);
+    const route = 'PUT /v1/groups/:groupId/messages';
+    const body = await this.json({ route, method: 'PUT', path: `/v1/groups/${groupId}/messages`, auth: true, json: { envelope: toBase64(envelope) } });
+    return { stored: body.integer('stored', 0, Number.MAX_SAFE_INTEGER) };
+  }
+
+  /** PUT /v1/groups/key-packages: this device's MLS KeyPackages (public parts). */
+  async uploadKeyPackages(keyPackages: readonly Uint8Array[], lastResort?: Uint8Array): Promise<void> {
+    const json = { keyPackages: keyPackages.map(toBase64), ...(lastResort ? { lastResort: toBase64(lastResort) } : {}) };
+    await this.noContent({ route: 'PUT /v1/groups/key-packages', method: 'PUT', path: '/v1/groups/key-packages', auth: true, json });
+  }
+
+  /** GET /v1/groups/key-packages/count: one-use KeyPackages this device has left on the server. */
+  async keyPackageCount(): Promise<number> {
+    const body = await this.json({ route: 'GET /v1/groups/key-packages/count', method: 'GET', path: '/v1/groups/key-packages/count', auth: true });
+    return body.integer('count', 0, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** POST /v1/groups/key-packages/claim: one KeyPackage of every device of each account. */
+  async claimKeyPackages(accountIds: readonly string[]): Promise<{ accountId: string; deviceId: number; keyPackage: Uint8Array }[]> {
+    for (const id of accountIds) checkAccountId(id);
+    const route = 'POST /v1/groups/key-packages/claim';
+    const body = await this.json({ route, method: 'POST', path: '/v1/groups/key-packages/claim', auth: true, json: { accountIds } });
+    return body.objects('keyPackages').map((k) => ({
+      accountId: k.string('accountId', ACCOUNT_ID),
+      deviceId: k.integer('deviceId', 1, 0xffffffff),
+      keyPackage: k.bytes('keyPackage'),
+    }));
   }
 
   // -- attachments --

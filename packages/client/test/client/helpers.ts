@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nodeMlsCryptoProvider } from '@samizdat/protocol/groups-node';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
 import { Client } from '../../src/client.js';
 import type { ClientEvents } from '../../src/client.js';
@@ -13,6 +14,8 @@ import type { Connector } from '../../src/transport/connector.js';
 import { nodeConnector } from '../../src/transport/node-connector.js';
 
 export const crypto = new NodeCryptoProvider();
+/** Groups run on the node:crypto MLS provider, as the CLI does. */
+const mls = { mlsCryptoProvider: nodeMlsCryptoProvider };
 
 export interface TestClient {
   readonly client: Client;
@@ -53,7 +56,7 @@ function record(client: Client): TestClient['events'] {
 export async function registerClient(serverUrl: string, username?: string, connector: Connector = nodeConnector()): Promise<TestClient> {
   const dir = profileDir();
   const store = SqliteClientStore.open(join(dir, 'samizdat.db'));
-  const client = await Client.register({ store, crypto, connector, serverUrl, ...(username !== undefined ? { username } : {}) });
+  const client = await Client.register({ store, crypto, connector, serverUrl, ...mls, ...(username !== undefined ? { username } : {}) });
   return { client, dir, events: record(client) };
 }
 
@@ -65,6 +68,7 @@ export async function linkClient(serverUrl: string, existing: Client): Promise<T
   const client = await Client.link({
     store,
     crypto,
+    ...mls,
     connector: nodeConnector(),
     serverUrl,
     onCode: (code) => {
@@ -78,7 +82,7 @@ export async function linkClient(serverUrl: string, existing: Client): Promise<T
 /** Opens the profile in `dir` again (a restart). */
 export async function reopen(dir: string, connector: Connector = nodeConnector()): Promise<TestClient> {
   const store = SqliteClientStore.open(join(dir, 'samizdat.db'));
-  const client = await Client.open({ store, crypto, connector });
+  const client = await Client.open({ store, crypto, connector, ...mls });
   return { client, dir, events: record(client) };
 }
 

@@ -100,6 +100,10 @@ const syncedArb: fc.Arbitrary<SyncedContent> = fc.oneof(
   fc.record({ type: fc.constant('timer' as const), ...common, expireTimer: timerArb }, { requiredKeys: ['type', ...commonKeys, 'expireTimer'] }),
   fc.record({ type: fc.constant('session-reset' as const), ...common }, { requiredKeys: ['type', ...commonKeys] }),
   fc.record(
+    { type: fc.constant('group-update' as const), ...common, name: lineArb(60).filter((n) => n.length > 0), admins: fc.array(idArb, { maxLength: 5 }) },
+    { requiredKeys: ['type', ...commonKeys] },
+  ),
+  fc.record(
     {
       type: fc.constant('resend-request' as const),
       ...common,
@@ -400,6 +404,8 @@ describe('content decoding is strict', () => {
     ['a sync-read entry with an unknown field', raw({ type: 'sync-read', id: ID, timestamp: 1, read: [{ author: AUTHOR, targetId: ID, at: 1 }] })],
     ['a session reset with a body', raw({ type: 'session-reset', id: ID, timestamp: 1, body: 'x' })],
     ['a resend request with an empty list', raw({ type: 'resend-request', id: ID, timestamp: 1, targetTimestamps: [] })],
+    ['a group update with an empty name', raw({ type: 'group-update', id: ID, timestamp: 1, name: '' })],
+    ['a group update with an admin that is no account id', raw({ type: 'group-update', id: ID, timestamp: 1, admins: ['alice'] })],
     ['a resend request with a negative timestamp', raw({ type: 'resend-request', id: ID, timestamp: 1, targetTimestamps: [-5] })],
   ];
 

@@ -71,7 +71,7 @@ describe('SqliteClientStore on disk', () => {
     const path = join(dir, 'profile.db');
     const future = new Database(path);
     future.exec("CREATE TABLE from_the_future (x TEXT); INSERT INTO from_the_future VALUES ('keep me');");
-    future.pragma('user_version = 2');
+    future.pragma('user_version = 3');
     future.close();
     const before = sha256(path);
 
@@ -86,7 +86,7 @@ describe('SqliteClientStore on disk', () => {
     expect(existsSync(`${path}-wal`)).toBe(false);
 
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    expect(check.pragma('user_version', { simple: true })).toBe(3);
     expect(check.pragma('journal_mode', { simple: true })).toBe('delete');
     check.close();
   });

@@ -13,7 +13,7 @@ import {
 } from '@samizdat/protocol';
 import type { CryptoProvider, IdentityKeyPair } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../../src/errors.js';
-import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, MessageRecord } from '../../src/storage/store.js';
+import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, GroupRecord, MessageRecord } from '../../src/storage/store.js';
 import { assert, assertEqual, assertRejects } from './tiny-assert.js';
 
 /** One store on fresh, private storage. */
@@ -750,6 +750,45 @@ test('keeps everything written across a reopen', async (ctx) =>
     const again = await h.reopen();
     assertEqual(await again.getKv('k'), undefined, 'a deletion is durable too');
     assert(!(await again.hasKyberBaseKey(6, testBytes(33, 3))), 'forgotten base keys stay forgotten');
+  }),
+);
+
+test('keeps groups and MLS key package bundles, durably and exactly', async (ctx) =>
+  withStore(ctx, async (h) => {
+    const { store } = h;
+    assertEqual(await store.listGroups(), [], 'no groups at first');
+    const group: GroupRecord = {
+      groupId: 'ab'.repeat(32),
+      state: testBytes(3000, 9),
+      epoch: 4,
+      name: 'Book club 📚',
+      admins: [ALICE, BOB],
+      expireTimer: 0,
+      createdAt: 1_700_000_000_000,
+      active: true,
+      updatedAt: 1_700_000_100_000,
+    };
+    const unnamed: GroupRecord = { groupId: 'cd'.repeat(32), state: testBytes(10, 1), epoch: 0, admins: [], expireTimer: 60, createdAt: 1, active: false, updatedAt: 1 };
+    await store.write((tx) => {
+      tx.putGroup(group);
+      tx.putGroup(unnamed);
+      tx.putKeyPackageBundle('01ff', testBytes(700, 2));
+      tx.putKeyPackageBundle('02aa', testBytes(700, 3));
+    });
+    assertEqual(await store.getGroup(group.groupId), group, 'group round trip');
+    assertEqual(await store.getGroup(unnamed.groupId), unnamed, 'absent name stays absent');
+    assertEqual(await store.getGroup('ef'.repeat(32)), undefined, 'unknown group');
+    assertEqual((await store.listGroups()).map((g) => g.groupId).sort(), [group.groupId, unnamed.groupId], 'list');
+    assertEqual((await store.listKeyPackageRefs()).sort(), ['01ff', '02aa'], 'refs');
+    const next: GroupRecord = { ...group, epoch: 5, state: testBytes(3100, 4), name: 'Renamed' };
+    await store.write((tx) => {
+      tx.putGroup(next);
+      tx.putKeyPackageBundle('01ff', undefined);
+    });
+    const again = await h.reopen();
+    assertEqual(await again.getGroup(group.groupId), next, 'replaced and durable');
+    assertEqual(await again.getKeyPackageBundle('01ff'), undefined, 'a used bundle is gone');
+    assertEqual(await again.getKeyPackageBundle('02aa'), testBytes(700, 3), 'the other bundle stays');
   }),
 );
 

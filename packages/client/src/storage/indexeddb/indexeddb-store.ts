@@ -21,10 +21,10 @@ import {
 } from '@samizdat/protocol';
 import type { KyberPreKey, OneTimePreKey, PreKeyId, ProtocolAddress, SignedPreKey } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../../errors.js';
-import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, MessageRecord, StoreTx } from '../store.js';
+import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, GroupRecord, MessageRecord, StoreTx } from '../store.js';
 
 /** The schema this code writes; a database with a newer one is refused (VersionError) rather than damaged. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const Stores = {
   kv: 'kv',
@@ -38,6 +38,8 @@ const Stores = {
   kyberBaseKeys: 'kyber_base_keys',
   contacts: 'contacts',
   messages: 'messages',
+  groups: 'groups',
+  keyPackageBundles: 'key_package_bundles',
 } as const;
 
 type StoreName = (typeof Stores)[keyof typeof Stores];
@@ -76,9 +78,18 @@ const MIGRATIONS: readonly ((db: IDBDatabase, tx: IDBTransaction) => void)[] = [
     messages.createIndex(Indexes.messagesByExpiry, 'expiresAt');
     messages.createIndex(Indexes.messagesUnread, ['conversation', 'unread']);
   },
+  (db) => {
+    db.createObjectStore(Stores.groups, { keyPath: 'groupId' });
+    db.createObjectStore(Stores.keyPackageBundles, { keyPath: 'ref' });
+  },
 ];
 
 const ACCOUNT_KEY = 'account';
+
+interface KeyPackageBundleRow {
+  readonly ref: string;
+  readonly bundle: Uint8Array;
+}
 
 interface KvRow {
   readonly key: string;
@@ -316,6 +327,22 @@ export class IndexedDbClientStore implements ClientStore {
     return this.readOne(Stores.kyberBaseKeys, (s) => s.count([id, copyBytes(baseKey)]), (n: number) => n > 0);
   }
 
+  getGroup(groupId: string): Promise<GroupRecord | undefined> {
+    return this.readOne(Stores.groups, (s) => s.get(groupId), (row: GroupRecord | undefined) => row);
+  }
+
+  listGroups(): Promise<GroupRecord[]> {
+    return this.readOne(Stores.groups, (s) => s.getAll(), (rows: GroupRecord[]) => rows);
+  }
+
+  getKeyPackageBundle(ref: string): Promise<Uint8Array | undefined> {
+    return this.readOne(Stores.keyPackageBundles, (s) => s.get(ref), (row: KeyPackageBundleRow | undefined) => row?.bundle);
+  }
+
+  listKeyPackageRefs(): Promise<string[]> {
+    return this.readOne(Stores.keyPackageBundles, (s) => s.getAllKeys(), (keys: string[]) => keys);
+  }
+
   getContact(accountId: string): Promise<ContactRecord | undefined> {
     return this.readOne(Stores.contacts, (s) => s.get(accountId), (row: ContactRow | undefined) => row?.contact);
   }
@@ -494,6 +521,13 @@ function writer(tx: IDBTransaction): StoreTx {
     },
     deleteMessage(conversation, author, id) {
       store(Stores.messages).delete([conversation, author, id]);
+    },
+    putGroup(group) {
+      store(Stores.groups).put(plain({ ...group, state: copyBytes(group.state), admins: [...group.admins] }));
+    },
+    putKeyPackageBundle(ref, bundle) {
+      if (bundle === undefined) store(Stores.keyPackageBundles).delete(ref);
+      else store(Stores.keyPackageBundles).put({ ref, bundle: copyBytes(bundle) } satisfies KeyPackageBundleRow);
     },
   };
 }

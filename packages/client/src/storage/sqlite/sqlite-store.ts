@@ -19,10 +19,10 @@ import {
 } from '@samizdat/protocol';
 import type { KyberPreKey, OneTimePreKey, PreKeyId, ProtocolAddress, SignedPreKey } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../../errors.js';
-import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, MessageRecord, StoreTx } from '../store.js';
+import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, GroupRecord, MessageRecord, StoreTx } from '../store.js';
 
 /** The schema this code writes; a file with a newer one is refused rather than damaged. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,6 +42,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX messages_by_time ON messages (conversation, timestamp, received_at);
    CREATE INDEX messages_pending ON messages (status) WHERE status = 'pending';
    CREATE INDEX messages_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL;`,
+  `CREATE TABLE groups (group_id TEXT PRIMARY KEY, data TEXT NOT NULL, state BLOB NOT NULL);
+   CREATE TABLE key_package_bundles (ref TEXT PRIMARY KEY, bundle BLOB NOT NULL);`,
 ];
 
 const ACCOUNT_KEY = 'account';
@@ -264,6 +266,27 @@ export class SqliteClientStore implements ClientStore {
     return this.all<MessageRow>('SELECT data FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ?', now).map((r) => fromJson<MessageRecord>(r.data));
   }
 
+  async getGroup(groupId: string): Promise<GroupRecord | undefined> {
+    const row = this.get<{ data: string; state: Buffer }>('SELECT data, state FROM groups WHERE group_id = ?', groupId);
+    return row && { ...fromJson<Omit<GroupRecord, 'state'>>(row.data), state: bytes(row.state) };
+  }
+
+  async listGroups(): Promise<GroupRecord[]> {
+    return this.all<{ data: string; state: Buffer }>('SELECT data, state FROM groups ORDER BY group_id').map((row) => ({
+      ...fromJson<Omit<GroupRecord, 'state'>>(row.data),
+      state: bytes(row.state),
+    }));
+  }
+
+  async getKeyPackageBundle(ref: string): Promise<Uint8Array | undefined> {
+    const row = this.get<{ bundle: Buffer }>('SELECT bundle FROM key_package_bundles WHERE ref = ?', ref);
+    return row && bytes(row.bundle);
+  }
+
+  async listKeyPackageRefs(): Promise<string[]> {
+    return this.all<{ ref: string }>('SELECT ref FROM key_package_bundles ORDER BY ref').map((r) => r.ref);
+  }
+
   async write(fn: (tx: StoreTx) => void): Promise<void> {
     const tx = this.tx();
     try {
@@ -318,6 +341,14 @@ export class SqliteClientStore implements ClientStore {
           m.expiresAt ?? null,
           toJson(m),
         ),
+      putGroup: (group) => {
+        const { state, ...rest } = group;
+        this.run('INSERT OR REPLACE INTO groups (group_id, data, state) VALUES (?, ?, ?)', group.groupId, toJson(rest), state);
+      },
+      putKeyPackageBundle: (ref, bundle) => {
+        if (bundle === undefined) this.run('DELETE FROM key_package_bundles WHERE ref = ?', ref);
+        else this.run('INSERT OR REPLACE INTO key_package_bundles (ref, bundle) VALUES (?, ?)', ref, bundle);
+      },
       deleteMessage: (conversation, author, id) =>
         this.run('DELETE FROM messages WHERE conversation = ? AND author = ? AND id = ?', conversation, author, id),
     };

@@ -41,12 +41,12 @@ export const INDEXEDDB_CASES: readonly IndexedDbCase[] = [
     async run(factory, dbName) {
       const store = await IndexedDbClientStore.open(dbName, factory);
       await store.close();
-      const db = await openRaw(factory, dbName, 1);
+      const db = await openRaw(factory, dbName, 2);
       try {
-        assertEqual(db.version, 1, 'schema version');
+        assertEqual(db.version, 2, 'schema version');
         assertEqual(
           Array.from(db.objectStoreNames).sort(),
-          ['account', 'contacts', 'identities', 'kv', 'kyber_base_keys', 'kyber_prekeys', 'messages', 'one_time_prekeys', 'sessions', 'signed_prekeys'],
+          ['account', 'contacts', 'groups', 'identities', 'key_package_bundles', 'kv', 'kyber_base_keys', 'kyber_prekeys', 'messages', 'one_time_prekeys', 'sessions', 'signed_prekeys'],
           'object stores',
         );
         const tx = db.transaction(['messages', 'contacts'], 'readonly');
@@ -101,7 +101,7 @@ export const INDEXEDDB_CASES: readonly IndexedDbCase[] = [
       const store = await IndexedDbClientStore.open(dbName, factory);
       await store.write((tx) => tx.putKv('k', 'v'));
       // Would wait forever ('blocked') if the store kept its connection open.
-      const newer = await openRaw(factory, dbName, 2);
+      const newer = await openRaw(factory, dbName, 3);
       newer.close();
       await assertRejects(store.getKv('k'), ClientErrorCode.StorageError, 'a read after the upgrade');
       await assertRejects(

@@ -1,0 +1,571 @@
+/**
+ * Groups: MLS groups (RFC 9420) of devices, through @samizdat/protocol's MlsEngine, with the server as the Delivery
+ * Service (docs/api.md "Groups"). A group is also a conversation: its id (64 hex characters) is the conversation id,
+ * and group messages carry the same content as 1:1 ones (docs/wire-format.md), so history, receipts, edits,
+ * reactions and timers work the same way.
+ *
+ * - Every device of every member account is a leaf, so a user's devices all read the group without sync copies.
+ * - Commits go to the server for the group's current epoch. If another member's commit won that epoch (409
+ *   STALE_EPOCH), this device processes the winner's commit from its queue and makes its change again on top.
+ * - The group's name and admins travel inside the group (`group-update` content); the server never sees them.
+ *   Admins are enforced by the members' clients: only admins are offered to add or remove, and a membership change
+ *   committed by a non-admin is recorded in the conversation as such (the MLS group itself cannot refuse it).
+ * - A new device of a member account joins the account's groups by external commit (RFC 9420 §12.4.3.2), and the
+ *   account's other devices then re-send the group's settings so the new device learns the name.
+ * - Every device makes an update commit at least weekly (post-compromise security, RFC 9420 §16.6).
+ */
+import {
+  EnvelopeType,
+  MlsEngine,
+  ProtocolError,
+  ProtocolErrorCode,
+  constantTimeEqual,
+  decodeMlsDeviceIdentity,
+  encodeEnvelope,
+  encodeMlsDeviceIdentity,
+  epochOf,
+  groupIdOf,
+  inspectMessage,
+  membersOfGroup,
+  toHex,
+} from '@samizdat/protocol';
+import type { CommitResult, CryptoProvider, DeviceAddress, GroupState, IdentityKeyPair, MlsDeviceIdentity, ProcessedMessage } from '@samizdat/protocol';
+import type { Content } from '../content/content.js';
+import { decodeContent, encodeContent, newMessageId } from '../content/content.js';
+import { ClientError, ClientErrorCode } from '../errors.js';
+import type { AccountRecord, ClientStore, GroupRecord, MessageRecord, StoreTx } from '../storage/store.js';
+import type { HttpApi } from '../transport/http-api.js';
+import { staleEpochOf } from '../transport/http-api.js';
+import { fromBase64, toBase64 } from '../transport/base64.js';
+import type { SerialQueue } from '../util/serial-queue.js';
+
+export const GROUP_ID_PATTERN = /^[0-9a-f]{64}$/;
+/** One-use key packages kept on the server; refilled below the threshold. */
+export const KEY_PACKAGE_BATCH = 20;
+export const KEY_PACKAGE_REFILL_BELOW = 5;
+/** Each device refreshes its leaf at least this often (post-compromise security). */
+export const SELF_UPDATE_AFTER_MS = 7 * 24 * 3600 * 1000;
+const COMMIT_ATTEMPTS = 5;
+const CATCH_UP_TIMEOUT_MS = 15_000;
+const IDENTITY_KV = 'mls.identity';
+const JOINED_KV = 'mls.joinedAccountGroups';
+
+/** What the group manager needs from its Client. */
+export interface GroupHost {
+  readonly store: ClientStore;
+  readonly api: HttpApi;
+  readonly crypto: CryptoProvider;
+  readonly queue: SerialQueue;
+  readonly identity: IdentityKeyPair;
+  account(): AccountRecord;
+  now(): number;
+  /** Account ids of `peers` (usernames or account ids), resolving unknown ones through the server. */
+  accountsOf(peers: readonly string[]): Promise<string[]>;
+  /** What a content means for a conversation (Client.interpret); stored by the caller. */
+  interpret(target: { conversation: string; author: string; authorDevice: number; group: GroupRecord | undefined }, c: Content): Promise<GroupEffects>;
+  emitMessage(m: MessageRecord): void;
+  /** Stores the username a member claims once the server confirms it (Client.learnUsername). */
+  learnUsername(accountId: string, username: string): Promise<void>;
+}
+
+/** The part of Client's Effects the group manager uses. */
+export interface GroupEffects {
+  readonly groupWrites: GroupRecord[];
+  readonly created: MessageRecord[];
+  stage(tx: StoreTx): void;
+  emit(): void;
+}
+
+export interface GroupView {
+  readonly groupId: string;
+  readonly name: string | undefined;
+  readonly epoch: number;
+  readonly admins: readonly string[];
+  readonly active: boolean;
+  readonly expireTimer: number;
+  /** Member devices, by account. */
+  readonly members: readonly { readonly accountId: string; readonly devices: readonly number[] }[];
+}
+
+/**
+ * The group after a `group-update` from `author`: admins may change the name and the admins; anything else is
+ * unchanged. (Right after a Welcome the admins are provisionally whoever added us, until the settings arrive.)
+ */
+function withSettings(group: GroupRecord, content: Content, author: string): GroupRecord {
+  if (content.type !== 'group-update') return group;
+  if (group.admins.length > 0 && !group.admins.includes(author)) return group;
+  return {
+    ...group,
+    ...(content.name !== undefined ? { name: content.name } : {}),
+    ...(content.admins !== undefined ? { admins: [...content.admins] } : {}),
+  };
+}
+
+export class GroupManager {
+  readonly engine: MlsEngine;
+  private device: MlsDeviceIdentity | undefined;
+
+  constructor(
+    private readonly host: GroupHost,
+    engineOptions: { mlsCryptoProvider?: ConstructorParameters<typeof MlsEngine>[0]['mlsCryptoProvider'] } = {},
+  ) {
+    this.engine = new MlsEngine({
+      crypto: host.crypto,
+      isTrustedIdentity: (accountId, identityKey) => this.isTrusted(accountId, identityKey),
+      ...(engineOptions.mlsCryptoProvider ? { mlsCryptoProvider: engineOptions.mlsCryptoProvider } : {}),
+    });
+  }
+
+  // ---- identity and key packages ----
+
+  /**
+   * Trust on first use, shared with 1:1 sessions: the identity key pinned for the account (from a session or an
+   * earlier group), else the one the server publishes for it, pinned now. A member whose credential carries any
+   * other key is refused.
+   */
+  private async isTrusted(accountId: string, identityKey: Uint8Array): Promise<boolean> {
+    const store = this.host.store;
+    const pinned = await store.getIdentity(accountId);
+    if (pinned) return constantTimeEqual(pinned, identityKey);
+    const published = (await this.host.api.getAccount(accountId)).identityKey;
+    await store.write((tx) => tx.putIdentity(accountId, published));
+    return constantTimeEqual(published, identityKey);
+  }
+
+  /** This device's MLS identity (signature key bound to the account identity), created on first use. */
+  private async deviceIdentity(): Promise<MlsDeviceIdentity> {
+    if (this.device) return this.device;
+    const stored = await this.host.store.getKv(IDENTITY_KV);
+    const bytes = stored === undefined ? undefined : fromBase64(stored);
+    if (bytes) {
+      this.device = decodeMlsDeviceIdentity(bytes);
+      return this.device;
+    }
+    const account = this.host.account();
+    const device = await this.engine.createDeviceIdentity(this.host.identity, account.accountId, account.deviceId);
+    await this.host.store.write((tx) => tx.putKv(IDENTITY_KV, toBase64(encodeMlsDeviceIdentity(device))));
+    this.device = device;
+    return device;
+  }
+
+  /** Keeps one-use key packages (and a last-resort one) on the server so that others can add this device. */
+  async maintainKeyPackages(): Promise<void> {
+    const device = await this.deviceIdentity();
+    const count = await this.host.api.keyPackageCount();
+    const first = (await this.host.store.listKeyPackageRefs()).length === 0;
+    if (count >= KEY_PACKAGE_REFILL_BELOW && !first) return;
+    const bundles = await this.engine.generateKeyPackages(device, KEY_PACKAGE_BATCH);
+    const lastResort = first ? await this.engine.generateLastResortKeyPackage(device) : undefined;
+    const all = lastResort ? [...bundles, lastResort] : bundles;
+    // Private halves first: a package the server hands out must be answerable here.
+    await this.host.store.write((tx) => all.forEach((b) => tx.putKeyPackageBundle(toHex(b.ref), b.privateKeyPackage)));
+    await this.host.api.uploadKeyPackages(
+      bundles.map((b) => b.publicKeyPackage),
+      lastResort?.publicKeyPackage,
+    );
+  }
+
+  // ---- reading ----
+
+  async list(): Promise<GroupView[]> {
+    return Promise.all((await this.host.store.listGroups()).map((g) => this.view(g)));
+  }
+
+  /** A group by id or (case-insensitive) name; INVALID_ARGUMENT if none or several match. */
+  async find(nameOrId: string): Promise<GroupRecord> {
+    const store = this.host.store;
+    if (GROUP_ID_PATTERN.test(nameOrId)) {
+      const group = await store.getGroup(nameOrId);
+      if (group) return group;
+    }
+    const matches = (await store.listGroups()).filter((g) => g.name?.toLowerCase() === nameOrId.toLowerCase() || g.groupId.startsWith(nameOrId));
+    const active = matches.filter((g) => g.active);
+    const chosen = active.length > 0 ? active : matches;
+    if (chosen.length === 1) return chosen[0] as GroupRecord;
+    throw new ClientError(ClientErrorCode.InvalidArgument, chosen.length === 0 ? `no group called "${nameOrId}"` : `several groups match "${nameOrId}": use its id`);
+  }
+
+  view(group: GroupRecord): GroupView {
+    const members = new Map<string, number[]>();
+    if (group.active) {
+      for (const m of membersOfGroup(this.engine.decodeGroupState(group.state))) {
+        members.set(m.accountId, [...(members.get(m.accountId) ?? []), m.deviceId].sort((a, b) => a - b));
+      }
+    }
+    return {
+      groupId: group.groupId,
+      name: group.name,
+      epoch: group.epoch,
+      admins: group.admins,
+      active: group.active,
+      expireTimer: group.expireTimer,
+      members: [...members].map(([accountId, devices]) => ({ accountId, devices })),
+    };
+  }
+
+  // ---- changing membership ----
+
+  /** Creates a group named `name` with this account (all its devices) and `peers` (all their devices); we are admin. */
+  async create(name: string, peers: readonly string[]): Promise<GroupRecord> {
+    const me = this.host.account().accountId;
+    const accounts = [...new Set(await this.host.accountsOf(peers))].filter((a) => a !== me);
+    const device = await this.deviceIdentity();
+    const record = await this.host.queue.run(async () => {
+      const state = await this.engine.createGroup(device);
+      const groupId = toHex(groupIdOf(state));
+      await this.host.api.createGroup(groupId, 0, await this.engine.exportGroupInfo(state));
+      const now = this.host.now();
+      const group: GroupRecord = { groupId, state: this.engine.encodeGroupState(state), epoch: 0, name, admins: [me], expireTimer: 0, createdAt: now, active: true, updatedAt: now };
+      await this.host.store.write((tx) => tx.putGroup(group));
+      return group;
+    });
+    // Our other devices and the members, in one commit; then the settings, inside the group.
+    await this.addAccounts(record.groupId, [me, ...accounts], true);
+    await this.sendContent(record.groupId, { type: 'group-update', id: newMessageId(), timestamp: this.host.now(), name, admins: [me] });
+    return (await this.host.store.getGroup(record.groupId)) as GroupRecord;
+  }
+
+  /** Adds every device of each peer (admins only). */
+  async add(nameOrId: string, peers: readonly string[]): Promise<void> {
+    const group = await this.find(nameOrId);
+    this.requireAdmin(group);
+    await this.addAccounts(group.groupId, await this.host.accountsOf(peers), false);
+  }
+
+  private async addAccounts(groupId: string, accountIds: readonly string[], allowEmpty: boolean): Promise<void> {
+    const me = this.host.account();
+    const claimed = (await this.host.api.claimKeyPackages([...new Set(accountIds)])).filter(
+      (k) => !(k.accountId === me.accountId && k.deviceId === me.deviceId),
+    );
+    await this.commit(groupId, async (group, state) => {
+      const present = new Set(membersOfGroup(state).map((m) => `${m.accountId}.${m.deviceId}`));
+      const fresh = claimed.filter((k) => !present.has(`${k.accountId}.${k.deviceId}`));
+      if (fresh.length === 0) {
+        if (allowEmpty) return undefined;
+        throw new ClientError(ClientErrorCode.InvalidArgument, 'nobody to add: they are members already, or have no device that can join groups yet');
+      }
+      return this.engine.addMembers(state, fresh.map((k) => k.keyPackage));
+    });
+  }
+
+  /** Removes every device of each peer (admins only). */
+  async remove(nameOrId: string, peers: readonly string[]): Promise<void> {
+    const group = await this.find(nameOrId);
+    this.requireAdmin(group);
+    const accounts = new Set(await this.host.accountsOf(peers));
+    if (accounts.has(this.host.account().accountId)) throw new ClientError(ClientErrorCode.InvalidArgument, 'to leave a group, use leave');
+    await this.commit(group.groupId, async (_g, state) => {
+      const devices = membersOfGroup(state).filter((m) => accounts.has(m.accountId));
+      if (devices.length === 0) throw new ClientError(ClientErrorCode.InvalidArgument, 'none of them is a member');
+      return this.engine.removeMembers(state, devices);
+    });
+  }
+
+  /**
+   * Leaves: MLS has no self-removing commit, so every device of this account proposes its removal and another
+   * member's client commits it (admins' devices do so on receipt). This device stops sending at once.
+   */
+  async leave(nameOrId: string): Promise<void> {
+    const group = await this.find(nameOrId);
+    if (!group.active) return;
+    await this.host.queue.run(async () => {
+      const current = (await this.host.store.getGroup(group.groupId)) as GroupRecord;
+      const { state, proposal } = await this.engine.leave(this.engine.decodeGroupState(current.state));
+      await this.host.api.sendGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, proposal));
+      await this.host.store.write((tx) => tx.putGroup({ ...current, state: this.engine.encodeGroupState(state), active: false }));
+    });
+  }
+
+  /** Renames the group (inside MLS: the server never sees the name). */
+  async rename(nameOrId: string, name: string): Promise<void> {
+    const group = await this.find(nameOrId);
+    await this.sendContent(group.groupId, { type: 'group-update', id: newMessageId(), timestamp: this.host.now(), name });
+  }
+
+  /** Sets who may add and remove members (admins only; sent inside the group). */
+  async setAdmins(nameOrId: string, peers: readonly string[]): Promise<void> {
+    const group = await this.find(nameOrId);
+    this.requireAdmin(group);
+    const admins = [...new Set(await this.host.accountsOf(peers))];
+    if (admins.length === 0) throw new ClientError(ClientErrorCode.InvalidArgument, 'a group needs at least one admin');
+    await this.sendContent(group.groupId, { type: 'group-update', id: newMessageId(), timestamp: this.host.now(), admins });
+  }
+
+  /** A fresh leaf and path (post-compromise security); also commits pending proposals such as a member's leave. */
+  async selfUpdate(groupId: string): Promise<void> {
+    await this.commit(groupId, async (_g, state) => this.engine.update(state));
+  }
+
+  private requireAdmin(group: GroupRecord): void {
+    if (!group.active) throw new ClientError(ClientErrorCode.InvalidArgument, 'this device is no longer in that group');
+    if (group.admins.length > 0 && !group.admins.includes(this.host.account().accountId)) {
+      throw new ClientError(ClientErrorCode.InvalidArgument, 'only the group admins may add or remove members');
+    }
+  }
+
+  /**
+   * Makes a commit with `make` and has the server order it. STALE_EPOCH: another commit won this epoch; wait until
+   * this device has processed it (from its queue), then make the change again on the new state.
+   */
+  private async commit(groupId: string, make: (group: GroupRecord, state: GroupState) => Promise<CommitResult | undefined>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.host.queue.run(async (): Promise<{ stale?: number }> => {
+        const group = await this.host.store.getGroup(groupId);
+        if (!group || !group.active) throw new ClientError(ClientErrorCode.InvalidArgument, 'this device is not in that group');
+        const result = await make(group, this.engine.decodeGroupState(group.state));
+        if (!result) return {};
+        const members: DeviceAddress[] = membersOfGroup(result.state).map((m) => ({ accountId: m.accountId, deviceId: m.deviceId }));
+        try {
+          await this.host.api.commitGroup(groupId, {
+            epoch: group.epoch,
+            commit: this.envelope(EnvelopeType.GroupMessage, result.commit),
+            ...(result.welcome ? { welcome: this.envelope(EnvelopeType.GroupWelcome, result.welcome) } : {}),
+            groupInfo: await this.engine.exportGroupInfo(result.state),
+            members,
+          });
+        } catch (err) {
+          const stale = staleEpochOf(err);
+          if (stale !== undefined) return { stale };
+          throw err;
+        }
+        const now = this.host.now();
+        await this.host.store.write((tx) => tx.putGroup({ ...group, state: this.engine.encodeGroupState(result.state), epoch: group.epoch + 1, updatedAt: now }));
+        return {};
+      });
+      if (outcome.stale === undefined) return;
+      if (attempt >= COMMIT_ATTEMPTS) throw new ClientError(ClientErrorCode.Timeout, 'the group kept changing; try again');
+      await this.catchUp(groupId, outcome.stale);
+    }
+  }
+
+  /** Waits until this device's copy of the group has reached `epoch` (its delivery queue brings the commits). */
+  private async catchUp(groupId: string, epoch: number): Promise<void> {
+    const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
+    for (;;) {
+      const group = await this.host.store.getGroup(groupId);
+      if (!group || !group.active || group.epoch >= epoch) return;
+      if (Date.now() > deadline) throw new ClientError(ClientErrorCode.Timeout, 'the group changed on another device and this one has not caught up; is it receiving?');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  // ---- messages ----
+
+  /**
+   * Encrypts a content for the group and hands it to the server (every other member device, ours included). With
+   * `applyLocally`, what it means (an edit, a reaction, a timer, new settings) is applied here as well; a message's
+   * own record is managed by the caller (Client.sendText).
+   */
+  async sendContent(groupId: string, content: Content, applyLocally = true): Promise<void> {
+    await this.host.queue.run(async () => {
+      const group = await this.host.store.getGroup(groupId);
+      if (!group || !group.active) throw new ClientError(ClientErrorCode.InvalidArgument, 'this device is not in that group');
+      const me = this.host.account();
+      const withProfile: Content = { ...content, profile: { ...(me.username !== undefined ? { username: me.username } : {}) } };
+      const { state, message } = await this.engine.encrypt(this.engine.decodeGroupState(group.state), encodeContent(withProfile));
+      const effects = applyLocally ? await this.host.interpret({ conversation: groupId, author: me.accountId, authorDevice: me.deviceId, group }, content) : undefined;
+      const settled = withSettings(effects?.groupWrites.at(-1) ?? group, content, me.accountId);
+      // The sender's key generation advanced: stored before the message leaves, so it is never reused after a crash.
+      await this.host.store.write((tx) => {
+        effects?.stage(tx);
+        tx.putGroup({ ...settled, state: this.engine.encodeGroupState(state) });
+      });
+      await this.host.api.sendGroupMessage(groupId, this.envelope(EnvelopeType.GroupMessage, message));
+      effects?.emit();
+    });
+  }
+
+  private envelope(type: EnvelopeType, content: Uint8Array): Uint8Array {
+    return encodeEnvelope({ type, timestamp: this.host.now(), content });
+  }
+
+  // ---- receiving (inside the client's queue) ----
+
+  /** Processes a GroupWelcome or GroupMessage envelope's content; returns follow-up work to run outside the queue. */
+  async receive(type: EnvelopeType, content: Uint8Array, source: DeviceAddress): Promise<(() => Promise<void>)[]> {
+    if (type === EnvelopeType.GroupWelcome) {
+      await this.receiveWelcome(content, source);
+      return [];
+    }
+    return this.receiveMessage(content, source);
+  }
+
+  private async receiveWelcome(welcome: Uint8Array, source: DeviceAddress): Promise<void> {
+    const store = this.host.store;
+    for (const ref of await store.listKeyPackageRefs()) {
+      const bundle = (await store.getKeyPackageBundle(ref)) as Uint8Array;
+      let state: GroupState;
+      try {
+        state = await this.engine.joinFromWelcome(bundle, welcome);
+      } catch (err) {
+        if (err instanceof ProtocolError && err.code === ProtocolErrorCode.UntrustedIdentity) throw err;
+        continue; // Not for this key package.
+      }
+      const groupId = toHex(groupIdOf(state));
+      if (await store.getGroup(groupId)) return; // A redelivered Welcome.
+      const now = this.host.now();
+      // Until the group's settings arrive (inside the group), whoever added us is taken as its admin.
+      const group: GroupRecord = { groupId, state: this.engine.encodeGroupState(state), epoch: Number(epochOf(state)), admins: [source.accountId], expireTimer: 0, createdAt: now, active: true, updatedAt: now };
+      const lastResort = this.engine.decodeKeyPackageBundle(bundle).lastResort;
+      await store.write((tx) => {
+        tx.putGroup(group);
+        if (!lastResort) tx.putKeyPackageBundle(ref, undefined);
+      });
+      return;
+    }
+    // None of our key packages: a Welcome for a package we no longer hold. Nothing to join.
+  }
+
+  private async receiveMessage(bytes: Uint8Array, source: DeviceAddress): Promise<(() => Promise<void>)[]> {
+    const store = this.host.store;
+    let info;
+    try {
+      info = inspectMessage(bytes);
+    } catch {
+      return [];
+    }
+    if (info.kind !== 'application' && info.kind !== 'proposal' && info.kind !== 'commit') return [];
+    const group = await store.getGroup(toHex(info.groupId));
+    if (!group || !group.active) return [];
+    let processed: ProcessedMessage;
+    try {
+      processed = await this.engine.processMessage(this.engine.decodeGroupState(group.state), bytes);
+    } catch (err) {
+      // An old commit (lost the race, or already applied), a message whose keys are gone, or a forged one: the
+      // group state stays as it was. A credential we do not trust is the same: the change is not applied here.
+      if (err instanceof ProtocolError) return [];
+      throw err;
+    }
+    const me = this.host.account();
+    const nextState = this.engine.encodeGroupState(processed.state);
+    const follow: (() => Promise<void>)[] = [];
+    if (processed.kind === 'application') {
+      let content: Content;
+      try {
+        content = decodeContent(processed.plaintext);
+      } catch {
+        await store.write((tx) => tx.putGroup({ ...group, state: nextState }));
+        return [];
+      }
+      const sender = processed.sender;
+      const claimed = content.profile?.username;
+      if (claimed !== undefined && sender.accountId !== me.accountId) await this.host.learnUsername(sender.accountId, claimed).catch(() => undefined);
+      const effects = await this.host.interpret({ conversation: group.groupId, author: sender.accountId, authorDevice: sender.deviceId, group }, content);
+      const updatedGroup = withSettings(effects.groupWrites.at(-1) ?? group, content, sender.accountId);
+      if (updatedGroup.name !== group.name || updatedGroup.admins.join() !== group.admins.join()) {
+        effects.created.push(this.notice(group.groupId, sender, content.timestamp, 'group-updated', JSON.stringify({ name: updatedGroup.name, admins: updatedGroup.admins })));
+      }
+      await store.write((tx) => {
+        effects.stage(tx);
+        tx.putGroup({ ...updatedGroup, state: nextState });
+      });
+      effects.emit();
+      return [];
+    }
+    if (processed.kind === 'proposal') {
+      await store.write((tx) => tx.putGroup({ ...group, state: nextState }));
+      // A member leaving proposes its own removal: an admin's device commits it.
+      if (processed.proposal.type === 'remove' && (group.admins.length === 0 || group.admins.includes(me.accountId))) {
+        follow.push(() => this.selfUpdate(group.groupId));
+      }
+      return follow;
+    }
+    const epoch = Number(processed.epoch);
+    const active = !processed.removedSelf;
+    const changed = processed.added.length > 0 || processed.removed.length > 0;
+    const byAdmin = group.admins.length === 0 || group.admins.includes(source.accountId);
+    const notices: MessageRecord[] = changed
+      ? [
+          this.notice(
+            group.groupId,
+            source,
+            this.host.now(),
+            'group-members',
+            JSON.stringify({
+              added: [...new Set(processed.added.map((m) => m.accountId))],
+              removed: [...new Set(processed.removed.map((m) => m.accountId))],
+              byAdmin,
+            }),
+          ),
+        ]
+      : [];
+    await store.write((tx) => {
+      tx.putGroup({ ...group, state: nextState, epoch, active });
+      notices.forEach((n) => tx.putMessage(n));
+    });
+    notices.forEach((n) => this.host.emitMessage(n));
+    // A new device of our own account joined: tell it the group's settings, which only travel inside the group.
+    if (active && processed.added.some((m) => m.accountId === me.accountId && m.deviceId !== me.deviceId)) {
+      follow.push(() =>
+        this.sendContent(group.groupId, { type: 'group-update', id: newMessageId(), timestamp: this.host.now(), ...(group.name !== undefined ? { name: group.name } : {}), admins: [...group.admins] }),
+      );
+    }
+    return follow;
+  }
+
+  private notice(conversation: string, author: DeviceAddress, timestamp: number, event: 'group-members' | 'group-updated', body: string): MessageRecord {
+    return {
+      conversation,
+      id: toHex(this.host.crypto.randomBytes(16)),
+      author: author.accountId,
+      authorDevice: author.deviceId,
+      timestamp,
+      receivedAt: this.host.now(),
+      direction: 'incoming',
+      kind: 'system',
+      event,
+      body,
+      status: 'received',
+    };
+  }
+
+  // ---- upkeep ----
+
+  /**
+   * A new device joins its account's groups by external commit; key packages are topped up; groups whose leaf is
+   * older than a week get an update commit.
+   */
+  async maintain(): Promise<void> {
+    await this.maintainKeyPackages();
+    await this.joinAccountGroups();
+    const now = this.host.now();
+    for (const group of await this.host.store.listGroups()) {
+      if (group.active && now - group.updatedAt > SELF_UPDATE_AFTER_MS) await this.selfUpdate(group.groupId).catch(() => undefined);
+    }
+  }
+
+  /** Joins (by external commit) every group of this account that this device is not in yet. Runs once per device. */
+  async joinAccountGroups(): Promise<void> {
+    const store = this.host.store;
+    if ((await store.getKv(JOINED_KV)) !== undefined) return;
+    const device = await this.deviceIdentity();
+    for (const { groupId } of await this.host.api.listGroups()) {
+      if (await store.getGroup(groupId)) continue;
+      for (let attempt = 1; attempt <= COMMIT_ATTEMPTS; attempt++) {
+        const info = await this.host.api.getGroup(groupId);
+        const { state, commit } = await this.engine.joinExternal(device, info.groupInfo);
+        const members = membersOfGroup(state).map((m) => ({ accountId: m.accountId, deviceId: m.deviceId }));
+        try {
+          await this.host.queue.run(async () => {
+            await this.host.api.commitGroup(groupId, {
+              epoch: info.epoch,
+              commit: this.envelope(EnvelopeType.GroupMessage, commit),
+              groupInfo: await this.engine.exportGroupInfo(state),
+              members,
+            });
+            const now = this.host.now();
+            await store.write((tx) =>
+              // Our own other devices send the settings when they see this one join; until then we trust only them.
+              tx.putGroup({ groupId, state: this.engine.encodeGroupState(state), epoch: info.epoch + 1, admins: [this.host.account().accountId], expireTimer: 0, createdAt: now, active: true, updatedAt: now }),
+            );
+          });
+          break;
+        } catch (err) {
+          if (staleEpochOf(err) === undefined || attempt === COMMIT_ATTEMPTS) throw err;
+        }
+      }
+    }
+    await store.write((tx) => tx.putKv(JOINED_KV, String(this.host.now())));
+  }
+}
+

@@ -1,0 +1,133 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../../server/test/helpers/server.js';
+import type { TestServer } from '../../../server/test/helpers/server.js';
+import { ClientError } from '../../src/errors.js';
+import { bodies, linkClient, registerClient, removeProfiles, sync, waitFor } from './helpers.js';
+import type { TestClient } from './helpers.js';
+
+let server: TestServer;
+const open: TestClient[] = [];
+
+beforeAll(async () => {
+  server = await startServer({ logLevel: 'warn' });
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+afterEach(async () => {
+  for (const t of open.splice(0)) await t.client.close().catch(() => undefined);
+  removeProfiles();
+});
+
+let counter = 0;
+async function person(base: string): Promise<TestClient & { username: string }> {
+  const username = `${base}${Date.now().toString(36)}${counter++}`;
+  const t = await registerClient(server.url, username);
+  open.push(t);
+  await t.client.start();
+  await t.client.whenQueueEmpty();
+  await t.client.groups.maintainKeyPackages();
+  return { ...t, username };
+}
+
+async function device(of: TestClient): Promise<TestClient> {
+  const t = await linkClient(server.url, of.client);
+  open.push(t);
+  await t.client.start();
+  await t.client.whenQueueEmpty();
+  await t.client.groups.maintainKeyPackages();
+  return t;
+}
+
+/** How many commits the server has refused as made in an old epoch. */
+async function staleEpochAnswers(): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('samizdat_errors_total{') && l.includes('code="STALE_EPOCH"'));
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}
+
+/** Waits until every client has processed its queue up to now. */
+async function settle(...clients: TestClient[]): Promise<void> {
+  await new Promise((r) => setTimeout(r, 150));
+  for (const c of clients) await c.client.whenQueueEmpty().catch(() => undefined);
+}
+
+describe('groups (MLS) through the SDK', () => {
+  it('creates a group, talks, adds and removes members with forward and post-removal secrecy', async () => {
+    const alice = await person('alice');
+    const alice2 = await device(alice);
+    const bob = await person('bob');
+    const carol = await person('carol');
+    const group = await alice.client.groups.create('Book club', [bob.username, carol.username]);
+    const id = group.groupId;
+    await waitFor(async () => (await bob.client.groups.list()).some((g) => g.groupId === id && g.name === 'Book club'), 'bob joins and learns the name');
+    await waitFor(async () => (await alice2.client.groups.list()).some((g) => g.groupId === id), "alice's other device joins");
+    await waitFor(async () => (await carol.client.groups.list()).some((g) => g.groupId === id), 'carol joins');
+    const view = alice.client.groups.view((await alice.client.groups.find(id)));
+    expect(view.members.map((m) => m.devices.length).sort()).toEqual([1, 1, 2]);
+
+    await alice.client.sendText(id, 'hello group');
+    await bob.client.sendText(id, 'hi all');
+    for (const t of [alice, alice2, bob, carol]) {
+      await waitFor(async () => (await bodies(t.client, id)).length === 2, 'both messages everywhere');
+      expect((await bodies(t.client, id)).sort()).toEqual(['hello group', 'hi all']);
+    }
+
+    // Dave joins later and cannot read what was said before.
+    const dave = await person('dave');
+    await alice.client.groups.add(id, [dave.username]);
+    await waitFor(async () => (await dave.client.groups.list()).some((g) => g.groupId === id), 'dave joins');
+    await alice.client.sendText(id, 'welcome dave');
+    await waitFor(async () => (await bodies(dave.client, id)).includes('welcome dave'), 'dave reads new messages');
+    expect(await bodies(dave.client, id)).toEqual(['welcome dave']);
+
+    // Carol is removed: she learns it, and nothing sent afterwards reaches her.
+    await settle(alice, alice2, bob, carol, dave);
+    await alice.client.groups.remove(id, [carol.username]);
+    await waitFor(async () => (await carol.client.groups.find(id)).active === false, 'carol learns she was removed');
+    await waitFor(async () => (await bob.client.groups.find(id)).epoch === (await alice.client.groups.find(id)).epoch, 'bob catches up');
+    await bob.client.sendText(id, 'after carol left');
+    await waitFor(async () => (await bodies(alice2.client, id)).includes('after carol left'), 'members read on');
+    await settle(carol);
+    expect(await bodies(carol.client, id)).not.toContain('after carol left');
+    await expect(carol.client.sendText(id, 'still here?')).rejects.toThrow(ClientError);
+  });
+
+  it('orders concurrent commits: one wins, the other rebases, all end in the same epoch', async () => {
+    const alice = await person('alice');
+    const bob = await person('bob');
+    const carol = await person('carol');
+    const dave = await person('dave');
+    const { groupId } = await alice.client.groups.create('Race', [bob.username]);
+    await waitFor(async () => (await bob.client.groups.list()).some((g) => g.groupId === groupId && g.admins.length > 0), 'bob joins');
+    // Alice makes Bob an admin too, so that both may add.
+    await alice.client.groups.setAdmins(groupId, [alice.username, bob.username]);
+    await waitFor(async () => (await bob.client.groups.find(groupId)).admins.includes(bob.client.accountId), 'bob is admin');
+    expect((await bob.client.groups.find(groupId)).epoch).toBe((await alice.client.groups.find(groupId)).epoch);
+    const staleBefore = await staleEpochAnswers();
+    await Promise.all([alice.client.groups.add(groupId, [carol.username]), bob.client.groups.add(groupId, [dave.username])]);
+    await settle(alice, bob, carol, dave);
+    // The two commits were made in the same epoch: the server refused one, whose client caught up and made it again.
+    expect(await staleEpochAnswers()).toBe(staleBefore + 1);
+    const epochs = await Promise.all([alice, bob].map(async (t) => (await t.client.groups.find(groupId)).epoch));
+    expect(epochs[0]).toBe(epochs[1]);
+    for (const t of [carol, dave]) await waitFor(async () => (await t.client.groups.list()).some((g) => g.groupId === groupId), 'both added');
+    const members = alice.client.groups.view(await alice.client.groups.find(groupId)).members.map((m) => m.accountId).sort();
+    expect(members).toEqual([alice, bob, carol, dave].map((t) => t.client.accountId).sort());
+  });
+
+  it("joins a linked device to all of its account's groups", async () => {
+    const alice = await person('alice');
+    const bob = await person('bob');
+    const { groupId } = await alice.client.groups.create('Family', [bob.username]);
+    await waitFor(async () => (await bob.client.groups.list()).some((g) => g.groupId === groupId), 'bob joins');
+    const bob2 = await device(bob);
+    await waitFor(async () => (await bob2.client.groups.list()).some((g) => g.groupId === groupId && g.name === 'Family'), 'the new device joins and learns the name');
+    await alice.client.sendText(groupId, 'hello both devices');
+    await waitFor(async () => (await bodies(bob2.client, groupId)).includes('hello both devices'), 'the new device reads');
+    await bob2.client.sendText(groupId, 'from the new device');
+    await waitFor(async () => (await bodies(alice.client, groupId)).includes('from the new device'), 'the new device writes');
+  });
+});
