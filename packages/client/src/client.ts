@@ -649,14 +649,7 @@ export class Client extends Emitter<ClientEvents> {
   async flushPending(): Promise<void> {
     for (const record of await this.options.store.listPending()) {
       if (record.kind !== 'message') continue;
-      const content: Content = {
-        type: 'message',
-        id: record.id,
-        timestamp: record.timestamp,
-        ...(record.body !== undefined ? { body: record.body } : {}),
-        ...(record.attachments?.length ? { attachments: [...record.attachments] } : {}),
-        ...(record.expireTimer ? { expireTimer: record.expireTimer } : {}),
-      };
+      const content = messageContentOf(record);
       await this.deliverRecord(record, content, true).catch(() => undefined);
     }
   }
@@ -1098,14 +1091,7 @@ export class Client extends Emitter<ClientEvents> {
         const targets = await store.findOutgoingByTimestamp(conversation, c.targetTimestamps ?? []);
         for (const t of targets) {
           if (t.kind !== 'message' || t.deleted) continue;
-          const again: Content = {
-            type: 'message',
-            id: t.id,
-            timestamp: t.timestamp,
-            ...(t.body !== undefined ? { body: t.body } : {}),
-            ...(t.attachments?.length ? { attachments: [...t.attachments] } : {}),
-            ...(t.expireTimer ? { expireTimer: t.expireTimer } : {}),
-          };
+          const again = messageContentOf(t);
           after.push(() => this.queue.run(() => this.sendToAccount(conversation, again, false)));
         }
         break;
@@ -1241,6 +1227,19 @@ export class Effects {
     for (const m of this.updated) client.emit('message-updated', m);
     if (this.typing) client.emit('typing', this.typing);
   }
+}
+
+/** The content of one of our stored messages, to send it (again) with the same id: a pending send, a resend. */
+function messageContentOf(m: MessageRecord): Content {
+  return {
+    type: 'message',
+    id: m.id,
+    timestamp: m.timestamp,
+    ...(m.body !== undefined ? { body: m.body } : {}),
+    ...(m.attachments?.length ? { attachments: [...m.attachments] } : {}),
+    ...(m.quote ? { quote: { id: m.quote.id, author: m.quote.author } } : {}),
+    ...(m.expireTimer ? { expireTimer: m.expireTimer } : {}),
+  };
 }
 
 function deletedCopy(m: MessageRecord): MessageRecord {

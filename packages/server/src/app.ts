@@ -23,6 +23,7 @@ import { registerKeyRoutes } from './routes/keys.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerAttachmentRoutes } from './routes/attachments.js';
 import { registerGroupRoutes } from './routes/groups.js';
+import { registerWebApp } from './web/static.js';
 import { attachWebSockets } from './websocket/delivery.js';
 import type { WebSocketEndpoints, WebSocketOptions } from './websocket/delivery.js';
 
@@ -174,6 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerMessageRoutes(fastify, ctx, waiters);
   registerAttachmentRoutes(fastify, ctx);
   registerGroupRoutes(fastify, ctx);
+  await registerWebApp(fastify);
   await fastify.ready();
 
   const websockets = attachWebSockets(fastify.server, ctx, waiters, deps.websocket);

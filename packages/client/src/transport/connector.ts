@@ -14,8 +14,9 @@ export interface FetchInit {
   readonly body?: Uint8Array | string;
   readonly signal?: AbortSignal;
   /**
-   * Called with the number of body bytes handed to the network so far, where the connector can observe it (Node).
-   * A browser's fetch cannot report upload progress over HTTP/1.1, so browserConnector never calls it.
+   * Called with the number of body bytes handed to the network so far, where the connector can observe it. A
+   * browser's fetch cannot report upload progress (streamed request bodies need HTTP/2), so browserConnector sends
+   * such a request with XMLHttpRequest, whose upload events do.
    */
   readonly onUploadProgress?: (sent: number) => void;
 }
@@ -62,6 +63,9 @@ export function browserConnector(): Connector {
   return {
     canSetWebSocketHeaders: false,
     fetch(url, init) {
+      if (init.onUploadProgress && init.body !== undefined && typeof globalThis.XMLHttpRequest === 'function') {
+        return fetchWithUploadProgress(url, init, init.onUploadProgress);
+      }
       // Called on globalThis: a detached fetch throws "Illegal invocation" in some browsers.
       return globalThis.fetch(url, {
         method: init.method,
@@ -77,6 +81,60 @@ export function browserConnector(): Connector {
       return adaptWebSocket(new globalThis.WebSocket(url));
     },
   };
+}
+
+/** Statuses whose Response must have no body (Fetch §2.2.3 "null body status"). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * A request with upload progress, on XMLHttpRequest, answered as a fetch Response; it fails like fetch (a TypeError
+ * when no response arrived, the signal's reason when aborted). XMLHttpRequest follows redirects and cannot be told
+ * not to: a response from another URL than the one asked for is refused, as `redirect: 'manual'` would.
+ */
+function fetchWithUploadProgress(url: string, init: FetchInit, onUploadProgress: (sent: number) => void): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const signal = init.signal;
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const xhr = new XMLHttpRequest();
+    const abort = () => xhr.abort();
+    const settle = (): void => signal?.removeEventListener('abort', abort);
+    xhr.open(init.method, url);
+    xhr.responseType = 'arraybuffer';
+    for (const [name, value] of Object.entries(init.headers ?? {})) xhr.setRequestHeader(name, value);
+    xhr.upload.onprogress = (event) => onUploadProgress(event.loaded);
+    xhr.onload = () => {
+      settle();
+      if (xhr.responseURL !== '' && xhr.responseURL !== new URL(url).href) {
+        reject(new TypeError('the server answered with a redirect'));
+        return;
+      }
+      if (xhr.status < 200 || xhr.status > 599) {
+        reject(new TypeError(`unexpected HTTP status ${xhr.status}`));
+        return;
+      }
+      const headers = new Headers();
+      for (const line of xhr.getAllResponseHeaders().trim().split(/[\r\n]+/)) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      }
+      const body = NULL_BODY_STATUSES.has(xhr.status) ? null : (xhr.response as ArrayBuffer | null);
+      resolve(new Response(body, { status: xhr.status, statusText: xhr.statusText, headers }));
+    };
+    xhr.onerror = () => {
+      settle();
+      reject(new TypeError('network error'));
+    };
+    xhr.ontimeout = xhr.onerror;
+    xhr.onabort = () => {
+      settle();
+      reject(signal?.reason ?? new DOMException('The request was aborted.', 'AbortError'));
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+    xhr.send(init.body as Uint8Array<ArrayBuffer> | string);
+  });
 }
 
 function adaptWebSocket(ws: WebSocket): WebSocketLike {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../../server/test/helpers/server.js';
 import type { TestServer } from '../../../server/test/helpers/server.js';
 import { ClientError } from '../../src/errors.js';
-import { bodies, linkClient, registerClient, removeProfiles, sync, waitFor } from './helpers.js';
+import { bodies, linkClient, registerClient, removeProfiles, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
 
 let server: TestServer;

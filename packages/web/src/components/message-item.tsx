@@ -1,0 +1,160 @@
+/** One entry of a conversation: a message bubble (quote, text, attachments, reactions, status) or a system line. */
+import { useState } from 'react';
+import type { FocusEvent, KeyboardEvent } from 'react';
+import type { Client, MessageRecord } from '@samizdat/client';
+import { fullTime, shortTime, statusView, systemText, timerLabel } from '../state/format.js';
+import { AttachmentView } from './attachment-view.js';
+import { Icon } from './icons.js';
+
+export const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'] as const;
+
+export interface MessageActions {
+  reply(message: MessageRecord): void;
+  edit(message: MessageRecord): void;
+  remove(message: MessageRecord): void;
+  react(message: MessageRecord, emoji: string, remove: boolean): void;
+}
+
+export function MessageItem({
+  client,
+  message,
+  quoted,
+  nameOf,
+  actions,
+  disabled,
+  online,
+}: {
+  client: Client;
+  message: MessageRecord;
+  quoted: MessageRecord | undefined;
+  nameOf: (accountId: string) => string;
+  actions: MessageActions;
+  disabled: boolean;
+  online: boolean;
+}) {
+  const [menu, setMenu] = useState(false);
+  if (message.kind === 'system') {
+    return (
+      <li className="system-line" data-event={message.event}>
+        {systemText(message, nameOf)}
+      </li>
+    );
+  }
+  const outgoing = message.direction === 'outgoing';
+  const me = client.accountId;
+  const status = outgoing ? statusView(message.status) : undefined;
+  const mine = message.reactions?.find((r) => r.author === me);
+  const grouped = new Map<string, string[]>();
+  for (const r of message.reactions ?? []) grouped.set(r.emoji, [...(grouped.get(r.emoji) ?? []), nameOf(r.author)]);
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (event.key === 'Escape') setMenu(false);
+  };
+  // The menu closes when focus leaves the message (a click or Tab elsewhere).
+  const onBlur = (event: FocusEvent<HTMLLIElement>) => {
+    if (!(event.relatedTarget instanceof Node && event.currentTarget.contains(event.relatedTarget))) setMenu(false);
+  };
+  const act = (run: () => void) => () => {
+    setMenu(false);
+    run();
+  };
+  const author = outgoing ? 'You' : nameOf(message.author);
+  return (
+    <li
+      className={`message ${outgoing ? 'outgoing' : 'incoming'}${message.deleted ? ' deleted' : ''}`}
+      data-message-id={message.id}
+      data-status={message.status}
+      onKeyDown={onKeyDown}
+      onBlur={onBlur}
+    >
+      <div className="bubble">
+        <span className="visually-hidden">{author}: </span>
+        {message.quote && !message.deleted && (
+          <blockquote className="quote">
+            <span className="quote-author">{message.quote.author === me ? 'You' : nameOf(message.quote.author)}</span>
+            <span className="quote-text">{quoted?.deleted ? 'Message deleted' : (quoted?.body ?? message.quote.text ?? (quoted?.attachments?.length ? 'Attachment' : 'Message not available'))}</span>
+          </blockquote>
+        )}
+        {message.deleted ? (
+          <p className="body muted">{outgoing ? 'You deleted this message.' : 'This message was deleted.'}</p>
+        ) : (
+          <>
+            {message.attachments?.map((a) => <AttachmentView key={a.id} client={client} pointer={a} online={online} />)}
+            {message.body && <p className="body">{message.body}</p>}
+          </>
+        )}
+        <footer className="meta">
+          {message.expireTimer ? (
+            <span className="timer" title={`Disappears ${timerLabel(message.expireTimer)} after ${outgoing ? 'sending' : 'reading'}`} aria-label="Disappearing message">
+              <Icon name="timer" size={13} />
+            </span>
+          ) : null}
+          {message.editedAt && !message.deleted && <span className="edited">edited</span>}
+          <time dateTime={new Date(message.timestamp).toISOString()} title={fullTime(message.timestamp)}>
+            {shortTime(message.timestamp)}
+          </time>
+          {status && (
+            <span className={`status status-${message.status}`} data-testid="status" title={status.label} aria-label={status.label}>
+              <Icon name={status.icon} size={status.icon === 'checks' ? 18 : 14} />
+            </span>
+          )}
+        </footer>
+      </div>
+      {grouped.size > 0 && (
+        <ul className="reactions" aria-label="Reactions">
+          {[...grouped].map(([emoji, who]) => (
+            <li key={emoji}>
+              <button
+                type="button"
+                className={mine?.emoji === emoji ? 'reaction mine' : 'reaction'}
+                title={who.join(', ')}
+                aria-label={`${emoji} from ${who.join(', ')}${mine?.emoji === emoji ? ' (press to remove yours)' : ''}`}
+                disabled={disabled || message.deleted}
+                onClick={() => actions.react(message, emoji, mine?.emoji === emoji)}
+              >
+                {emoji} {who.length > 1 ? who.length : ''}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {!message.deleted && (
+        <div className="message-actions">
+          <button type="button" className="icon-button small" aria-label="Message actions" aria-expanded={menu} onClick={() => setMenu((m) => !m)}>
+            <Icon name="more" size={18} />
+          </button>
+          {menu && (
+            <div className="menu" role="group" aria-label="Message actions">
+              <button type="button" onClick={act(() => actions.reply(message))} autoFocus>
+                Reply
+              </button>
+              {outgoing && message.body !== undefined && message.status !== 'pending' && (
+                <button type="button" onClick={act(() => actions.edit(message))} disabled={disabled}>
+                  Edit
+                </button>
+              )}
+              {outgoing && message.status !== 'pending' && (
+                <button type="button" onClick={act(() => actions.remove(message))} disabled={disabled}>
+                  Delete for everyone
+                </button>
+              )}
+              <span className="emoji-row" role="group" aria-label="React">
+                {REACTIONS.map((emoji) => (
+                  <button
+                    key={emoji}
+                    type="button"
+                    aria-label={`React ${emoji}`}
+                    aria-pressed={mine?.emoji === emoji}
+                    disabled={disabled}
+                    onClick={act(() => actions.react(message, emoji, mine?.emoji === emoji))}
+                  >
+                    {emoji}
+                  </button>
+                ))}
+              </span>
+            </div>
+          )}
+        </div>
+      )}
+    </li>
+  );
+}

@@ -1,0 +1,350 @@
+/**
+ * One conversation: its history from the store, live changes as they happen, and the composer (text, a file,
+ * replies, edits). Messages are sent with `queueIfOffline`: without a connection they stay "sending" and go out
+ * when it returns. What is on screen is marked read while the page is visible.
+ */
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { ChangeEvent, FormEvent, KeyboardEvent } from 'react';
+import type { MessageRecord } from '@samizdat/client';
+import { Icon } from '../components/icons.js';
+import { Link } from '../components/link.js';
+import { MessageItem } from '../components/message-item.js';
+import type { MessageActions } from '../components/message-item.js';
+import { formatBytes } from '../state/attachments.js';
+import { TIMER_CHOICES, timerLabel } from '../state/format.js';
+import type { MessageChange, Messenger } from '../state/messenger.js';
+import { describeError, useMessenger } from '../state/messenger.js';
+
+const HISTORY_LIMIT = 500;
+/** "Started typing" is repeated this often while typing, and "stopped" sent after this long without a key. */
+const TYPING_REPEAT_MS = 4000;
+const TYPING_IDLE_MS = 5000;
+
+const keyOf = (m: Pick<MessageRecord, 'author' | 'id'>) => `${m.author}/${m.id}`;
+
+function applyChange(list: MessageRecord[], change: MessageChange): MessageRecord[] {
+  const key = keyOf(change.message);
+  const index = list.findIndex((m) => keyOf(m) === key);
+  if (change.kind === 'removed') return index < 0 ? list : list.filter((_, i) => i !== index);
+  if (index >= 0) return list.map((m, i) => (i === index ? change.message : m));
+  if (change.kind === 'updated') return list; // Not among the messages loaded here.
+  const next = [...list, change.message];
+  next.sort((a, b) => a.timestamp - b.timestamp);
+  return next;
+}
+
+export function ConversationScreen({ messenger, peer }: { messenger: Messenger; peer: string }) {
+  const client = messenger.client;
+  const snapshot = useMessenger(messenger);
+  const contact = snapshot.contacts.get(peer);
+  const me = client.accountId;
+  const self = peer === me;
+  const name = self ? 'Note to self' : messenger.nameOf(peer);
+  const nameOf = useCallback((id: string) => (id === me ? 'You' : messenger.nameOf(id)), [me, messenger]);
+  const [messages, setMessages] = useState<MessageRecord[]>([]);
+  const [loaded, setLoaded] = useState(false);
+  const [error, setError] = useState<string>();
+  const [replyTo, setReplyTo] = useState<MessageRecord>();
+  const [editing, setEditing] = useState<MessageRecord>();
+  const [draft, setDraft] = useState('');
+  const [file, setFile] = useState<File>();
+  const [upload, setUpload] = useState<{ name: string; sent: number; total: number }>();
+  const list = useRef<HTMLOListElement>(null);
+  const atBottom = useRef(true);
+  const composer = useRef<HTMLTextAreaElement>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const typingState = useRef<{ startedAt: number; idle: ReturnType<typeof setTimeout> | undefined }>({ startedAt: 0, idle: undefined });
+  const readOnly = snapshot.connection === 'replaced' || snapshot.connection === 'removed' || snapshot.connection === 'unauthorized';
+  const online = snapshot.connection === 'open';
+
+  // History, then live changes of this conversation.
+  useEffect(() => {
+    let cancelled = false;
+    const early: MessageChange[] = [];
+    let ready = false;
+    setLoaded(false);
+    setMessages([]);
+    setReplyTo(undefined);
+    setEditing(undefined);
+    setError(undefined);
+    atBottom.current = true;
+    const off = messenger.onMessageChange((change) => {
+      if (change.message.conversation !== peer) return;
+      if (!ready) early.push(change);
+      else setMessages((current) => applyChange(current, change));
+    });
+    void client.history(peer, { limit: HISTORY_LIMIT }).then(
+      (history) => {
+        if (cancelled) return;
+        ready = true;
+        setMessages(early.reduce<MessageRecord[]>((acc, change) => applyChange(acc, change), history));
+        setLoaded(true);
+      },
+      (err: unknown) => !cancelled && setError(describeError(err)),
+    );
+    composer.current?.focus();
+    return () => {
+      cancelled = true;
+      off();
+    };
+  }, [client, messenger, peer]);
+
+  // Mark read what is on screen, while the page is visible.
+  const unread = messages.some((m) => m.direction === 'incoming' && m.kind === 'message' && m.readAt === undefined && !m.deleted);
+  useEffect(() => {
+    if (!unread || self) return;
+    const markRead = () => {
+      if (document.visibilityState === 'visible') void client.markRead(peer).catch(() => undefined);
+    };
+    markRead();
+    document.addEventListener('visibilitychange', markRead);
+    return () => document.removeEventListener('visibilitychange', markRead);
+  }, [client, peer, unread, self]);
+
+  // Keep the newest message in view unless the user scrolled up to read.
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el && atBottom.current) el.scrollTop = el.scrollHeight;
+  }, [messages]);
+  const onScroll = () => {
+    const el = list.current;
+    if (el) atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+  };
+
+  const byKey = useMemo(() => new Map(messages.map((m) => [m.id, m])), [messages]);
+
+  const run = useCallback((work: Promise<unknown>) => {
+    setError(undefined);
+    work.catch((err: unknown) => setError(describeError(err)));
+  }, []);
+
+  const stopTyping = useCallback(() => {
+    const t = typingState.current;
+    if (t.idle) clearTimeout(t.idle);
+    t.idle = undefined;
+    if (t.startedAt !== 0) {
+      t.startedAt = 0;
+      void client.sendTyping(peer, 'stopped').catch(() => undefined);
+    }
+  }, [client, peer]);
+  useEffect(() => stopTyping, [stopTyping]);
+
+  const onDraft = (event: ChangeEvent<HTMLTextAreaElement>) => {
+    setDraft(event.target.value);
+    if (self || !online || editing) return;
+    const t = typingState.current;
+    if (event.target.value === '') {
+      stopTyping();
+      return;
+    }
+    const now = Date.now();
+    if (now - t.startedAt > TYPING_REPEAT_MS) {
+      t.startedAt = now;
+      void client.sendTyping(peer, 'started').catch(() => undefined);
+    }
+    if (t.idle) clearTimeout(t.idle);
+    t.idle = setTimeout(stopTyping, TYPING_IDLE_MS);
+  };
+
+  const actions: MessageActions = {
+    reply: (m) => {
+      setEditing(undefined);
+      setReplyTo(m);
+      composer.current?.focus();
+    },
+    edit: (m) => {
+      setReplyTo(undefined);
+      setEditing(m);
+      setDraft(m.body ?? '');
+      composer.current?.focus();
+    },
+    remove: (m) => {
+      if (window.confirm('Delete this message for everyone? It disappears from every device of both of you.')) run(client.deleteForEveryone(peer, m.id));
+    },
+    react: (m, emoji, remove) => run(client.react(peer, { id: m.id, author: m.author }, emoji, remove)),
+  };
+
+  const cancelCompose = () => {
+    if (editing) setDraft('');
+    setEditing(undefined);
+    setReplyTo(undefined);
+  };
+
+  const send = async (event?: FormEvent) => {
+    event?.preventDefault();
+    const body = draft.trim();
+    if (editing) {
+      if (!body || body === editing.body) return cancelCompose();
+      const target = editing;
+      setEditing(undefined);
+      setDraft('');
+      run(client.editMessage(peer, target.id, body));
+      return;
+    }
+    if (!body && !file) return;
+    stopTyping();
+    const quote = replyTo ? { id: replyTo.id, author: replyTo.author } : undefined;
+    const picked = file;
+    setDraft('');
+    setReplyTo(undefined);
+    setFile(undefined);
+    atBottom.current = true;
+    setError(undefined);
+    try {
+      if (picked) {
+        setUpload({ name: picked.name, sent: 0, total: picked.size });
+        const data = new Uint8Array(await picked.arrayBuffer());
+        await client.sendText(peer, body, {
+          attachments: [{ data, contentType: picked.type || 'application/octet-stream', fileName: picked.name }],
+          onProgress: (sent, total) => setUpload({ name: picked.name, sent, total }),
+          queueIfOffline: true,
+          ...(quote ? { quote } : {}),
+        });
+      } else {
+        await client.sendText(peer, body, { queueIfOffline: true, ...(quote ? { quote } : {}) });
+      }
+    } catch (err) {
+      setError(describeError(err));
+      // Nothing was sent: give the text and the file back.
+      if (picked) {
+        setFile(picked);
+        setDraft((d) => d || body);
+      }
+    } finally {
+      setUpload(undefined);
+    }
+  };
+
+  const onComposerKey = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      void send();
+    } else if (event.key === 'Escape' && (editing || replyTo)) {
+      event.preventDefault();
+      cancelCompose();
+    } else if (event.key === 'ArrowUp' && draft === '' && !editing) {
+      const last = [...messages].reverse().find((m) => m.direction === 'outgoing' && m.kind === 'message' && !m.deleted && m.body !== undefined && m.status !== 'pending');
+      if (last) {
+        event.preventDefault();
+        actions.edit(last);
+      }
+    }
+  };
+
+  const onPick = (event: ChangeEvent<HTMLInputElement>) => {
+    const picked = event.target.files?.[0];
+    event.target.value = '';
+    if (picked) setFile(picked);
+    composer.current?.focus();
+  };
+
+  const timer = contact?.expireTimer ?? 0;
+  const onTimer = (event: ChangeEvent<HTMLSelectElement>) => run(client.setExpireTimer(peer, Number(event.target.value)));
+
+  return (
+    <section className="conversation" aria-label={`Conversation with ${name}`}>
+      <header className="pane-header conversation-header">
+        <Link to={{ name: 'chats' }} className="icon-button back" label="Back to chats">
+          <Icon name="back" />
+        </Link>
+        <div className="peer">
+          <h2>
+            {name}
+            {contact?.verified && (
+              <span className="verified" title="You verified the safety number">
+                {' '}
+                <Icon name="shield" size={16} />
+                <span className="visually-hidden">verified</span>
+              </span>
+            )}
+          </h2>
+          <span className="subtitle" aria-live="polite">
+            {snapshot.typing.has(peer) ? 'typing…' : timer > 0 ? `Disappearing messages: ${timerLabel(timer)}` : ''}
+          </span>
+        </div>
+        <div className="toolbar">
+          {!self && (
+            <>
+              <label className="timer-select">
+                <span className="visually-hidden">Disappearing messages</span>
+                <Icon name="timer" size={18} />
+                <select value={timer} onChange={onTimer} disabled={readOnly} aria-label="Disappearing messages">
+                  {TIMER_CHOICES.some((c) => c.seconds === timer) ? null : <option value={timer}>{timerLabel(timer)}</option>}
+                  {TIMER_CHOICES.map((c) => (
+                    <option key={c.seconds} value={c.seconds}>
+                      {c.label}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <Link to={{ name: 'verify', peer }} className="icon-button" label="Safety number">
+                <Icon name="shield" />
+              </Link>
+            </>
+          )}
+        </div>
+      </header>
+
+      <ol className="messages" ref={list} onScroll={onScroll} role="log" aria-label={`Messages with ${name}`} aria-busy={!loaded}>
+        {loaded && messages.length === 0 && <li className="system-line">No messages yet. Say hello — it is end-to-end encrypted.</li>}
+        {messages.map((m) => (
+          <MessageItem key={keyOf(m)} client={client} message={m} quoted={m.quote ? byKey.get(m.quote.id) : undefined} nameOf={nameOf} actions={actions} disabled={readOnly} online={online} />
+        ))}
+      </ol>
+
+      <form className="composer" onSubmit={(e) => void send(e)} aria-label="Write a message">
+        {error && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+        {(replyTo || editing) && (
+          <div className="compose-context">
+            <span>
+              {editing ? 'Editing your message' : `Replying to ${replyTo?.author === me ? 'yourself' : nameOf(replyTo?.author ?? '')}`}
+              {replyTo?.body ? `: ${replyTo.body.slice(0, 80)}` : ''}
+            </span>
+            <button type="button" className="icon-button small" onClick={cancelCompose} aria-label={editing ? 'Cancel editing' : 'Cancel reply'}>
+              <Icon name="close" size={16} />
+            </button>
+          </div>
+        )}
+        {file && (
+          <div className="compose-context">
+            <span>
+              <Icon name="attach" size={16} /> {file.name} ({formatBytes(file.size)})
+            </span>
+            <button type="button" className="icon-button small" onClick={() => setFile(undefined)} aria-label="Remove attachment">
+              <Icon name="close" size={16} />
+            </button>
+          </div>
+        )}
+        {upload && (
+          <div className="compose-context" role="status">
+            <span>Uploading {upload.name}…</span>
+            <progress value={upload.sent} max={upload.total || 1} aria-label={`Uploading ${upload.name}`} />
+          </div>
+        )}
+        <div className="compose-row">
+          <input ref={fileInput} type="file" className="visually-hidden" tabIndex={-1} onChange={onPick} aria-label="Attach a file" data-testid="file-input" />
+          <button type="button" className="icon-button" onClick={() => fileInput.current?.click()} aria-label="Attach a file" disabled={readOnly || editing !== undefined}>
+            <Icon name="attach" />
+          </button>
+          <textarea
+            ref={composer}
+            rows={1}
+            value={draft}
+            onChange={onDraft}
+            onKeyDown={onComposerKey}
+            placeholder={readOnly ? 'This browser cannot send now' : online ? 'Message' : 'Message (sent when back online)'}
+            aria-label="Message"
+            disabled={readOnly}
+          />
+          <button type="submit" className="primary" disabled={readOnly || upload !== undefined}>
+            {editing ? 'Save' : 'Send'}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,108 @@
+/** Settings: the display name and theme (kept in this browser), the account, and erasing this browser's data. */
+import { useState } from 'react';
+import type { FormEvent } from 'react';
+import { Icon } from '../components/icons.js';
+import { Link } from '../components/link.js';
+import type { Messenger } from '../state/messenger.js';
+import { saveSettings, useSettings } from '../state/settings.js';
+import type { Theme } from '../state/settings.js';
+
+const THEMES: readonly { readonly value: Theme; readonly label: string }[] = [
+  { value: 'system', label: 'Like the system' },
+  { value: 'light', label: 'Light' },
+  { value: 'dark', label: 'Dark' },
+];
+
+export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; onErase: () => void }) {
+  const settings = useSettings();
+  const client = messenger.client;
+  const [name, setName] = useState(settings.displayName);
+  const [saved, setSaved] = useState(false);
+  const [erasing, setErasing] = useState(false);
+  const save = (event: FormEvent) => {
+    event.preventDefault();
+    saveSettings({ displayName: name });
+    setSaved(true);
+  };
+  return (
+    <section className="page" aria-labelledby="settings-title">
+      <header className="pane-header">
+        <Link to={{ name: 'chats' }} className="icon-button back" label="Back to chats">
+          <Icon name="back" />
+        </Link>
+        <h2 id="settings-title">Settings</h2>
+      </header>
+      <div className="page-body">
+        <form className="card" onSubmit={save}>
+          <h3>Profile</h3>
+          <label htmlFor="display-name">Display name</label>
+          <input
+            id="display-name"
+            value={name}
+            maxLength={64}
+            onChange={(e) => {
+              setName(e.target.value);
+              setSaved(false);
+            }}
+            aria-describedby="display-name-help"
+          />
+          <p id="display-name-help" className="help">
+            Shown in this browser. It is not sent to your contacts yet: they see your username, {client.username ?? 'none'}.
+          </p>
+          <button type="submit" className="primary">
+            Save
+          </button>
+          {saved && <span role="status"> Saved.</span>}
+        </form>
+
+        <fieldset className="card">
+          <legend>Theme</legend>
+          {THEMES.map((t) => (
+            <label key={t.value} className="radio">
+              <input type="radio" name="theme" value={t.value} checked={settings.theme === t.value} onChange={() => saveSettings({ theme: t.value })} />
+              {t.label}
+            </label>
+          ))}
+        </fieldset>
+
+        <section className="card" aria-labelledby="account-title">
+          <h3 id="account-title">Account</h3>
+          <dl className="facts">
+            <dt>Username</dt>
+            <dd>{client.username ?? '—'}</dd>
+            <dt>Account id</dt>
+            <dd>
+              <code>{client.accountId}</code>
+            </dd>
+            <dt>This device</dt>
+            <dd>{client.deviceId}</dd>
+            <dt>Server</dt>
+            <dd>{client.serverUrl}</dd>
+          </dl>
+        </section>
+
+        <section className="card danger-zone" aria-labelledby="erase-title">
+          <h3 id="erase-title">Erase this browser’s data</h3>
+          <p className="help">
+            Deletes this browser’s keys and history. Remove this device from another of your devices first; if this is your only device, the account
+            cannot be used again.
+          </p>
+          {erasing ? (
+            <div className="row">
+              <button type="button" className="danger" onClick={onErase}>
+                Erase everything here
+              </button>
+              <button type="button" onClick={() => setErasing(false)}>
+                Cancel
+              </button>
+            </div>
+          ) : (
+            <button type="button" className="danger" onClick={() => setErasing(true)}>
+              Erase…
+            </button>
+          )}
+        </section>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,322 @@
+/**
+ * The web client end to end: the real server binary serves the built app; people are Chromium contexts (each its
+ * own IndexedDB, keys and service worker) and `samizdat` CLI profiles. The cases run in order and share the people
+ * they create, as a conversation would. Screenshots of the main screens go to docs/screenshots/.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliDevice, removeHomes } from '../../cli/test/helpers.js';
+import type { CliDevice } from '../../cli/test/helpers.js';
+import { spawnServer } from '../../server/test/helpers/child-server.js';
+import type { ServerProcess } from '../../server/test/helpers/child-server.js';
+import { SCREENSHOTS, buildAll, launchChromium, makePng, messageWith, openApp, openChat, registerInPage, sendInPage } from './helpers.js';
+import type { AppPage } from './helpers.js';
+
+let dataDir: string;
+let server: ServerProcess;
+let port: number;
+let browser: Browser;
+let alice: AppPage;
+let bob: AppPage;
+let carol: CliDevice;
+
+async function startServer(fixedPort = 0): Promise<ServerProcess> {
+  return spawnServer(['--port', String(fixedPort), '--data-dir', dataDir, '--log-level', 'warn']);
+}
+
+async function stopServer(): Promise<void> {
+  server.kill('SIGTERM');
+  await server.exited;
+}
+
+const shot = (app: AppPage, name: string) => app.page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+
+beforeAll(async () => {
+  await buildAll();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  dataDir = mkdtempSync(join(tmpdir(), 'samizdat-web-'));
+  server = await startServer();
+  port = Number(new URL(server.url).port);
+  browser = await launchChromium();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (server) await stopServer();
+  rmSync(dataDir, { recursive: true, force: true });
+  removeHomes();
+});
+
+describe('web client', () => {
+  it('is served with a strict Content Security Policy, no inline script, and the API untouched', async () => {
+    const res = await fetch(`${server.url}/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).not.toMatch(/https?:\/\/(?!127\.0\.0\.1)/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    const html = await res.text();
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const [, attributes, body] of scripts) {
+      expect(attributes).toMatch(/\bsrc="\/assets\//);
+      expect(body?.trim()).toBe('');
+    }
+    expect(html).not.toMatch(/\son[a-z]+=/i);
+    expect(html).not.toMatch(/(?:src|href)="(?:https?:)?\/\//);
+
+    // A reload of an app path loads the app; the API keeps its JSON 404s; a missing file is a 404.
+    const deep = await fetch(`${server.url}/chat/${'a'.repeat(32)}`);
+    expect(deep.headers.get('content-type')).toMatch(/text\/html/);
+    expect(deep.headers.get('content-security-policy')).toBe(csp);
+    const api = await fetch(`${server.url}/v1/nothing`);
+    expect(api.status).toBe(404);
+    expect(await api.json()).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await fetch(`${server.url}/assets/missing.js`)).status).toBe(404);
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+
+  it('lets two people register in two browsers and chat both ways, with ✓✓ and read ticks', async () => {
+    alice = await openApp(browser, server.url);
+    bob = await openApp(browser, server.url);
+    await alice.page.getByLabel('Username').waitFor();
+    await shot(alice, 'welcome');
+    await registerInPage(alice.page, 'alice');
+    await registerInPage(bob.page, 'bob');
+
+    await openChat(alice.page, 'bob');
+    await sendInPage(alice.page, 'Hello Bob, this is end-to-end encrypted');
+    const first = messageWith(alice.page, 'Hello Bob');
+    await expect.poll(() => first.getAttribute('data-status'), { timeout: 15_000 }).toBe('delivered');
+
+    // Bob's chat list: the conversation, its last message and one unread.
+    const item = bob.page.getByRole('navigation', { name: 'Chats' }).getByRole('link', { name: /^alice, 1 unread/ });
+    await item.waitFor();
+    await expect.poll(() => item.textContent()).toContain('Hello Bob');
+    await shot(bob, 'chat-list');
+
+    await item.click();
+    await messageWith(bob.page, 'Hello Bob').waitFor();
+    await expect.poll(() => first.getAttribute('data-status'), { timeout: 15_000 }).toBe('read');
+
+    await sendInPage(bob.page, 'Hi Alice! Got it.');
+    await messageWith(alice.page, 'Hi Alice! Got it.').waitFor();
+    await expect.poll(() => messageWith(bob.page, 'Hi Alice!').getAttribute('data-status'), { timeout: 15_000 }).toBe('read');
+    expect(alice.problems).toEqual([]);
+    expect(bob.problems).toEqual([]);
+  });
+
+  it('shows a picture from one browser as a preview in the other, and saves it byte for byte', async () => {
+    const png = makePng();
+    await alice.page.getByTestId('file-input').setInputFiles({ name: 'quadrants.png', mimeType: 'image/png', buffer: png });
+    await alice.page.getByRole('textbox', { name: 'Message' }).fill('A picture');
+    const [upload] = await Promise.all([
+      alice.page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/attachments')),
+      alice.page.getByRole('button', { name: 'Send' }).click(),
+    ]);
+    // Sent with XMLHttpRequest, whose upload events drive the progress bar (fetch has none).
+    expect(upload.resourceType()).toBe('xhr');
+
+    const picture = bob.page.getByRole('img', { name: 'Picture: quadrants.png' });
+    await picture.waitFor({ timeout: 15_000 });
+    await expect.poll(() => picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(48);
+    await shot(bob, 'conversation');
+
+    const [download] = await Promise.all([
+      bob.page.waitForEvent('download'),
+      messageWith(bob.page, 'A picture').getByRole('button', { name: 'Download quadrants.png' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('quadrants.png');
+    expect(Buffer.compare(readFileSync(await download.path()), png)).toBe(0);
+
+    // Any other file is offered for download only: never shown, never opened as a page of this origin.
+    const html = Buffer.from('<!doctype html><script>alert(document.domain)</script>');
+    await alice.page.getByTestId('file-input').setInputFiles({ name: 'report.html', mimeType: 'text/html', buffer: html });
+    await alice.page.getByRole('textbox', { name: 'Message' }).fill('A web page');
+    await alice.page.getByRole('button', { name: 'Send' }).click();
+    const message = messageWith(bob.page, 'A web page');
+    await message.waitFor();
+    expect(await message.locator('img').count()).toBe(0);
+    const [file] = await Promise.all([bob.page.waitForEvent('download'), message.getByRole('button', { name: 'Download report.html' }).click()]);
+    expect(Buffer.compare(readFileSync(await file.path()), html)).toBe(0);
+  });
+
+  it('carries typing, replies, reactions, edits, deletes and the disappearing-message timer', async () => {
+    await bob.page.getByRole('textbox', { name: 'Message' }).pressSequentially('typ');
+    await alice.page.getByText('typing…').first().waitFor();
+
+    // Alice replies to Bob's message and reacts to it.
+    const bobs = messageWith(alice.page, 'Hi Alice! Got it.');
+    await bobs.getByRole('button', { name: 'Message actions' }).click();
+    await bobs.getByRole('button', { name: 'Reply' }).click();
+    await sendInPage(alice.page, 'Replying to you');
+    await messageWith(bob.page, 'Replying to you').locator('blockquote', { hasText: 'Hi Alice! Got it.' }).waitFor();
+
+    await bobs.getByRole('button', { name: 'Message actions' }).click();
+    await bobs.getByRole('button', { name: 'React 👍' }).click();
+    await messageWith(bob.page, 'Hi Alice! Got it.').getByRole('button', { name: /^👍 from alice/ }).waitFor();
+
+    // Alice edits, then deletes for everyone.
+    await sendInPage(alice.page, 'Typo heer');
+    const typo = messageWith(alice.page, 'Typo heer');
+    await expect.poll(() => typo.getAttribute('data-status')).not.toBe('pending');
+    await messageWith(bob.page, 'Typo heer').waitFor();
+    await typo.getByRole('button', { name: 'Message actions' }).click();
+    await typo.getByRole('button', { name: 'Edit' }).click();
+    await sendInPage(alice.page, 'Typo here');
+    await messageWith(bob.page, 'Typo here').getByText('edited').waitFor();
+
+    alice.page.once('dialog', (dialog) => void dialog.accept());
+    const fixed = messageWith(alice.page, 'Typo here');
+    await fixed.getByRole('button', { name: 'Message actions' }).click();
+    await fixed.getByRole('button', { name: 'Delete for everyone' }).click();
+    await messageWith(bob.page, 'This message was deleted.').waitFor();
+    expect(await messageWith(bob.page, 'Typo here').count()).toBe(0);
+
+    await alice.page.getByRole('combobox', { name: 'Disappearing messages' }).selectOption({ label: '1 hour' });
+    await bob.page.getByRole('log').getByText('alice set disappearing messages to 1 hour.').waitFor();
+    await expect.poll(() => bob.page.getByRole('combobox', { name: 'Disappearing messages' }).inputValue()).toBe('3600');
+    await alice.page.getByRole('combobox', { name: 'Disappearing messages' }).selectOption({ label: 'Off' });
+    await bob.page.getByRole('log').getByText('alice turned disappearing messages off.').waitFor();
+  });
+
+  it('compares safety numbers by code and marks the contact verified', async () => {
+    await bob.page.getByRole('link', { name: 'Safety number' }).click();
+    const bobsCode = (await bob.page.getByTestId('my-code').textContent()) ?? '';
+    await alice.page.getByRole('link', { name: 'Safety number' }).click();
+    await alice.page.getByTestId('safety-number').waitFor();
+    expect(await alice.page.getByTestId('safety-number').textContent()).toBe(await bob.page.getByTestId('safety-number').textContent());
+    await alice.page.getByLabel('Their code').fill(bobsCode);
+    await alice.page.getByRole('button', { name: 'Compare' }).click();
+    await alice.page.getByText('Their code matches: verified.').waitFor();
+    await alice.page.getByText('You have verified bob.').waitFor();
+    await alice.page.locator('main .page').evaluate((el) => el.scrollTo(0, 0));
+    await shot(alice, 'safety-number');
+    await bob.page.getByRole('link', { name: /Back to the chat/ }).click();
+    await alice.page.getByRole('link', { name: /Back to the chat/ }).click();
+  });
+
+  it('keeps history over a reload and offline, and sends what was typed offline once the server is back', async () => {
+    await bob.page.reload();
+    await messageWith(bob.page, 'Hello Bob').waitFor();
+    await bob.page.getByRole('img', { name: 'Picture: quadrants.png' }).waitFor();
+
+    await stopServer();
+    await bob.page.getByRole('status').filter({ hasText: 'Offline' }).waitFor({ timeout: 15_000 });
+    // The page itself comes from the service worker's cache; the history from IndexedDB.
+    await bob.page.reload();
+    await messageWith(bob.page, 'Hello Bob').waitFor();
+    await bob.page.getByRole('status').filter({ hasText: 'Offline' }).waitFor({ timeout: 15_000 });
+    await shot(bob, 'offline');
+    await sendInPage(bob.page, 'Written while offline');
+    const queued = messageWith(bob.page, 'Written while offline');
+    await expect.poll(() => queued.getAttribute('data-status')).toBe('pending');
+
+    server = await startServer(port);
+    for (const app of [alice, bob]) {
+      const retry = app.page.getByRole('button', { name: 'Retry now' });
+      if (await retry.isVisible()) await retry.click();
+    }
+    await expect.poll(() => queued.getAttribute('data-status'), { timeout: 20_000 }).toMatch(/^(sent|delivered|read)$/);
+    await messageWith(alice.page, 'Written while offline').waitFor({ timeout: 20_000 });
+  });
+
+  it('lets a CLI user and a browser user talk both ways', async () => {
+    carol = cliDevice();
+    await carol.ok('register', '--server', server.url, '--username', 'carol');
+    await openChat(alice.page, 'carol');
+    await sendInPage(alice.page, 'Hello from the browser');
+    await expect.poll(() => messageWith(alice.page, 'Hello from the browser').getAttribute('data-status')).not.toBe('pending');
+    const received = await carol.json('receive', '--timeout', '0');
+    expect(received).toContainEqual(expect.objectContaining({ type: 'message', from: 'alice', body: 'Hello from the browser' }));
+
+    await carol.ok('send', 'alice', 'Hello from the terminal');
+    await messageWith(alice.page, 'Hello from the terminal').waitFor({ timeout: 15_000 });
+    await expect.poll(() => messageWith(alice.page, 'Hello from the browser').getAttribute('data-status'), { timeout: 15_000 }).toMatch(/delivered|read/);
+  });
+
+  it('fits a phone-width screen: the chat list, then the conversation alone', async () => {
+    const page = alice.page;
+    try {
+      await page.setViewportSize({ width: 390, height: 760 });
+      await page.getByRole('link', { name: 'Back to chats' }).click();
+      const list = page.getByRole('navigation', { name: 'Chats' });
+      await list.waitFor();
+      expect(await page.locator('main.main').isVisible()).toBe(false);
+      await shot(alice, 'phone-chat-list');
+
+      await list.getByRole('link', { name: /^bob/ }).click();
+      await page.getByRole('log', { name: 'Messages with bob' }).waitFor();
+      expect(await list.isVisible()).toBe(false);
+      const box = page.getByRole('textbox', { name: 'Message' });
+      const boxSize = await box.boundingBox();
+      expect(boxSize?.width ?? 0).toBeGreaterThan(150);
+      expect((boxSize?.x ?? 0) + (boxSize?.width ?? 0)).toBeLessThanOrEqual(390);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      await sendInPage(page, 'Sent from a small screen');
+      await messageWith(bob.page, 'Sent from a small screen').waitFor();
+      await shot(alice, 'phone-conversation');
+    } finally {
+      await page.setViewportSize({ width: 1200, height: 800 });
+    }
+  });
+
+  it('links a browser as a new device of a CLI account, which then receives its messages', async () => {
+    const dave = cliDevice();
+    await dave.ok('register', '--server', server.url, '--username', 'dave');
+    const laptop = await openApp(browser, server.url);
+    await laptop.page.getByRole('button', { name: 'Link this browser' }).click();
+    const codeBox = laptop.page.getByTestId('link-code');
+    await codeBox.waitFor();
+    const code = await codeBox.inputValue();
+    expect(code).toMatch(/^\S{20,}$/);
+    await laptop.page.getByRole('img', { name: 'QR code of the link code' }).waitFor();
+    await shot(laptop, 'link');
+
+    await dave.ok('devices', 'add', code);
+    await laptop.page.getByRole('navigation', { name: 'Chats' }).waitFor({ timeout: 20_000 });
+    await carol.ok('send', 'dave', 'Hello Dave, on every device');
+    await openChat(laptop.page, 'carol');
+    await messageWith(laptop.page, 'Hello Dave, on every device').waitFor({ timeout: 15_000 });
+
+    await laptop.page.getByRole('link', { name: 'Devices' }).click();
+    await laptop.page.getByText('Device 2 (this browser)').waitFor();
+    await laptop.page.getByText('Device 1', { exact: true }).waitFor();
+    await shot(laptop, 'devices');
+
+    // The browser removes the CLI device: it is gone from the list (the server closed its queue).
+    await laptop.page.getByRole('button', { name: 'Remove device 1', exact: true }).click();
+    await laptop.page.getByRole('button', { name: 'Yes, remove device 1' }).click();
+    await expect.poll(() => laptop.page.locator('[data-device-id]').count()).toBe(1);
+    expect((await dave.run('devices', 'list')).code).not.toBe(0);
+    expect(laptop.problems).toEqual([]);
+    await laptop.context.close();
+  });
+
+  it('keeps the display name and theme in settings', async () => {
+    await alice.page.getByRole('link', { name: 'Settings' }).click();
+    await alice.page.getByLabel('Display name').fill('Alice A.');
+    await alice.page.getByRole('button', { name: 'Save' }).click();
+    await alice.page.getByRole('radio', { name: 'Dark' }).check();
+    expect(await alice.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+    await shot(alice, 'settings-dark');
+    await alice.page.reload();
+    await alice.page.getByLabel('Display name').waitFor();
+    expect(await alice.page.getByLabel('Display name').inputValue()).toBe('Alice A.');
+    expect(await alice.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
+
+    // Nothing was fetched from another origin at any time.
+    const origin = new URL(server.url).origin;
+    for (const url of [...alice.requests, ...bob.requests]) {
+      if (!url.startsWith('blob:') && !url.startsWith('data:')) expect(new URL(url).origin).toBe(origin);
+    }
+    expect(alice.problems).toEqual([]);
+    expect(bob.problems).toEqual([]);
+  });
+});
