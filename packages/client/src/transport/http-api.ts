@@ -11,7 +11,7 @@
  * pattern, never a URL, a password, key material or message bytes; the server's own message text is not repeated
  * either (it could echo anything back).
  */
-import { IDENTITY_KEY_LENGTH, MAX_ACK_IDS, MAX_PROVISIONING_BODY_BYTES, decodeIdentityKey } from '@samizdat/protocol';
+import { IDENTITY_KEY_LENGTH, MAX_ACK_IDS, MAX_PROVISIONING_BODY_BYTES, concatBytes, decodeIdentityKey } from '@samizdat/protocol';
 import type { IdentityKey, KyberPreKey, OneTimePreKey, PreKeyBundle, SignedPreKey } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import { fromBase64, toBase64 } from './base64.js';
@@ -892,14 +892,7 @@ export class HttpApi {
       throw this.networkError(route, err, exchange.timeout, exchange.caller);
     }
     if (total !== undefined && length !== total) throw badResponse(route, 'is shorter than its content-length');
-    if (chunks.length === 1) return chunks[0] as Uint8Array;
-    const out = new Uint8Array(length);
-    let offset = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out;
+    return chunks.length === 1 ? (chunks[0] as Uint8Array) : concatBytes(...chunks);
   }
 
   private networkError(route: string, err: unknown, timeout: AbortSignal, caller: AbortSignal | undefined): ClientError {

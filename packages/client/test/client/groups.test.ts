@@ -55,25 +55,31 @@ async function settle(...clients: TestClient[]): Promise<void> {
 }
 
 describe('groups (MLS) through the SDK', () => {
-  it('creates a group, talks, adds and removes members with forward and post-removal secrecy', async () => {
+  it('three people with two devices each: create, talk, add a fourth, remove one, an offline device catches up', async () => {
     const alice = await person('alice');
     const alice2 = await device(alice);
     const bob = await person('bob');
+    const bob2 = await device(bob);
     const carol = await person('carol');
+    const carol2 = await device(carol);
     const group = await alice.client.groups.create('Book club', [bob.username, carol.username]);
     const id = group.groupId;
-    await waitFor(async () => (await bob.client.groups.list()).some((g) => g.groupId === id && g.name === 'Book club'), 'bob joins and learns the name');
-    await waitFor(async () => (await alice2.client.groups.list()).some((g) => g.groupId === id), "alice's other device joins");
-    await waitFor(async () => (await carol.client.groups.list()).some((g) => g.groupId === id), 'carol joins');
-    const view = alice.client.groups.view((await alice.client.groups.find(id)));
-    expect(view.members.map((m) => m.devices.length).sort()).toEqual([1, 1, 2]);
+    for (const t of [alice2, bob, bob2, carol, carol2]) {
+      await waitFor(async () => (await t.client.groups.list()).some((g) => g.groupId === id && g.name === 'Book club'), 'every device joins and learns the name');
+    }
+    const view = alice.client.groups.view(await alice.client.groups.find(id));
+    expect(view.members.map((m) => m.devices.length)).toEqual([2, 2, 2]);
 
     await alice.client.sendText(id, 'hello group');
-    await bob.client.sendText(id, 'hi all');
-    for (const t of [alice, alice2, bob, carol]) {
-      await waitFor(async () => (await bodies(t.client, id)).length === 2, 'both messages everywhere');
+    await bob2.client.sendText(id, 'hi all');
+    for (const t of [alice, alice2, bob, bob2, carol, carol2]) {
+      await waitFor(async () => (await bodies(t.client, id)).length === 2, 'both messages on every device');
       expect((await bodies(t.client, id)).sort()).toEqual(['hello group', 'hi all']);
     }
+
+    // Carol's second device goes offline across several epochs.
+    await settle(carol2);
+    await carol2.client.stop();
 
     // Dave joins later and cannot read what was said before.
     const dave = await person('dave');
@@ -83,15 +89,27 @@ describe('groups (MLS) through the SDK', () => {
     await waitFor(async () => (await bodies(dave.client, id)).includes('welcome dave'), 'dave reads new messages');
     expect(await bodies(dave.client, id)).toEqual(['welcome dave']);
 
-    // Carol is removed: she learns it, and nothing sent afterwards reaches her.
-    await settle(alice, alice2, bob, carol, dave);
+    // A self-update and a rename: two more epochs while carol2 is away.
+    await settle(alice, bob, bob2, carol, dave);
+    await bob.client.groups.selfUpdate(id);
+    await alice.client.groups.rename(id, 'Book club (Fridays)');
+    await bob.client.sendText(id, 'see you friday');
+
+    // carol2 comes back: it processes the commits in order and reads on.
+    await carol2.client.start();
+    await waitFor(async () => (await bodies(carol2.client, id)).includes('see you friday'), 'the offline device catches up');
+    expect((await carol2.client.groups.find(id)).epoch).toBe((await alice.client.groups.find(id)).epoch);
+    expect((await carol2.client.groups.find(id)).name).toBe('Book club (Fridays)');
+
+    // Carol is removed (both devices): they learn it, and nothing sent afterwards reaches them.
+    await settle(alice, alice2, bob, bob2, carol, carol2, dave);
     await alice.client.groups.remove(id, [carol.username]);
-    await waitFor(async () => (await carol.client.groups.find(id)).active === false, 'carol learns she was removed');
+    for (const t of [carol, carol2]) await waitFor(async () => (await t.client.groups.find(id)).active === false, 'carol learns she was removed');
     await waitFor(async () => (await bob.client.groups.find(id)).epoch === (await alice.client.groups.find(id)).epoch, 'bob catches up');
     await bob.client.sendText(id, 'after carol left');
     await waitFor(async () => (await bodies(alice2.client, id)).includes('after carol left'), 'members read on');
-    await settle(carol);
-    expect(await bodies(carol.client, id)).not.toContain('after carol left');
+    await settle(carol, carol2);
+    for (const t of [carol, carol2]) expect(await bodies(t.client, id)).not.toContain('after carol left');
     await expect(carol.client.sendText(id, 'still here?')).rejects.toThrow(ClientError);
   });
 

@@ -53,6 +53,7 @@ import type {
   SignatureAlgorithm,
 } from 'ts-mls';
 import { CryptoError } from 'ts-mls/mlsError.js';
+import { concatBytes } from '../crypto/bytes.js';
 
 type NodeHash = 'sha256' | 'sha384' | 'sha512';
 
@@ -70,17 +71,7 @@ function plain(buffer: Uint8Array): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
+
 
 function i2osp(value: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -202,7 +193,7 @@ function aeadSeal(spec: AeadSpec, key: Uint8Array, nonce: Uint8Array, aad: Uint8
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
   const body = cipher.update(plaintext);
   const rest = cipher.final();
-  return concat(body, rest, cipher.getAuthTag());
+  return concatBytes(body, rest, cipher.getAuthTag());
 }
 
 function aeadOpen(spec: AeadSpec, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array) {
@@ -217,7 +208,7 @@ function aeadOpen(spec: AeadSpec, key: Uint8Array, nonce: Uint8Array, aad: Uint8
   const body = decipher.update(ciphertext.subarray(0, bodyLength));
   try {
     const rest = decipher.final();
-    return rest.length === 0 ? plain(body) : concat(body, rest);
+    return rest.length === 0 ? plain(body) : concatBytes(body, rest);
   } catch {
     body.fill(0); // unauthenticated plaintext never leaves
     throw new CryptoError('AEAD: authentication failed');
@@ -277,7 +268,7 @@ function checkOkpImport(): void {
 }
 
 function labeledExtract(hash: NodeHash, suiteId: Uint8Array, salt: Uint8Array, label: string, ikm: Uint8Array) {
-  return hkdfExtract(hash, salt, concat(HPKE_V1, suiteId, encoder.encode(label), ikm));
+  return hkdfExtract(hash, salt, concatBytes(HPKE_V1, suiteId, encoder.encode(label), ikm));
 }
 
 function labeledExpand(
@@ -288,7 +279,7 @@ function labeledExpand(
   info: Uint8Array,
   length: number,
 ) {
-  return hkdfExpand(hash, prk, concat(i2osp(length, 2), HPKE_V1, suiteId, encoder.encode(label), info), length);
+  return hkdfExpand(hash, prk, concatBytes(i2osp(length, 2), HPKE_V1, suiteId, encoder.encode(label), info), length);
 }
 
 const HPKE_V1 = encoder.encode('HPKE-v1');
@@ -308,7 +299,7 @@ function makeDhKem(spec: {
   checkPublicKey(pk: Uint8Array): void;
   checkPrivateKey(sk: Uint8Array): Uint8Array;
 }): Kem {
-  const suiteId = concat(encoder.encode('KEM'), i2osp(spec.id, 2));
+  const suiteId = concatBytes(encoder.encode('KEM'), i2osp(spec.id, 2));
   const extractAndExpand = (dh: Uint8Array, kemContext: Uint8Array) => {
     const eaePrk = labeledExtract(spec.hash, suiteId, EMPTY, 'eae_prk', dh);
     return labeledExpand(spec.hash, suiteId, eaePrk, 'shared_secret', kemContext, spec.nSecret);
@@ -330,11 +321,11 @@ function makeDhKem(spec: {
       const ephemeral = spec.generate();
       const dh = spec.dh(ephemeral.privateKey, publicKey);
       const enc = ephemeral.publicKey;
-      return { sharedSecret: extractAndExpand(dh, concat(enc, publicKey)), enc };
+      return { sharedSecret: extractAndExpand(dh, concatBytes(enc, publicKey)), enc };
     },
     decap(enc, privateKey, publicKey) {
       const dh = spec.dh(privateKey, enc);
-      return extractAndExpand(dh, concat(enc, publicKey));
+      return extractAndExpand(dh, concatBytes(enc, publicKey));
     },
   };
 }
@@ -428,7 +419,7 @@ function toBigInt(bytes: Uint8Array): bigint {
 function padScalar(curve: NistCurve, sk: Uint8Array): Uint8Array {
   if (sk.length === curve.nSk) return sk;
   if (sk.length > curve.nSk) throw new CryptoError('EC private key too long');
-  return concat(new Uint8Array(curve.nSk - sk.length), sk);
+  return concatBytes(new Uint8Array(curve.nSk - sk.length), sk);
 }
 
 function nistPublicOf(curve: NistCurve, sk: Uint8Array): Uint8Array {
@@ -530,13 +521,13 @@ function xwingExpand(sk: Uint8Array): { seedM: Uint8Array; skX: Uint8Array } {
 }
 
 function xwingCombiner(ssM: Uint8Array, ssX: Uint8Array, ctX: Uint8Array, pkX: Uint8Array): Uint8Array {
-  return plain(createHash('sha3-256').update(concat(ssM, ssX, ctX, pkX, XWING_LABEL)).digest());
+  return plain(createHash('sha3-256').update(concatBytes(ssM, ssX, ctX, pkX, XWING_LABEL)).digest());
 }
 
 function makeXWing(): Kem {
   const publicKeyOf = (sk: Uint8Array) => {
     const { seedM, skX } = xwingExpand(sk);
-    return concat(ml_kem768.keygen(seedM).publicKey, okpPublicOf(importOkpPrivate('X25519', skX)));
+    return concatBytes(ml_kem768.keygen(seedM).publicKey, okpPublicOf(importOkpPrivate('X25519', skX)));
   };
   const check = (sk: Uint8Array) => {
     if (sk.length !== 32) throw new CryptoError('X-Wing private key must be 32 bytes');
@@ -573,7 +564,7 @@ function makeXWing(): Kem {
       const ctX = okpPublicOf(ekX);
       const ssX = x25519(ekX, pkX);
       const { cipherText: ctM, sharedSecret: ssM } = ml_kem768.encapsulate(pkM);
-      return { sharedSecret: xwingCombiner(ssM, ssX, ctX, pkX), enc: concat(ctM, ctX) };
+      return { sharedSecret: xwingCombiner(ssM, ssX, ctX, pkX), enc: concatBytes(ctM, ctX) };
     },
     decap(enc, privateKey) {
       if (enc.length !== XWING_MLKEM_CIPHERTEXT + 32) throw new CryptoError('X-Wing: bad ciphertext length');
@@ -662,7 +653,7 @@ function makeHpke(kemAlgorithm: KemAlgorithm, kdfAlgorithm: KdfAlgorithm, aeadAl
   const hash = KDF_HASH[kdfAlgorithm];
   const nh = HASH_LENGTH[hash];
   const aead = AEADS[aeadAlgorithm];
-  const suiteId = concat(encoder.encode('HPKE'), i2osp(kem.id, 2), i2osp(KDF_ID[kdfAlgorithm], 2), i2osp(aead.id, 2));
+  const suiteId = concatBytes(encoder.encode('HPKE'), i2osp(kem.id, 2), i2osp(KDF_ID[kdfAlgorithm], 2), i2osp(aead.id, 2));
   const algorithm = { name: `kem-${kem.id}` };
 
   const publicKeyObject = (bytes: Uint8Array) => new RawHpkeKey('public', algorithm, bytes, bytes, kem);
@@ -692,7 +683,7 @@ function makeHpke(kemAlgorithm: KemAlgorithm, kdfAlgorithm: KdfAlgorithm, aeadAl
   /** RFC 9180 §5.1 KeySchedule for mode_base (no PSK). */
   const keySchedule = (sharedSecret: Uint8Array, info: Uint8Array) => {
     const infoHash = infoHashOf(info);
-    const context = concat(Uint8Array.of(MODE_BASE), pskIdHash, infoHash);
+    const context = concatBytes(Uint8Array.of(MODE_BASE), pskIdHash, infoHash);
     const secret = labeledExtract(hash, suiteId, sharedSecret, 'secret', EMPTY);
     return {
       key: labeledExpand(hash, suiteId, secret, 'key', context, aead.keyLength),

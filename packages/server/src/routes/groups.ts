@@ -21,8 +21,8 @@ import { EnvelopeType, decodeEnvelope } from '@samizdat/protocol';
 import type { AuthenticatedDevice, ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { fromBase64, toBase64 } from '../http.js';
-import { StaleEpochError } from '../store/repository.js';
-import type { GroupMember, StoredGroupEnvelope } from '../store/repository.js';
+import { StaleEpochError, memberKey } from '../store/repository.js';
+import type { StoredGroupEnvelope } from '../store/repository.js';
 import { AccountId, Base64, DeviceId, ErrorResponse } from '../schemas.js';
 
 const GroupId = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'MLS group id: 32 bytes as 64 lowercase hex characters' });
@@ -68,7 +68,6 @@ const ClaimBody = Type.Object(
   { additionalProperties: false },
 );
 
-const memberKey = (m: GroupMember) => `${m.accountId}.${m.deviceId}`;
 
 function groupEnvelope(ctx: ServerContext, text: string, field: string, type: EnvelopeType): Uint8Array {
   const bytes = fromBase64(text, field);

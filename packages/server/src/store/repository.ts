@@ -147,6 +147,22 @@ export interface GroupMember {
   readonly deviceId: number;
 }
 
+/** `accountId.deviceId`: one key per member device. */
+export function memberKey(m: GroupMember): string {
+  return `${m.accountId}.${m.deviceId}`;
+}
+
+/** The members without duplicates, in order. */
+export function uniqueMembers(members: readonly GroupMember[]): GroupMember[] {
+  const seen = new Set<string>();
+  return members.filter((m) => {
+    const key = memberKey(m);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 export interface GroupRecord {
   /** 32 random bytes as 64 lowercase hex characters (the MLS group id). */
   readonly groupId: string;

@@ -26,7 +26,7 @@ import postgres from 'postgres';
 import type { Sql } from 'postgres';
 import { reservedTransaction } from './reserved-transaction.js';
 import { appliedPostgresMigrations, migratePostgres } from '../migrations.js';
-import { RepositoryError, StaleEpochError, accountNotFound, deviceNotFound, groupExists, groupNotFound, usernameTaken } from '../repository.js';
+import { RepositoryError, StaleEpochError, accountNotFound, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken } from '../repository.js';
 import type {
   AccountRecord,
   GroupCommit,
@@ -763,15 +763,6 @@ function translate(err: unknown, foreignKey?: RepositoryCode): unknown {
 }
 
 /** Locks the given device rows in key order (FOR NO KEY UPDATE) and returns them: the first step of every queue change. */
-function memberKey(m: GroupMember): string {
-  return `${m.accountId}/${m.deviceId}`;
-}
-
-function uniqueMembers(members: readonly GroupMember[]): GroupMember[] {
-  const seen = new Set<string>();
-  return members.filter((m) => !seen.has(memberKey(m)) && Boolean(seen.add(memberKey(m))));
-}
-
 async function lockDevices<Row extends object = Record<string, unknown>>(
   tx: Sql,
   accounts: postgres.Parameter,

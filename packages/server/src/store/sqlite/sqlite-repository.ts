@@ -17,7 +17,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { appliedSqliteMigrations, migrateSqlite } from '../migrations.js';
-import { RepositoryError, StaleEpochError, accountNotFound, deviceNotFound, groupExists, groupNotFound, usernameTaken } from '../repository.js';
+import { RepositoryError, StaleEpochError, accountNotFound, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken } from '../repository.js';
 import type {
   AccountRecord,
   GroupCommit,
@@ -103,10 +103,6 @@ interface AttachmentRow {
 }
 
 /** A fresh Uint8Array, so callers never hold a Buffer (whose toString/JSON would expose the bytes differently). */
-function memberKey(m: GroupMember): string {
-  return `${m.accountId}.${m.deviceId}`;
-}
-
 function bytes(value: Uint8Array): Uint8Array {
   return new Uint8Array(value);
 }
@@ -622,14 +618,9 @@ export class SqliteRepository implements Repository {
   /** The members whose device still exists, without duplicates. */
   private existing(members: readonly GroupMember[]): GroupMember[] {
     const exists = this.stmt('SELECT 1 FROM devices WHERE account_id = ? AND device_id = ?', { pluck: true });
-    const seen = new Set<string>();
-    return members.filter((m) => {
-      const key = memberKey(m);
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return exists.get(m.accountId, m.deviceId) !== undefined;
-    });
+    return uniqueMembers(members).filter((m) => exists.get(m.accountId, m.deviceId) !== undefined);
   }
+
 
   // Internals
 
