@@ -101,3 +101,5 @@ export {
   verifyDeviceCredential,
 } from './groups/device-credential.js';
 export type { DeviceCredential } from './groups/device-credential.js';
+export { decodeBase64, encodeBase64 } from './wire/base64.js';
+export type { Base64Options } from './wire/base64.js';

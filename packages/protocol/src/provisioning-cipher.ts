@@ -49,6 +49,7 @@ import {
 } from '@hpke/core';
 import { concatBytes, utf8 } from './crypto/bytes.js';
 import { ProtocolError, ProtocolErrorCode } from './errors.js';
+import { decodeBase64, encodeBase64 } from './wire/base64.js';
 import { MAX_PROVISIONING_BODY_BYTES } from './wire/frames.js';
 
 /** The version byte of a sealed provisioning message this code writes and the only one it opens. */
@@ -309,40 +310,12 @@ function addressBytes(address: string): Uint8Array {
   return bytes;
 }
 
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const BASE64URL_VALUES = new Map<string, number>([...BASE64URL].map((c, i) => [c, i]));
-
 /** RFC 4648 §5 base64url, without padding (§3.2). */
 function toBase64Url(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
-    for (let j = 0; j < chars; j++) out += BASE64URL[(n >> (18 - 6 * j)) & 63];
-  }
-  return out;
+  return encodeBase64(bytes, { url: true });
 }
 
-/**
- * Strict RFC 4648 §5 base64url without padding: undefined for any other character, an impossible length, or
- * non-zero unused bits in the last character (§3.5), so every byte string has exactly one accepted text.
- */
+/** Strict RFC 4648 §5 base64url without padding: every byte string has exactly one accepted text. */
 function fromBase64Url(text: string): Uint8Array | undefined {
-  if (text.length % 4 === 1) return undefined;
-  const out = new Uint8Array(Math.floor((text.length * 6) / 8));
-  let acc = 0;
-  let bits = 0;
-  let j = 0;
-  for (const ch of text) {
-    const v = BASE64URL_VALUES.get(ch);
-    if (v === undefined) return undefined;
-    acc = ((acc << 6) | v) & 0xffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[j++] = (acc >> bits) & 0xff;
-    }
-  }
-  if ((acc & ((1 << bits) - 1)) !== 0) return undefined;
-  return out;
+  return decodeBase64(text, { url: true });
 }

@@ -23,7 +23,7 @@
  * Encoding validates with the same rules (encodeContent throws INVALID_ARGUMENT, with the same messages), so that
  * anything we send, every client of this version accepts.
  */
-import { MAX_MESSAGE_PLAINTEXT } from '@samizdat/protocol';
+import { MAX_MESSAGE_PLAINTEXT, decodeBase64, encodeBase64 } from '@samizdat/protocol';
 import type { AttachmentPointer } from '../attachments/attachment-cipher.js';
 import {
   ATTACHMENT_DIGEST_LENGTH,
@@ -264,9 +264,6 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 /** Bidirectional embeddings, overrides and isolates: they can make "gpj.exe" display as "exe.jpg". */
 const BIDI_CONTROL = /[\u202a-\u202e\u2066-\u2069]/u;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const BASE64_VALUES = new Map<string, number>([...BASE64_ALPHABET].map((c, i) => [c, i]));
 
 const CONTENT_TYPES: ReadonlySet<string> = new Set<ContentType>([
   'message',
@@ -584,33 +581,12 @@ function toJson(content: Content): Record<string, unknown> {
 
 /** RFC 4648 §4 base64 with padding. */
 function toBase64(data: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < data.length; i += 3) {
-    const n = ((data[i] as number) << 16) | ((data[i + 1] ?? 0) << 8) | (data[i + 2] ?? 0);
-    const chars = Math.ceil(((Math.min(3, data.length - i)) * 8) / 6);
-    for (let j = 0; j < 4; j++) out += j < chars ? BASE64_ALPHABET[(n >> (18 - 6 * j)) & 63] : '=';
-  }
-  return out;
+  return encodeBase64(data);
 }
 
 /** Strict RFC 4648 §4 base64: padded, standard alphabet, zero unused bits (§3.5); undefined otherwise. */
 function fromBase64(value: unknown): Uint8Array | undefined {
-  if (typeof value !== 'string' || value.length % 4 !== 0 || !BASE64.test(value)) return undefined;
-  const body = value.replace(/=+$/, '');
-  const out = new Uint8Array(Math.floor((body.length * 6) / 8));
-  let acc = 0;
-  let bits = 0;
-  let j = 0;
-  for (const ch of body) {
-    acc = ((acc << 6) | (BASE64_VALUES.get(ch) as number)) & 0xffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[j++] = (acc >> bits) & 0xff;
-    }
-  }
-  if ((acc & ((1 << bits) - 1)) !== 0) return undefined;
-  return out;
+  return typeof value === 'string' ? decodeBase64(value) : undefined;
 }
 
 function invalidContent(reason: string): ClientError {
