@@ -136,6 +136,38 @@ describe('groups (MLS) through the SDK', () => {
     expect(members).toEqual([alice, bob, carol, dave].map((t) => t.client.accountId).sort());
   });
 
+  it('carries replies, edits, deletes, reactions, read receipts, attachments and timers like 1:1 chats', async () => {
+    const alice = await person('alice');
+    const bob = await person('bob');
+    const { groupId } = await alice.client.groups.create('Photos', [bob.username]);
+    await waitFor(async () => (await bob.client.groups.list()).some((g) => g.groupId === groupId && g.name === 'Photos'), 'bob joins');
+    const photo = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
+    const first = await alice.client.sendText(groupId, 'look', { attachments: [{ data: photo, contentType: 'image/png', fileName: 'p.png' }] });
+    const second = await alice.client.sendText(groupId, 'typo');
+    await alice.client.editMessage(groupId, second.id, 'fixed');
+    const third = await alice.client.sendText(groupId, 'oops');
+    await alice.client.deleteForEveryone(groupId, third.id);
+    await waitFor(async () => (await bob.client.history(groupId)).find((m) => m.id === third.id)?.deleted === true, 'the delete');
+    const history = await bob.client.history(groupId);
+    expect(history.find((m) => m.id === second.id)?.body).toBe('fixed');
+    const pointer = history.find((m) => m.id === first.id)?.attachments?.[0];
+    expect(Buffer.from(await bob.client.downloadAttachment(pointer as NonNullable<typeof pointer>)).equals(Buffer.from(photo))).toBe(true);
+
+    await bob.client.react(groupId, { id: first.id, author: alice.client.accountId }, '❤️');
+    await bob.client.sendText(groupId, 'nice', { quote: { id: first.id, author: alice.client.accountId } });
+    await bob.client.markRead(groupId);
+    await waitFor(async () => (await alice.client.history(groupId)).find((m) => m.id === first.id)?.status === 'read', 'read receipt');
+    const mine = (await alice.client.history(groupId)).find((m) => m.id === first.id);
+    expect(mine?.reactions?.map((r) => r.emoji)).toEqual(['❤️']);
+    expect((await alice.client.history(groupId)).find((m) => m.body === 'nice')?.quote?.id).toBe(first.id);
+
+    await bob.client.setExpireTimer(groupId, 1);
+    await waitFor(async () => (await alice.client.groups.find(groupId)).expireTimer === 1, 'the group timer');
+    const fleeting = await alice.client.sendText(groupId, 'gone soon');
+    expect(fleeting.expireTimer).toBe(1);
+    await waitFor(async () => !(await bodies(alice.client, groupId)).includes('gone soon'), 'it disappears');
+  });
+
   it("joins a linked device to all of its account's groups", async () => {
     const alice = await person('alice');
     const bob = await person('bob');
