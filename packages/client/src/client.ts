@@ -186,7 +186,7 @@ export class Client extends Emitter<ClientEvents> {
         accountsOf: async (peers) => Promise.all(peers.map(async (p) => (await this.resolve(p)).accountId)),
         interpret: async (target, c) => {
           const effects = await this.interpret(target, c);
-          return { groupWrites: effects.groupWrites, created: effects.created, stage: (tx) => effects.stage(tx), emit: () => effects.emit(this) };
+          return { groupWrites: effects.groupWrites, writes: effects.writes, created: effects.created, stage: (tx) => effects.stage(tx), emit: () => effects.emit(this) };
         },
         emitMessage: (m) => this.emit('message', m),
         learnUsername: (accountId, username) => this.learnUsername(accountId, username),

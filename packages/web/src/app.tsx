@@ -3,7 +3,7 @@
  * chat list beside the current screen on wide windows, one of them at a time on a phone.
  */
 import { useCallback, useEffect, useState } from 'react';
-import type { Client, ClientOptions } from '@samizdat/client';
+import type { Client, ClientOptions, ClientStore } from '@samizdat/client';
 import { ConnectionBanner } from './components/connection-banner.js';
 import { Messenger, describeError, useMessenger } from './state/messenger.js';
 import { navigate, useRoute } from './state/router.js';
@@ -12,7 +12,9 @@ import { clearSettings } from './state/settings.js';
 import { ChatList } from './screens/chat-list.js';
 import { ConversationScreen } from './screens/conversation-screen.js';
 import { DevicesScreen } from './screens/devices-screen.js';
+import { GroupInfoScreen } from './screens/group-info-screen.js';
 import { NewChatScreen } from './screens/new-chat-screen.js';
+import { NewGroupScreen } from './screens/new-group-screen.js';
 import { SettingsScreen } from './screens/settings-screen.js';
 import { VerifyScreen } from './screens/verify-screen.js';
 import { WelcomeScreen } from './screens/welcome-screen.js';
@@ -26,7 +28,7 @@ type Boot =
 export function App() {
   const [boot, setBoot] = useState<Boot>({ state: 'loading' });
 
-  const startMessenger = useCallback(async (client: Client) => {
+  const startMessenger = useCallback(async (client: Client, _store: ClientStore) => {
     const messenger = new Messenger(client);
     setBoot({ state: 'ready', messenger });
     await messenger.start();
@@ -37,7 +39,7 @@ export function App() {
       try {
         const options = await openProfile();
         const client = await openAccount(options);
-        if (client) await startMessenger(client);
+        if (client) await startMessenger(client, options.store);
         else setBoot({ state: 'welcome', options });
       } catch (err) {
         setBoot({ state: 'failed', message: describeError(err) });
@@ -69,7 +71,7 @@ export function App() {
         </main>
       );
     case 'welcome':
-      return <WelcomeScreen options={boot.options} onReady={(client) => void startMessenger(client).catch(() => undefined)} />;
+      return <WelcomeScreen options={boot.options} onReady={(client) => void startMessenger(client, boot.options.store).catch(() => undefined)} />;
     case 'ready':
       return <Shell messenger={boot.messenger} onErase={() => void erase()} />;
   }
@@ -82,7 +84,7 @@ function Shell({ messenger, onErase }: { messenger: Messenger; onErase: () => vo
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) Samizdat` : 'Samizdat';
   }, [unread]);
-  const activePeer = route.name === 'chat' ? route.peer : undefined;
+  const activePeer = route.name === 'chat' ? route.peer : route.name === 'group' ? route.group : undefined;
   let detail;
   switch (route.name) {
     case 'chat':
@@ -90,6 +92,12 @@ function Shell({ messenger, onErase }: { messenger: Messenger; onErase: () => vo
       break;
     case 'new':
       detail = <NewChatScreen messenger={messenger} />;
+      break;
+    case 'new-group':
+      detail = <NewGroupScreen messenger={messenger} />;
+      break;
+    case 'group':
+      detail = <GroupInfoScreen key={route.group} messenger={messenger} groupId={route.group} />;
       break;
     case 'devices':
       detail = <DevicesScreen messenger={messenger} />;
@@ -103,7 +111,7 @@ function Shell({ messenger, onErase }: { messenger: Messenger; onErase: () => vo
     default:
       detail = (
         <div className="placeholder">
-          <p>Pick a chat, or start a new one.</p>
+          <p>Pick a chat, or start a new one or a group.</p>
           <p className="help">Messages are end-to-end encrypted: only you and the people you write to can read them.</p>
         </div>
       );

@@ -7,6 +7,8 @@
  *   const browser = await launchChromium();
  *   const alice = await openApp(browser, server.url);
  *   await registerInPage(alice.page, 'alice');
+ *
+ * Screenshots go to packages/web/test-results/screenshots/; SAMIZDAT_UPDATE_SCREENSHOTS=1 writes docs/screenshots/.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -21,7 +23,13 @@ import { REPO_ROOT, buildServer } from '../../server/test/helpers/child-server.j
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 export const WEB_ROOT = join(REPO_ROOT, 'packages/web');
-export const SCREENSHOTS = join(REPO_ROOT, 'docs/screenshots');
+/**
+ * Where the tests' screenshots go. By default a git-ignored folder (`test-results/` is in the root .gitignore), so
+ * that a test run leaves the repository clean; with SAMIZDAT_UPDATE_SCREENSHOTS=1 the documentation's own pictures
+ * in docs/screenshots/ are replaced, on purpose.
+ */
+export const UPDATE_SCREENSHOTS = process.env.SAMIZDAT_UPDATE_SCREENSHOTS === '1';
+export const SCREENSHOTS = UPDATE_SCREENSHOTS ? join(REPO_ROOT, 'docs/screenshots') : join(WEB_ROOT, 'test-results/screenshots');
 
 const WEB_BUILD_LOCK = join(tmpdir(), `samizdat-web-build-${createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 12)}.lock`);
 const STALE_LOCK_MS = 5 * 60_000;
@@ -112,6 +120,12 @@ export async function openChat(page: Page, username: string): Promise<void> {
     await page.getByRole('button', { name: 'Start chat' }).click();
   }
   await page.getByRole('log', { name: `Messages with ${username}` }).waitFor();
+}
+
+/** From an open group conversation, its info (members, admins, add, remove, leave). */
+export async function openGroupInfo(page: Page): Promise<void> {
+  await page.getByRole('link', { name: 'Group info' }).click();
+  await page.getByRole('heading', { name: 'Group info' }).waitFor();
 }
 
 export async function sendInPage(page: Page, text: string): Promise<void> {

@@ -71,6 +71,7 @@ export interface GroupHost {
 /** The part of Client's Effects the group manager uses. */
 export interface GroupEffects {
   readonly groupWrites: GroupRecord[];
+  readonly writes: MessageRecord[];
   readonly created: MessageRecord[];
   stage(tx: StoreTx): void;
   emit(): void;
@@ -216,7 +217,12 @@ export class GroupManager {
       await this.host.api.createGroup(groupId, 0, await this.engine.exportGroupInfo(state));
       const now = this.host.now();
       const group: GroupRecord = { groupId, state: this.engine.encodeGroupState(state), epoch: 0, name, admins: [me], expireTimer: 0, createdAt: now, active: true, updatedAt: now };
-      await this.host.store.write((tx) => tx.putGroup(group));
+      const notice = this.notice(groupId, this.host.account(), now, 'group-updated', JSON.stringify({ name, admins: [me] }));
+      await this.host.store.write((tx) => {
+        tx.putGroup(group);
+        tx.putMessage(notice);
+      });
+      this.host.emitMessage(notice);
       return group;
     });
     // Our other devices and the members, in one commit; then the settings, inside the group.
@@ -225,11 +231,17 @@ export class GroupManager {
     return (await this.host.store.getGroup(record.groupId)) as GroupRecord;
   }
 
-  /** Adds every device of each peer (admins only). */
+  /**
+   * Adds every device of each peer (admins only), then sends the group's settings (name, admins, timer) into the
+   * group: they travel only inside it, so the new members learn them this way.
+   */
   async add(nameOrId: string, peers: readonly string[]): Promise<void> {
     const group = await this.find(nameOrId);
     this.requireAdmin(group);
     await this.addAccounts(group.groupId, await this.host.accountsOf(peers), false);
+    const now = (await this.host.store.getGroup(group.groupId)) as GroupRecord;
+    await this.sendContent(now.groupId, { type: 'group-update', id: newMessageId(), timestamp: this.host.now(), ...(now.name !== undefined ? { name: now.name } : {}), admins: [...now.admins] }, false);
+    if (now.expireTimer > 0) await this.sendContent(now.groupId, { type: 'timer', id: newMessageId(), timestamp: this.host.now(), expireTimer: now.expireTimer }, false);
   }
 
   private async addAccounts(groupId: string, accountIds: readonly string[], allowEmpty: boolean): Promise<void> {
@@ -262,8 +274,9 @@ export class GroupManager {
   }
 
   /**
-   * Leaves: MLS has no self-removing commit, so every device of this account proposes its removal and another
-   * member's client commits it (admins' devices do so on receipt). This device stops sending at once.
+   * Leaves with this device: MLS has no self-removing commit, so it proposes its own removal and an admin's device
+   * commits it on receipt. This device stops sending at once. (The account's other devices stay members until they
+   * leave too, or an admin removes the account.)
    */
   async leave(nameOrId: string): Promise<void> {
     const group = await this.find(nameOrId);
@@ -272,7 +285,13 @@ export class GroupManager {
       const current = (await this.host.store.getGroup(group.groupId)) as GroupRecord;
       const { state, proposal } = await this.engine.leave(this.engine.decodeGroupState(current.state));
       await this.host.api.sendGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, proposal));
-      await this.host.store.write((tx) => tx.putGroup({ ...current, state: this.engine.encodeGroupState(state), active: false }));
+      const me = this.host.account();
+      const notice = this.notice(group.groupId, me, this.host.now(), 'group-members', JSON.stringify({ added: [], removed: [me.accountId], byAdmin: true }));
+      await this.host.store.write((tx) => {
+        tx.putGroup({ ...current, state: this.engine.encodeGroupState(state), active: false });
+        tx.putMessage(notice);
+      });
+      this.host.emitMessage(notice);
     });
   }
 
@@ -329,7 +348,15 @@ export class GroupManager {
           throw err;
         }
         const now = this.host.now();
-        await this.host.store.write((tx) => tx.putGroup({ ...group, state: this.engine.encodeGroupState(result.state), epoch: group.epoch + 1, updatedAt: now }));
+        const me = this.host.account();
+        // The other members record the change when the commit reaches them; this device records it here.
+        const before = this.engine.decodeGroupState(group.state);
+        const notice = this.membersNotice(groupId, before, result.state, me, group.admins.length === 0 || group.admins.includes(me.accountId));
+        await this.host.store.write((tx) => {
+          tx.putGroup({ ...group, state: this.engine.encodeGroupState(result.state), epoch: group.epoch + 1, updatedAt: now });
+          if (notice) tx.putMessage(notice);
+        });
+        if (notice) this.host.emitMessage(notice);
         return {};
       });
       if (outcome.stale === undefined) return;
@@ -365,13 +392,16 @@ export class GroupManager {
       const { state, message } = await this.engine.encrypt(this.engine.decodeGroupState(group.state), encodeContent(withProfile));
       const effects = applyLocally ? await this.host.interpret({ conversation: groupId, author: me.accountId, authorDevice: me.deviceId, group }, content) : undefined;
       const settled = withSettings(effects?.groupWrites.at(-1) ?? group, content, me.accountId);
+      const notice = applyLocally ? this.settingsNotice(group, settled, me, content.timestamp) : undefined;
       // The sender's key generation advanced: stored before the message leaves, so it is never reused after a crash.
       await this.host.store.write((tx) => {
         effects?.stage(tx);
+        if (notice) tx.putMessage(notice);
         tx.putGroup({ ...settled, state: this.engine.encodeGroupState(state) });
       });
       await this.host.api.sendGroupMessage(groupId, this.envelope(EnvelopeType.GroupMessage, message));
       effects?.emit();
+      if (notice) this.host.emitMessage(notice);
     });
   }
 
@@ -452,8 +482,10 @@ export class GroupManager {
       if (claimed !== undefined && sender.accountId !== me.accountId) await this.host.learnUsername(sender.accountId, claimed).catch(() => undefined);
       const effects = await this.host.interpret({ conversation: group.groupId, author: sender.accountId, authorDevice: sender.deviceId, group }, content);
       const updatedGroup = withSettings(effects.groupWrites.at(-1) ?? group, content, sender.accountId);
-      if (updatedGroup.name !== group.name || updatedGroup.admins.join() !== group.admins.join()) {
-        effects.created.push(this.notice(group.groupId, sender, content.timestamp, 'group-updated', JSON.stringify({ name: updatedGroup.name, admins: updatedGroup.admins })));
+      const settingsNotice = this.settingsNotice(group, updatedGroup, sender, content.timestamp);
+      if (settingsNotice) {
+        effects.writes.push(settingsNotice);
+        effects.created.push(settingsNotice);
       }
       await store.write((tx) => {
         effects.stage(tx);
@@ -501,6 +533,23 @@ export class GroupManager {
       );
     }
     return follow;
+  }
+
+  /** The 'group-updated' line for a change of name or admins, if `after` differs from `before`. */
+  private settingsNotice(before: GroupRecord, after: GroupRecord, author: DeviceAddress, timestamp: number): MessageRecord | undefined {
+    if (after.name === before.name && after.admins.join() === before.admins.join()) return undefined;
+    return this.notice(before.groupId, author, timestamp, 'group-updated', JSON.stringify({ name: after.name, admins: after.admins }));
+  }
+
+  /** The 'group-members' line for accounts that joined or left between two states, if any did. */
+  private membersNotice(groupId: string, before: GroupState, after: GroupState, author: DeviceAddress, byAdmin: boolean): MessageRecord | undefined {
+    const accounts = (state: GroupState) => new Set(membersOfGroup(state).map((m) => m.accountId));
+    const was = accounts(before);
+    const is = accounts(after);
+    const added = [...is].filter((a) => !was.has(a));
+    const removed = [...was].filter((a) => !is.has(a));
+    if (added.length === 0 && removed.length === 0) return undefined;
+    return this.notice(groupId, author, this.host.now(), 'group-members', JSON.stringify({ added, removed, byAdmin }));
   }
 
   private notice(conversation: string, author: DeviceAddress, timestamp: number, event: 'group-members' | 'group-updated', body: string): MessageRecord {

@@ -100,6 +100,12 @@ describe('groups (MLS) through the SDK', () => {
     await waitFor(async () => (await bodies(carol2.client, id)).includes('see you friday'), 'the offline device catches up');
     expect((await carol2.client.groups.find(id)).epoch).toBe((await alice.client.groups.find(id)).epoch);
     expect((await carol2.client.groups.find(id)).name).toBe('Book club (Fridays)');
+    // Changes are lines of the conversation on every device — stored, the acting device's own included.
+    for (const t of [alice, carol2]) {
+      const events = (await t.client.history(id)).filter((m) => m.kind === 'system').map((m) => m.event);
+      expect(events).toContain('group-members');
+      expect(events).toContain('group-updated');
+    }
 
     // Carol is removed (both devices): they learn it, and nothing sent afterwards reaches them.
     await settle(alice, alice2, bob, bob2, carol, carol2, dave);

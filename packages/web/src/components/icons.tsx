@@ -4,7 +4,7 @@
  */
 import type { ReactNode } from 'react';
 
-export type IconName = 'plus' | 'devices' | 'settings' | 'back' | 'attach' | 'shield' | 'timer' | 'more' | 'clock' | 'check' | 'checks' | 'close' | 'file' | 'alert' | 'send';
+export type IconName = 'plus' | 'devices' | 'settings' | 'back' | 'attach' | 'shield' | 'timer' | 'more' | 'clock' | 'check' | 'checks' | 'close' | 'file' | 'alert' | 'send' | 'group' | 'info';
 
 const PATHS: Record<IconName, ReactNode> = {
   plus: <path d="M12 5v14M5 12h14" />,
@@ -64,6 +64,20 @@ const PATHS: Record<IconName, ReactNode> = {
     </>
   ),
   send: <path d="M22 2L11 13M22 2l-7 20-4-9-9-4z" />,
+  group: (
+    <>
+      <circle cx="9" cy="8" r="3.5" />
+      <path d="M2.5 20c0-3.6 2.9-6 6.5-6s6.5 2.4 6.5 6" />
+      <circle cx="17" cy="9" r="2.5" />
+      <path d="M17 14c2.8 0 4.5 1.9 4.5 4.8" />
+    </>
+  ),
+  info: (
+    <>
+      <circle cx="12" cy="12" r="9" />
+      <path d="M12 11v6M12 7.5v.5" />
+    </>
+  ),
 };
 
 export function Icon({ name, size = 20 }: { name: IconName; size?: number }) {

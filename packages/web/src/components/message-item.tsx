@@ -3,6 +3,7 @@ import { useState } from 'react';
 import type { FocusEvent, KeyboardEvent } from 'react';
 import type { Client, MessageRecord } from '@samizdat/client';
 import { fullTime, shortTime, statusView, systemText, timerLabel } from '../state/format.js';
+import type { SystemContext } from '../state/format.js';
 import { AttachmentView } from './attachment-view.js';
 import { Icon } from './icons.js';
 
@@ -23,6 +24,8 @@ export function MessageItem({
   actions,
   disabled,
   online,
+  showAuthor = false,
+  systemContext,
 }: {
   client: Client;
   message: MessageRecord;
@@ -31,12 +34,15 @@ export function MessageItem({
   actions: MessageActions;
   disabled: boolean;
   online: boolean;
+  /** Show the sender's name above the text (incoming messages in a group, at the start of each run). */
+  showAuthor?: boolean;
+  systemContext?: SystemContext;
 }) {
   const [menu, setMenu] = useState(false);
   if (message.kind === 'system') {
     return (
       <li className="system-line" data-event={message.event}>
-        {systemText(message, nameOf)}
+        {systemText(message, nameOf, systemContext)}
       </li>
     );
   }
@@ -67,7 +73,14 @@ export function MessageItem({
       onBlur={onBlur}
     >
       <div className="bubble">
-        <span className="visually-hidden">{author}: </span>
+        {showAuthor && !outgoing ? (
+          <span className={`author hue-${hueOf(message.author)}`}>
+            {author}
+            <span className="visually-hidden">: </span>
+          </span>
+        ) : (
+          <span className="visually-hidden">{author}: </span>
+        )}
         {message.quote && !message.deleted && (
           <blockquote className="quote">
             <span className="quote-author">{message.quote.author === me ? 'You' : nameOf(message.quote.author)}</span>
@@ -157,4 +170,11 @@ export function MessageItem({
       )}
     </li>
   );
+}
+
+/** One of six colours per account, so that the senders of a group are told apart at a glance (not the only cue). */
+function hueOf(accountId: string): number {
+  let sum = 0;
+  for (let i = 0; i < accountId.length; i++) sum = (sum * 31 + accountId.charCodeAt(i)) % 9973;
+  return sum % 6;
 }

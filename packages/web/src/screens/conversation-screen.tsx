@@ -1,7 +1,9 @@
 /**
- * One conversation: its history from the store, live changes as they happen, and the composer (text, a file,
- * replies, edits). Messages are sent with `queueIfOffline`: without a connection they stay "sending" and go out
- * when it returns. What is on screen is marked read while the page is visible.
+ * One conversation, with a person or a group: its history from the store, live changes as they happen, and the
+ * composer (text, a file, replies, edits). Messages are sent with `queueIfOffline`: without a connection they stay
+ * "sending" and go out when it returns. What is on screen is marked read while the page is visible. In a group,
+ * incoming messages carry their sender's name, and a group this device left (or was removed from) stays readable
+ * but takes no new messages.
  */
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { ChangeEvent, FormEvent, KeyboardEvent } from 'react';
@@ -11,9 +13,11 @@ import { Link } from '../components/link.js';
 import { MessageItem } from '../components/message-item.js';
 import type { MessageActions } from '../components/message-item.js';
 import { formatBytes } from '../state/attachments.js';
-import { TIMER_CHOICES, timerLabel } from '../state/format.js';
+import { TIMER_CHOICES, groupSettingsOf, listOf, timerLabel } from '../state/format.js';
+import type { GroupSettings, SystemContext } from '../state/format.js';
 import type { MessageChange, Messenger } from '../state/messenger.js';
-import { describeError, useMessenger } from '../state/messenger.js';
+import { describeError, useGroupWatch, useMessenger } from '../state/messenger.js';
+import { isGroupId } from '../state/router.js';
 
 const HISTORY_LIMIT = 500;
 /** "Started typing" is repeated this often while typing, and "stopped" sent after this long without a key. */
@@ -37,6 +41,11 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
   const client = messenger.client;
   const snapshot = useMessenger(messenger);
   const contact = snapshot.contacts.get(peer);
+  const group = isGroupId(peer);
+  const groupView = group ? snapshot.groups.get(peer) : undefined;
+  // Until the groups are read, a group is taken as one we are in.
+  const member = groupView?.active !== false;
+  useGroupWatch(messenger, group ? peer : undefined);
   const me = client.accountId;
   const self = peer === me;
   const name = self ? 'Note to self' : messenger.nameOf(peer);
@@ -54,7 +63,7 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
   const composer = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const typingState = useRef<{ startedAt: number; idle: ReturnType<typeof setTimeout> | undefined }>({ startedAt: 0, idle: undefined });
-  const readOnly = snapshot.connection === 'replaced' || snapshot.connection === 'removed' || snapshot.connection === 'unauthorized';
+  const readOnly = snapshot.connection === 'replaced' || snapshot.connection === 'removed' || snapshot.connection === 'unauthorized' || !member;
   const online = snapshot.connection === 'open';
 
   // History, then live changes of this conversation.
@@ -113,6 +122,25 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
 
   const byKey = useMemo(() => new Map(messages.map((m) => [m.id, m])), [messages]);
 
+  // In a group: whose name heads each incoming run, and the settings each 'group-updated' line changed.
+  const groupContext = useMemo(() => {
+    const authorShown = new Set<string>();
+    const settingsBefore = new Map<string, GroupSettings | null>();
+    if (!group) return { authorShown, settingsBefore };
+    let previous: MessageRecord | undefined;
+    let settings: GroupSettings | null = null;
+    for (const m of messages) {
+      if (m.kind === 'message' && m.direction === 'incoming' && !(previous?.kind === 'message' && previous.author === m.author)) authorShown.add(keyOf(m));
+      if (m.kind === 'system' && m.event === 'group-updated') {
+        settingsBefore.set(keyOf(m), settings);
+        settings = groupSettingsOf(m);
+      }
+      previous = m;
+    }
+    return { authorShown, settingsBefore };
+  }, [group, messages]);
+  const systemContextOf = (m: MessageRecord): SystemContext => ({ me, previousSettings: groupContext.settingsBefore.get(keyOf(m)) ?? null });
+
   const run = useCallback((work: Promise<unknown>) => {
     setError(undefined);
     work.catch((err: unknown) => setError(describeError(err)));
@@ -159,7 +187,8 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
       composer.current?.focus();
     },
     remove: (m) => {
-      if (window.confirm('Delete this message for everyone? It disappears from every device of both of you.')) run(client.deleteForEveryone(peer, m.id));
+      const where = group ? 'every device of every member' : 'every device of both of you';
+      if (window.confirm(`Delete this message for everyone? It disappears from ${where}.`)) run(client.deleteForEveryone(peer, m.id));
     },
     react: (m, emoji, remove) => run(client.react(peer, { id: m.id, author: m.author }, emoji, remove)),
   };
@@ -238,11 +267,19 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
     composer.current?.focus();
   };
 
-  const timer = contact?.expireTimer ?? 0;
+  const timer = (group ? groupView?.expireTimer : contact?.expireTimer) ?? 0;
+  const typists = snapshot.typing.get(peer) ?? [];
+  const typingText = typists.length === 0 ? '' : group ? `${listOf(typists.map(nameOf))} ${typists.length === 1 ? 'is' : 'are'} typing…` : 'typing…';
+  let subtitle = timer > 0 ? `Disappearing messages: ${timerLabel(timer)}` : '';
+  if (group) {
+    const count = groupView?.members.length ?? 0;
+    const members = groupView ? `${count} ${count === 1 ? 'member' : 'members'}` : '';
+    subtitle = !member ? 'You are no longer in this group' : [members, subtitle].filter(Boolean).join(' · ');
+  }
   const onTimer = (event: ChangeEvent<HTMLSelectElement>) => run(client.setExpireTimer(peer, Number(event.target.value)));
 
   return (
-    <section className="conversation" aria-label={`Conversation with ${name}`}>
+    <section className="conversation" aria-label={group ? `Conversation in ${name}` : `Conversation with ${name}`}>
       <header className="pane-header conversation-header">
         <Link to={{ name: 'chats' }} className="icon-button back" label="Back to chats">
           <Icon name="back" />
@@ -259,7 +296,7 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
             )}
           </h2>
           <span className="subtitle" aria-live="polite">
-            {snapshot.typing.has(peer) ? 'typing…' : timer > 0 ? `Disappearing messages: ${timerLabel(timer)}` : ''}
+            {typingText || subtitle}
           </span>
         </div>
         <div className="toolbar">
@@ -277,18 +314,35 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
                   ))}
                 </select>
               </label>
-              <Link to={{ name: 'verify', peer }} className="icon-button" label="Safety number">
-                <Icon name="shield" />
-              </Link>
+              {group ? (
+                <Link to={{ name: 'group', group: peer }} className="icon-button" label="Group info">
+                  <Icon name="info" />
+                </Link>
+              ) : (
+                <Link to={{ name: 'verify', peer }} className="icon-button" label="Safety number">
+                  <Icon name="shield" />
+                </Link>
+              )}
             </>
           )}
         </div>
       </header>
 
-      <ol className="messages" ref={list} onScroll={onScroll} role="log" aria-label={`Messages with ${name}`} aria-busy={!loaded}>
+      <ol className="messages" ref={list} onScroll={onScroll} role="log" aria-label={group ? `Messages in ${name}` : `Messages with ${name}`} aria-busy={!loaded}>
         {loaded && messages.length === 0 && <li className="system-line">No messages yet. Say hello — it is end-to-end encrypted.</li>}
         {messages.map((m) => (
-          <MessageItem key={keyOf(m)} client={client} message={m} quoted={m.quote ? byKey.get(m.quote.id) : undefined} nameOf={nameOf} actions={actions} disabled={readOnly} online={online} />
+          <MessageItem
+            key={keyOf(m)}
+            client={client}
+            message={m}
+            quoted={m.quote ? byKey.get(m.quote.id) : undefined}
+            nameOf={nameOf}
+            actions={actions}
+            disabled={readOnly}
+            online={online}
+            showAuthor={groupContext.authorShown.has(keyOf(m))}
+            systemContext={systemContextOf(m)}
+          />
         ))}
       </ol>
 
@@ -296,6 +350,11 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
         {error && (
           <p className="error" role="alert">
             {error}
+          </p>
+        )}
+        {!member && (
+          <p className="help" data-testid="not-a-member">
+            You are no longer in this group: its history stays here, but you cannot write in it or read what is said now.
           </p>
         )}
         {(replyTo || editing) && (
@@ -336,7 +395,7 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
             value={draft}
             onChange={onDraft}
             onKeyDown={onComposerKey}
-            placeholder={readOnly ? 'This browser cannot send now' : online ? 'Message' : 'Message (sent when back online)'}
+            placeholder={!member ? 'You are no longer in this group' : readOnly ? 'This browser cannot send now' : online ? 'Message' : 'Message (sent when back online)'}
             aria-label="Message"
             disabled={readOnly}
           />

@@ -55,6 +55,9 @@ export function NewChatScreen({ messenger }: { messenger: Messenger }) {
           {busy ? 'Looking up…' : 'Start chat'}
         </button>
       </form>
+      <p className="alt page-note">
+        More than one person? <Link to={{ name: 'new-group' }}>Make a group</Link>
+      </p>
     </section>
   );
 }

@@ -12,6 +12,14 @@ import { serverUrl } from '../state/session.js';
 
 const USERNAME = /^[A-Za-z][A-Za-z0-9_.]{2,31}$/;
 
+/**
+ * Publishes this device's MLS key packages at once, so that others can add it to groups right away (as the CLI's
+ * register and link do). Failing is not fatal: the client's upkeep publishes them once it is connected.
+ */
+async function publishGroupKeys(client: Client): Promise<void> {
+  await client.groups.maintainKeyPackages().catch(() => undefined);
+}
+
 export function WelcomeScreen({ options, onReady }: { options: ClientOptions; onReady: (client: Client) => void }) {
   const [mode, setMode] = useState<'register' | 'link'>('register');
   return (
@@ -44,7 +52,9 @@ function RegisterForm({ options, onReady, onLink }: { options: ClientOptions; on
     setBusy(true);
     setError(undefined);
     try {
-      onReady(await Client.register({ ...options, serverUrl: serverUrl(), username: name }));
+      const client = await Client.register({ ...options, serverUrl: serverUrl(), username: name });
+      await publishGroupKeys(client);
+      onReady(client);
     } catch (err) {
       setError(describeError(err));
       setBusy(false);
@@ -102,9 +112,10 @@ function LinkPanel({ options, onReady, onCancel }: { options: ClientOptions; onR
     setCode(undefined);
     setError(undefined);
     Client.link({ ...options, serverUrl: serverUrl(), onCode: setCode, signal: abort.signal }).then(
-      (client) => {
-        if (abort.signal.aborted) void client.close();
-        else ready.current(client);
+      async (client) => {
+        if (abort.signal.aborted) return void client.close();
+        await publishGroupKeys(client);
+        ready.current(client);
       },
       (err: unknown) => {
         if (!abort.signal.aborted) setError(describeError(err));

@@ -53,19 +53,35 @@ export function statusView(status: MessageStatus): { readonly icon: IconName; re
   }
 }
 
-/** One line for the chat list. */
-export function previewOf(message: MessageRecord | undefined, nameOf: (accountId: string) => string): string {
+/** What a system line needs besides the message: who "you" is, and (for group settings) the settings before it. */
+export interface SystemContext {
+  /** This account's id: "you" in the middle of a sentence. */
+  readonly me?: string;
+  /**
+   * For 'group-updated': the group's settings as the previous 'group-updated' entry left them; null when there is
+   * none (the first settings this device saw); undefined when not known (the chat list's preview).
+   */
+  readonly previousSettings?: GroupSettings | null;
+}
+
+export interface GroupSettings {
+  readonly name: string | undefined;
+  readonly admins: readonly string[];
+}
+
+/** One line for the chat list; in a group, incoming messages are prefixed with their author. */
+export function previewOf(message: MessageRecord | undefined, nameOf: (accountId: string) => string, context: SystemContext & { readonly group?: boolean } = {}): string {
   if (!message) return '';
-  if (message.kind === 'system') return systemText(message, nameOf);
+  if (message.kind === 'system') return systemText(message, nameOf, context);
   if (message.deleted) return 'Message deleted';
-  const prefix = message.direction === 'outgoing' ? 'You: ' : '';
+  const prefix = message.direction === 'outgoing' ? 'You: ' : context.group ? `${nameOf(message.author)}: ` : '';
   if (message.body) return prefix + message.body.split('\n')[0];
   const first = message.attachments?.[0];
   if (first) return `${prefix}${first.contentType.startsWith('image/') ? 'Photo' : `File: ${first.fileName ?? 'attachment'}`}`;
   return prefix;
 }
 
-export function systemText(message: MessageRecord, nameOf: (accountId: string) => string): string {
+export function systemText(message: MessageRecord, nameOf: (accountId: string) => string, context: SystemContext = {}): string {
   switch (message.event) {
     case 'identity-changed':
       return `Your safety number with ${nameOf(message.conversation)} changed. Verify it before you trust this conversation again.`;
@@ -76,7 +92,80 @@ export function systemText(message: MessageRecord, nameOf: (accountId: string) =
       const who = nameOf(message.author);
       return seconds > 0 ? `${who} set disappearing messages to ${timerLabel(seconds)}.` : `${who} turned disappearing messages off.`;
     }
+    case 'group-members':
+      return membersText(message, nameOf, context.me);
+    case 'group-updated':
+      return settingsText(message, nameOf, context);
     default:
       return '';
   }
+}
+
+/** The settings a 'group-updated' entry records (body `{name, admins}`). */
+export function groupSettingsOf(message: MessageRecord): GroupSettings {
+  const details = parseBody(message.body);
+  return {
+    name: typeof details.name === 'string' ? details.name : undefined,
+    admins: stringsOf(details.admins),
+  };
+}
+
+/** "a", "a and b", "a, b and c". */
+export function listOf(names: readonly string[]): string {
+  if (names.length <= 1) return names[0] ?? '';
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1] as string}`;
+}
+
+/** A 'group-members' entry (body `{added, removed, byAdmin}`, account ids). */
+function membersText(message: MessageRecord, nameOf: (accountId: string) => string, me: string | undefined): string {
+  const details = parseBody(message.body);
+  const added = stringsOf(details.added);
+  const removed = stringsOf(details.removed);
+  const author = message.author;
+  const mine = author === me;
+  const who = mine ? 'You' : nameOf(author);
+  const named = (id: string) => (id === me ? 'you' : nameOf(id));
+  const parts: string[] = [];
+  const others = added.filter((a) => a !== author);
+  if (others.length > 0) parts.push(`${who} added ${listOf(others.map(named))}.`);
+  // A new device of a member joins by its own commit: the author "adds" their own account.
+  if (added.includes(author)) parts.push(`${who} joined on another device.`);
+  if (removed.length > 0) {
+    if (mine) parts.push(removed.every((r) => r === me) ? 'You left the group.' : `You removed ${listOf(removed.filter((r) => r !== me).map(named))}.`);
+    else if (removed.includes(me ?? '')) parts.push('You are no longer in this group.');
+    // The committer is not necessarily who asked: a member's leave is committed by an admin's device.
+    else parts.push(`${listOf(removed.map(named))} ${removed.length === 1 ? 'is' : 'are'} no longer in the group.`);
+  }
+  if (details.byAdmin === false && !mine) parts.push(`${who} is not an admin of this group.`);
+  return parts.join(' ') || `${who} changed the members.`;
+}
+
+/** A 'group-updated' entry: what changed against the settings before it. */
+function settingsText(message: MessageRecord, nameOf: (accountId: string) => string, context: SystemContext): string {
+  const { name, admins } = groupSettingsOf(message);
+  const who = message.author === context.me ? 'You' : nameOf(message.author);
+  const adminList = listOf(admins.map((id) => (id === context.me ? 'you' : nameOf(id))));
+  const previous = context.previousSettings;
+  if (previous === undefined) return `${who} changed the group's settings.`;
+  if (previous === null) {
+    const named = name !== undefined ? `${who} named the group “${name}”.` : `${who} set up the group.`;
+    return admins.length === 1 && admins[0] === message.author ? named : `${named} Admins: ${adminList}.`;
+  }
+  const parts: string[] = [];
+  if (name !== undefined && name !== previous.name) parts.push(`${who} renamed the group to “${name}”.`);
+  if ([...admins].sort().join() !== [...previous.admins].sort().join()) parts.push(`${who} changed the admins: ${adminList}.`);
+  return parts.join(' ') || `${who} sent the group's settings again.`;
+}
+
+function parseBody(body: string | undefined): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(body ?? '{}');
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function stringsOf(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }

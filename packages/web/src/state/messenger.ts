@@ -1,12 +1,12 @@
 /**
- * The page's view of one running Client: the connection, the chat list, the contacts and who is typing, as one
- * immutable snapshot that React reads with useSyncExternalStore; and a stream of message changes that an open
+ * The page's view of one running Client: the connection, the chat list, the contacts, the groups and who is typing,
+ * as one immutable snapshot that React reads with useSyncExternalStore; and a stream of message changes that an open
  * conversation applies to the history it loaded. Everything shown comes from the SDK's store (IndexedDB), so the
  * page shows the same thing online and offline, and after a reload.
  */
-import { useSyncExternalStore } from 'react';
+import { useEffect, useSyncExternalStore } from 'react';
 import { ClientError, ClientErrorCode } from '@samizdat/client';
-import type { Client, ContactRecord, ConversationSummary, DeliveryState, MessageRecord } from '@samizdat/client';
+import type { Client, ContactRecord, ConversationSummary, DeliveryState, GroupView, MessageRecord } from '@samizdat/client';
 
 export interface MessengerSnapshot {
   readonly connection: DeliveryState;
@@ -14,10 +14,13 @@ export interface MessengerSnapshot {
   readonly browserOnline: boolean;
   /** The server's queue has been drained since the connection last opened. */
   readonly synced: boolean;
+  /** Newest first; groups nobody has written in yet are listed too (with no last message). */
   readonly conversations: readonly ConversationSummary[];
   readonly contacts: ReadonlyMap<string, ContactRecord>;
-  /** Conversations whose other side is typing now. */
-  readonly typing: ReadonlySet<string>;
+  /** Every group this device is or was in, by group id. */
+  readonly groups: ReadonlyMap<string, GroupView>;
+  /** Conversations where someone is typing now: the account ids of who is. */
+  readonly typing: ReadonlyMap<string, readonly string[]>;
 }
 
 export type MessageChange =
@@ -26,6 +29,8 @@ export type MessageChange =
 
 /** How long a "started typing" holds without a "stopped" (the sender repeats it while typing). */
 const TYPING_HOLD_MS = 8000;
+/** How often an open group screen re-reads its group (local storage only). */
+const GROUP_WATCH_MS = 2000;
 
 export class Messenger {
   private snapshot: MessengerSnapshot = {
@@ -34,7 +39,8 @@ export class Messenger {
     synced: false,
     conversations: [],
     contacts: new Map(),
-    typing: new Set(),
+    groups: new Map(),
+    typing: new Map(),
   };
   private readonly listeners = new Set<() => void>();
   private readonly changeListeners = new Set<(change: MessageChange) => void>();
@@ -49,12 +55,12 @@ export class Messenger {
       c.on('connection', (connection) => this.update({ connection, ...(connection === 'open' ? {} : { synced: false }) })),
       c.on('queue-empty', () => this.update({ synced: true })),
       c.on('message', (message) => {
-        if (message.author === message.conversation) this.setTyping(message.conversation, false);
+        if (message.kind === 'message') this.setTyping(message.conversation, message.author, false);
         this.changed({ kind: 'added', message });
       }),
       c.on('message-updated', (message) => this.changed({ kind: 'updated', message })),
       c.on('message-expired', (message) => this.changed({ kind: 'removed', message })),
-      c.on('typing', (event) => this.setTyping(event.conversation, event.action === 'started')),
+      c.on('typing', (event) => this.setTyping(event.conversation, event.author, event.action === 'started')),
       c.on('identity-changed', () => void this.refresh()),
     );
     const online = () => {
@@ -99,14 +105,20 @@ export class Messenger {
     await this.client.close();
   }
 
-  /** The name to show for an account: its username, else its (unverified) chosen name, else a short id. */
+  /**
+   * The name to show for an account: its username, else its (unverified) chosen name, else a short id; for a group,
+   * its name. A group member who has never written here and was added by someone else is known by id only (the
+   * server has no directory from account ids to usernames); their first message tells their username.
+   */
   nameOf(accountId: string): string {
     if (accountId === this.client.accountId) return this.client.username ?? 'You';
+    const group = this.snapshot.groups.get(accountId);
+    if (group) return group.name ?? 'Unnamed group';
     const contact = this.snapshot.contacts.get(accountId);
     return contact?.username ?? contact?.name ?? accountId.slice(0, 8);
   }
 
-  /** Re-reads the chat list and the contacts from the store; calls that overlap collapse into one more read. */
+  /** Re-reads the chat list, the contacts and the groups from the store; overlapping calls collapse into one more read. */
   refresh(): Promise<void> {
     if (this.refreshing) {
       this.refreshAgain = true;
@@ -115,9 +127,21 @@ export class Messenger {
     this.refreshing = (async () => {
       do {
         this.refreshAgain = false;
-        const [conversations, contacts] = await Promise.all([this.client.conversations(), this.client.contacts()]);
-        const sorted = [...conversations].sort((a, b) => (b.lastMessage?.timestamp ?? 0) - (a.lastMessage?.timestamp ?? 0));
-        this.update({ conversations: sorted, contacts: new Map(contacts.map((c) => [c.accountId, c])) });
+        const [conversations, contacts, groups] = await Promise.all([this.client.conversations(), this.client.contacts(), this.client.groups.list()]);
+        // A group nobody has written in has no message yet: listed by when it was made (joined).
+        const listed = new Set(conversations.map((c) => c.conversation));
+        const quiet = await Promise.all(
+          groups
+            .filter((g) => g.active && !listed.has(g.groupId))
+            .map(async (g) => ({ conversation: g.groupId, lastMessage: undefined, unread: 0, at: (await this.client.groups.find(g.groupId)).createdAt })),
+        );
+        const at = (c: ConversationSummary & { at?: number }) => c.lastMessage?.timestamp ?? c.at ?? 0;
+        const sorted = [...conversations, ...quiet].sort((a, b) => at(b) - at(a)).map(({ conversation, lastMessage, unread }) => ({ conversation, lastMessage, unread }));
+        this.update({
+          conversations: sorted,
+          contacts: new Map(contacts.map((c) => [c.accountId, c])),
+          groups: new Map(groups.map((g) => [g.groupId, g])),
+        });
       } while (this.refreshAgain);
     })()
       .catch(() => undefined)
@@ -125,19 +149,37 @@ export class Messenger {
     return this.refreshing;
   }
 
+  /**
+   * Re-reads one group. Some changes come with no event: this device committing a member's leave (admins' devices
+   * do so by themselves), or an update commit. The group screens call this while they are open.
+   */
+  async refreshGroup(groupId: string): Promise<void> {
+    try {
+      const view = this.client.groups.view(await this.client.groups.find(groupId));
+      const known = this.snapshot.groups.get(groupId);
+      if (known && sameView(known, view)) return;
+      this.update({ groups: new Map(this.snapshot.groups).set(groupId, view) });
+    } catch {
+      // Not on this device (any more): the next full refresh says so.
+    }
+  }
+
   private changed(change: MessageChange): void {
     for (const listener of [...this.changeListeners]) listener(change);
     void this.refresh();
   }
 
-  private setTyping(conversation: string, typing: boolean): void {
-    const timer = this.typingTimers.get(conversation);
+  private setTyping(conversation: string, author: string, typing: boolean): void {
+    const key = `${conversation}/${author}`;
+    const timer = this.typingTimers.get(key);
     if (timer) clearTimeout(timer);
-    this.typingTimers.delete(conversation);
-    if (typing) this.typingTimers.set(conversation, setTimeout(() => this.setTyping(conversation, false), TYPING_HOLD_MS));
-    if (this.snapshot.typing.has(conversation) === typing) return;
-    const next = new Set(this.snapshot.typing);
-    if (typing) next.add(conversation);
+    this.typingTimers.delete(key);
+    if (typing) this.typingTimers.set(key, setTimeout(() => this.setTyping(conversation, author, false), TYPING_HOLD_MS));
+    const current = this.snapshot.typing.get(conversation) ?? [];
+    if (current.includes(author) === typing) return;
+    const next = new Map(this.snapshot.typing);
+    const authors = typing ? [...current, author] : current.filter((a) => a !== author);
+    if (authors.length > 0) next.set(conversation, authors);
     else next.delete(conversation);
     this.update({ typing: next });
   }
@@ -152,6 +194,22 @@ export function useMessenger(messenger: Messenger): MessengerSnapshot {
   return useSyncExternalStore(messenger.subscribe, messenger.getSnapshot);
 }
 
+function sameView(a: GroupView, b: GroupView): boolean {
+  const members = (v: GroupView) => v.members.map((m) => `${m.accountId}:${m.devices.join('.')}`).join();
+  return a.epoch === b.epoch && a.active === b.active && a.name === b.name && a.expireTimer === b.expireTimer && a.admins.join() === b.admins.join() && members(a) === members(b);
+}
+
+/** While mounted and the page is visible, re-reads the group every few seconds (see Messenger.refreshGroup). */
+export function useGroupWatch(messenger: Messenger, groupId: string | undefined): void {
+  useEffect(() => {
+    if (groupId === undefined) return;
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') void messenger.refreshGroup(groupId);
+    }, GROUP_WATCH_MS);
+    return () => clearInterval(timer);
+  }, [messenger, groupId]);
+}
+
 /** A sentence for the user about what went wrong (never message text or keys: the SDK's messages carry neither). */
 export function describeError(err: unknown): string {
   if (ClientError.is(err)) {
@@ -162,6 +220,9 @@ export function describeError(err: unknown): string {
         return 'No one has that username.';
       case ClientErrorCode.LinkFailed:
         return 'Linking failed. Start again with a new code.';
+      case ClientErrorCode.InvalidArgument:
+      case ClientErrorCode.Timeout:
+        return sentence(err.message);
       case ClientErrorCode.ServerError:
         switch (err.server?.code) {
           case 'USERNAME_TAKEN':
@@ -176,6 +237,10 @@ export function describeError(err: unknown): string {
             return 'Too many requests. Wait a moment and try again.';
           case 'ATTACHMENT_TOO_LARGE':
             return 'That file is larger than the server accepts.';
+          case 'NOT_A_GROUP_MEMBER':
+            return 'This browser is no longer in that group.';
+          case 'GROUP_NOT_FOUND':
+            return 'The server does not know that group.';
           default:
             return err.message;
         }
@@ -184,4 +249,12 @@ export function describeError(err: unknown): string {
     }
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The SDK's messages are clauses ("nobody to add: …"): shown as a sentence. */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  if (!trimmed) return 'Something went wrong.';
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }

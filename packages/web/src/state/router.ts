@@ -1,24 +1,36 @@
 /**
  * The app's routes, on the history API (the server answers index.html for every non-API path, so a reload or a
- * shared link of `/chat/…` opens the app there). No router library: six routes do not need one.
+ * shared link of `/chat/…` opens the app there). No router library: eight routes do not need one.
+ *
+ * A conversation is a person (their 32-hex account id) or a group (its 64-hex MLS group id): both open at `/chat/…`.
  */
 import { useSyncExternalStore } from 'react';
+import { GROUP_ID_PATTERN } from '@samizdat/client';
 
 export type Route =
   | { readonly name: 'chats' }
   | { readonly name: 'chat'; readonly peer: string }
   | { readonly name: 'new' }
+  | { readonly name: 'new-group' }
+  | { readonly name: 'group'; readonly group: string }
   | { readonly name: 'devices' }
   | { readonly name: 'settings' }
   | { readonly name: 'verify'; readonly peer: string };
 
 const PEER = /^[0-9a-f]{32}$/;
 
+/** True for a group conversation's id, false for a person's account id. */
+export function isGroupId(conversation: string): boolean {
+  return GROUP_ID_PATTERN.test(conversation);
+}
+
 export function parseRoute(pathname: string): Route {
   const [, first, second] = pathname.split('/');
-  if (first === 'chat' && second !== undefined && PEER.test(second)) return { name: 'chat', peer: second };
+  if (first === 'chat' && second !== undefined && (PEER.test(second) || isGroupId(second))) return { name: 'chat', peer: second };
+  if (first === 'group' && second !== undefined && isGroupId(second)) return { name: 'group', group: second };
   if (first === 'verify' && second !== undefined && PEER.test(second)) return { name: 'verify', peer: second };
   if (first === 'new') return { name: 'new' };
+  if (first === 'new-group') return { name: 'new-group' };
   if (first === 'devices') return { name: 'devices' };
   if (first === 'settings') return { name: 'settings' };
   return { name: 'chats' };
@@ -32,6 +44,8 @@ export function pathOf(route: Route): string {
       return `/chat/${route.peer}`;
     case 'verify':
       return `/verify/${route.peer}`;
+    case 'group':
+      return `/group/${route.group}`;
     default:
       return `/${route.name}`;
   }
