@@ -1,8 +1,6 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../../server/test/helpers/server.js';
-import type { TestServer } from '../../../server/test/helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { Client } from '../../src/client.js';
 import { ClientError, ClientErrorCode } from '../../src/errors.js';
 import { KYBER_ONE_TIME_BATCH } from '../../src/keys/prekeys.js';
@@ -10,38 +8,23 @@ import { SqliteClientStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Connector, WebSocketLike } from '../../src/transport/connector.js';
 import { nodeConnector } from '../../src/transport/node-connector.js';
 import { startTcpRelay } from '../transport/proxies.js';
-import { bodies, crypto, linkClient, profileDir, registerClient, removeProfiles, reopen, sync, waitFor } from './helpers.js';
+import { bodies, crypto, linkClient, profileDir, registerClient, reopen, sync, useServer, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
 
-let server: TestServer;
-const open: TestClient[] = [];
+const env = useServer();
 
-beforeAll(async () => {
-  server = await startServer({ logLevel: 'warn' });
-});
-
-afterAll(async () => {
-  await server.close();
-});
-
-afterEach(async () => {
-  for (const t of open.splice(0)) await t.client.close().catch(() => undefined);
-  removeProfiles();
-});
-
-let counter = 0;
-const uniqueName = (base: string) => `${base}${Date.now().toString(36)}${counter++}`;
+const uniqueName = env.uniqueName;
 
 async function person(base: string): Promise<TestClient & { username: string }> {
   const username = uniqueName(base);
-  const t = await registerClient(server.url, username);
-  open.push(t);
+  const t = await registerClient(env.server().url, username);
+  env.keep(t);
   return { ...t, username };
 }
 
 async function device(of: TestClient): Promise<TestClient> {
-  const t = await linkClient(server.url, of.client);
-  open.push(t);
+  const t = await linkClient(env.server().url, of.client);
+  env.keep(t);
   return t;
 }
 
@@ -125,8 +108,8 @@ describe('Client', () => {
       },
     };
     const bobName = uniqueName('bob');
-    const bob = await registerClient(server.url, bobName, lossy);
-    open.push(bob);
+    const bob = await registerClient(env.server().url, bobName, lossy);
+    env.keep(bob);
     await alice.client.sendText(bobName, 'once only');
     await sync(bob);
     expect(await bodies(bob.client, alice.client.accountId)).toEqual(['once only']);
@@ -135,7 +118,7 @@ describe('Client', () => {
     // Restart: the server still holds the envelope (its ack was lost) and delivers it again.
     dropAcks = false;
     const again = await reopen(bob.dir, lossy);
-    open.push(again);
+    env.keep(again);
     await sync(again);
     expect(await bodies(again.client, alice.client.accountId)).toEqual(['once only']);
     expect(again.events.message.filter(([m]) => m.kind === 'message')).toHaveLength(0);
@@ -143,7 +126,7 @@ describe('Client', () => {
     // This time the ack went through: nothing is left queued.
     const third = await reopen(bob.dir);
     await again.client.close();
-    open.push(third);
+    env.keep(third);
     await sync(third);
     expect(third.events.message).toHaveLength(0);
   });
@@ -220,7 +203,7 @@ describe('Client', () => {
     expect(Buffer.from(received).equals(Buffer.from(data))).toBe(true);
 
     // The server's copy is flipped in one byte: the download fails its MAC/digest check.
-    const files = blobFiles(server.dataDir).filter((f) => statSync(f).size > data.length);
+    const files = blobFiles(env.server().dataDir).filter((f) => statSync(f).size > data.length);
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
       const blob = readFileSync(file);
@@ -243,8 +226,8 @@ describe('Client', () => {
     // Bob loses his phone: deletes the account and registers again under the same username.
     await bob.client.api.deleteAccount();
     await bob.client.close();
-    const bobAgain = await registerClient(server.url, bob.username);
-    open.push(bobAgain);
+    const bobAgain = await registerClient(env.server().url, bob.username);
+    env.keep(bobAgain);
 
     await alice.client.sendText(bob.username, 'are you there?');
     expect(alice.events['identity-changed'].map(([e]) => e.username)).toEqual([bob.username]);
@@ -270,7 +253,7 @@ describe('Client', () => {
 
     await alice.client.sendText(bob.username, 'second');
     const bobAgain = await reopen(bob.dir);
-    open.push(bobAgain);
+    env.keep(bobAgain);
     await sync(bobAgain);
     expect(bobAgain.events.undecryptable).toHaveLength(1);
     // Alice's client gets the resend request over the new session and resends "second" (same id).
@@ -305,7 +288,7 @@ describe('Client', () => {
     await alice.client.sendText(bob.username, 'one');
     await alice.client.close();
     const aliceAgain = await reopen(alice.dir);
-    open.push(aliceAgain);
+    env.keep(aliceAgain);
     await aliceAgain.client.sendText(bob.username, 'two');
     await sync(bob);
     expect(await bodies(bob.client, aliceAgain.client.accountId)).toEqual(['one', 'two']);
@@ -326,10 +309,10 @@ describe('Client', () => {
 
   it('keeps a message sent offline pending and sends it when the connection returns', async () => {
     const bob = await person('bob');
-    const relay = await startTcpRelay(Number(new URL(server.url).port));
+    const relay = await startTcpRelay(Number(new URL(env.server().url).port));
     try {
       const alice = await registerClient(relay.url, uniqueName('alice'));
-      open.push(alice);
+      env.keep(alice);
       await alice.client.sendText(bob.username, 'online'); // Resolves bob while the server is reachable.
       relay.setTarget(9); // The server "goes away".
       relay.dropAll();
@@ -337,7 +320,7 @@ describe('Client', () => {
       expect(queued.status).toBe('pending');
       const failed = await alice.client.sendText(bob.username, 'not queued').catch((e: unknown) => e);
       expect(ClientError.is(failed, ClientErrorCode.ServerUnreachable)).toBe(true);
-      relay.setTarget(Number(new URL(server.url).port)); // Back.
+      relay.setTarget(Number(new URL(env.server().url).port)); // Back.
       await sync(alice); // flushPending runs once the queue is drained.
       await waitFor(async () => (await alice.client.history(bob.client.accountId)).find((m) => m.body === 'typed offline')?.status === 'sent', 'the queued send');
       await sync(bob);
@@ -366,7 +349,7 @@ describe('Client', () => {
     expect(await at(40)).toEqual({ signed: [2, 3], lastResort: 2 });
     // The server hands out the newest signed prekey.
     const again = await reopen(alice.dir);
-    open.push(again);
+    env.keep(again);
     const bundle = await again.client.api.getPreKeyBundles(again.client.accountId, again.client.deviceId);
     expect(bundle.devices[0]?.bundle.signedPreKey.id).toBe(3);
   });
@@ -375,7 +358,7 @@ describe('Client', () => {
     const alice = await person('alice');
     await alice.client.close();
     const store = SqliteClientStore.open(join(alice.dir, 'samizdat.db'));
-    const err = await Client.register({ store, crypto, connector: nodeConnector(), serverUrl: server.url }).catch((e: unknown) => e);
+    const err = await Client.register({ store, crypto, connector: nodeConnector(), serverUrl: env.server().url }).catch((e: unknown) => e);
     expect(ClientError.is(err, ClientErrorCode.AlreadyRegistered)).toBe(true);
     await store.close();
     const empty = SqliteClientStore.open(join(profileDir(), 'samizdat.db'));
@@ -388,7 +371,7 @@ describe('Client', () => {
     const alice = await person('alice');
     const err = await alice.client.sendText('nobody_here_at_all', 'x').catch((e: unknown) => e);
     expect(ClientError.is(err, ClientErrorCode.UnknownUser)).toBe(true);
-    const dead = await registerClient(server.url, uniqueName('carol')).then(async (t) => {
+    const dead = await registerClient(env.server().url, uniqueName('carol')).then(async (t) => {
       await t.client.close();
       return t.dir;
     });
@@ -397,7 +380,7 @@ describe('Client', () => {
     await store.write((tx) => tx.putAccount({ ...(account as NonNullable<typeof account>), serverUrl: 'http://127.0.0.1:9' }));
     await store.close();
     const carol = await reopen(dead);
-    open.push(carol);
+    env.keep(carol);
     const err2 = await carol.client.sendText(alice.username, 'x').catch((e: unknown) => e);
     expect(ClientError.is(err2, ClientErrorCode.ServerUnreachable)).toBe(true);
   });

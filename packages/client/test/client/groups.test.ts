@@ -1,31 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../../server/test/helpers/server.js';
-import type { TestServer } from '../../../server/test/helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { ClientError } from '../../src/errors.js';
-import { bodies, linkClient, registerClient, removeProfiles, waitFor } from './helpers.js';
+import { bodies, linkClient, registerClient, useServer, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
 
-let server: TestServer;
-const open: TestClient[] = [];
+const env = useServer();
 
-beforeAll(async () => {
-  server = await startServer({ logLevel: 'warn' });
-});
-
-afterAll(async () => {
-  await server.close();
-});
-
-afterEach(async () => {
-  for (const t of open.splice(0)) await t.client.close().catch(() => undefined);
-  removeProfiles();
-});
-
-let counter = 0;
 async function person(base: string): Promise<TestClient & { username: string }> {
-  const username = `${base}${Date.now().toString(36)}${counter++}`;
-  const t = await registerClient(server.url, username);
-  open.push(t);
+  const username = env.uniqueName(base);
+  const t = await registerClient(env.server().url, username);
+  env.keep(t);
   await t.client.start();
   await t.client.whenQueueEmpty();
   await t.client.groups.maintainKeyPackages();
@@ -33,8 +16,8 @@ async function person(base: string): Promise<TestClient & { username: string }> 
 }
 
 async function device(of: TestClient): Promise<TestClient> {
-  const t = await linkClient(server.url, of.client);
-  open.push(t);
+  const t = await linkClient(env.server().url, of.client);
+  env.keep(t);
   await t.client.start();
   await t.client.whenQueueEmpty();
   await t.client.groups.maintainKeyPackages();
@@ -43,7 +26,7 @@ async function device(of: TestClient): Promise<TestClient> {
 
 /** How many commits the server has refused as made in an old epoch. */
 async function staleEpochAnswers(): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await fetch(`${env.server().url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('samizdat_errors_total{') && l.includes('code="STALE_EPOCH"'));
   return line === undefined ? 0 : Number(line.split(' ').at(-1));
 }

@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeMlsCryptoProvider } from '@samizdat/protocol/groups-node';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startServer } from '../../../server/test/helpers/server.js';
+import type { TestServer } from '../../../server/test/helpers/server.js';
 import { Client } from '../../src/client.js';
 import type { ClientEvents } from '../../src/client.js';
 import { SqliteClientStore } from '../../src/storage/sqlite/sqlite-store.js';
@@ -106,4 +109,35 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
 /** Bodies of the stored messages of a conversation, oldest first. */
 export async function bodies(client: Client, conversation: string): Promise<string[]> {
   return (await client.history(conversation)).filter((m) => m.kind === 'message').map((m) => m.body ?? '');
+}
+
+/**
+ * For a test file: a real server (started before its tests, closed after them), the clients each test opens
+ * (`keep`: closed after the test, their profiles removed) and usernames that are unique on that server.
+ */
+export function useServer(): { server(): TestServer; keep<T extends TestClient>(t: T): T; uniqueName(base: string): string } {
+  let server: TestServer | undefined;
+  const open: TestClient[] = [];
+  let counter = 0;
+  beforeAll(async () => {
+    server = await startServer({ logLevel: 'warn' });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  afterEach(async () => {
+    for (const t of open.splice(0)) await t.client.close().catch(() => undefined);
+    removeProfiles();
+  });
+  return {
+    server: () => {
+      if (!server) throw new Error('the server has not started');
+      return server;
+    },
+    keep: (t) => {
+      open.push(t);
+      return t;
+    },
+    uniqueName: (base) => `${base}${Date.now().toString(36)}${counter++}`,
+  };
 }

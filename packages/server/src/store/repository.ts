@@ -163,6 +163,29 @@ export function uniqueMembers(members: readonly GroupMember[]): GroupMember[] {
   });
 }
 
+/**
+ * Who gets what of a commit (the contract of Repository.commitGroup): the commit for every device that was a member
+ * before (the sender excepted — removed ones included, so they learn it), the Welcome for every device that is a
+ * member only after. Both engines store exactly these envelopes.
+ */
+export function commitEnvelopes(commit: GroupCommit, before: readonly GroupMember[], after: readonly GroupMember[]): NewEnvelope[] {
+  const sender = memberKey(commit.sender);
+  const wasMember = new Set(before.map(memberKey));
+  const row = (m: GroupMember, envelope: Uint8Array): NewEnvelope => ({
+    accountId: m.accountId,
+    deviceId: m.deviceId,
+    sourceAccountId: commit.sender.accountId,
+    sourceDeviceId: commit.sender.deviceId,
+    envelope,
+    receivedAt: commit.receivedAt,
+    expiresAt: commit.expiresAt,
+  });
+  const envelopes = before.filter((m) => memberKey(m) !== sender).map((m) => row(m, commit.commit));
+  const welcome = commit.welcome;
+  if (welcome) for (const m of after) if (!wasMember.has(memberKey(m)) && memberKey(m) !== sender) envelopes.push(row(m, welcome));
+  return envelopes;
+}
+
 export interface GroupRecord {
   /** 32 random bytes as 64 lowercase hex characters (the MLS group id). */
   readonly groupId: string;

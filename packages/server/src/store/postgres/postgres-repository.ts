@@ -26,7 +26,7 @@ import postgres from 'postgres';
 import type { Sql } from 'postgres';
 import { reservedTransaction } from './reserved-transaction.js';
 import { appliedPostgresMigrations, migratePostgres } from '../migrations.js';
-import { RepositoryError, StaleEpochError, accountNotFound, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken } from '../repository.js';
+import { RepositoryError, StaleEpochError, accountNotFound, commitEnvelopes, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken } from '../repository.js';
 import type {
   AccountRecord,
   GroupCommit,
@@ -624,7 +624,6 @@ export class PostgresRepository implements Repository {
       if (!group) throw groupNotFound();
       if (Number(group.epoch) !== commit.epoch) throw new StaleEpochError(Number(group.epoch));
       const before = await this.groupMembers(tx, commit.groupId);
-      const wasMember = new Set(before.map(memberKey));
       const after = uniqueMembers(commit.members);
       await tx`UPDATE groups SET epoch = ${commit.epoch + 1}, group_info = ${commit.groupInfo}, updated_at = ${commit.receivedAt} WHERE id = ${commit.groupId}`;
       await tx`DELETE FROM group_members WHERE group_id = ${commit.groupId}`;
@@ -635,19 +634,7 @@ export class PostgresRepository implements Repository {
                                                      ${this.sql.array(after.map((m) => m.deviceId), OID.int4)}::int[]) AS t (a, d)
           WHERE EXISTS (SELECT 1 FROM devices WHERE account_id = t.a AND device_id = t.d)`;
       }
-      const sender = memberKey(commit.sender);
-      const row = (m: GroupMember, envelope: Uint8Array): NewEnvelope => ({
-        accountId: m.accountId,
-        deviceId: m.deviceId,
-        sourceAccountId: commit.sender.accountId,
-        sourceDeviceId: commit.sender.deviceId,
-        envelope,
-        receivedAt: commit.receivedAt,
-        expiresAt: commit.expiresAt,
-      });
-      const envelopes: NewEnvelope[] = before.filter((m) => memberKey(m) !== sender).map((m) => row(m, commit.commit));
-      const welcome = commit.welcome;
-      if (welcome) for (const m of after) if (!wasMember.has(memberKey(m)) && memberKey(m) !== sender) envelopes.push(row(m, welcome));
+      const envelopes = commitEnvelopes(commit, before, after);
       return this.enqueueGroup(tx, envelopes);
     });
   }

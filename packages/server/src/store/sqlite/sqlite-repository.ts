@@ -17,7 +17,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { appliedSqliteMigrations, migrateSqlite } from '../migrations.js';
-import { RepositoryError, StaleEpochError, accountNotFound, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken } from '../repository.js';
+import { RepositoryError, StaleEpochError, accountNotFound, commitEnvelopes, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken } from '../repository.js';
 import type {
   AccountRecord,
   GroupCommit,
@@ -522,25 +522,13 @@ export class SqliteRepository implements Repository {
       if (!group) throw groupNotFound();
       if (group.epoch !== commit.epoch) throw new StaleEpochError(group.epoch);
       const before = this.groupMembers(commit.groupId);
-      const wasMember = new Set(before.map(memberKey));
       const after = this.existing(commit.members);
       this.stmt('UPDATE groups SET epoch = ?, group_info = ?, updated_at = ? WHERE id = ?').run(commit.epoch + 1, commit.groupInfo, commit.receivedAt, commit.groupId);
       this.stmt('DELETE FROM group_members WHERE group_id = ?').run(commit.groupId);
       const addMember = this.stmt('INSERT INTO group_members (group_id, account_id, device_id) VALUES (?, ?, ?)');
       for (const m of after) addMember.run(commit.groupId, m.accountId, m.deviceId);
-      const sender = memberKey(commit.sender);
-      const envelopes: NewEnvelope[] = [];
-      const row = (m: GroupMember, envelope: Uint8Array): NewEnvelope => ({
-        accountId: m.accountId,
-        deviceId: m.deviceId,
-        sourceAccountId: commit.sender.accountId,
-        sourceDeviceId: commit.sender.deviceId,
-        envelope,
-        receivedAt: commit.receivedAt,
-        expiresAt: commit.expiresAt,
-      });
-      for (const m of this.existing(before)) if (memberKey(m) !== sender) envelopes.push(row(m, commit.commit));
-      if (commit.welcome) for (const m of after) if (!wasMember.has(memberKey(m)) && memberKey(m) !== sender) envelopes.push(row(m, commit.welcome));
+      // Devices removed from the account meanwhile get nothing.
+      const envelopes = commitEnvelopes(commit, this.existing(before), after);
       const ids = this.enqueueNow(envelopes, Number.MAX_SAFE_INTEGER);
       return envelopes.map((e, i) => ({ accountId: e.accountId, deviceId: e.deviceId, id: ids[i] as bigint, envelope: e.envelope }));
     });
