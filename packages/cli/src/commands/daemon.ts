@@ -47,12 +47,13 @@ export function daemonCommand(program: Command, run: Runner): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         try {
-          const { finished } = await startReceiving(client);
+          // Attached before receiving starts, so that no notification of what was queued is missed.
           if (cmd.stdio) {
             const s = serveStream(table, process.stdin, process.stdout);
             streams.push(s);
             void s.closed.then(stop);
           }
+          const { finished } = await startReceiving(client);
           await Promise.race([stopped, finished]);
         } finally {
           server.close();
