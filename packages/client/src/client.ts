@@ -24,7 +24,6 @@ import {
   ProtocolError,
   SessionManager,
   decodeEnvelope,
-  decodeIdentityKey,
   decodeIdentityKeyPair,
   encodeEnvelope,
   encodeIdentityKey,
@@ -709,7 +708,11 @@ export class Client extends Emitter<ClientEvents> {
       return;
     }
     await this.queue.run(() => this.sendContent(conversation.id, content));
-    await this.applyTimer(conversation.id, this.account.accountId, this.account.deviceId, seconds, content.id, content.timestamp);
+    // Applied here the way every other device applies it on receipt.
+    const me = this.account;
+    const effects = await this.interpret({ conversation: conversation.id, author: me.accountId, authorDevice: me.deviceId, group: undefined }, content);
+    await this.options.store.write((tx) => effects.stage(tx));
+    effects.emit(this);
   }
 
   /** Marks the conversation read here, tells the author's devices (read receipts) and our other devices. */
@@ -1102,17 +1105,6 @@ export class Client extends Emitter<ClientEvents> {
     return effects;
   }
 
-  private async applyTimer(conversation: string, author: string, device: number, seconds: number, id: string, timestamp: number): Promise<void> {
-    const store = this.options.store;
-    const contact = (await store.getContact(conversation)) ?? { accountId: conversation, verified: false, expireTimer: 0 };
-    const notice = timerNotice(conversation, author, device, id, timestamp, this.now(), seconds);
-    await store.write((tx) => {
-      tx.putContact({ ...contact, expireTimer: seconds });
-      tx.putMessage(notice);
-    });
-    this.emit('message', notice);
-  }
-
   /**
    * Stores the username a contact claims only after the server confirms it belongs to that account. If we knew the
    * username as another account's, its owner re-registered: handled as an identity change (relocate).
@@ -1288,4 +1280,3 @@ export function normalizeServerUrl(text: string): string {
   return url.origin + url.pathname.replace(/\/+$/, '');
 }
 
-export { decodeIdentityKey };

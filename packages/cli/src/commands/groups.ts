@@ -10,7 +10,7 @@ import { catchUp } from './receive.js';
 async function withGroups(opts: GlobalOptions, out: Output, fn: (client: Client) => Promise<void>): Promise<void> {
   const { client, profile } = await openClient(opts);
   try {
-    await catchUp(client, profile.home, out);
+    await catchUp(client, profile.home);
     await fn(client);
   } finally {
     await client.close();

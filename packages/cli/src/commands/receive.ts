@@ -101,14 +101,13 @@ function humanLine(json: Record<string, unknown>): string {
  */
 const UNSHOWN_FILE = 'unshown.jsonl';
 
-export async function catchUp(client: Client, home: string, out: Output): Promise<void> {
+export async function catchUp(client: Client, home: string): Promise<void> {
   const file = join(home, UNSHOWN_FILE);
   client.on('message', (m) => {
     if (m.direction === 'incoming' || m.authorDevice !== client.deviceId) appendFileSync(file, `${JSON.stringify([m.conversation, m.author, m.id])}\n`, { mode: 0o600 });
   });
   const { finished } = await startReceiving(client);
   await Promise.race([client.whenQueueEmpty(), finished]);
-  void out;
 }
 
 /** Prints (and forgets) the messages that other commands received without showing. */

@@ -57,7 +57,7 @@ export function sendCommand(program: Command, run: Runner): void {
         try {
           let to: string;
           if (cmd.group !== undefined) {
-            await catchUp(client, profile.home, out); // The group as it is now.
+            await catchUp(client, profile.home); // The group as it is now.
             to = (await client.groups.find(cmd.group)).groupId;
           } else to = name as string;
           let quote: { id: string; author: string } | undefined;
