@@ -4,7 +4,9 @@
  *
  * - `samizdat`: registers N accounts (one device each, real keys) with POST /v1/accounts, opens N authenticated
  *   WebSockets at /v1/websocket, then every device sends 1:1 envelopes with PUT /v1/messages/:accountId to random
- *   other devices and acks every ENVELOPE it receives (ACK frames, one per socket per event-loop turn).
+ *   other devices and acks every ENVELOPE it receives (ACK frames, one per socket per event-loop turn). Sends are SEND
+ *   frames on the device's socket (sendMode 'ws', answered by SEND_OK) or PUT /v1/messages/:accountId requests
+ *   (sendMode 'http', answered by 200).
  * - `relay`: N plain WebSockets to relay.mjs; a send is one binary frame [u32 recipient index][payload].
  *
  * Closed loop: each device has `inflight` slots; a slot is busy from the send until the message has been received by
@@ -225,6 +227,18 @@ function sendOne(sender) {
     return;
   }
   const recipient = devices[to];
+  if (opts.sendMode === 'ws') {
+    // The message id doubles as the request id: SEND_OK / SEND_ERROR carry it back.
+    devices[sender].ws.send(
+      encodeFrame({
+        kind: 'send',
+        requestId: id,
+        accountId: recipient.accountId,
+        copies: [{ deviceId: recipient.deviceId, registrationId: recipient.registrationId, envelope: payload }],
+      }),
+    );
+    return;
+  }
   const body = `{"messages":[{"deviceId":${recipient.deviceId},"registrationId":${recipient.registrationId},"envelope":"${payload.toString('base64')}"}]}`;
   const req = http.request(
     {
@@ -330,6 +344,20 @@ function connectOne(device) {
             resolve();
           }
           break;
+        case 'send-ok': {
+          const rec = pending.get(frame.requestId);
+          if (!rec) break;
+          if (now >= windowStart && now < windowEnd) stats.sendLatencies.push(now - rec.sentAt);
+          rec.responded = true;
+          rec.answeredAt = now;
+          settle(frame.requestId, rec);
+          break;
+        }
+        case 'send-error': {
+          const rec = pending.get(frame.requestId);
+          if (rec) sendFailed(frame.requestId, rec, `SEND_ERROR ${frame.code}`);
+          break;
+        }
         case 'error':
           stats.errorFrames++;
           sampleError(`ERROR frame ${frame.code}`);
@@ -381,7 +409,7 @@ function percentile(sorted, p) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function run({ warmupMs, durationMs, drainMs }) {
-  if (opts.mode === 'samizdat') await openHttpConnections();
+  if (opts.mode === 'samizdat' && opts.sendMode === 'http') await openHttpConnections();
   runStart = performance.now();
   sending = true;
   // Start the devices over the first quarter of the warm-up (at most 1 s) rather than all in one burst.

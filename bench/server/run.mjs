@@ -33,6 +33,8 @@ const USAGE = `usage: node bench/server/run.mjs [options]
   --drain S                at most this long to wait for messages still in flight at the end (default 10)
   --inflight K             messages in flight per device (default 1)
   --payload B              envelope / relay payload bytes (default 256)
+  --send ws|http           how samizdat devices send: SEND frames on their open WebSocket (default, what the SDK
+                           does when connected) or one PUT /v1/messages request each (the HTTP route)
   --only LIST              comma-separated subset of relay,sqlite,postgres (default all three)
   --database-url URL       PostgreSQL to create the bench database in
                            (default $SAMIZDAT_TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test)
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
     drain: { type: 'string', default: '10' },
     inflight: { type: 'string', default: '1' },
     payload: { type: 'string', default: '256' },
+    send: { type: 'string', default: 'ws' },
     only: { type: 'string', default: 'relay,sqlite,postgres' },
     'database-url': { type: 'string', default: process.env.SAMIZDAT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     'register-concurrency': { type: 'string', default: '8' },
@@ -79,6 +82,11 @@ const INFLIGHT = number('inflight', args.inflight, { max: 64 });
 const PAYLOAD = number('payload', args.payload, { min: 32, max: 60_000 });
 const REGISTER_CONCURRENCY = number('register-concurrency', args['register-concurrency'], { max: 256 });
 const CONNECT_CONCURRENCY = number('connect-concurrency', args['connect-concurrency'], { max: 1024 });
+if (args.send !== 'ws' && args.send !== 'http') {
+  console.error(`--send: expected ws or http, got "${args.send}"\n\n${USAGE}`);
+  process.exit(2);
+}
+const SEND_MODE = args.send;
 const TARGETS = args.only.split(',').map((t) => t.trim());
 for (const t of TARGETS) {
   if (!['relay', 'sqlite', 'postgres'].includes(t)) {
@@ -292,6 +300,7 @@ async function runTarget(target, cleanUps) {
       devices: DEVICES,
       inflight: INFLIGHT,
       payloadBytes: PAYLOAD,
+      sendMode: SEND_MODE,
       registerConcurrency: REGISTER_CONCURRENCY,
       connectConcurrency: CONNECT_CONCURRENCY,
     }, onProgress);
@@ -454,7 +463,7 @@ process.on('SIGINT', stopAll);
 process.on('SIGTERM', stopAll);
 
 const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
-log(`bench/server: ${DEVICES} devices, ${DURATION_S} s measured (+${WARMUP_S} s warm-up) per target, ${INFLIGHT} in flight per device, ${PAYLOAD} B payload`);
+log(`bench/server: ${DEVICES} devices, ${DURATION_S} s measured (+${WARMUP_S} s warm-up) per target, ${INFLIGHT} in flight per device, ${PAYLOAD} B payload, samizdat sends over ${SEND_MODE === 'ws' ? 'the WebSocket (SEND frames)' : 'HTTP (PUT /v1/messages)'}`);
 const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 log(`machine: ${cpus().length} × ${cpuModel}, Node ${process.version}; loopback only; load average before the run ${loadAverage}`);
 if (Number(loadAverage.split(' ')[0]) > 0.5) log('note: the machine is already busy — every figure below is skewed by whatever else is running');
@@ -540,6 +549,7 @@ console.log(
     duration_s: DURATION_S,
     inflight_per_device: INFLIGHT,
     payload_bytes: PAYLOAD,
+    send: SEND_MODE,
     cpus: cpus().length,
   }),
 );

@@ -53,6 +53,7 @@ import type { Connector } from './transport/connector.js';
 import { DeliverySocket } from './transport/delivery-socket.js';
 import type { DeliveryState, ReceivedEnvelope } from './transport/delivery-socket.js';
 import { HttpApi, mismatchOf } from './transport/http-api.js';
+import type { OutgoingEnvelope } from './transport/http-api.js';
 import { openProvisioningSocket } from './transport/provisioning-socket.js';
 import { GROUP_ID_PATTERN, GroupManager } from './groups/group-manager.js';
 import { Emitter } from './util/emitter.js';
@@ -806,7 +807,7 @@ export class Client extends Emitter<ClientEvents> {
       // Chain keys advanced: store them before anything leaves, so that no key is ever used twice.
       await this.options.store.write((tx) => staged.flush(tx));
       try {
-        await this.api.sendMessages(accountId, messages);
+        await this.postMessages(accountId, messages);
         return;
       } catch (err) {
         const mismatch = mismatchOf(err);
@@ -814,6 +815,26 @@ export class Client extends Emitter<ClientEvents> {
         await this.repairDevices(accountId, own, mismatch);
       }
     }
+  }
+
+  /**
+   * One send: over the delivery socket while it is open (no HTTP request per message), else over HTTP. Both fail
+   * alike (a refusal is the same SERVER_ERROR), except that a send the socket could not confirm (SERVER_UNREACHABLE:
+   * closed before the answer, no answer in time) goes again over HTTP. The server may have stored the first one:
+   * the recipient then gets the same envelopes twice, and the second copy is a ratchet duplicate there (its message
+   * key is used up), acknowledged silently — exactly once holds.
+   */
+  private async postMessages(accountId: string, messages: readonly OutgoingEnvelope[]): Promise<void> {
+    const socket = this.socket;
+    if (socket?.state === 'open') {
+      try {
+        await socket.send(accountId, messages);
+        return;
+      } catch (err) {
+        if (!ClientError.is(err, ClientErrorCode.ServerUnreachable)) throw err;
+      }
+    }
+    await this.api.sendMessages(accountId, messages);
   }
 
   /** Device id → registration id of the devices we hold sessions with; undefined when we never fetched them. */

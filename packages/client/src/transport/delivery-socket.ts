@@ -17,17 +17,21 @@
  * - Acks are batched into ACK frames shortly after `ack()`. An envelope is deleted by the server only when acked;
  *   acks not sent before a disconnect are dropped, and envelopes received but not yet handed over are dropped too:
  *   the server sends both again on the next connection (the SDK dedups).
+ * - Sends: `send()` carries one message in a SEND frame and resolves with SEND_OK's ids; SEND_ERROR rejects with the
+ *   same ClientError HttpApi.sendMessages throws for that code. A send not answered on its connection (closed first, or
+ *   no answer within `sendTimeoutMs`) rejects with SERVER_UNREACHABLE: the server may or may not have stored it.
  * - Reconnects with exponential backoff and jitter, except after 4001 (or a refused upgrade with 401), 4002 and 4003:
  *   those are final states ('unauthorized', 'replaced', 'removed') that the caller must act on.
  * - A frame that does not decode, or comes out of place, is ignored and counted (`stats.badFrames`).
  */
 import { CloseCode, MAX_ACK_IDS, decodeServerFrame, encodeFrame } from '@samizdat/protocol';
-import type { ServerFrame } from '@samizdat/protocol';
+import type { SendCopy, ServerFrame } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import type { Connector, WebSocketClose, WebSocketLike } from './connector.js';
 import type { Credentials } from './endpoint.js';
-import { basicAuthorization, checkCredentials, loginOf, parseServerUrl, webSocketUrl } from './endpoint.js';
-import type { ReceivedEnvelope } from './http-api.js';
+import { basicAuthorization, checkCredentials, isDeviceId, loginOf, parseServerUrl, webSocketUrl } from './endpoint.js';
+import { checkSend } from './http-api.js';
+import type { OutgoingEnvelope, ReceivedEnvelope } from './http-api.js';
 
 export type { ReceivedEnvelope } from './http-api.js';
 
@@ -81,6 +85,8 @@ export interface DeliverySocketOptions {
   readonly ackDelayMs?: number;
   /** How long close() waits for the server to confirm the close. Default 3 s. */
   readonly closeTimeoutMs?: number;
+  /** How long a send() waits for its SEND_OK or SEND_ERROR. Default 30 s (HttpApi's request timeout). */
+  readonly sendTimeoutMs?: number;
 }
 
 export interface DeliveryStats {
@@ -90,12 +96,35 @@ export interface DeliveryStats {
   readonly badFrames: number;
   /** ERROR frames received (e.g. UNKNOWN_ENVELOPE_ACK for an envelope acked twice). */
   readonly errorFrames: number;
+  /** Sends the server confirmed with SEND_OK. */
+  readonly sent: number;
 }
 
 /** Received envelopes waiting for a handler are bounded: the server's window is 64, so more means a broken server. */
 const MAX_UNHANDLED = 1024;
 /** After "too many authentication attempts" (4029 or 429), wait at least this long. */
 const RATE_LIMITED_DELAY_MS = 10_000;
+/** A SEND's request id is a varint of at most 32 bits (@samizdat/protocol wire/frames.ts); the counter wraps below 2^32. */
+const REQUEST_ID_LIMIT = 2 ** 32;
+/** How sends are named in error messages, beside HttpApi's route patterns. */
+const SEND_ROUTE = 'SEND on /v1/websocket';
+/**
+ * The HTTP status PUT /v1/messages/:accountId answers each of its refusals with (docs/api.md "Errors"), so that a
+ * refusal over the socket is the very ClientError the route would have caused.
+ */
+const SEND_ERROR_STATUS: Readonly<Record<string, number>> = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  INVALID_ENVELOPE: 400,
+  ACCOUNT_NOT_FOUND: 404,
+  DEVICE_LIST_MISMATCH: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  ENVELOPE_TOO_LARGE: 413,
+  QUEUE_FULL: 429,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  SHUTTING_DOWN: 503,
+};
 
 type Work =
   | { readonly kind: 'envelope'; readonly connection: Connection; readonly received: ReceivedEnvelope }
@@ -116,6 +145,38 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
+/** A SEND waiting for its answer, which can only come on the connection it went out on. */
+interface PendingSend {
+  readonly connection: Connection;
+  readonly copies: number;
+  readonly timer: ReturnType<typeof setTimeout>;
+  resolve(ids: bigint[]): void;
+  reject(err: ClientError): void;
+}
+
+/** The error of a send that was not confirmed: retriable, and the server may or may not have stored it. */
+function notConfirmed(why: string): ClientError {
+  return new ClientError(ClientErrorCode.ServerUnreachable, `${SEND_ROUTE}: not sent over the socket (${why})`);
+}
+
+/** The ClientError HttpApi.sendMessages throws for the same refusal (mismatchOf reads its device lists). */
+function refusalOf(frame: Extract<ServerFrame, { kind: 'send-error' }>): ClientError {
+  const { code } = frame;
+  const details: Record<string, unknown> = {};
+  if (code === 'DEVICE_LIST_MISMATCH') {
+    for (const name of ['missingDevices', 'extraDevices', 'staleDevices'] as const) {
+      const list = frame[name];
+      if (!list.every(isDeviceId)) return new ClientError(ClientErrorCode.BadResponse, `${SEND_ROUTE}: the server's answer has a malformed ${name}`);
+      details[name] = [...list];
+    }
+  }
+  if (frame.retryAfter > 0) details.retryAfter = frame.retryAfter;
+  // A code this client does not know is still a refusal of this request.
+  const status = SEND_ERROR_STATUS[code] ?? 400;
+  // The server's own message text is not repeated (it could echo anything back), as over HTTP.
+  return new ClientError(ClientErrorCode.ServerError, `${SEND_ROUTE}: the server refused with ${code}`, { code, status, details });
+}
+
 export class DeliverySocket {
   private readonly url: string;
   private readonly authorization: string | undefined;
@@ -134,7 +195,9 @@ export class DeliverySocket {
   private drained = false;
   private waiters: Waiter[] = [];
   private closing: Promise<void> | undefined;
-  private counters = { connections: 0, badFrames: 0, errorFrames: 0 };
+  private counters = { connections: 0, badFrames: 0, errorFrames: 0, sent: 0 };
+  private readonly pendingSends = new Map<number, PendingSend>();
+  private nextRequestId = 0;
 
   constructor(private readonly options: DeliverySocketOptions) {
     checkCredentials(options.credentials);
@@ -170,6 +233,38 @@ export class DeliverySocket {
     if (this.acks.size > 0 && this.ackTimer === undefined) {
       this.ackTimer = setTimeout(() => this.flushAcks(), this.options.ackDelayMs ?? 10);
     }
+  }
+
+  /**
+   * Sends one message (PUT /v1/messages/:accountId's send: an envelope per device of the recipient) in a SEND frame on
+   * the open connection; resolves with the server's ids in the order of `messages` once every copy is stored. Fails
+   * as HttpApi.sendMessages does: INVALID_ARGUMENT for a malformed send, SERVER_ERROR with the server's code for a
+   * refusal (mismatchOf for DEVICE_LIST_MISMATCH; `details.retryAfter` seconds for RATE_LIMITED), BAD_RESPONSE for
+   * an answer that does not fit. SERVER_UNREACHABLE when the send was not confirmed: no open connection, the
+   * connection ended before the answer, or no answer within `sendTimeoutMs` — send it again, over HTTP if need be.
+   */
+  async send(accountId: string, messages: readonly OutgoingEnvelope[]): Promise<{ ids: bigint[] }> {
+    checkSend(accountId, messages);
+    const connection = this.connection;
+    if (!connection?.ready || this.closing) throw notConfirmed(`the socket is ${this.closing ? 'closing' : this.currentState}`);
+    const requestId = this.takeRequestId();
+    const copies: SendCopy[] = messages.map((m) => ({ deviceId: m.deviceId, registrationId: m.registrationId, envelope: m.envelope }));
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame({ kind: 'send', requestId, accountId, copies });
+    } catch {
+      // An envelope too large for a frame: the HTTP route gets the server's own answer to it.
+      throw notConfirmed('too large for a SEND frame');
+    }
+    const ids = await new Promise<bigint[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.takePendingSend(connection, requestId)) reject(notConfirmed('no answer in time'));
+      }, this.options.sendTimeoutMs ?? 30_000);
+      this.pendingSends.set(requestId, { connection, copies: messages.length, timer, resolve, reject });
+      // Ignored if the socket is already closing: its close then rejects this send.
+      connection.socket.send(frame);
+    });
+    return { ids };
   }
 
   /**
@@ -227,15 +322,17 @@ export class DeliverySocket {
   }
 
   private onMessage(connection: Connection, data: Uint8Array | string): void {
-    if (this.connection !== connection || this.closing) return;
+    if (this.connection !== connection) return;
     let frame: ServerFrame;
     try {
       if (typeof data === 'string') throw new TypeError('text frame');
       frame = decodeServerFrame(data);
     } catch {
-      this.counters.badFrames++;
+      if (!this.closing) this.counters.badFrames++;
       return;
     }
+    // Answers to sends are still taken while closing: the send waiting for one may be what close() waits for.
+    if (this.closing && frame.kind !== 'send-ok' && frame.kind !== 'send-error') return;
     switch (frame.kind) {
       case 'ready':
         if (connection.ready) break;
@@ -262,6 +359,24 @@ export class DeliverySocket {
         if (!connection.ready) break;
         this.enqueue({ kind: 'queue-empty', connection });
         return;
+      case 'send-ok': {
+        if (!connection.ready) break;
+        // An unknown request id is ignored: most likely a send that timed out here.
+        const pending = this.takePendingSend(connection, frame.requestId);
+        if (!pending) return;
+        if (frame.ids.length !== pending.copies) {
+          pending.reject(new ClientError(ClientErrorCode.BadResponse, `${SEND_ROUTE}: the server's answer does not account for every envelope sent`));
+          return;
+        }
+        this.counters.sent++;
+        pending.resolve([...frame.ids]);
+        return;
+      }
+      case 'send-error': {
+        if (!connection.ready) break;
+        this.takePendingSend(connection, frame.requestId)?.reject(refusalOf(frame));
+        return;
+      }
       case 'error':
         this.counters.errorFrames++;
         return;
@@ -286,8 +401,16 @@ export class DeliverySocket {
     else this.scheduleReconnect(connection, close);
   }
 
-  /** Forgets what belonged to a connection that is over: its unsent acks and its envelopes not yet handed over. */
+  /**
+   * Forgets what belonged to a connection that is over: its unsent acks, its envelopes not yet handed over, and its
+   * sends still waiting for an answer (rejected: an answer can never come on another connection).
+   */
   private dropConnectionState(connection: Connection): void {
+    for (const [requestId, pending] of this.pendingSends) {
+      if (pending.connection !== connection) continue;
+      this.takePendingSend(connection, requestId);
+      pending.reject(notConfirmed('the connection closed before the answer'));
+    }
     this.acks.clear();
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
@@ -336,6 +459,25 @@ export class DeliverySocket {
     } catch {
       // The error handler's own failure has nowhere left to go.
     }
+  }
+
+  // ---- sending ----
+
+  private takeRequestId(): number {
+    // Skips ids still waiting (only possible after 2^32 sends with one never answered).
+    let requestId = this.nextRequestId;
+    while (this.pendingSends.has(requestId)) requestId = (requestId + 1) % REQUEST_ID_LIMIT;
+    this.nextRequestId = (requestId + 1) % REQUEST_ID_LIMIT;
+    return requestId;
+  }
+
+  /** The send waiting for this answer on this connection, no longer waiting. */
+  private takePendingSend(connection: Connection, requestId: number): PendingSend | undefined {
+    const pending = this.pendingSends.get(requestId);
+    if (pending?.connection !== connection) return undefined;
+    this.pendingSends.delete(requestId);
+    clearTimeout(pending.timer);
+    return pending;
   }
 
   // ---- handing over, one at a time ----

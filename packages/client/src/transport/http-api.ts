@@ -357,6 +357,19 @@ function newDeviceJson(device: NewDevice): JsonObject {
   };
 }
 
+/** INVALID_ARGUMENT unless this is a send the server can take: 1 to 64 envelopes, one per device, ids in range. */
+export function checkSend(accountId: string, messages: readonly OutgoingEnvelope[]): void {
+  checkAccountId(accountId);
+  if (messages.length === 0 || messages.length > MAX_DEVICES_PER_SEND) throw invalidArgument(`a send carries 1 to ${MAX_DEVICES_PER_SEND} envelopes`);
+  const seen = new Set<number>();
+  for (const m of messages) {
+    checkDeviceId(m.deviceId);
+    checkRegistrationId(m.registrationId);
+    if (seen.has(m.deviceId)) throw invalidArgument('a send carries one envelope per device');
+    seen.add(m.deviceId);
+  }
+}
+
 function errorCodeOf(err: unknown): string {
   // undici wraps the system error as `cause`; node:http and the proxy agents throw it directly.
   for (let e: unknown = err, depth = 0; isObject(e) && depth < 4; e = e.cause, depth++) {
@@ -593,15 +606,7 @@ export class HttpApi {
    * A device list that does not match is SERVER_ERROR DEVICE_LIST_MISMATCH: see mismatchOf.
    */
   async sendMessages(accountId: string, messages: readonly OutgoingEnvelope[]): Promise<{ ids: bigint[] }> {
-    checkAccountId(accountId);
-    if (messages.length === 0 || messages.length > MAX_DEVICES_PER_SEND) throw invalidArgument(`a send carries 1 to ${MAX_DEVICES_PER_SEND} envelopes`);
-    const seen = new Set<number>();
-    for (const m of messages) {
-      checkDeviceId(m.deviceId);
-      checkRegistrationId(m.registrationId);
-      if (seen.has(m.deviceId)) throw invalidArgument('a send carries one envelope per device');
-      seen.add(m.deviceId);
-    }
+    checkSend(accountId, messages);
     const route = 'PUT /v1/messages/:accountId';
     const json = { messages: messages.map((m) => ({ deviceId: m.deviceId, registrationId: m.registrationId, envelope: toBase64(m.envelope) })) };
     const body = await this.json({ route, method: 'PUT', path: `/v1/messages/${accountId}`, auth: true, json });

@@ -1,11 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { encodeFrame } from '@samizdat/protocol';
+import type { WebSocket } from 'ws';
+import { decodeClientFrame, encodeFrame } from '@samizdat/protocol';
+import type { ClientFrame } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../../src/errors.js';
 import { DeliverySocket } from '../../src/transport/delivery-socket.js';
 import type { DeliverySocketOptions, DeliveryState, ReceivedEnvelope } from '../../src/transport/delivery-socket.js';
-import { HttpApi } from '../../src/transport/http-api.js';
+import { HttpApi, mismatchOf } from '../../src/transport/http-api.js';
+import type { OutgoingEnvelope } from '../../src/transport/http-api.js';
 import type { Connector } from '../../src/transport/connector.js';
 import { nodeConnector } from '../../src/transport/node-connector.js';
 import { linkDevice, queuedIds, registerDevice, sendMessage, startServer, testEnvelope } from '../../../server/test/helpers/server.js';
@@ -316,5 +319,207 @@ describe('DeliverySocket against a misbehaving server', () => {
       for (const client of wss.clients) client.terminate();
       await new Promise((resolve) => wss.close(resolve));
     }
+  });
+});
+
+/** The copy of a send meant for `device`. */
+const copyFor = (device: TestDevice, envelope: Uint8Array = testEnvelope()): OutgoingEnvelope => ({
+  deviceId: device.deviceId,
+  registrationId: device.registrationId,
+  envelope,
+});
+
+const httpOf = (device: TestDevice, target: TestServer = server): HttpApi =>
+  new HttpApi({ connector: nodeConnector(), serverUrl: target.url, credentials: credentialsOf(device) });
+
+describe('DeliverySocket sends', () => {
+  it('sends over the open socket and resolves with the ids of the stored copies, in order', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const bob2 = await linkDevice(server, bob);
+    const socket = new Recorder().open(alice);
+    await socket.whenQueueEmpty();
+
+    const [first, second] = await Promise.all([
+      socket.send(bob.accountId, [copyFor(bob), copyFor(bob2)]),
+      socket.send(bob.accountId, [copyFor(bob2), copyFor(bob)]),
+    ]);
+    const [bobQueue, bob2Queue] = [await queuedIds(server, bob), await queuedIds(server, bob2)];
+    expect([...bobQueue].sort()).toEqual([first?.ids[0], second?.ids[1]].sort());
+    expect([...bob2Queue].sort()).toEqual([first?.ids[1], second?.ids[0]].sort());
+    expect(socket.stats).toMatchObject({ sent: 2, badFrames: 0 });
+  });
+
+  it('refuses with the very error HttpApi.sendMessages throws for the same send', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const bob2 = await linkDevice(server, bob);
+    const socket = new Recorder().open(alice);
+    await socket.whenQueueEmpty();
+    const cases: [string, string, OutgoingEnvelope[]][] = [
+      ['a missing device', bob.accountId, [copyFor(bob)]],
+      ['a stale and an extra device', bob.accountId, [copyFor(bob), { ...copyFor(bob2), registrationId: bob2.registrationId === 1 ? 2 : 1 }, { ...copyFor(bob), deviceId: 9 }]],
+      ['an unknown account', '0'.repeat(32), [copyFor(bob)]],
+      ['an envelope that does not decode', bob.accountId, [copyFor(bob, Uint8Array.of(0xff, 1, 2)), copyFor(bob2)]],
+    ];
+    for (const [what, accountId, messages] of cases) {
+      const overSocket = await rejectionOf(socket.send(accountId, messages));
+      const overHttp = await rejectionOf(httpOf(alice).sendMessages(accountId, messages));
+      expect(ClientError.is(overSocket, ClientErrorCode.ServerError), what).toBe(true);
+      expect((overSocket as ClientError).server, what).toEqual((overHttp as ClientError).server);
+    }
+    const mismatch = await rejectionOf(socket.send(bob.accountId, [copyFor(bob), { ...copyFor(bob2), registrationId: bob2.registrationId === 1 ? 2 : 1 }, { ...copyFor(bob), deviceId: 9 }]));
+    expect(mismatchOf(mismatch)).toEqual({ missingDevices: [], extraDevices: [9], staleDevices: [bob2.deviceId] });
+    // Malformed sends never leave, as over HTTP.
+    for (const messages of [[], [copyFor(bob), copyFor(bob)], [{ ...copyFor(bob), deviceId: 0 }]]) {
+      expect(ClientError.is(await rejectionOf(socket.send(bob.accountId, messages)), ClientErrorCode.InvalidArgument)).toBe(true);
+    }
+    expect(await queuedIds(server, bob)).toEqual([]);
+    expect(socket.stats).toMatchObject({ sent: 0, badFrames: 0 });
+  });
+
+  it('refuses QUEUE_FULL and RATE_LIMITED (with retryAfter) as HttpApi does', async () => {
+    const limited = await startServer({ logLevel: 'warn', limits: { maxQueueDepth: 1, accountRequestsPerMinute: 6 } });
+    try {
+      const alice = await registerDevice(limited);
+      const bob = await registerDevice(limited);
+      const socket = new Recorder().open(alice, { serverUrl: limited.url });
+      await socket.whenQueueEmpty();
+      await socket.send(bob.accountId, [copyFor(bob)]);
+      const full = await rejectionOf(socket.send(bob.accountId, [copyFor(bob)]));
+      expect((full as ClientError).server).toEqual((await rejectionOf(httpOf(alice, limited).sendMessages(bob.accountId, [copyFor(bob)])) as ClientError).server);
+      let limitedOverSocket: unknown;
+      for (let i = 0; i < 10 && !ClientError.isServer(limitedOverSocket, 'RATE_LIMITED'); i++) {
+        limitedOverSocket = await rejectionOf(socket.send(bob.accountId, [copyFor(bob)]));
+      }
+      const limitedOverHttp = await rejectionOf(httpOf(alice, limited).sendMessages(bob.accountId, [copyFor(bob)]));
+      expect(ClientError.isServer(limitedOverHttp, 'RATE_LIMITED')).toBe(true);
+      const { server: overSocket } = limitedOverSocket as ClientError;
+      const { server: overHttp } = limitedOverHttp as ClientError;
+      expect(overSocket?.code).toBe('RATE_LIMITED');
+      expect(overSocket?.status).toBe(overHttp?.status);
+      expect(Object.keys(overSocket?.details ?? {})).toEqual(Object.keys(overHttp?.details ?? {}));
+      expect(overSocket?.details?.retryAfter).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(sockets.splice(0).map((s) => s.close()));
+      await limited.close();
+    }
+  });
+
+  it('does not send without an open connection (SERVER_UNREACHABLE)', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const socket = new DeliverySocket({ connector: nodeConnector(), serverUrl: server.url, credentials: credentialsOf(alice), onEnvelope: () => undefined });
+    sockets.push(socket);
+    expect(ClientError.is(await rejectionOf(socket.send(bob.accountId, [copyFor(bob)])), ClientErrorCode.ServerUnreachable)).toBe(true);
+    socket.start();
+    await socket.whenQueueEmpty();
+    await socket.close();
+    expect(ClientError.is(await rejectionOf(socket.send(bob.accountId, [copyFor(bob)])), ClientErrorCode.ServerUnreachable)).toBe(true);
+    expect(await queuedIds(server, bob)).toEqual([]);
+  });
+});
+
+describe('DeliverySocket sends against a server that holds its answers', () => {
+  type Send = Extract<ClientFrame, { kind: 'send' }>;
+  let wss: WebSocketServer;
+  let url: string;
+  /** The SEND frames received, with the socket each came on. */
+  let received: { frame: Send; ws: WebSocket }[];
+
+  beforeAll(async () => {
+    wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    url = `http://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+    wss.on('connection', (ws) => {
+      ws.send(encodeFrame({ kind: 'ready' }));
+      ws.send(encodeFrame({ kind: 'queue-empty' }));
+      ws.on('message', (data: Buffer) => {
+        const frame = decodeClientFrame(new Uint8Array(data));
+        if (frame.kind === 'send') received.push({ frame, ws });
+      });
+    });
+  });
+
+  afterEach(() => {
+    for (const client of wss.clients) client.terminate();
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => wss.close(resolve));
+  });
+
+  const answerOk = (ws: WebSocket, requestId: number, ids: bigint[]): void => ws.send(encodeFrame({ kind: 'send-ok', requestId, ids }));
+
+  async function openSocket(options: Partial<DeliverySocketOptions> = {}): Promise<{ socket: DeliverySocket; bob: TestDevice }> {
+    received = [];
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const socket = new Recorder().open(alice, { serverUrl: url, ...options });
+    await socket.whenQueueEmpty();
+    return { socket, bob };
+  }
+
+  it('matches answers to sends by request id, in any order, and ignores unknown ids', async () => {
+    const { socket, bob } = await openSocket();
+    const first = socket.send(bob.accountId, [copyFor(bob)]);
+    const second = socket.send(bob.accountId, [copyFor(bob)]);
+    await eventually(() => expect(received).toHaveLength(2));
+    const [a, b] = received as [(typeof received)[0], (typeof received)[0]];
+    expect(a.frame.requestId).not.toBe(b.frame.requestId);
+    answerOk(b.ws, b.frame.requestId + 1000, [99n]); // nobody asked
+    answerOk(b.ws, b.frame.requestId, [2n]);
+    b.ws.send(encodeFrame({ kind: 'send-error', requestId: a.frame.requestId, code: 'QUEUE_FULL', message: 'x', retryAfter: 0, missingDevices: [], extraDevices: [], staleDevices: [] }));
+    expect(await second).toEqual({ ids: [2n] });
+    const refused = await rejectionOf(first);
+    expect(ClientError.isServer(refused, 'QUEUE_FULL')).toBe(true);
+    expect((refused as ClientError).server).toEqual({ code: 'QUEUE_FULL', status: 429, details: {} });
+    expect(socket.stats).toMatchObject({ sent: 1, badFrames: 0 });
+  });
+
+  it('rejects an answer that does not account for every copy (BAD_RESPONSE)', async () => {
+    const { socket, bob } = await openSocket();
+    const sending = socket.send(bob.accountId, [copyFor(bob)]);
+    await eventually(() => expect(received).toHaveLength(1));
+    const [{ frame, ws }] = received as [(typeof received)[0]];
+    answerOk(ws, frame.requestId, [1n, 2n]);
+    expect(ClientError.is(await rejectionOf(sending), ClientErrorCode.BadResponse)).toBe(true);
+  });
+
+  it('rejects sends still waiting when the connection closes (SERVER_UNREACHABLE), and takes no answer for them later', async () => {
+    const { socket, bob } = await openSocket();
+    const waiting = [socket.send(bob.accountId, [copyFor(bob)]), socket.send(bob.accountId, [copyFor(bob)])];
+    await eventually(() => expect(received).toHaveLength(2));
+    const [{ frame, ws }] = received as [(typeof received)[0]];
+    ws.terminate();
+    for (const send of waiting) {
+      const err = await rejectionOf(send);
+      expect(ClientError.is(err, ClientErrorCode.ServerUnreachable)).toBe(true);
+      expect((err as ClientError).message).toContain('not sent over the socket');
+    }
+    // Reconnected: an answer to a send of the old connection is nobody's.
+    await eventually(() => expect(socket.state).toBe('open'));
+    const [newer] = [...wss.clients];
+    answerOk(newer as WebSocket, frame.requestId, [1n]);
+    const next = socket.send(bob.accountId, [copyFor(bob)]);
+    await eventually(() => expect(received).toHaveLength(3));
+    const last = received[2] as (typeof received)[0];
+    expect(last.frame.requestId).not.toBe(frame.requestId);
+    answerOk(last.ws, last.frame.requestId, [3n]);
+    expect(await next).toEqual({ ids: [3n] });
+    expect(socket.stats).toMatchObject({ sent: 1, badFrames: 0 });
+  });
+
+  it('rejects a send not answered in time, and one still waiting when close() is called', async () => {
+    const { socket, bob } = await openSocket({ sendTimeoutMs: 100, closeTimeoutMs: 200 });
+    const err = await rejectionOf(socket.send(bob.accountId, [copyFor(bob)]));
+    expect(ClientError.is(err, ClientErrorCode.ServerUnreachable)).toBe(true);
+    expect((err as ClientError).message).toContain('no answer in time');
+
+    const { socket: other, bob: carol } = await openSocket({ closeTimeoutMs: 200 });
+    const waiting = other.send(carol.accountId, [copyFor(carol)]);
+    await eventually(() => expect(received).toHaveLength(1));
+    await other.close();
+    expect(ClientError.is(await rejectionOf(waiting), ClientErrorCode.ServerUnreachable)).toBe(true);
   });
 });

@@ -6,12 +6,19 @@
  *   client → server (/v1/websocket)
  *     0x01 AUTH           bytes login        utf8 "<accountId>.<deviceId>:<secret>", only when no Authorization header
  *     0x02 ACK            varint n (1–1000), n × u64 envelope id
+ *     0x03 SEND           varint requestId, 16 bytes recipient account id, varint n (1–64),
+ *                         n × (varint deviceId (≥ 1), varint registrationId, bytes envelope)
+ *                         the same send as PUT /v1/messages/:accountId, over the open socket; answered by SEND_OK or
+ *                         SEND_ERROR carrying the same requestId (answers may come in another order than the SENDs)
  *   server → client (/v1/websocket)
  *     0x10 READY          (empty)            authenticated; delivery starts
  *     0x11 ENVELOPE       u64 id, u64 receivedAt, u8 hasSource (0|1),
  *                         [16 bytes source account id, varint source device id] when hasSource = 1,
  *                         bytes envelope     the encoded envelope (@samizdat/protocol encodeEnvelope), opaque here
  *     0x12 QUEUE_EMPTY    (empty)            everything queued when the socket opened has been sent
+ *     0x13 SEND_OK        varint requestId, varint n, n × u64 id    every copy is durably stored; ids in SEND order
+ *     0x14 SEND_ERROR     varint requestId, bytes code, bytes message (utf8), varint retryAfter (seconds, 0 = none),
+ *                         3 × (varint n, n × varint deviceId): missing, extra, stale devices (DEVICE_LIST_MISMATCH)
  *     0x1F ERROR          bytes code         utf8 stable code, e.g. BAD_FRAME, UNKNOWN_ENVELOPE_ACK
  *   server → client (/v1/provisioning/websocket)
  *     0x20 PROVISIONING_ADDRESS  bytes address   utf8, 43 base64url characters (32 random bytes)
@@ -28,9 +35,12 @@ import { BinaryReader, BinaryWriter } from './binary.js';
 export const FrameType = {
   Auth: 0x01,
   Ack: 0x02,
+  Send: 0x03,
   Ready: 0x10,
   Envelope: 0x11,
   QueueEmpty: 0x12,
+  SendOk: 0x13,
+  SendError: 0x14,
   Error: 0x1f,
   ProvisioningAddress: 0x20,
   ProvisioningMessage: 0x21,
@@ -45,6 +55,12 @@ export const MAX_ENVELOPE_FRAME_BYTES = 2 * 1024 * 1024;
 /** Largest provisioning message relayed (the same bound as PUT /v1/provisioning/:address). */
 export const MAX_PROVISIONING_BODY_BYTES = 64 * 1024;
 const MAX_ERROR_CODE_BYTES = 64;
+/** Most copies (recipient devices) one send carries: the HTTP route's limit too. */
+export const MAX_SEND_COPIES = 64;
+/** Longest human message a SEND_ERROR carries. */
+export const MAX_SEND_ERROR_MESSAGE_BYTES = 512;
+/** Most device ids in each list of a SEND_ERROR (an account has fewer devices). */
+const MAX_MISMATCH_DEVICES = 10_000;
 
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
 const PROVISIONING_ADDRESS = /^[A-Za-z0-9_-]{43}$/;
@@ -55,9 +71,24 @@ export interface EnvelopeSource {
   readonly deviceId: number;
 }
 
+/** One copy of a sent message: the envelope for one device of the recipient account. */
+export interface SendCopy {
+  readonly deviceId: number;
+  readonly registrationId: number;
+  readonly envelope: Uint8Array;
+}
+
+/** The device lists of a DEVICE_LIST_MISMATCH (empty for every other error). */
+export interface DeviceMismatch {
+  readonly missingDevices: readonly number[];
+  readonly extraDevices: readonly number[];
+  readonly staleDevices: readonly number[];
+}
+
 export type ClientFrame =
   | { readonly kind: 'auth'; readonly login: string }
-  | { readonly kind: 'ack'; readonly ids: readonly bigint[] };
+  | { readonly kind: 'ack'; readonly ids: readonly bigint[] }
+  | { readonly kind: 'send'; readonly requestId: number; readonly accountId: string; readonly copies: readonly SendCopy[] };
 
 export type ServerFrame =
   | { readonly kind: 'ready' }
@@ -69,6 +100,15 @@ export type ServerFrame =
       readonly envelope: Uint8Array;
     }
   | { readonly kind: 'queue-empty' }
+  | { readonly kind: 'send-ok'; readonly requestId: number; readonly ids: readonly bigint[] }
+  | ({
+      readonly kind: 'send-error';
+      readonly requestId: number;
+      readonly code: string;
+      readonly message: string;
+      /** Seconds to wait before retrying (RATE_LIMITED), 0 when not given. */
+      readonly retryAfter: number;
+    } & DeviceMismatch)
   | { readonly kind: 'error'; readonly code: string }
   | { readonly kind: 'provisioning-address'; readonly address: string }
   | { readonly kind: 'provisioning-message'; readonly body: Uint8Array };
@@ -118,6 +158,10 @@ function checkId(id: bigint, what: string): void {
   if (typeof id !== 'bigint' || id < 0n || id > 0xffffffffffffffffn) throw invalid(`${what} must be an unsigned 64-bit integer`);
 }
 
+function checkVarint(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw invalid(`${what} must be an integer from 0 to 2^32 - 1`);
+}
+
 /** Encodes any frame; throws FrameError INVALID_FRAME for a value the format cannot carry. */
 export function encodeFrame(frame: Frame): Uint8Array {
   switch (frame.kind) {
@@ -129,6 +173,51 @@ export function encodeFrame(frame: Frame): Uint8Array {
       for (const id of frame.ids) {
         checkId(id, 'envelope id');
         writer.u64(id);
+      }
+      return writer.finish();
+    }
+    case 'send': {
+      checkVarint(frame.requestId, 'request id');
+      if (!ACCOUNT_ID.test(frame.accountId)) throw invalid('recipient account id must be 32 lowercase hex characters');
+      if (frame.copies.length === 0 || frame.copies.length > MAX_SEND_COPIES) throw invalid(`a SEND carries 1 to ${MAX_SEND_COPIES} copies`);
+      let size = 1 + 5 + 16 + 1;
+      for (const copy of frame.copies) size += 5 + 5 + 5 + copy.envelope.length;
+      const writer = new BinaryWriter(size).u8(FrameType.Send).varint(frame.requestId).fixed(fromHex(frame.accountId)).varint(frame.copies.length);
+      for (const copy of frame.copies) {
+        if (!Number.isInteger(copy.deviceId) || copy.deviceId < 1 || copy.deviceId > 0xffffffff) throw invalid('device id out of range');
+        checkVarint(copy.registrationId, 'registration id');
+        if (copy.envelope.length > MAX_ENVELOPE_FRAME_BYTES) throw invalid(`envelope longer than ${MAX_ENVELOPE_FRAME_BYTES} bytes`);
+        writer.varint(copy.deviceId).varint(copy.registrationId).bytes(copy.envelope);
+      }
+      return writer.finish();
+    }
+    case 'send-ok': {
+      checkVarint(frame.requestId, 'request id');
+      if (frame.ids.length > MAX_SEND_COPIES) throw invalid(`a SEND_OK carries at most ${MAX_SEND_COPIES} ids`);
+      const writer = new BinaryWriter(1 + 5 + 1 + 8 * frame.ids.length).u8(FrameType.SendOk).varint(frame.requestId).varint(frame.ids.length);
+      for (const id of frame.ids) {
+        checkId(id, 'envelope id');
+        writer.u64(id);
+      }
+      return writer.finish();
+    }
+    case 'send-error': {
+      checkVarint(frame.requestId, 'request id');
+      if (!ERROR_CODE.test(frame.code)) throw invalid('error codes are UPPER_SNAKE_CASE');
+      checkVarint(frame.retryAfter, 'retryAfter');
+      const writer = new BinaryWriter(128 + frame.message.length * 3)
+        .u8(FrameType.SendError)
+        .varint(frame.requestId)
+        .bytes(utf8(frame.code, MAX_ERROR_CODE_BYTES, 'error code'))
+        .bytes(utf8(frame.message, MAX_SEND_ERROR_MESSAGE_BYTES, 'error message'))
+        .varint(frame.retryAfter);
+      for (const list of [frame.missingDevices, frame.extraDevices, frame.staleDevices]) {
+        if (list.length > MAX_MISMATCH_DEVICES) throw invalid(`a device list holds at most ${MAX_MISMATCH_DEVICES} ids`);
+        writer.varint(list.length);
+        for (const id of list) {
+          checkVarint(id, 'device id');
+          writer.varint(id);
+        }
       }
       return writer.finish();
     }
@@ -248,6 +337,46 @@ function decodeBody(type: number, r: FrameReader): Frame | undefined {
       for (let i = 0; i < count; i++) ids.push(r.u64('envelope id'));
       return { kind: 'ack', ids };
     }
+    case FrameType.Send: {
+      const requestId = r.varint('request id');
+      const accountId = toHex(r.fixed(16, 'recipient account id'));
+      const count = r.varint('copy count');
+      if (count === 0 || count > MAX_SEND_COPIES) throw invalid(`a SEND carries 1 to ${MAX_SEND_COPIES} copies`);
+      const copies: SendCopy[] = [];
+      for (let i = 0; i < count; i++) {
+        const deviceId = r.varint('device id');
+        if (deviceId === 0) throw invalid('device id out of range');
+        const registrationId = r.varint('registration id');
+        copies.push({ deviceId, registrationId, envelope: r.bytes(MAX_ENVELOPE_FRAME_BYTES, 'envelope') });
+      }
+      return { kind: 'send', requestId, accountId, copies };
+    }
+    case FrameType.SendOk: {
+      const requestId = r.varint('request id');
+      const count = r.varint('id count');
+      if (count > MAX_SEND_COPIES) throw invalid(`a SEND_OK carries at most ${MAX_SEND_COPIES} ids`);
+      const ids: bigint[] = [];
+      for (let i = 0; i < count; i++) ids.push(r.u64('envelope id'));
+      return { kind: 'send-ok', requestId, ids };
+    }
+    case FrameType.SendError: {
+      const requestId = r.varint('request id');
+      const code = r.utf8(MAX_ERROR_CODE_BYTES, 'error code');
+      if (!ERROR_CODE.test(code)) throw invalid('error code is not UPPER_SNAKE_CASE');
+      const message = r.utf8(MAX_SEND_ERROR_MESSAGE_BYTES, 'error message');
+      const retryAfter = r.varint('retryAfter');
+      const list = (what: string): number[] => {
+        const n = r.varint(`${what} count`);
+        if (n > MAX_MISMATCH_DEVICES) throw invalid(`${what} holds more than ${MAX_MISMATCH_DEVICES} ids`);
+        const ids: number[] = [];
+        for (let i = 0; i < n; i++) ids.push(r.varint(what));
+        return ids;
+      };
+      const missingDevices = list('missing devices');
+      const extraDevices = list('extra devices');
+      const staleDevices = list('stale devices');
+      return { kind: 'send-error', requestId, code, message, retryAfter, missingDevices, extraDevices, staleDevices };
+    }
     case FrameType.Ready:
       return { kind: 'ready' };
     case FrameType.QueueEmpty:
@@ -293,9 +422,9 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   return frame;
 }
 
-const CLIENT_KINDS: ReadonlySet<Frame['kind']> = new Set(['auth', 'ack']);
+const CLIENT_KINDS: ReadonlySet<Frame['kind']> = new Set(['auth', 'ack', 'send']);
 
-/** What the server accepts: AUTH or ACK; a server→client type is UNKNOWN_FRAME_TYPE here. */
+/** What the server accepts: AUTH, ACK or SEND; a server→client type is UNKNOWN_FRAME_TYPE here. */
 export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
   if (bytes.length > 0 && !isClientType(bytes[0] as number)) {
     throw new FrameError('UNKNOWN_FRAME_TYPE', `frame type 0x${(bytes[0] as number).toString(16).padStart(2, '0')} is not a client frame`);
@@ -305,7 +434,7 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
   return frame as ClientFrame;
 }
 
-/** What a client accepts: every server→client type; AUTH and ACK are UNKNOWN_FRAME_TYPE here. */
+/** What a client accepts: every server→client type; AUTH, ACK and SEND are UNKNOWN_FRAME_TYPE here. */
 export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
   if (bytes.length > 0 && isClientType(bytes[0] as number)) {
     throw new FrameError('UNKNOWN_FRAME_TYPE', `frame type 0x${(bytes[0] as number).toString(16).padStart(2, '0')} is not a server frame`);
@@ -315,7 +444,7 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
 }
 
 function isClientType(type: number): boolean {
-  return type === FrameType.Auth || type === FrameType.Ack;
+  return type === FrameType.Auth || type === FrameType.Ack || type === FrameType.Send;
 }
 
 /** WebSocket close codes the server uses (4000–4999 are ours; docs/api.md lists them). */

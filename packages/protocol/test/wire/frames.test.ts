@@ -4,6 +4,7 @@ import {
   FrameError,
   FrameType,
   MAX_ACK_IDS,
+  MAX_SEND_COPIES,
   decodeClientFrame,
   decodeFrame,
   decodeServerFrame,
@@ -38,6 +39,34 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
     envelope: fc.uint8Array({ maxLength: 300 }),
   }),
   fc.constantFrom('BAD_FRAME', 'UNKNOWN_ENVELOPE_ACK', 'INTERNAL').map((code) => ({ kind: 'error' as const, code })),
+  fc.record({
+    kind: fc.constant('send' as const),
+    requestId: fc.integer({ min: 0, max: 0xffffffff }),
+    accountId: hex32,
+    copies: fc.array(
+      fc.record({
+        deviceId: fc.integer({ min: 1, max: 0xffffffff }),
+        registrationId: fc.integer({ min: 0, max: 0xffffffff }),
+        envelope: fc.uint8Array({ maxLength: 200 }),
+      }),
+      { minLength: 1, maxLength: 5 },
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('send-ok' as const),
+    requestId: fc.integer({ min: 0, max: 0xffffffff }),
+    ids: fc.array(u64, { maxLength: 64 }),
+  }),
+  fc.record({
+    kind: fc.constant('send-error' as const),
+    requestId: fc.integer({ min: 0, max: 0xffffffff }),
+    code: fc.constantFrom('DEVICE_LIST_MISMATCH', 'RATE_LIMITED', 'QUEUE_FULL'),
+    message: fc.string({ maxLength: 100 }),
+    retryAfter: fc.integer({ min: 0, max: 0xffffffff }),
+    missingDevices: fc.array(fc.integer({ min: 1, max: 0xffffffff }), { maxLength: 5 }),
+    extraDevices: fc.array(fc.integer({ min: 1, max: 0xffffffff }), { maxLength: 5 }),
+    staleDevices: fc.array(fc.integer({ min: 1, max: 0xffffffff }), { maxLength: 5 }),
+  }),
   address.map((a) => ({ kind: 'provisioning-address' as const, address: a })),
   fc.uint8Array({ maxLength: 300 }).map((body) => ({ kind: 'provisioning-message' as const, body })),
 );
@@ -113,11 +142,39 @@ describe('websocket frames', () => {
     expect([...encodeFrame({ kind: 'error', code: 'BAD_FRAME' })]).toEqual([0x1f, 9, ...Buffer.from('BAD_FRAME')]);
   });
 
+  it('lays out SEND, SEND_OK and SEND_ERROR as documented', () => {
+    const send = encodeFrame({
+      kind: 'send',
+      requestId: 300,
+      accountId: '00112233445566778899aabbccddeeff',
+      copies: [{ deviceId: 2, registrationId: 129, envelope: Uint8Array.of(7, 8) }],
+    });
+    expect(Buffer.from(send).toString('hex')).toBe(['03', 'ac02', '00112233445566778899aabbccddeeff', '01', '02', '8101', '020708'].join(''));
+    const ok = encodeFrame({ kind: 'send-ok', requestId: 1, ids: [5n] });
+    expect(Buffer.from(ok).toString('hex')).toBe('13' + '01' + '01' + '0000000000000005');
+    const error = encodeFrame({
+      kind: 'send-error',
+      requestId: 2,
+      code: 'AB',
+      message: 'x',
+      retryAfter: 0,
+      missingDevices: [3],
+      extraDevices: [],
+      staleDevices: [4, 5],
+    });
+    expect(Buffer.from(error).toString('hex')).toBe(['14', '02', '024142', '0178', '00', '0103', '00', '020405'].join(''));
+    expect(decodeClientFrame(send)).toMatchObject({ kind: 'send', requestId: 300 });
+    expect(decodeServerFrame(ok)).toEqual({ kind: 'send-ok', requestId: 1, ids: [5n] });
+  });
+
   it('rejects unknown frame types and frames of the other direction', () => {
     expect(codeOf(() => decodeFrame(Uint8Array.of(0x7f)))).toBe('UNKNOWN_FRAME_TYPE');
     expect(codeOf(() => decodeClientFrame(encodeFrame({ kind: 'ready' })))).toBe('UNKNOWN_FRAME_TYPE');
     expect(codeOf(() => decodeServerFrame(encodeFrame({ kind: 'ack', ids: [1n] })))).toBe('UNKNOWN_FRAME_TYPE');
     expect(decodeClientFrame(encodeFrame({ kind: 'ack', ids: [5n] }))).toEqual({ kind: 'ack', ids: [5n] });
+    expect(codeOf(() => decodeClientFrame(encodeFrame({ kind: 'send-ok', requestId: 1, ids: [] })))).toBe('UNKNOWN_FRAME_TYPE');
+    const send = encodeFrame({ kind: 'send', requestId: 1, accountId: '0'.repeat(32), copies: [{ deviceId: 1, registrationId: 1, envelope: new Uint8Array(1) }] });
+    expect(codeOf(() => decodeServerFrame(send))).toBe('UNKNOWN_FRAME_TYPE');
   });
 
   it('rejects invalid fields', () => {
@@ -136,6 +193,15 @@ describe('websocket frames', () => {
     expect(() => encodeFrame({ kind: 'ack', ids: [] })).toThrow(FrameError);
     expect(() => encodeFrame({ kind: 'ack', ids: [-1n] })).toThrow(FrameError);
     expect(() => encodeFrame({ kind: 'error', code: 'not a code' })).toThrow(FrameError);
+    // SEND with no copies, more than MAX_SEND_COPIES, or device id 0.
+    const head = [FrameType.Send, 1, ...new Uint8Array(16)];
+    expect(codeOf(() => decodeFrame(Uint8Array.of(...head, 0)))).toBe('INVALID_FRAME');
+    expect(codeOf(() => decodeFrame(Uint8Array.of(...head, MAX_SEND_COPIES + 1)))).toBe('INVALID_FRAME');
+    expect(codeOf(() => decodeFrame(Uint8Array.of(...head, 1, 0, 1, 0)))).toBe('INVALID_FRAME');
+    const copy = { deviceId: 1, registrationId: 1, envelope: new Uint8Array(0) };
+    expect(() => encodeFrame({ kind: 'send', requestId: 1, accountId: 'ABC', copies: [copy] })).toThrow(FrameError);
+    expect(() => encodeFrame({ kind: 'send', requestId: -1, accountId: '0'.repeat(32), copies: [copy] })).toThrow(FrameError);
+    expect(() => encodeFrame({ kind: 'send', requestId: 1, accountId: '0'.repeat(32), copies: [] })).toThrow(FrameError);
   });
 });
 

@@ -1,22 +1,18 @@
 /**
  * Sending and the HTTP fallback for receiving. A send carries one envelope per device of the recipient account (and,
  * for a message to oneself, per other device of the sender's account). Every copy is durably stored before the
- * sender gets 200; the recipient devices are then woken through the bus. Envelopes are opaque ciphertext: the server
- * only checks that they decode as envelopes and fit the size limit.
+ * sender gets 200 (send.ts, shared with the WebSocket's SEND frame); the recipient devices are then woken.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
-import { decodeEnvelope } from '@samizdat/protocol';
-import type { AuthenticatedDevice, ServerContext } from '../context.js';
-import { ApiError } from '../errors.js';
+import { MAX_SEND_COPIES } from '@samizdat/protocol';
+import type { ServerContext } from '../context.js';
 import { fromBase64, toBase64 } from '../http.js';
 import type { DeviceWaiters } from '../bus/device-waiters.js';
-import type { DeviceRecord, NewEnvelope } from '../store/repository.js';
-import { RepositoryError } from '../store/repository.js';
+import { sendMessage } from '../send.js';
 import { AccountId, Base64, DeviceId, ErrorResponse, RegistrationId } from '../schemas.js';
 
-const MAX_DEVICES_PER_SEND = 64;
 const FETCH_LIMIT = 100;
 const MAX_WAIT_SECONDS = 60;
 
@@ -27,7 +23,7 @@ const SendBody = Type.Object(
         { deviceId: DeviceId, registrationId: RegistrationId, envelope: Base64('Encoded envelope', 600 * 1024) },
         { additionalProperties: false },
       ),
-      { minItems: 1, maxItems: MAX_DEVICES_PER_SEND },
+      { minItems: 1, maxItems: MAX_SEND_COPIES },
     ),
   },
   { additionalProperties: false },
@@ -48,28 +44,6 @@ const Queued = Type.Object({
   envelope: Type.String(),
   receivedAt: Type.Integer(),
 });
-
-/** Why a send with these devices (id → registration id) does not fit the account's `devices`, if it does not. */
-function deviceListProblem(
-  devices: readonly DeviceRecord[],
-  accountId: string,
-  sender: AuthenticatedDevice,
-  given: ReadonlyMap<number, number>,
-): ApiError | undefined {
-  if (devices.length === 0) return new ApiError('ACCOUNT_NOT_FOUND');
-  // The sender's own device never receives its own copy.
-  const expected = devices.filter((d) => !(accountId === sender.accountId && d.deviceId === sender.deviceId));
-  const expectedIds = new Set(expected.map((d) => d.deviceId));
-  const missingDevices = expected.filter((d) => !given.has(d.deviceId)).map((d) => d.deviceId);
-  const extraDevices = [...given.keys()].filter((id) => !expectedIds.has(id));
-  const staleDevices = expected
-    .filter((d) => given.has(d.deviceId) && given.get(d.deviceId) !== d.registrationId)
-    .map((d) => d.deviceId);
-  if (missingDevices.length || extraDevices.length || staleDevices.length) {
-    return new ApiError('DEVICE_LIST_MISMATCH', undefined, { missingDevices, extraDevices, staleDevices });
-  }
-  return undefined;
-}
 
 export function registerMessageRoutes(app: FastifyInstance, ctx: ServerContext, waiters: DeviceWaiters): void {
   app.put<{ Params: { accountId: string }; Body: Static<typeof SendBody> }>(
@@ -94,71 +68,13 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ServerContext, 
     },
     async (request) => {
       const sender = await ctx.authenticate(request);
-      if (ctx.closing) throw new ApiError('SHUTTING_DOWN');
-      const { accountId } = request.params;
-      const { messages } = request.body;
-      // The cached device list is exact on a single node (every link and removal goes through this process); with
-      // several nodes (NATS) a device linked on another node would be missed until the cache expired, so read fresh.
-      const devices = await ctx.listDevices(accountId, ctx.config.natsUrl !== undefined);
-      // Empty lists are never cached: this one was read just now.
-      if (devices.length === 0) throw new ApiError('ACCOUNT_NOT_FOUND');
-      const given = new Map<number, number>();
-      for (const m of messages) {
-        if (given.has(m.deviceId)) throw new ApiError('BAD_REQUEST', `device ${m.deviceId} appears twice`);
-        given.set(m.deviceId, m.registrationId);
-      }
-      // The cached list may be up to a second behind links on other nodes: refusals are confirmed with a fresh one.
-      if (deviceListProblem(devices, accountId, sender, given)) {
-        const confirmed = deviceListProblem(await ctx.listDevices(accountId, true), accountId, sender, given);
-        if (confirmed) throw confirmed;
-      }
-      const now = ctx.now();
-      const expiresAt = now + ctx.config.limits.maxQueueAgeMs;
-      const rows: NewEnvelope[] = messages.map((m, i) => {
-        const envelope = fromBase64(m.envelope, `messages[${i}].envelope`);
-        if (envelope.length > ctx.config.limits.maxEnvelopeBytes) throw new ApiError('ENVELOPE_TOO_LARGE');
-        try {
-          decodeEnvelope(envelope);
-        } catch {
-          throw new ApiError('INVALID_ENVELOPE', `messages[${i}].envelope is not a valid envelope`);
-        }
-        return {
-          accountId,
-          deviceId: m.deviceId,
-          sourceAccountId: sender.accountId,
-          sourceDeviceId: sender.deviceId,
-          envelope,
-          receivedAt: now,
-          expiresAt,
-        };
-      });
-      let ids: bigint[];
-      try {
-        ids = await ctx.repo.enqueue(rows, ctx.config.limits.maxQueueDepth);
-      } catch (err) {
-        if (err instanceof RepositoryError && err.code === 'QUEUE_FULL') throw new ApiError('QUEUE_FULL');
-        if (err instanceof RepositoryError && err.code === 'DEVICE_NOT_FOUND') {
-          // A device was removed between the device-list check and the write: the same answer as a stale list.
-          const current = new Set((await ctx.listDevices(accountId, true)).map((d) => d.deviceId));
-          const extraDevices = [...given.keys()].filter((id) => !current.has(id));
-          throw new ApiError('DEVICE_LIST_MISMATCH', undefined, { missingDevices: [], extraDevices, staleDevices: [] });
-        }
-        throw err;
-      }
-      ctx.metrics.messagesIn.inc(rows.length);
-      // The stored rows go with the wake-up: a local connection that has read its whole queue pushes them as they
-      // are instead of reading them back (a bus between nodes drops them and the connection reads the queue).
-      rows.forEach((row, i) => {
-        const stored = {
-          id: ids[i] as bigint,
-          sourceAccountId: row.sourceAccountId,
-          sourceDeviceId: row.sourceDeviceId,
-          envelope: row.envelope,
-          receivedAt: row.receivedAt,
-        };
-        ctx.bus.publishQueued({ accountId: row.accountId, deviceId: row.deviceId }, [stored]);
-      });
-      return { stored: rows.length, ids: ids.map(String) };
+      const copies = request.body.messages.map((m, i) => ({
+        deviceId: m.deviceId,
+        registrationId: m.registrationId,
+        envelope: fromBase64(m.envelope, `messages[${i}].envelope`),
+      }));
+      const ids = await sendMessage(ctx, sender, request.params.accountId, copies, (i) => `messages[${i}].envelope`);
+      return { stored: ids.length, ids: ids.map(String) };
     },
   );
 

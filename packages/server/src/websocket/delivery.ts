@@ -28,7 +28,8 @@ import type { QueuedEnvelope } from '../store/repository.js';
 import { parseBasicAuth, parseLogin } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { CloseCode, FrameError, MAX_ACK_IDS, WebSocketErrorCode, decodeClientFrame, encodeFrame } from '@samizdat/protocol';
-import type { ServerFrame } from '@samizdat/protocol';
+import type { ClientFrame, ServerFrame } from '@samizdat/protocol';
+import { sendMessage } from '../send.js';
 import { rejectUpgrade as writeRejection, upgradeError } from './handshake.js';
 import { ProvisioningSockets } from './provisioning.js';
 
@@ -66,10 +67,15 @@ const DEFAULTS: Required<WebSocketOptions> = {
 
 /** Most unsent envelopes read from the queue per query (fewer when the window is smaller). */
 const PAGE_SIZE = 100;
-/** An ACK frame is 2 + 8 × 1000 bytes at most; AUTH is smaller. Anything bigger is refused by ws (close 1009). */
-const MAX_CLIENT_FRAME_BYTES = 16 + 8 * MAX_ACK_IDS;
+/** An ACK frame is 2 + 8 × 1000 bytes at most; AUTH is smaller; SEND frames are bounded by the send body limit. */
+const MAX_ACK_FRAME_BYTES = 16 + 8 * MAX_ACK_IDS;
 /** ACK frames of one connection are applied in order; past this many waiting, reading from the socket pauses. */
 const MAX_QUEUED_ACKS = 4;
+/** SEND frames of one connection being processed at once; past this many, reading from the socket pauses. */
+const MAX_PENDING_SENDS = 64;
+/** The HTTP route's bounds on a copy's device and registration ids (schemas.ts), applied to SEND frames too. */
+const MAX_DEVICE_ID = 9999;
+const MAX_REGISTRATION_ID = 0x7fffffff;
 
 const deviceKey = (d: DeviceRef) => `${d.accountId}.${d.deviceId}`;
 
@@ -92,7 +98,8 @@ export function attachWebSockets(
   const deliveryWss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
-    maxPayload: MAX_CLIENT_FRAME_BYTES,
+    // Anything bigger is refused by ws (close 1009).
+    maxPayload: Math.max(MAX_ACK_FRAME_BYTES, ctx.config.limits.maxSendBodyBytes),
     perMessageDeflate: false,
   });
   const provisioning = new ProvisioningSockets(ctx, { ttlMs: opts.provisioningTtlMs, maxPerIp: opts.maxProvisioningPerIp });
@@ -173,8 +180,12 @@ export function attachWebSockets(
     private ackedDuringFetch: Set<bigint> | undefined;
     private ackChain: Promise<void> = Promise.resolve();
     private queuedAcks = 0;
+    private pendingSends = 0;
 
-    constructor(readonly ws: WebSocket) {
+    constructor(
+      readonly ws: WebSocket,
+      private readonly ip: string,
+    ) {
       let onClosed!: () => void;
       this.closed = new Promise((resolve) => (onClosed = resolve));
       ws.on('pong', () => (this.alive = true));
@@ -230,7 +241,80 @@ export function attachWebSockets(
         this.send({ kind: 'error', code: WebSocketErrorCode.UnexpectedFrame });
         return;
       }
+      if (frame.kind === 'send') {
+        this.handleSend(frame);
+        return;
+      }
       this.queueAck(frame.ids);
+    }
+
+    /** Resumes reading once neither acks nor sends are backed up. */
+    private maybeResume(): void {
+      if (this.ws.isPaused && this.queuedAcks < MAX_QUEUED_ACKS && this.pendingSends < MAX_PENDING_SENDS) this.ws.resume();
+    }
+
+    /**
+     * A SEND frame: the same send as PUT /v1/messages/:accountId (send.ts), with the same rate limits (per IP and per
+     * account, one request each), answered by SEND_OK once every copy is durably stored or by SEND_ERROR with the
+     * route's error code. Sends run concurrently; a client that floods them is paused, not buffered.
+     */
+    private handleSend(frame: Extract<ClientFrame, { kind: 'send' }>): void {
+      const device = this.device as AuthenticatedDevice;
+      const { requestId } = frame;
+      const now = ctx.now();
+      if (!ctx.ipLimiter.take(this.ip, now)) {
+        this.sendError(requestId, new ApiError('RATE_LIMITED', undefined, { retryAfter: ctx.ipLimiter.retryAfter(this.ip) }));
+        return;
+      }
+      if (!ctx.accountLimiter.take(device.accountId, now)) {
+        this.sendError(requestId, new ApiError('RATE_LIMITED', undefined, { retryAfter: ctx.accountLimiter.retryAfter(device.accountId) }));
+        return;
+      }
+      const bad = frame.copies.findIndex(
+        (c) => c.deviceId > MAX_DEVICE_ID || c.registrationId < 1 || c.registrationId > MAX_REGISTRATION_ID,
+      );
+      if (bad >= 0) {
+        this.sendError(requestId, new ApiError('VALIDATION_FAILED', `copies[${bad}]: device id 1–${MAX_DEVICE_ID}, registration id 1–${MAX_REGISTRATION_ID}`));
+        return;
+      }
+      this.pendingSends++;
+      if (this.pendingSends >= MAX_PENDING_SENDS) this.ws.pause();
+      track(
+        sendMessage(ctx, device, frame.accountId, frame.copies, (i) => `copies[${i}].envelope`)
+          .then(
+            (ids) => this.send({ kind: 'send-ok', requestId, ids }),
+            (err: unknown) => {
+              if (ApiError.is(err)) this.sendError(requestId, err);
+              else {
+                ctx.log.warn({ err: { type: (err as Error).name } }, 'websocket send failed');
+                this.sendError(requestId, new ApiError('INTERNAL'));
+              }
+            },
+          )
+          .finally(() => {
+            this.pendingSends--;
+            this.maybeResume();
+          }),
+      );
+    }
+
+    private sendError(requestId: number, err: ApiError): void {
+      ctx.metrics.errors.inc({ code: err.code });
+      const list = (key: string): number[] => {
+        const value = err.details?.[key];
+        return Array.isArray(value) ? (value as number[]) : [];
+      };
+      const retryAfter = err.details?.retryAfter;
+      this.send({
+        kind: 'send-error',
+        requestId,
+        code: err.code,
+        message: err.message,
+        retryAfter: typeof retryAfter === 'number' ? Math.ceil(retryAfter) : 0,
+        missingDevices: list('missingDevices'),
+        extraDevices: list('extraDevices'),
+        staleDevices: list('staleDevices'),
+      });
     }
 
     private onUnauthenticatedMessage(data: RawData, isBinary: boolean): void {
@@ -387,7 +471,7 @@ export function attachWebSockets(
       const task = this.ackChain.then(async () => {
         await this.ack(device, [...new Set(ids)]);
         this.queuedAcks--;
-        if (this.ws.isPaused && this.queuedAcks < MAX_QUEUED_ACKS) this.ws.resume();
+        this.maybeResume();
       });
       this.ackChain = task;
       track(task);
@@ -441,7 +525,7 @@ export function attachWebSockets(
 
   const accept = (req: IncomingMessage, socket: Duplex, head: Buffer, device: AuthenticatedDevice | undefined): void => {
     deliveryWss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new DeliveryConnection(ws);
+      const conn = new DeliveryConnection(ws, clientIp(req));
       sockets.add(conn);
       if (device) conn.start(device);
       else conn.awaitAuthFrame(opts.authTimeoutMs);

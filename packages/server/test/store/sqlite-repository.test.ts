@@ -54,6 +54,38 @@ describe('sqlite repository', () => {
     }
   });
 
+  it('settles a group commit only after an fdatasync of the WAL, and keeps synchronous=FULL for everything else', async () => {
+    const file = join(dir, `sync-${++files}.db`);
+    const repo = await openMigrated(file);
+    try {
+      const owner = account();
+      await repo.createAccount(owner, device());
+      const before = repo.stats;
+      let settledBeforeSync = 0;
+      const calls = Array.from({ length: 50 }, () =>
+        repo.enqueue([envelope(owner.id, 1)], 1000).then(() => {
+          if (repo.stats.walSyncs === before.walSyncs) settledBeforeSync++;
+        }),
+      );
+      await Promise.all(calls);
+      expect(settledBeforeSync).toBe(0);
+      const after = repo.stats;
+      expect(after.walSyncs - before.walSyncs).toBeGreaterThanOrEqual(1);
+      // One fdatasync covers every transaction committed before it started: never more syncs than transactions.
+      expect(after.walSyncs - before.walSyncs).toBeLessThanOrEqual(after.queueTransactions - before.queueTransactions);
+      // The stored rows are in the WAL the fdatasync covered, visible to another connection.
+      const reader = new Database(file, { readonly: true });
+      try {
+        expect(reader.prepare('SELECT count(*) FROM envelopes').pluck().get()).toBe(50);
+      } finally {
+        reader.close();
+      }
+      expect(repo.settings().synchronous).toBe(2);
+    } finally {
+      await repo.close();
+    }
+  });
+
   it('commits a batch early once it holds MAX_BATCH_ROWS rows, keeping each transaction short', async () => {
     const repo = await openMigrated();
     try {

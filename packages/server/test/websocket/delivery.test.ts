@@ -13,6 +13,7 @@ import {
   testEnvelope,
 } from '../helpers/server.js';
 import type { TestDevice, TestServer } from '../helpers/server.js';
+import { DEFAULT_LIMITS } from '../../src/config.js';
 import { FrameClient, connectDevice, refusedUpgrade } from '../helpers/ws-client.js';
 
 let server: TestServer;
@@ -510,7 +511,8 @@ describe('malformed input', () => {
     const carol = await registerDevice(server);
     const big = await connect(bob);
     const other = await connect(carol);
-    big.sendRaw(new Uint8Array(64 * 1024));
+    // The largest frame accepted is a SEND of the send body limit.
+    big.sendRaw(new Uint8Array(DEFAULT_LIMITS.maxSendBodyBytes + 1));
     expect((await big.waitClosed()).code).toBe(1009);
     await other.nextOf('queue-empty');
     const health = await api(server, 'GET', '/health');

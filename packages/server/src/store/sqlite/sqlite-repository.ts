@@ -6,14 +6,21 @@
  * the statements of one method can never interleave with another's, which is what makes takeBundle and
  * consumeLinkCode atomic without extra locking.
  *
- * Durability: synchronous=FULL makes SQLite fsync the WAL at every commit, so an envelope is on disk before
- * enqueue resolves. An fsync per message would cap the server at ~5k messages/s (FINDINGS.md), so the hot-path
- * writes — enqueue, ack, touchDevice — go through a group-commit writer: every call made within one event-loop turn
- * joins one transaction (one fsync), flushed on setImmediate or as soon as MAX_BATCH_ROWS rows are waiting. Each
- * call runs inside its own SAVEPOINT, so a call that fails (QUEUE_FULL, DEVICE_NOT_FOUND) stores nothing and does
- * not fail the others; every promise settles only after the shared COMMIT returned.
+ * Durability: synchronous=FULL makes SQLite fsync the WAL at every commit, so a write is on disk before its method
+ * resolves. An fsync per message would cap the server at ~5k messages/s (FINDINGS.md), so the hot-path writes —
+ * enqueue, ack, touchDevice, group fan-out — go through a group-commit writer: every call made within one event-loop
+ * turn joins one transaction, flushed on setImmediate or as soon as MAX_BATCH_ROWS rows are waiting. A call that
+ * fails (QUEUE_FULL, DEVICE_NOT_FOUND) stores nothing and does not fail the others (see flush).
+ *
+ * The group commit's fsync does not block the event loop: its transaction commits with synchronous=NORMAL (in WAL
+ * mode: the frames are written to the WAL, not fsynced), then fdatasync of the WAL file runs on libuv's thread pool,
+ * and only when it returns do the batch's promises settle — the same guarantee as FULL (the WAL is on disk before
+ * anyone is told "stored"), while the next batch is already being built. One fdatasync covers every batch committed
+ * before it started. Every other write keeps synchronous=FULL. In NORMAL mode SQLite still syncs the WAL before a
+ * checkpoint copies it into the database and the database after it, so a checkpoint never loses synced frames. If an
+ * fdatasync fails, the state of the page cache is unknown: every later write fails until the server restarts.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { appliedSqliteMigrations, migrateSqlite } from '../migrations.js';
@@ -45,8 +52,10 @@ const EXPIRY_CHUNK = 2_000;
 
 /** Counters of the group-commit writer, for tests and metrics. */
 export interface QueueWriterStats {
-  /** Transactions committed by the writer (each is one fsync). */
+  /** Transactions committed by the writer. */
   readonly queueTransactions: number;
+  /** fdatasync calls of the WAL that completed (each covers every transaction committed before it started). */
+  readonly walSyncs: number;
   /** enqueue calls that committed (QUEUE_FULL and other failed calls are not counted). */
   readonly enqueueCalls: number;
   readonly enqueuedEnvelopes: number;
@@ -124,9 +133,38 @@ export class SqliteRepository implements Repository {
   private pendingRows = 0;
   private flushTimer: NodeJS.Immediate | undefined;
   private closed = false;
-  private readonly counters = { queueTransactions: 0, enqueueCalls: 0, enqueuedEnvelopes: 0, ackedEnvelopes: 0 };
+  private readonly counters = { queueTransactions: 0, walSyncs: 0, enqueueCalls: 0, enqueuedEnvelopes: 0, ackedEnvelopes: 0 };
+  /** A read-only descriptor of the WAL file, for fdatasync; opened at the first group commit. */
+  private walFd: number | undefined;
+  /** Settlements of committed batches waiting for the next fdatasync. */
+  private unsynced: (() => void)[] = [];
+  private syncing: Promise<void> | undefined;
+  /** Set when an fdatasync failed: nothing written since can be promised durable. */
+  private syncError: Error | undefined;
 
-  private constructor(private readonly db: Database.Database) {}
+  /** The group commit's fast path: every write of the batch in one transaction, none may fail. */
+  private readonly batchTransaction: Database.Transaction<(batch: readonly PendingWrite[]) => Outcome[]>;
+  /** The fallback: each write in its own SAVEPOINT, so a failing one rolls back only its own rows. */
+  private readonly savepointTransaction: Database.Transaction<(batch: readonly PendingWrite[]) => Outcome[]>;
+
+  private constructor(private readonly db: Database.Database) {
+    this.batchTransaction = db.transaction((batch: readonly PendingWrite[]) => batch.map((write) => ({ ok: true, value: write.run() })));
+    this.savepointTransaction = db.transaction((batch: readonly PendingWrite[]) => {
+      const outcomes: Outcome[] = [];
+      for (const write of batch) {
+        try {
+          // A nested better-sqlite3 transaction is a SAVEPOINT: a failing call rolls back only its own rows.
+          outcomes.push({ ok: true, value: db.transaction(write.run)() });
+        } catch (error) {
+          // SQLite rolls the whole transaction back by itself on I/O errors, disk full and the like; then the
+          // remaining calls must not run in autocommit mode, so fail the batch.
+          if (!db.inTransaction) throw error;
+          outcomes.push({ ok: false, error });
+        }
+      }
+      return outcomes;
+    });
+  }
 
   /** Opens (creating it and its directory if needed) the database file. Call migrate() before use. */
   static open(file: string): SqliteRepository {
@@ -177,9 +215,12 @@ export class SqliteRepository implements Repository {
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush();
+    while (this.syncing) await this.syncing;
     this.closed = true;
     this.statements.clear();
     this.db.close();
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
   }
 
   // Accounts
@@ -709,6 +750,7 @@ export class SqliteRepository implements Repository {
   /** Queues a write for the next group commit; resolves with its result once the shared transaction committed. */
   private submit<T>(rows: number, run: () => T): Promise<T> {
     this.assertOpen();
+    if (this.syncError) return Promise.reject(this.syncError);
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ rows, run, resolve: resolve as (value: unknown) => void, reject });
       this.pendingRows += rows;
@@ -717,7 +759,13 @@ export class SqliteRepository implements Repository {
     });
   }
 
-  /** Commits every pending write in one transaction, each in its own savepoint, then settles their promises. */
+  /**
+   * Commits every pending write in one transaction, then settles their promises. The common case runs the writes
+   * back to back in one cached transaction function. If any write throws, SQLite rolls that transaction back whole and
+   * the batch runs again with each write in its own SAVEPOINT, so that only the failing call fails (QUEUE_FULL,
+   * DEVICE_NOT_FOUND) — a savepoint per write costs two statements and a transaction wrapper each, most of the
+   * commit's time when nothing fails.
+   */
   private flush(): void {
     if (this.flushTimer !== undefined) {
       clearImmediate(this.flushTimer);
@@ -728,35 +776,70 @@ export class SqliteRepository implements Repository {
     this.pending = [];
     this.pendingRows = 0;
     const before = { ...this.counters };
-    const outcomes: Outcome[] = [];
+    let outcomes: Outcome[] | undefined;
+    let failure: unknown;
+    this.stmt('PRAGMA synchronous = NORMAL').run();
     try {
-      this.db
-        .transaction(() => {
-          for (const write of batch) {
-            try {
-              // A nested better-sqlite3 transaction is a SAVEPOINT: a failing call rolls back only its own rows.
-              outcomes.push({ ok: true, value: this.db.transaction(write.run)() });
-            } catch (error) {
-              // SQLite rolls the whole transaction back by itself on I/O errors, disk full and the like; then the
-              // remaining calls must not run in autocommit mode, so fail the batch.
-              if (!this.db.inTransaction) throw error;
-              outcomes.push({ ok: false, error });
-            }
-          }
-        })
-        .immediate();
-    } catch (error) {
+      outcomes = this.batchTransaction.immediate(batch);
+    } catch {
+      // Nothing of the batch is stored (the transaction rolled back); the writes' counters are undone too.
       Object.assign(this.counters, before);
-      for (const write of batch) write.reject(error);
+      try {
+        outcomes = this.savepointTransaction.immediate(batch);
+      } catch (error) {
+        Object.assign(this.counters, before);
+        failure = error;
+      }
+    } finally {
+      this.stmt('PRAGMA synchronous = FULL').run();
+    }
+    if (outcomes === undefined) {
+      for (const write of batch) write.reject(failure);
       return;
     }
     this.counters.queueTransactions += 1;
-    batch.forEach((write, i) => {
-      const outcome = outcomes[i];
-      if (outcome === undefined) write.reject(new Error('group commit lost track of a write'));
-      else if (outcome.ok) write.resolve(outcome.value);
-      else write.reject(outcome.error);
+    const settled = outcomes;
+    this.unsynced.push(() => {
+      batch.forEach((write, i) => {
+        const outcome = settled[i];
+        if (outcome === undefined) write.reject(new Error('group commit lost track of a write'));
+        else if (this.syncError) write.reject(this.syncError);
+        else if (outcome.ok) write.resolve(outcome.value);
+        else write.reject(outcome.error);
+      });
     });
+    this.syncing ??= this.syncWal();
+  }
+
+  /** fdatasync of the WAL until no committed batch waits for one; settles the batches each call covered. */
+  private async syncWal(): Promise<void> {
+    try {
+      while (this.unsynced.length > 0) {
+        const covered = this.unsynced;
+        this.unsynced = [];
+        try {
+          await this.fdatasyncWal();
+          this.counters.walSyncs += 1;
+        } catch (err) {
+          this.syncError = new Error(`fdatasync of the SQLite WAL failed (${(err as NodeJS.ErrnoException).code ?? 'error'}): restart the server`);
+        }
+        for (const settle of covered) settle();
+      }
+    } finally {
+      this.syncing = undefined;
+    }
+  }
+
+  private fdatasyncWal(): Promise<void> {
+    // The WAL exists once a transaction has been written in WAL mode, and lives as long as this connection does
+    // (SQLite deletes it only when the last connection closes). A WAL file replaced underneath (nlink 0) is reopened.
+    if (this.walFd !== undefined && fstatSync(this.walFd).nlink === 0) {
+      closeSync(this.walFd);
+      this.walFd = undefined;
+    }
+    this.walFd ??= openSync(`${this.db.name}-wal`, 'r');
+    const fd = this.walFd;
+    return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
   }
 
   private assertOpen(): void {

@@ -1,0 +1,147 @@
+/**
+ * How the Client sends 1:1 messages: over the open delivery socket (SEND frames), over HTTP when it is not receiving
+ * or when the socket could not confirm a send. Real server, real sockets; HTTP requests are observed at the connector.
+ */
+import { describe, expect, it } from 'vitest';
+import { FrameType } from '@samizdat/protocol';
+import type { Connector, WebSocketLike } from '../../src/transport/connector.js';
+import { nodeConnector } from '../../src/transport/node-connector.js';
+import { bodies, linkClient, registerClient, sync, useServer, waitFor } from './helpers.js';
+import type { TestClient } from './helpers.js';
+
+const env = useServer();
+
+/** A node connector that records its HTTP requests ("PUT /v1/messages/…") and can lose the next SEND_OK. */
+function observedConnector(): Connector & { readonly requests: string[]; loseNextSendOk(): void; readonly lost: number } {
+  const base = nodeConnector();
+  const requests: string[] = [];
+  let loseNext = false;
+  let lost = 0;
+  return {
+    requests,
+    get lost() {
+      return lost;
+    },
+    loseNextSendOk: () => (loseNext = true),
+    canSetWebSocketHeaders: base.canSetWebSocketHeaders,
+    fetch: (url, init) => {
+      requests.push(`${init.method ?? 'GET'} ${new URL(url).pathname}`);
+      return base.fetch(url, init);
+    },
+    openWebSocket(url, headers) {
+      const ws = base.openWebSocket(url, headers);
+      let onmessage: WebSocketLike['onmessage'] = null;
+      ws.onmessage = (data) => {
+        if (loseNext && typeof data !== 'string' && data[0] === FrameType.SendOk) {
+          // The answer is lost with the connection: the message is stored, but the sender cannot know it.
+          loseNext = false;
+          lost++;
+          ws.close(1000, 'lost');
+          return;
+        }
+        onmessage?.(data);
+      };
+      return {
+        send: (data) => ws.send(data),
+        close: (code, reason) => ws.close(code, reason),
+        get onopen() {
+          return ws.onopen;
+        },
+        set onopen(fn) {
+          ws.onopen = fn;
+        },
+        get onmessage() {
+          return onmessage;
+        },
+        set onmessage(fn) {
+          onmessage = fn;
+        },
+        get onclose() {
+          return ws.onclose;
+        },
+        set onclose(fn) {
+          ws.onclose = fn;
+        },
+      };
+    },
+  };
+}
+
+const messageSends = (requests: readonly string[]): string[] => requests.filter((r) => r.startsWith('PUT /v1/messages/'));
+
+async function person(base: string, connector?: Connector): Promise<TestClient & { username: string }> {
+  const username = env.uniqueName(base);
+  const t = env.keep(await registerClient(env.server().url, username, connector));
+  return { ...t, username };
+}
+
+describe('Client sending', () => {
+  it('sends over the open delivery socket, with no HTTP request per message, and the recipient gets it', async () => {
+    const connector = observedConnector();
+    const alice = await person('alice', connector);
+    const bob = await person('bob');
+    await sync(alice);
+    const sent = await alice.client.sendText(bob.username, 'over the socket');
+    expect(sent.status).toBe('sent');
+    await alice.client.sendText(bob.username, 'and again');
+    expect(messageSends(connector.requests)).toEqual([]);
+    await sync(bob);
+    expect(await bodies(bob.client, alice.client.accountId)).toEqual(['over the socket', 'and again']);
+    // Bob's delivery receipt comes back over the same way.
+    await waitFor(async () => (await alice.client.history(bob.client.accountId)).every((m) => m.status === 'delivered'), 'delivery receipts');
+  });
+
+  it('repairs a device-list mismatch refused over the socket as over HTTP, and reaches the new device', async () => {
+    const connector = observedConnector();
+    const alice = await person('alice', connector);
+    const bob = await person('bob');
+    await sync(alice);
+    await alice.client.sendText(bob.username, 'before');
+    const bob2 = env.keep(await linkClient(env.server().url, bob.client));
+    await alice.client.sendText(bob.username, 'after link'); // SEND_ERROR DEVICE_LIST_MISMATCH → bundle fetched → resent
+    expect(messageSends(connector.requests)).toEqual([]);
+    expect(connector.requests.filter((r) => r === `GET /v1/keys/${bob.client.accountId}/${bob2.client.deviceId}`)).toHaveLength(1);
+    await sync(bob);
+    await sync(bob2);
+    expect(await bodies(bob.client, alice.client.accountId)).toEqual(['before', 'after link']);
+    expect(await bodies(bob2.client, alice.client.accountId)).toEqual(['after link']);
+  });
+
+  it('sends over HTTP when it is not receiving', async () => {
+    const connector = observedConnector();
+    const alice = await person('alice', connector);
+    const bob = await person('bob');
+    await alice.client.sendText(bob.username, 'over HTTP');
+    expect(messageSends(connector.requests)).toEqual([`PUT /v1/messages/${bob.client.accountId}`]);
+    await sync(bob);
+    expect(await bodies(bob.client, alice.client.accountId)).toEqual(['over HTTP']);
+  });
+
+  it('sends again over HTTP when the socket loses the answer, and the recipient shows the message once', async () => {
+    const connector = observedConnector();
+    const alice = await person('alice', connector);
+    const bob = await person('bob');
+    await sync(alice);
+    connector.loseNextSendOk();
+    // The first message to bob is an initial (prekey) message: its second copy must be recognized all the same.
+    const sent = await alice.client.sendText(bob.username, 'stored twice, shown once');
+    expect(sent.status).toBe('sent');
+    expect(connector.lost).toBe(1);
+    expect(messageSends(connector.requests)).toEqual([`PUT /v1/messages/${bob.client.accountId}`]);
+    expect((await bob.client.api.fetchMessages()).messages).toHaveLength(2);
+    await sync(bob);
+    expect(await bodies(bob.client, alice.client.accountId)).toEqual(['stored twice, shown once']);
+    expect(bob.events.message.filter(([m]) => m.kind === 'message')).toHaveLength(1);
+    expect(bob.events.undecryptable).toHaveLength(0);
+    // Both copies were acknowledged: nothing is redelivered on the next connection.
+    await bob.client.stop();
+    bob.events.message.length = 0;
+    await sync(bob);
+    expect(bob.events.message).toHaveLength(0);
+
+    // The socket came back, and the next message goes over it again.
+    await alice.client.whenQueueEmpty();
+    await alice.client.sendText(bob.username, 'next');
+    expect(messageSends(connector.requests)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * One send, whichever way it came (PUT /v1/messages/:accountId or a SEND frame on /v1/websocket): check the device
+ * list, validate every envelope, store every copy durably in one write, then wake the recipient devices. Envelopes are
+ * opaque ciphertext: the server only checks that they decode as envelopes and fit the size limit.
+ */
+import { decodeEnvelope } from '@samizdat/protocol';
+import type { AuthenticatedDevice, ServerContext } from './context.js';
+import { ApiError } from './errors.js';
+import type { DeviceRecord, NewEnvelope } from './store/repository.js';
+import { RepositoryError } from './store/repository.js';
+
+export interface IncomingCopy {
+  readonly deviceId: number;
+  readonly registrationId: number;
+  readonly envelope: Uint8Array;
+}
+
+/** Why a send with these devices (id → registration id) does not fit the account's `devices`, if it does not. */
+function deviceListProblem(
+  devices: readonly DeviceRecord[],
+  accountId: string,
+  sender: AuthenticatedDevice,
+  given: ReadonlyMap<number, number>,
+): ApiError | undefined {
+  if (devices.length === 0) return new ApiError('ACCOUNT_NOT_FOUND');
+  // The sender's own device never receives its own copy.
+  const expected = devices.filter((d) => !(accountId === sender.accountId && d.deviceId === sender.deviceId));
+  if (expected.length === given.size && expected.every((d) => given.get(d.deviceId) === d.registrationId)) return undefined;
+  const expectedIds = new Set(expected.map((d) => d.deviceId));
+  const missingDevices = expected.filter((d) => !given.has(d.deviceId)).map((d) => d.deviceId);
+  const extraDevices = [...given.keys()].filter((id) => !expectedIds.has(id));
+  const staleDevices = expected
+    .filter((d) => given.has(d.deviceId) && given.get(d.deviceId) !== d.registrationId)
+    .map((d) => d.deviceId);
+  return new ApiError('DEVICE_LIST_MISMATCH', undefined, { missingDevices, extraDevices, staleDevices });
+}
+
+/**
+ * Stores one message for every current device of `accountId` (minus the sender's own device) and wakes them; resolves
+ * with the server ids in the order of `copies` once every copy is durably stored. Throws ApiError: BAD_REQUEST (a
+ * device twice), ACCOUNT_NOT_FOUND, DEVICE_LIST_MISMATCH (with missing/extra/stale lists), ENVELOPE_TOO_LARGE,
+ * INVALID_ENVELOPE, QUEUE_FULL, SHUTTING_DOWN. `where(i)` names copy i in error messages.
+ */
+export async function sendMessage(
+  ctx: ServerContext,
+  sender: AuthenticatedDevice,
+  accountId: string,
+  copies: readonly IncomingCopy[],
+  where: (i: number) => string,
+): Promise<bigint[]> {
+  if (ctx.closing) throw new ApiError('SHUTTING_DOWN');
+  const given = new Map<number, number>();
+  for (const copy of copies) {
+    if (given.has(copy.deviceId)) throw new ApiError('BAD_REQUEST', `device ${copy.deviceId} appears twice`);
+    given.set(copy.deviceId, copy.registrationId);
+  }
+  // The cached device list is exact on a single node (every link and removal goes through this process); with
+  // several nodes (NATS) a device linked on another node would be missed until the cache expired, so read fresh.
+  const devices = await ctx.listDevices(accountId, ctx.config.natsUrl !== undefined);
+  // Empty lists are never cached: this one was read just now.
+  if (devices.length === 0) throw new ApiError('ACCOUNT_NOT_FOUND');
+  // The cached list may be up to a second behind links on other nodes: refusals are confirmed with a fresh one.
+  if (deviceListProblem(devices, accountId, sender, given)) {
+    const confirmed = deviceListProblem(await ctx.listDevices(accountId, true), accountId, sender, given);
+    if (confirmed) throw confirmed;
+  }
+  const now = ctx.now();
+  const expiresAt = now + ctx.config.limits.maxQueueAgeMs;
+  const rows: NewEnvelope[] = copies.map((copy, i) => {
+    if (copy.envelope.length > ctx.config.limits.maxEnvelopeBytes) throw new ApiError('ENVELOPE_TOO_LARGE');
+    try {
+      decodeEnvelope(copy.envelope);
+    } catch {
+      throw new ApiError('INVALID_ENVELOPE', `${where(i)} is not a valid envelope`);
+    }
+    return {
+      accountId,
+      deviceId: copy.deviceId,
+      sourceAccountId: sender.accountId,
+      sourceDeviceId: sender.deviceId,
+      envelope: copy.envelope,
+      receivedAt: now,
+      expiresAt,
+    };
+  });
+  let ids: bigint[];
+  try {
+    ids = await ctx.repo.enqueue(rows, ctx.config.limits.maxQueueDepth);
+  } catch (err) {
+    if (err instanceof RepositoryError && err.code === 'QUEUE_FULL') throw new ApiError('QUEUE_FULL');
+    if (err instanceof RepositoryError && err.code === 'DEVICE_NOT_FOUND') {
+      // A device was removed between the device-list check and the write: the same answer as a stale list.
+      const current = new Set((await ctx.listDevices(accountId, true)).map((d) => d.deviceId));
+      const extraDevices = [...given.keys()].filter((id) => !current.has(id));
+      throw new ApiError('DEVICE_LIST_MISMATCH', undefined, { missingDevices: [], extraDevices, staleDevices: [] });
+    }
+    throw err;
+  }
+  ctx.metrics.messagesIn.inc(rows.length);
+  // The stored rows go with the wake-up: a local connection that has read its whole queue pushes them as they are
+  // instead of reading them back (a bus between nodes drops them and the connection reads the queue).
+  rows.forEach((row, i) => {
+    const stored = {
+      id: ids[i] as bigint,
+      sourceAccountId: row.sourceAccountId,
+      sourceDeviceId: row.sourceDeviceId,
+      envelope: row.envelope,
+      receivedAt: row.receivedAt,
+    };
+    ctx.bus.publishQueued({ accountId: row.accountId, deviceId: row.deviceId }, [stored]);
+  });
+  return ids;
+}
