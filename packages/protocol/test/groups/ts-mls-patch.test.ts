@@ -6,8 +6,12 @@
  * the secret tree has 32,767 nodes, so the spread passed ~131,000 arguments. This drives the patched function
  * (through the exported addHistoricalReceiverData) with a secret tree of that size, without building a group.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ClientState } from 'ts-mls';
+import { defaultKeyPackageEqualityConfig } from 'ts-mls';
+import { ProtocolErrorCode } from '../../src/errors.js';
+import { membersOfGroup } from '../../src/groups/mls-engine.js';
+import { Directory, errorCode, keyPackage, makeAccount, makeDevice } from './fixtures.js';
 import { addHistoricalReceiverData } from 'ts-mls/clientState.js';
 import { allSecretTreeValues } from 'ts-mls/secretTree.js';
 import type { SecretTree } from 'ts-mls/secretTree.js';
@@ -64,5 +68,40 @@ describe('ts-mls patch: encoding long vectors', () => {
     const bytes = encode(encoder)(data);
     expect(bytes.length).toBe(100_000 + 4);
     expect(bytes[4 + 99_999]).toBe(99_999 & 0xff);
+  });
+});
+
+/**
+ * Same patch, third change: validateProposals compared every pair of a commit's adds (O(k²)) and every add with every
+ * leaf (O(k·n)) through keyPackageEqualityConfig — most of a 10,000-member batch add's time. With the default config
+ * (equality = same signature key, what MlsEngine uses) the patched checks use sets of keys. Same answers, and the
+ * pairwise comparison is no longer called (the spy counts its calls: ~k² without the patch).
+ */
+describe('ts-mls patch: duplicate checks of a batch add', () => {
+  it('refuses the same device twice or a device already in the group, without comparing every pair', async () => {
+    const directory = new Directory();
+    const alice = await makeDevice(await makeAccount('alice', directory), 1, directory);
+    const others = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => makeDevice(await makeAccount(`m${i}`, directory), 1, directory)),
+    );
+    const packages = await Promise.all(others.map((d) => keyPackage(d)));
+    const compare = vi.spyOn(defaultKeyPackageEqualityConfig, 'compareKeyPackages');
+    const toLeaf = vi.spyOn(defaultKeyPackageEqualityConfig, 'compareKeyPackageToLeafNode');
+    try {
+      const state = await alice.engine.createGroup(alice.mls);
+      // Two key packages of one device share its signature key: the same client twice.
+      const [second] = await alice.engine.generateKeyPackages(others[0]!.mls, 1);
+      const twice = alice.engine.addMembers(state, [...packages.map((p) => p.publicKeyPackage), second!.publicKeyPackage]);
+      expect(await errorCode(twice)).toBe(ProtocolErrorCode.InvalidMessage);
+      const added = await alice.engine.addMembers(state, packages.map((p) => p.publicKeyPackage));
+      expect(membersOfGroup(added.state)).toHaveLength(13);
+      const again = alice.engine.addMembers(added.state, [second!.publicKeyPackage]);
+      expect(await errorCode(again)).toBe(ProtocolErrorCode.InvalidMessage);
+      expect(compare).not.toHaveBeenCalled();
+      expect(toLeaf).not.toHaveBeenCalled();
+    } finally {
+      compare.mockRestore();
+      toLeaf.mockRestore();
+    }
   });
 });

@@ -113,6 +113,45 @@ describe('postgres repository', () => {
     }
   });
 
+  it('batches concurrent enqueue, ack and touch calls into few transactions, each call all-or-nothing', async () => {
+    const schema = nextSchema();
+    const repo = await connectMigrated(schema);
+    try {
+      const a = account();
+      await repo.createAccount(a, device());
+      const before = repo.stats.queueTransactions;
+      const ids = await Promise.all(Array.from({ length: 200 }, () => repo.enqueue([envelope(a.id, 1)], 1000)));
+      expect(ids.flat()).toHaveLength(200);
+      expect(new Set(ids.flat().map(String)).size).toBe(200);
+      const batches = repo.stats.queueTransactions - before;
+      expect(batches).toBeGreaterThanOrEqual(1);
+      expect(batches).toBeLessThan(50);
+      // One batch: acks of the first 100 (one id twice, one unknown), a send that fits only because of those acks,
+      // a send that is QUEUE_FULL, a send to a missing device, and a touch — each with its own outcome.
+      const first = ids.slice(0, 100).flat();
+      const results = await Promise.allSettled([
+        repo.ack(a.id, 1, [...first, first[0]!, 999_999_999n]),
+        repo.enqueue([envelope(a.id, 1)], 101),
+        repo.enqueue([envelope(a.id, 1), envelope(a.id, 1)], 102),
+        repo.enqueue([envelope(a.id, 1), envelope(a.id, 7)], 1000),
+        repo.touchDevice(a.id, 1, 12345),
+        repo.ack(a.id, 1, [first[1]!]),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+      expect((results[0] as PromiseFulfilledResult<bigint[]>).value).toEqual(first);
+      expect(((results[2] as PromiseRejectedResult).reason as { code: string }).code).toBe('QUEUE_FULL');
+      expect(((results[3] as PromiseRejectedResult).reason as { code: string }).code).toBe('DEVICE_NOT_FOUND');
+      // An id already acknowledged by an earlier call of the batch is not acknowledged twice.
+      expect((results[5] as PromiseFulfilledResult<bigint[]>).value).toEqual([]);
+      expect(await repo.queueDepth(a.id, 1)).toBe(101);
+      const [row] = await admin.unsafe(`SELECT count(*)::int AS n FROM "${schema}".envelopes`);
+      expect(row?.['n']).toBe(101);
+      expect((await repo.getDevice(a.id, 1))?.lastSeenAt).toBe(12345);
+    } finally {
+      await repo.close();
+    }
+  });
+
   it('applies each migration once when several processes migrate at the same moment', async () => {
     const schema = nextSchema();
     const repos = await Promise.all(Array.from({ length: 4 }, () => PostgresRepository.connect(url, { schema, max: 2 })));

@@ -14,9 +14,14 @@
  *   with afterId can never miss one (plain sequence ids would not guarantee that).
  * - addDevice and deleteAccount lock the account row first (max + 1 and "delete everything" need a stable set).
  *
- * enqueue is one transaction per call, not batched across calls as in SQLite: PostgreSQL already shares WAL
- * flushes between transactions that commit at the same moment on different connections (its own group commit),
- * and a transaction per call keeps each call's all-or-nothing rule and its row locks independent of other calls.
+ * The hot-path queue writes — enqueue, ack, touchDevice — are batched across calls (QueueBatch below): every call
+ * made while the previous batch is in flight joins the next one, and a batch is ONE transaction of five statements
+ * (lock every device row it touches, sorted; delete the acked envelopes; insert the new ones and count them into the
+ * depths; touch; commit). One transaction per call cost about ten round trips per message, each driven from the
+ * busy event loop while its connection sat idle in transaction holding row locks (docs/benchmarks.md, "Server
+ * profile"). Each call keeps its own all-or-nothing rule: the depth and device checks run in JS on the locked rows
+ * before anything is written, so a call that is QUEUE_FULL or DEVICE_NOT_FOUND stores nothing and the others go on.
+ * Nothing resolves before the batch's COMMIT returned. Group fan-out keeps one transaction per call.
  *
  * Errors: constraint violations the contract names become RepositoryError; every other PostgresError is rethrown as
  * a PostgresStoreError carrying only the SQLSTATE code and the server's primary message — never the `detail` field,
@@ -106,9 +111,31 @@ interface AttachmentRow {
   expires_at: string;
 }
 
+/** A hot-path queue write waiting for the next batch. */
+type QueueWrite =
+  | { readonly kind: 'enqueue'; readonly envelopes: readonly NewEnvelope[]; readonly maxQueueDepth: number; readonly settle: Settle<bigint[]> }
+  | { readonly kind: 'ack'; readonly accountId: string; readonly deviceId: number; readonly ids: readonly bigint[]; readonly settle: Settle<bigint[]> }
+  | { readonly kind: 'touch'; readonly accountId: string; readonly deviceId: number; readonly at: number; readonly settle: Settle<void> };
+
+interface Settle<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+type QueueOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/** Most writes in one batch (a batch of 1,000 one-envelope sends is ~300 KB of parameters). */
+const MAX_BATCH_WRITES = 1_000;
+
+const deviceKeyOf = (accountId: string, deviceId: number) => `${accountId}/${deviceId}`;
+
 export class PostgresRepository implements Repository {
   readonly engine = 'postgres';
   private closed = false;
+  /** Queue writes waiting for the next batch, and the batch in flight (one at a time per process). */
+  private queued: QueueWrite[] = [];
+  private batchInFlight: Promise<void> | undefined;
+  private readonly counters = { queueTransactions: 0 };
 
   private constructor(
     private readonly sql: Sql,
@@ -158,8 +185,14 @@ export class PostgresRepository implements Repository {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    while (this.batchInFlight) await this.batchInFlight;
     this.closed = true;
     await this.sql.end({ timeout: 5 });
+  }
+
+  /** Batches committed by the queue writer (for tests). */
+  get stats(): { readonly queueTransactions: number } {
+    return { ...this.counters };
   }
 
   // Accounts
@@ -247,9 +280,7 @@ export class PostgresRepository implements Repository {
   }
 
   async touchDevice(accountId: string, deviceId: number, at: number): Promise<void> {
-    await this.guard(
-      () => this.sql`UPDATE devices SET last_seen_at = ${at} WHERE account_id = ${accountId} AND device_id = ${deviceId}`,
-    );
+    await new Promise<void>((resolve, reject) => this.queueWrite({ kind: 'touch', accountId, deviceId, at, settle: { resolve, reject } }));
   }
 
   // Key directory
@@ -363,7 +394,7 @@ export class PostgresRepository implements Repository {
 
   async enqueue(envelopes: readonly NewEnvelope[], maxQueueDepth: number): Promise<bigint[]> {
     if (envelopes.length === 0) return [];
-    return this.transaction((tx) => this.enqueueIn(tx, envelopes, maxQueueDepth, false));
+    return new Promise((resolve, reject) => this.queueWrite({ kind: 'enqueue', envelopes, maxQueueDepth, settle: { resolve, reject } }));
   }
 
   /**
@@ -471,26 +502,180 @@ export class PostgresRepository implements Repository {
   async ack(accountId: string, deviceId: number, ids: readonly bigint[]): Promise<bigint[]> {
     const valid = ids.filter((id) => id > 0n && id <= MAX_ENVELOPE_ID);
     if (valid.length === 0) return [];
+    return new Promise((resolve, reject) => this.queueWrite({ kind: 'ack', accountId, deviceId, ids: valid, settle: { resolve, reject } }));
+  }
+
+  private queueWrite(write: QueueWrite): void {
+    if (this.closed) {
+      write.settle.reject(new Error('the PostgreSQL repository is closed'));
+      return;
+    }
+    this.queued.push(write);
+    // Calls made in this event-loop turn join the batch; so do calls made while the previous batch is in flight.
+    if (this.batchInFlight === undefined) this.batchInFlight = new Promise((resolve) => setImmediate(resolve)).then(() => this.runBatches());
+  }
+
+  private async runBatches(): Promise<void> {
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued.splice(0, MAX_BATCH_WRITES);
+        let outcomes: QueueOutcome[];
+        try {
+          outcomes = await this.transaction((tx) => this.applyBatch(tx, batch));
+          this.counters.queueTransactions += 1;
+        } catch (error) {
+          for (const write of batch) write.settle.reject(error);
+          continue;
+        }
+        batch.forEach((write, i) => {
+          const outcome = outcomes[i];
+          if (outcome === undefined) write.settle.reject(new Error('queue batch lost track of a write'));
+          else if (outcome.ok) (write.settle as Settle<unknown>).resolve(outcome.value);
+          else write.settle.reject(outcome.error);
+        });
+      }
+    } finally {
+      this.batchInFlight = undefined;
+    }
+  }
+
+  /**
+   * One batch inside its transaction; returns an outcome per write (nothing is settled here: a deadlock retry runs
+   * this again from the start). Acks are applied before enqueues, so a queue emptied by an ack in the same batch has
+   * room for the sends in it.
+   */
+  private async applyBatch(tx: Sql, batch: readonly QueueWrite[]): Promise<QueueOutcome[]> {
     const sql = this.sql;
-    const rows = await this.transaction(async (tx) => {
-      const [device] = await tx`
-        SELECT 1 FROM devices WHERE account_id = ${accountId} AND device_id = ${deviceId} FOR NO KEY UPDATE`;
-      if (device === undefined) return [];
-      // postgres.js binds 64-bit integers as decimal strings (a JS bigint is not one of its parameter types).
-      return tx<{ id: string }[]>`
-        WITH gone AS (
-          DELETE FROM envelopes
-          WHERE account_id = ${accountId} AND device_id = ${deviceId}
-            AND id = ANY (${sql.array(valid.map(String), OID.int8)}::bigint[])
-          RETURNING id),
-        counted AS (
-          UPDATE devices SET queue_depth = queue_depth - (SELECT count(*) FROM gone)
-          WHERE account_id = ${accountId} AND device_id = ${deviceId} AND EXISTS (SELECT 1 FROM gone))
-        SELECT id FROM gone`;
+    const outcomes: QueueOutcome[] = new Array(batch.length);
+    // 1. Lock every device row the batch touches, in key order (other nodes' batches lock in the same order).
+    const devices = new Map<string, { accountId: string; deviceId: number }>();
+    for (const w of batch) {
+      if (w.kind === 'enqueue') for (const e of w.envelopes) devices.set(deviceKeyOf(e.accountId, e.deviceId), e);
+      else devices.set(deviceKeyOf(w.accountId, w.deviceId), w);
+    }
+    const targets = [...devices.values()];
+    const locked = await lockDevices<{ account_id: string; device_id: number; queue_depth: number }>(
+      tx,
+      sql.array(targets.map((t) => t.accountId), OID.text),
+      sql.array(targets.map((t) => t.deviceId), OID.int4),
+    );
+    const depth = new Map(locked.map((row) => [deviceKeyOf(row.account_id, row.device_id), row.queue_depth]));
+    // 2. Acks: one DELETE for all of them, each id only from its own device's queue.
+    const acks = batch.flatMap((w) => (w.kind === 'ack' ? w.ids.map((id) => ({ w, id })) : []));
+    const gone = new Set<string>();
+    if (acks.length > 0) {
+      const rows = await tx<{ account_id: string; device_id: number; id: string }[]>`
+        DELETE FROM envelopes e
+        USING unnest(${sql.array(acks.map((a) => (a.w as { accountId: string }).accountId), OID.text)}::text[],
+                     ${sql.array(acks.map((a) => (a.w as { deviceId: number }).deviceId), OID.int4)}::int[],
+                     ${sql.array(acks.map((a) => String(a.id)), OID.int8)}::bigint[]) AS t (a, d, id)
+        WHERE e.account_id = t.a AND e.device_id = t.d AND e.id = t.id
+        RETURNING e.account_id, e.device_id, e.id`;
+      for (const row of rows) {
+        const key = deviceKeyOf(row.account_id, row.device_id);
+        gone.add(`${key}/${row.id}`);
+        depth.set(key, (depth.get(key) ?? 1) - 1);
+      }
+    }
+    // 3. Enqueues: checked in call order against the locked depths; the accepted ones are inserted together.
+    const accepted: { index: number; envelopes: readonly NewEnvelope[] }[] = [];
+    const claimed = new Set<string>();
+    batch.forEach((w, index) => {
+      if (w.kind === 'ack') {
+        // In input order, each id once (and to the first ack of the batch that named it).
+        const key = deviceKeyOf(w.accountId, w.deviceId);
+        outcomes[index] = {
+          ok: true,
+          value: w.ids.filter((id) => {
+            const entry = `${key}/${id}`;
+            if (!gone.has(entry) || claimed.has(entry)) return false;
+            claimed.add(entry);
+            return true;
+          }),
+        };
+      } else if (w.kind === 'touch') {
+        outcomes[index] = { ok: true, value: undefined };
+      } else {
+        const adding = new Map<string, number>();
+        for (const e of w.envelopes) adding.set(deviceKeyOf(e.accountId, e.deviceId), (adding.get(deviceKeyOf(e.accountId, e.deviceId)) ?? 0) + 1);
+        let error: unknown;
+        for (const [key, count] of adding) {
+          const current = depth.get(key);
+          if (current === undefined) error ??= deviceNotFound();
+          else if (current + count > w.maxQueueDepth) error ??= new RepositoryError('QUEUE_FULL', 'a recipient device queue is full');
+        }
+        if (error !== undefined) {
+          outcomes[index] = { ok: false, error };
+          return;
+        }
+        for (const [key, count] of adding) depth.set(key, (depth.get(key) as number) + count);
+        accepted.push({ index, envelopes: w.envelopes });
+      }
     });
-    const deleted = new Set(rows.map((row) => BigInt(row.id)));
-    // In input order, each id once.
-    return valid.filter((id) => deleted.delete(id));
+    const envelopes = accepted.flatMap((a) => a.envelopes);
+    if (envelopes.length > 0) {
+      const counts = new Map<string, { accountId: string; deviceId: number; n: number }>();
+      for (const e of envelopes) {
+        const key = deviceKeyOf(e.accountId, e.deviceId);
+        const c = counts.get(key);
+        if (c === undefined) counts.set(key, { accountId: e.accountId, deviceId: e.deviceId, n: 1 });
+        else c.n += 1;
+      }
+      const countList = [...counts.values()];
+      const rows = await tx<{ id: string }[]>`
+        WITH counted AS (
+          UPDATE devices SET queue_depth = devices.queue_depth + t.n
+          FROM unnest(${sql.array(countList.map((t) => t.accountId), OID.text)}::text[], ${sql.array(countList.map((t) => t.deviceId), OID.int4)}::int[],
+                      ${sql.array(countList.map((t) => t.n), OID.int4)}::int[]) AS t (a, d, n)
+          WHERE devices.account_id = t.a AND devices.device_id = t.d)
+        INSERT INTO envelopes
+          (account_id, device_id, source_account_id, source_device_id, envelope, received_at, expires_at)
+        SELECT a, d, sa, sd, e, r, x
+        FROM unnest(${sql.array(envelopes.map((e) => e.accountId), OID.text)}::text[],
+                    ${sql.array(envelopes.map((e) => e.deviceId), OID.int4)}::int[],
+                    ${sql.array(envelopes.map((e) => e.sourceAccountId ?? null), OID.text)}::text[],
+                    ${sql.array(envelopes.map((e) => e.sourceDeviceId ?? null), OID.int4)}::int[],
+                    ${sql.array(envelopes.map((e) => e.envelope), OID.bytea)}::bytea[],
+                    ${sql.array(envelopes.map((e) => e.receivedAt), OID.int8)}::bigint[],
+                    ${sql.array(envelopes.map((e) => e.expiresAt), OID.int8)}::bigint[])
+             WITH ORDINALITY AS t (a, d, sa, sd, e, r, x, ord)
+        ORDER BY ord
+        RETURNING id`;
+      // Ids are drawn in insertion order (ORDER BY ord); sorting does not rely on RETURNING keeping that order.
+      const ids = rows.map((row) => BigInt(row.id)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+      let next = 0;
+      for (const a of accepted) {
+        outcomes[a.index] = { ok: true, value: ids.slice(next, next + a.envelopes.length) };
+        next += a.envelopes.length;
+      }
+    }
+    // 4. The acked queues' depths (the inserts counted theirs above) and last-seen times: one UPDATE, one row each.
+    const changes = new Map<string, { accountId: string; deviceId: number; acked: number; at: number | null }>();
+    const change = (accountId: string, deviceId: number) => {
+      const key = deviceKeyOf(accountId, deviceId);
+      let c = changes.get(key);
+      if (c === undefined) changes.set(key, (c = { accountId, deviceId, acked: 0, at: null }));
+      return c;
+    };
+    for (const entry of gone) {
+      const [accountId, deviceId] = entry.split('/') as [string, string];
+      change(accountId, Number(deviceId)).acked += 1;
+    }
+    for (const w of batch) {
+      if (w.kind !== 'touch') continue;
+      const c = change(w.accountId, w.deviceId);
+      c.at = Math.max(c.at ?? w.at, w.at);
+    }
+    if (changes.size > 0) {
+      const list = [...changes.values()];
+      await tx`
+        UPDATE devices SET queue_depth = devices.queue_depth - t.n, last_seen_at = COALESCE(t.at, devices.last_seen_at)
+        FROM unnest(${sql.array(list.map((c) => c.accountId), OID.text)}::text[], ${sql.array(list.map((c) => c.deviceId), OID.int4)}::int[],
+                    ${sql.array(list.map((c) => c.acked), OID.int4)}::int[], ${sql.array(list.map((c) => c.at), OID.int8)}::bigint[])
+             AS t (a, d, n, at)
+        WHERE devices.account_id = t.a AND devices.device_id = t.d`;
+    }
+    return outcomes;
   }
 
   async queueDepth(accountId: string, deviceId: number): Promise<number> {
