@@ -320,3 +320,17 @@ export async function queuedIds(server: Pick<TestServer, 'url'>, device: Credent
   const res = await apiOk<{ messages: { id: string }[] }>(server, 'GET', '/v1/messages', { auth: device });
   return res.messages.map((m) => BigInt(m.id));
 }
+
+/** Retries `check` until it passes or `timeoutMs` elapses (for effects that happen after a frame is sent). */
+export async function expectEventually(check: () => Promise<void>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}

@@ -11,6 +11,7 @@ import {
   sendMessage,
   startServer,
   testEnvelope,
+  expectEventually,
 } from '../helpers/server.js';
 import type { TestDevice, TestServer } from '../helpers/server.js';
 import { DEFAULT_LIMITS } from '../../src/config.js';
@@ -642,18 +643,4 @@ function metric(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   if (!line) throw new Error(`no metric ${name}`);
   return Number(line.split(' ')[1]);
-}
-
-/** Retries `check` until it passes or `timeoutMs` elapses (for effects that happen after a frame is sent). */
-async function expectEventually(check: () => Promise<void>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameType, encodeFrame } from '@samizdat/protocol';
 import type { SendCopy } from '@samizdat/protocol';
-import { api, linkDevice, queuedIds, registerDevice, startServer, testEnvelope } from '../helpers/server.js';
+import { api, expectEventually, linkDevice, queuedIds, registerDevice, startServer, testEnvelope } from '../helpers/server.js';
 import type { TestDevice, TestServer } from '../helpers/server.js';
 import { connectDevice } from '../helpers/ws-client.js';
 import type { FrameClient } from '../helpers/ws-client.js';
@@ -25,19 +25,6 @@ const copyFor = (device: TestDevice, envelope: Uint8Array = testEnvelope()): Sen
   registrationId: device.registrationId,
   envelope,
 });
-
-async function expectEventually(check: () => Promise<void>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}
 
 beforeAll(async () => {
   server = await startServer();

@@ -398,72 +398,21 @@ export class PostgresRepository implements Repository {
   }
 
   /**
-   * enqueue inside a transaction. With `skipMissing`, envelopes for devices that no longer exist are left out (group
-   * fan-out) and the result has an id only for those stored (in input order, 0n for the others).
+   * Group fan-out inside a transaction: locks the target device rows (sorted, as every queue change does), leaves out
+   * envelopes for devices that no longer exist and stores the rest; returns what was stored, in input order.
    */
-  private async enqueueIn(tx: Sql, envelopes: readonly NewEnvelope[], maxQueueDepth: number, skipMissing: boolean): Promise<bigint[]> {
+  private async enqueueGroup(tx: Sql, envelopes: readonly NewEnvelope[]): Promise<StoredGroupEnvelope[]> {
+    if (envelopes.length === 0) return [];
     const sql = this.sql;
-    const counts = new Map<string, { accountId: string; deviceId: number; count: number }>();
-    for (const e of envelopes) {
-      const key = `${e.accountId}/${e.deviceId}`;
-      const target = counts.get(key);
-      if (target === undefined) counts.set(key, { accountId: e.accountId, deviceId: e.deviceId, count: 1 });
-      else target.count += 1;
-    }
-    let targets = [...counts.values()];
-    const locked = await lockDevices<{ account_id: string; device_id: number; queue_depth: number }>(
+    const targets = [...new Map(envelopes.map((e) => [deviceKeyOf(e.accountId, e.deviceId), e])).values()];
+    const locked = await lockDevices<{ account_id: string; device_id: number }>(
       tx,
       sql.array(targets.map((t) => t.accountId), OID.text),
       sql.array(targets.map((t) => t.deviceId), OID.int4),
     );
-    const depths = new Map(locked.map((row) => [`${row.account_id}/${row.device_id}`, row.queue_depth]));
-    if (locked.length !== targets.length) {
-      if (!skipMissing) throw deviceNotFound();
-      targets = targets.filter((t) => depths.has(`${t.accountId}/${t.deviceId}`));
-      envelopes = envelopes.filter((e) => depths.has(`${e.accountId}/${e.deviceId}`));
-      if (envelopes.length === 0) return [];
-    }
-    for (const target of targets) {
-      if ((depths.get(`${target.accountId}/${target.deviceId}`) ?? 0) + target.count > maxQueueDepth) {
-        throw new RepositoryError('QUEUE_FULL', 'a recipient device queue is full');
-      }
-    }
-    const rows = await tx<{ id: string }[]>`
-      WITH counted AS (
-        UPDATE devices SET queue_depth = devices.queue_depth + t.n
-        FROM unnest(${sql.array(targets.map((t) => t.accountId), OID.text)}::text[], ${sql.array(targets.map((t) => t.deviceId), OID.int4)}::int[],
-                    ${sql.array(targets.map((t) => t.count), OID.int4)}::int[]) AS t (a, d, n)
-        WHERE devices.account_id = t.a AND devices.device_id = t.d)
-      INSERT INTO envelopes
-        (account_id, device_id, source_account_id, source_device_id, envelope, received_at, expires_at)
-      SELECT a, d, sa, sd, e, r, x
-      FROM unnest(${sql.array(envelopes.map((e) => e.accountId), OID.text)}::text[],
-                  ${sql.array(envelopes.map((e) => e.deviceId), OID.int4)}::int[],
-                  ${sql.array(envelopes.map((e) => e.sourceAccountId ?? null), OID.text)}::text[],
-                  ${sql.array(envelopes.map((e) => e.sourceDeviceId ?? null), OID.int4)}::int[],
-                  ${sql.array(envelopes.map((e) => e.envelope), OID.bytea)}::bytea[],
-                  ${sql.array(envelopes.map((e) => e.receivedAt), OID.int8)}::bigint[],
-                  ${sql.array(envelopes.map((e) => e.expiresAt), OID.int8)}::bigint[])
-           WITH ORDINALITY AS t (a, d, sa, sd, e, r, x, ord)
-      ORDER BY ord
-      RETURNING id`;
-    // Ids are drawn in insertion order (ORDER BY ord); sorting does not rely on RETURNING keeping that order.
-    return rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  }
-
-  /** Stores group envelopes for existing devices only; returns what was stored, in input order. */
-  private async enqueueGroup(tx: Sql, envelopes: readonly NewEnvelope[]): Promise<StoredGroupEnvelope[]> {
-    if (envelopes.length === 0) return [];
-    const existing = new Set(
-      (
-        await tx<{ account_id: string; device_id: number }[]>`
-          SELECT account_id, device_id FROM devices
-          WHERE (account_id, device_id) IN (SELECT * FROM unnest(${this.sql.array(envelopes.map((e) => e.accountId), OID.text)}::text[],
-                                                                ${this.sql.array(envelopes.map((e) => e.deviceId), OID.int4)}::int[]))`
-      ).map((r) => `${r.account_id}/${r.device_id}`),
-    );
-    const kept = envelopes.filter((e) => existing.has(`${e.accountId}/${e.deviceId}`));
-    const ids = await this.enqueueIn(tx, kept, Number.MAX_SAFE_INTEGER, true);
+    const existing = new Set(locked.map((row) => deviceKeyOf(row.account_id, row.device_id)));
+    const kept = envelopes.filter((e) => existing.has(deviceKeyOf(e.accountId, e.deviceId)));
+    const ids = kept.length === 0 ? [] : await insertCounted(sql, tx, kept);
     return kept.map((e, i) => ({ accountId: e.accountId, deviceId: e.deviceId, id: ids[i] as bigint, envelope: e.envelope }));
   }
 
@@ -614,35 +563,7 @@ export class PostgresRepository implements Repository {
     });
     const envelopes = accepted.flatMap((a) => a.envelopes);
     if (envelopes.length > 0) {
-      const counts = new Map<string, { accountId: string; deviceId: number; n: number }>();
-      for (const e of envelopes) {
-        const key = deviceKeyOf(e.accountId, e.deviceId);
-        const c = counts.get(key);
-        if (c === undefined) counts.set(key, { accountId: e.accountId, deviceId: e.deviceId, n: 1 });
-        else c.n += 1;
-      }
-      const countList = [...counts.values()];
-      const rows = await tx<{ id: string }[]>`
-        WITH counted AS (
-          UPDATE devices SET queue_depth = devices.queue_depth + t.n
-          FROM unnest(${sql.array(countList.map((t) => t.accountId), OID.text)}::text[], ${sql.array(countList.map((t) => t.deviceId), OID.int4)}::int[],
-                      ${sql.array(countList.map((t) => t.n), OID.int4)}::int[]) AS t (a, d, n)
-          WHERE devices.account_id = t.a AND devices.device_id = t.d)
-        INSERT INTO envelopes
-          (account_id, device_id, source_account_id, source_device_id, envelope, received_at, expires_at)
-        SELECT a, d, sa, sd, e, r, x
-        FROM unnest(${sql.array(envelopes.map((e) => e.accountId), OID.text)}::text[],
-                    ${sql.array(envelopes.map((e) => e.deviceId), OID.int4)}::int[],
-                    ${sql.array(envelopes.map((e) => e.sourceAccountId ?? null), OID.text)}::text[],
-                    ${sql.array(envelopes.map((e) => e.sourceDeviceId ?? null), OID.int4)}::int[],
-                    ${sql.array(envelopes.map((e) => e.envelope), OID.bytea)}::bytea[],
-                    ${sql.array(envelopes.map((e) => e.receivedAt), OID.int8)}::bigint[],
-                    ${sql.array(envelopes.map((e) => e.expiresAt), OID.int8)}::bigint[])
-             WITH ORDINALITY AS t (a, d, sa, sd, e, r, x, ord)
-        ORDER BY ord
-        RETURNING id`;
-      // Ids are drawn in insertion order (ORDER BY ord); sorting does not rely on RETURNING keeping that order.
-      const ids = rows.map((row) => BigInt(row.id)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+      const ids = await insertCounted(sql, tx, envelopes);
       let next = 0;
       for (const a of accepted) {
         outcomes[a.index] = { ok: true, value: ids.slice(next, next + a.envelopes.length) };
@@ -945,6 +866,42 @@ async function lockDevices<Row extends object = Record<string, unknown>>(
     WHERE (account_id, device_id) IN (SELECT * FROM unnest(${accounts}::text[], ${devices}::int[]))
     ORDER BY account_id, device_id
     FOR NO KEY UPDATE`;
+}
+
+/**
+ * Inserts `envelopes` (their device rows locked by the caller, checks done) and adds them to the queue depths, in one
+ * statement; returns their ids in input order.
+ */
+async function insertCounted(sql: Sql, tx: Sql, envelopes: readonly NewEnvelope[]): Promise<bigint[]> {
+  const counts = new Map<string, { accountId: string; deviceId: number; n: number }>();
+  for (const e of envelopes) {
+    const key = deviceKeyOf(e.accountId, e.deviceId);
+    const c = counts.get(key);
+    if (c === undefined) counts.set(key, { accountId: e.accountId, deviceId: e.deviceId, n: 1 });
+    else c.n += 1;
+  }
+  const targets = [...counts.values()];
+  const rows = await tx<{ id: string }[]>`
+    WITH counted AS (
+      UPDATE devices SET queue_depth = devices.queue_depth + t.n
+      FROM unnest(${sql.array(targets.map((t) => t.accountId), OID.text)}::text[], ${sql.array(targets.map((t) => t.deviceId), OID.int4)}::int[],
+                  ${sql.array(targets.map((t) => t.n), OID.int4)}::int[]) AS t (a, d, n)
+      WHERE devices.account_id = t.a AND devices.device_id = t.d)
+    INSERT INTO envelopes
+      (account_id, device_id, source_account_id, source_device_id, envelope, received_at, expires_at)
+    SELECT a, d, sa, sd, e, r, x
+    FROM unnest(${sql.array(envelopes.map((e) => e.accountId), OID.text)}::text[],
+                ${sql.array(envelopes.map((e) => e.deviceId), OID.int4)}::int[],
+                ${sql.array(envelopes.map((e) => e.sourceAccountId ?? null), OID.text)}::text[],
+                ${sql.array(envelopes.map((e) => e.sourceDeviceId ?? null), OID.int4)}::int[],
+                ${sql.array(envelopes.map((e) => e.envelope), OID.bytea)}::bytea[],
+                ${sql.array(envelopes.map((e) => e.receivedAt), OID.int8)}::bigint[],
+                ${sql.array(envelopes.map((e) => e.expiresAt), OID.int8)}::bigint[])
+         WITH ORDINALITY AS t (a, d, sa, sd, e, r, x, ord)
+    ORDER BY ord
+    RETURNING id`;
+  // Ids are drawn in insertion order (ORDER BY ord); sorting does not rely on RETURNING keeping that order.
+  return rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 async function insertDevice(tx: Sql, accountId: string, deviceId: number, device: NewDevice): Promise<void> {
