@@ -7,10 +7,11 @@
  * (through the exported addHistoricalReceiverData) with a secret tree of that size, without building a group.
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { ClientState } from 'ts-mls';
+import type { ClientState, CryptoProvider } from 'ts-mls';
 import { defaultKeyPackageEqualityConfig } from 'ts-mls';
 import { ProtocolErrorCode } from '../../src/errors.js';
 import { membersOfGroup } from '../../src/groups/mls-engine.js';
+import { nodeMlsCryptoProvider } from '../../src/groups/node-mls-provider.js';
 import { Directory, errorCode, keyPackage, makeAccount, makeDevice } from './fixtures.js';
 import { addHistoricalReceiverData } from 'ts-mls/clientState.js';
 import { allSecretTreeValues } from 'ts-mls/secretTree.js';
@@ -103,5 +104,55 @@ describe('ts-mls patch: duplicate checks of a batch add', () => {
       compare.mockRestore();
       toLeaf.mockRestore();
     }
+  });
+});
+
+/**
+ * Same patch, fourth change: a commit started one HPKE encryption per new member (Welcome) and per resolution node
+ * (UpdatePath) all at once (`Promise.all(all.map(...))`); at 10,000 members the default provider's concurrent
+ * encryptions held over 24 GB and the process was killed. Now at most 64 are in flight. The provider below counts
+ * concurrent `seal` calls (~k without the patch).
+ */
+describe('ts-mls patch: encryptions of one commit in batches', () => {
+  it('keeps at most 64 HPKE encryptions in flight for a batch add and for the path of the next commit', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const counting: CryptoProvider = {
+      async getCiphersuiteImpl(cs) {
+        const impl = await nodeMlsCryptoProvider.getCiphersuiteImpl(cs);
+        return {
+          ...impl,
+          hpke: {
+            ...impl.hpke,
+            async seal(...args: Parameters<typeof impl.hpke.seal>) {
+              inFlight++;
+              most = Math.max(most, inFlight);
+              try {
+                await new Promise((resolve) => setImmediate(resolve));
+                return await impl.hpke.seal(...args);
+              } finally {
+                inFlight--;
+              }
+            },
+          },
+        };
+      },
+    };
+    const directory = new Directory();
+    const alice = await makeDevice(await makeAccount('alice', directory), 1, directory, { mlsCryptoProvider: counting });
+    const others = await Promise.all(
+      Array.from({ length: 150 }, async (_, i) => makeDevice(await makeAccount(`m${i}`, directory), 1, directory)),
+    );
+    const packages = await Promise.all(others.map((d) => keyPackage(d)));
+    const added = await alice.engine.addMembers(await alice.engine.createGroup(alice.mls), packages.map((p) => p.publicKeyPackage));
+    expect(membersOfGroup(added.state)).toHaveLength(151);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(64);
+    // A remove right after the batch add encrypts the path secret to ~150 leaves (blank parents).
+    most = 0;
+    const removed = await alice.engine.removeMembers(added.state, [{ accountId: others[0]!.account.accountId, deviceId: 1 }]);
+    expect(membersOfGroup(removed.state)).toHaveLength(150);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(64);
   });
 });
