@@ -7,6 +7,8 @@
  *   when the bus wakes the device, and at most `limits.deliveryWindow` envelopes are unacknowledged at a time. An
  *   envelope is deleted only when the client acknowledges it, so whatever was not acknowledged is sent again on the
  *   next connection — never twice on one connection.
+ *   The client may also send over the socket: a SEND frame is the send of `PUT /v1/messages/:accountId` (send.ts),
+ *   answered by SEND_OK or SEND_ERROR with its request id.
  * - `/v1/provisioning/websocket`: see provisioning.ts.
  *
  * One connection per device: a new one announces itself on the bus and every older one, on any node, closes with
