@@ -6,9 +6,12 @@ export const Base64 = (description: string, maxLength = 4096) =>
   Type.String({ description: `${description} (base64)`, maxLength, pattern: '^[A-Za-z0-9+/_-]*={0,2}$' });
 
 export const AccountId = Type.String({ pattern: '^[0-9a-f]{32}$', description: 'Account id: 32 lowercase hex characters' });
-export const DeviceId = Type.Integer({ minimum: 1, maximum: 9999 });
+/** Bounds of device and registration ids, shared by the JSON schemas and the WebSocket's SEND frames. */
+export const MAX_DEVICE_ID = 9999;
+export const MAX_REGISTRATION_ID = 0x7fffffff;
+export const DeviceId = Type.Integer({ minimum: 1, maximum: MAX_DEVICE_ID });
 export const KeyId = Type.Integer({ minimum: 0, maximum: 0xffffffff });
-export const RegistrationId = Type.Integer({ minimum: 1, maximum: 0x7fffffff });
+export const RegistrationId = Type.Integer({ minimum: 1, maximum: MAX_REGISTRATION_ID });
 
 export const SignedPreKey = Type.Object(
   {

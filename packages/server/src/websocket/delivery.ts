@@ -32,6 +32,7 @@ import { ApiError } from '../errors.js';
 import { CloseCode, FrameError, MAX_ACK_IDS, WebSocketErrorCode, decodeClientFrame, encodeFrame } from '@samizdat/protocol';
 import type { ClientFrame, ServerFrame } from '@samizdat/protocol';
 import { sendMessage } from '../send.js';
+import { MAX_DEVICE_ID, MAX_REGISTRATION_ID } from '../schemas.js';
 import { rejectUpgrade as writeRejection, upgradeError } from './handshake.js';
 import { ProvisioningSockets } from './provisioning.js';
 
@@ -75,9 +76,6 @@ const MAX_ACK_FRAME_BYTES = 16 + 8 * MAX_ACK_IDS;
 const MAX_QUEUED_ACKS = 4;
 /** SEND frames of one connection being processed at once; past this many, reading from the socket pauses. */
 const MAX_PENDING_SENDS = 64;
-/** The HTTP route's bounds on a copy's device and registration ids (schemas.ts), applied to SEND frames too. */
-const MAX_DEVICE_ID = 9999;
-const MAX_REGISTRATION_ID = 0x7fffffff;
 
 const deviceKey = (d: DeviceRef) => `${d.accountId}.${d.deviceId}`;
 

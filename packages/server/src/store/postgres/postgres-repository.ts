@@ -511,6 +511,14 @@ export class PostgresRepository implements Repository {
     const depth = new Map(locked.map((row) => [deviceKeyOf(row.account_id, row.device_id), row.queue_depth]));
     // 2. Acks: one DELETE for all of them, each id only from its own device's queue.
     const acks = batch.flatMap((w) => (w.kind === 'ack' ? w.ids.map((id) => ({ w, id })) : []));
+    // Per device: envelopes acked (their depth is subtracted) and the last-seen time, written in step 4.
+    const changes = new Map<string, { accountId: string; deviceId: number; acked: number; at: number | null }>();
+    const change = (accountId: string, deviceId: number) => {
+      const key = deviceKeyOf(accountId, deviceId);
+      let c = changes.get(key);
+      if (c === undefined) changes.set(key, (c = { accountId, deviceId, acked: 0, at: null }));
+      return c;
+    };
     const gone = new Set<string>();
     if (acks.length > 0) {
       const rows = await tx<{ account_id: string; device_id: number; id: string }[]>`
@@ -524,6 +532,7 @@ export class PostgresRepository implements Repository {
         const key = deviceKeyOf(row.account_id, row.device_id);
         gone.add(`${key}/${row.id}`);
         depth.set(key, (depth.get(key) ?? 1) - 1);
+        change(row.account_id, row.device_id).acked += 1;
       }
     }
     // 3. Enqueues: checked in call order against the locked depths; the accepted ones are inserted together.
@@ -571,17 +580,6 @@ export class PostgresRepository implements Repository {
       }
     }
     // 4. The acked queues' depths (the inserts counted theirs above) and last-seen times: one UPDATE, one row each.
-    const changes = new Map<string, { accountId: string; deviceId: number; acked: number; at: number | null }>();
-    const change = (accountId: string, deviceId: number) => {
-      const key = deviceKeyOf(accountId, deviceId);
-      let c = changes.get(key);
-      if (c === undefined) changes.set(key, (c = { accountId, deviceId, acked: 0, at: null }));
-      return c;
-    };
-    for (const entry of gone) {
-      const [accountId, deviceId] = entry.split('/') as [string, string];
-      change(accountId, Number(deviceId)).acked += 1;
-    }
     for (const w of batch) {
       if (w.kind !== 'touch') continue;
       const c = change(w.accountId, w.deviceId);
