@@ -18,7 +18,8 @@ import { decryptWithLabel, encryptWithLabel } from 'ts-mls/crypto/hpke.js';
 import { encodeGroupContext } from 'ts-mls/groupContext.js';
 import { initializeEpoch, mlsExporter } from 'ts-mls/keySchedule.js';
 import { expandSenderDataKey, expandSenderDataNonce } from 'ts-mls/sender.js';
-import { createSecretTree, deriveKey, deriveNonce, ratchetUntil } from 'ts-mls/secretTree.js';
+import { createSecretTree, ratchetToGeneration } from 'ts-mls/secretTree.js';
+import type { ReuseGuard } from 'ts-mls/sender.js';
 import { leafToNodeIndex, nodeToLeafIndex, toLeafIndex, toNodeIndex } from 'ts-mls/treemath.js';
 import { defaultKeyRetentionConfig } from 'ts-mls/keyRetentionConfig.js';
 import { decodeAuthenticatedContent } from 'ts-mls/authenticatedContent.js';
@@ -167,20 +168,26 @@ describe('MLS interop vectors through the node:crypto provider', () => {
     const sd = x.sender_data;
     expect(await expandSenderDataKey(impl, h(sd.sender_data_secret), h(sd.ciphertext))).toStrictEqual(h(sd.key));
     expect(await expandSenderDataNonce(impl, h(sd.sender_data_secret), h(sd.ciphertext))).toStrictEqual(h(sd.nonce));
-    const tree = await createSecretTree(x.leaves.length, h(x.encryption_secret), impl.kdf);
-    for (const [index, leaf] of (x.leaves as any[][]).entries()) {
-      const node = tree[leafToNodeIndex(toLeafIndex(index))]!;
+    // The tree is derived lazily (patches/ts-mls+1.6.4.patch §5): walk the leaves last to first, so that later
+    // leaves find their secrets among the siblings stored while deriving earlier ones.
+    let tree = await createSecretTree(x.leaves.length, h(x.encryption_secret), impl.kdf);
+    const leaves = [...(x.leaves as any[][]).entries()].reverse();
+    for (const [leafIndex, leaf] of leaves) {
       for (const gen of leaf) {
-        for (const kind of ['handshake', 'application'] as const) {
-          const [ratcheted] = await ratchetUntil(node[kind], gen.generation, defaultKeyRetentionConfig, impl.kdf);
-          expect(ratcheted.generation).toBe(gen.generation);
-          expect(await deriveKey(ratcheted.secret, ratcheted.generation, impl)).toStrictEqual(h(gen[`${kind}_key`]));
-          expect(await deriveNonce(ratcheted.secret, ratcheted.generation, impl)).toStrictEqual(
-            h(gen[`${kind}_nonce`]),
-          );
+        for (const [kind, contentType] of [
+          ['handshake', 'commit'],
+          ['application', 'application'],
+        ] as const) {
+          const senderData = { leafIndex, generation: gen.generation, reuseGuard: new Uint8Array(4) as ReuseGuard };
+          const out = await ratchetToGeneration(tree, senderData, contentType, defaultKeyRetentionConfig, impl);
+          expect(out.generation).toBe(gen.generation);
+          expect(out.key).toStrictEqual(h(gen[`${kind}_key`]));
+          expect(out.nonce).toStrictEqual(h(gen[`${kind}_nonce`]));
+          tree = out.newTree;
         }
       }
     }
+    expect(Object.keys(tree.intermediateNodes)).toHaveLength(0);
   });
 
   it.each(cases('transcript-hashes'))('transcript-hashes %s', async (_name, x) => {
