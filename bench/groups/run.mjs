@@ -3,7 +3,7 @@
 // sender's cost of one group message against sending it pairwise to n devices with the 1:1 protocol
 // (SessionManager.encryptForDevices). Run with `npm run bench:groups` (builds first). Last line: one JSON object.
 //
-// Environment: BENCH_GROUP_SIZES=100,1000,10000  BENCH_GROUP_PROVIDERS=native,default  BENCH_PAIRWISE=1
+// Environment: BENCH_GROUP_SIZES=100,1000,10000  BENCH_GROUP_PROVIDERS=native,default  BENCH_PAIRWISE=1  BENCH_FILLED=1
 import { performance } from 'node:perf_hooks';
 import {
   InMemoryProtocolStore,
@@ -23,6 +23,7 @@ import { nodeMlsCryptoProvider } from '@samizdat/protocol/groups-node';
 const sizes = (process.env.BENCH_GROUP_SIZES ?? '100,1000,10000').split(',').map(Number);
 const providerNames = (process.env.BENCH_GROUP_PROVIDERS ?? 'native,default').split(',');
 const pairwise = process.env.BENCH_PAIRWISE !== '0';
+const filled = process.env.BENCH_FILLED !== '0';
 const crypto = new NodeCryptoProvider();
 const DEVICES_PER_ACCOUNT = 10;
 
@@ -58,6 +59,7 @@ async function groupRun(n, providerName, people) {
   const [creator, joiner, removed, ...others] = people.devices;
   const extra = others.pop(); // added later, one by one
   const r = {};
+  const commits = []; // every commit after the batch add, in order (for members who join late and catch up)
 
   let t0 = performance.now();
   let stateA = await a.createGroup(creator.mls);
@@ -82,6 +84,7 @@ async function groupRun(n, providerName, people) {
     t = performance.now();
     const processed = await engines[1].processMessage(states()[1], result.commit);
     r[`${name}_process_ms`] = ms(t);
+    commits.push(result.commit);
     if (committer === 'a') [stateA, stateB] = [result.state, processed.state];
     else [stateB, stateA] = [result.state, processed.state];
     if (epochOf(stateA) !== epochOf(stateB)) throw new Error(`${name}: epochs diverged`);
@@ -104,7 +107,63 @@ async function groupRun(n, providerName, people) {
   if (received.kind !== 'application') throw new Error('application message not decrypted');
   stateB = received.state;
   r.state_kb_creator = kb(a.encodeGroupState(stateA).length);
-  r.state_kb_member = kb(b.encodeGroupState(stateB).length);
+  t0 = performance.now();
+  const encodedB = b.encodeGroupState(stateB);
+  r.state_encode_ms = ms(t0);
+  r.state_kb_member = kb(encodedB.length);
+  t0 = performance.now();
+  b.decodeGroupState(encodedB);
+  r.state_decode_ms = ms(t0);
+
+  if (filled && providerName === 'native') {
+    Object.assign(r, await filledRemove({ a, b, stateA, stateB, commits, welcome: batch.welcome, options, people }));
+  }
+  return r;
+}
+
+/**
+ * A remove once the tree has filled. Right after a batch add every parent node is blank, so the remove above
+ * encrypts to ~n leaves (RFC 9420 resolution); in a group whose members have committed, the committer's copath
+ * nodes hold keys and a remove encrypts to O(log n) nodes. Here the creator's copath is filled the way it fills in
+ * use: for every copath subtree [2^k, 2^(k+1)) of the creator (leaf 0), its first member joins from the batch
+ * Welcome, catches up and commits an update (largest subtree first; the member at leaf 1 updated above, which filled
+ * the creator's direct path). Then the creator removes the updater of [2, 4): the commit the goal is about, timed.
+ */
+async function filledRemove({ a, b, stateA, stateB, commits, welcome, options, people }) {
+  const t0 = performance.now();
+  const device = new Map(people.devices.map((d) => [`${d.mls.accountId}/${d.mls.deviceId}`, d]));
+  const leaves = new Map(membersOfGroup(stateA).map((m) => [m.leafIndex, m]));
+  const maxLeaf = Math.max(...leaves.keys());
+  const updaters = [];
+  for (let k = 1; 2 ** k <= maxLeaf; k++) {
+    for (let leaf = 2 ** k; leaf < 2 ** (k + 1) && leaf <= maxLeaf; leaf++) {
+      const member = leaves.get(leaf);
+      if (member !== undefined) {
+        updaters.push(member);
+        break;
+      }
+    }
+  }
+  for (const member of [...updaters].reverse()) {
+    const engine = new MlsEngine(options);
+    const d = device.get(`${member.accountId}/${member.deviceId}`);
+    let state = await engine.joinFromWelcome(d.bundle.privateKeyPackage, welcome);
+    for (const commit of commits) state = (await engine.processMessage(state, commit)).state;
+    const update = await engine.update(state);
+    commits.push(update.commit);
+    stateA = (await a.processMessage(stateA, update.commit)).state;
+    stateB = (await b.processMessage(stateB, update.commit)).state;
+  }
+  const r = { filled_setup_ms: ms(t0), filled_updaters: updaters.length };
+  const target = updaters[0]; // the member of [2, 4)
+  let t = performance.now();
+  const remove = await a.removeMembers(stateA, [{ accountId: target.accountId, deviceId: target.deviceId }]);
+  r.filled_remove_create_ms = ms(t);
+  r.filled_remove_commit_kb = kb(remove.commit.length);
+  t = performance.now();
+  const processed = await b.processMessage(stateB, remove.commit);
+  r.filled_remove_process_ms = ms(t);
+  if (epochOf(processed.state) !== epochOf(remove.state)) throw new Error('filled remove: epochs diverged');
   return r;
 }
 
