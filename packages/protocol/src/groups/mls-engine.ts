@@ -21,14 +21,12 @@ import {
   createGroup as mlsCreateGroup,
   createGroupInfoWithExternalPubAndRatchetTree,
   createProposal,
-  decodeGroupState as mlsDecodeGroupState,
   decodeMlsMessage,
   defaultCapabilities,
   defaultKeyPackageEqualityConfig,
   defaultKeyRetentionConfig,
   defaultPaddingConfig,
   emptyPskIndex,
-  encodeGroupState as mlsEncodeGroupState,
   encodeMlsMessage,
   generateKeyPackageWithKey,
   getCiphersuiteFromName,
@@ -63,6 +61,7 @@ import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import type { IdentityKeyPair } from '../keys/identity.js';
 import { BinaryReader, BinaryWriter } from '../wire/binary.js';
 import type { DeviceCredential } from './device-credential.js';
+import { TreeCache, decodeGroupStateBytes, encodeGroupStateV2 } from './group-state-codec.js';
 import {
   assertDeviceAddress,
   decodeDeviceCredential,
@@ -86,7 +85,6 @@ export const GROUP_ID_LENGTH = 32;
 
 const DEVICE_IDENTITY_VERSION = 0x01;
 const KEY_PACKAGE_BUNDLE_VERSION = 0x01;
-const GROUP_STATE_VERSION = 0x01;
 const MAX_FIELD = 1 << 20;
 
 /** A device's MLS identity: its MLS signature key pair and the account-signed credential. Keep private. */
@@ -424,7 +422,8 @@ function keyPackageFrom(bytes: Uint8Array): KeyPackage {
 
 /**
  * MLS for one client: holds the configuration (providers, cipher suite, trust callback); every group operation takes
- * and returns state values. One engine per device (or per process: it keeps no per-group data).
+ * and returns state values. One engine per device (or per process: it keeps only caches — verified credentials, decoded
+ * ratchet trees — never a group's state).
  */
 export class MlsEngine {
   readonly cipherSuite: GroupCipherSuite;
@@ -435,6 +434,7 @@ export class MlsEngine {
   private readonly impls = new Map<GroupCipherSuite, Promise<CiphersuiteImpl>>();
   private readonly verified = new Map<string, DeviceCredential>();
   private readonly clientConfig: ClientConfig;
+  private readonly treeCache = new TreeCache();
 
   constructor(options: MlsEngineOptions) {
     this.crypto = options.crypto;
@@ -907,29 +907,19 @@ export class MlsEngine {
     return { kind: 'proposal', state: outer(after), proposal: description, sender };
   }
 
-  /** Encodes a group state for storage (it holds private keys: store it like any secret). */
+  /**
+   * Encodes a group state for storage (it holds private keys: store it like any secret). The ratchet tree is written
+   * once, not once per retained epoch, and a tree encoded before is not encoded again (./group-state-codec.ts).
+   */
   encodeGroupState(state: GroupState): Uint8Array {
-    const encoded = mlsEncodeGroupState(inner(state));
-    const out = new Uint8Array(1 + encoded.length);
-    out[0] = GROUP_STATE_VERSION;
-    out.set(encoded, 1);
-    return out;
+    return encodeGroupStateV2(inner(state));
   }
 
-  /** Inverse of encodeGroupState, bound to this engine's trust callback and providers. */
+  /**
+   * Inverse of encodeGroupState (either version), bound to this engine's trust callback and providers. A tree this
+   * engine decoded before is not decoded again.
+   */
   decodeGroupState(bytes: Uint8Array): GroupState {
-    if (bytes.length === 0 || bytes[0] !== GROUP_STATE_VERSION) {
-      throw new ProtocolError(ProtocolErrorCode.UnknownVersion, 'unknown group state version');
-    }
-    let decoded;
-    try {
-      decoded = mlsDecodeGroupState(bytes, 1);
-    } catch {
-      decoded = undefined;
-    }
-    if (decoded === undefined || 1 + decoded[1] !== bytes.length) {
-      throw new ProtocolError(ProtocolErrorCode.Decode, 'bad group state');
-    }
-    return outer({ ...decoded[0], clientConfig: this.clientConfig });
+    return outer({ ...decodeGroupStateBytes(bytes, this.treeCache), clientConfig: this.clientConfig });
   }
 }
