@@ -1,9 +1,9 @@
-// Where one membership change of an n-member group spends its time: builds the group (batch add, native provider),
+// Where one membership change of an n-member group spends its time: builds the group (batch add),
 // has a member join, then takes a V8 CPU profile (node:inspector) around each of: creating an add commit, processing
 // it, creating a remove commit, processing it. Prints the functions with the most self time (grouped by function and
 // file) and each step's wall time. Not part of `npm run bench:groups`; run after `npm run build`:
 //
-//   BENCH_GROUP_SIZE=2000 node bench/groups/profile.mjs
+//   BENCH_GROUP_SIZE=2000 [BENCH_PROVIDER=default] node --expose-gc bench/groups/profile.mjs
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { MlsEngine, encodeIdentityKey, generateIdentityKeyPair, toHex } from '@samizdat/protocol';
@@ -15,7 +15,8 @@ const top = Number(process.env.BENCH_PROFILE_TOP ?? 25);
 const crypto = new NodeCryptoProvider();
 const pinned = new Map();
 const isTrustedIdentity = (accountId, identityKey) => pinned.get(accountId) === toHex(identityKey);
-const options = { crypto, isTrustedIdentity, mlsCryptoProvider: nodeMlsCryptoProvider };
+// BENCH_PROVIDER=default profiles ts-mls's default provider instead of ours.
+const options = { crypto, isTrustedIdentity, ...(process.env.BENCH_PROVIDER === 'default' ? {} : { mlsCryptoProvider: nodeMlsCryptoProvider }) };
 
 const devices = [];
 let account;

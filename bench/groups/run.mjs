@@ -227,7 +227,7 @@ for (const n of sizes) {
   if (results.native && results.default) {
     const ratios = {};
     for (const key of Object.keys(results.native)) {
-      if (key.endsWith('_ms')) {
+      if (key.endsWith('_ms') && results.default[key] !== undefined) {
         ratios[key] = Math.round((results.default[key] / Math.max(results.native[key], 0.1)) * 10) / 10;
         summary[`default_${key}_${n}`] = results.default[key];
       }
