@@ -1,13 +1,15 @@
 /**
- * One send, whichever way it came (PUT /v1/messages/:accountId or a SEND frame on /v1/websocket): check the device
- * list, validate every envelope, store every copy durably in one write, then wake the recipient devices. Envelopes are
- * opaque ciphertext: the server only checks that they decode as envelopes and fit the size limit.
+ * Sends, whichever way they came: a 1:1 send (PUT /v1/messages/:accountId or a SEND frame on /v1/websocket) checks
+ * the device list, validates every envelope, stores every copy durably in one write, then wakes the recipient
+ * devices; a group send (PUT /v1/groups/:groupId/messages or a GROUP_SEND frame) checks membership and fans one
+ * envelope out to the group's other member devices the same way. Envelopes are opaque ciphertext: the server only
+ * checks that they decode as envelopes of the right type and fit the size limit.
  */
-import { decodeEnvelope } from '@samizdat/protocol';
+import { EnvelopeType, decodeEnvelope } from '@samizdat/protocol';
 import type { AuthenticatedDevice, ServerContext } from './context.js';
 import { ApiError } from './errors.js';
-import type { DeviceRecord, NewEnvelope } from './store/repository.js';
-import { RepositoryError } from './store/repository.js';
+import type { DeviceRecord, NewEnvelope, StoredGroupEnvelope } from './store/repository.js';
+import { RepositoryError, memberKey } from './store/repository.js';
 
 export interface IncomingCopy {
   readonly deviceId: number;
@@ -110,4 +112,44 @@ export async function sendMessage(
     ctx.bus.publishQueued({ accountId: row.accountId, deviceId: row.deviceId }, [stored]);
   });
   return ids;
+}
+
+/** `bytes` if it is an envelope of `type` within the group envelope limit; INVALID_ENVELOPE / ENVELOPE_TOO_LARGE. */
+export function checkGroupEnvelope(ctx: ServerContext, bytes: Uint8Array, field: string, type: EnvelopeType): Uint8Array {
+  if (bytes.length > ctx.config.limits.maxGroupEnvelopeBytes) throw new ApiError('ENVELOPE_TOO_LARGE');
+  let decoded;
+  try {
+    decoded = decodeEnvelope(bytes);
+  } catch {
+    throw new ApiError('INVALID_ENVELOPE', `${field} is not a valid envelope`);
+  }
+  if (decoded.type !== type) throw new ApiError('INVALID_ENVELOPE', `${field} must be a ${type === EnvelopeType.GroupWelcome ? 'GroupWelcome' : 'GroupMessage'} envelope`);
+  return bytes;
+}
+
+/** Counts stored group copies and wakes their devices, each with its stored row (as sendMessage does). */
+export function wakeGroup(ctx: ServerContext, stored: readonly StoredGroupEnvelope[], sender: AuthenticatedDevice, receivedAt: number): void {
+  ctx.metrics.messagesIn.inc(stored.length);
+  for (const s of stored) {
+    ctx.bus.publishQueued({ accountId: s.accountId, deviceId: s.deviceId }, [
+      { id: s.id, sourceAccountId: sender.accountId, sourceDeviceId: sender.deviceId, envelope: s.envelope, receivedAt },
+    ]);
+  }
+}
+
+/**
+ * Stores one GroupMessage envelope for every other member device of `groupId` and wakes them; resolves with how many
+ * copies were stored, once all are durable. Throws ApiError: SHUTTING_DOWN, GROUP_NOT_FOUND, NOT_A_GROUP_MEMBER,
+ * ENVELOPE_TOO_LARGE, INVALID_ENVELOPE.
+ */
+export async function sendGroupMessage(ctx: ServerContext, sender: AuthenticatedDevice, groupId: string, envelope: Uint8Array): Promise<number> {
+  if (ctx.closing) throw new ApiError('SHUTTING_DOWN');
+  const group = await ctx.repo.getGroup(groupId);
+  if (!group) throw new ApiError('GROUP_NOT_FOUND');
+  if (!group.members.some((m) => memberKey(m) === memberKey(sender))) throw new ApiError('NOT_A_GROUP_MEMBER');
+  checkGroupEnvelope(ctx, envelope, 'envelope', EnvelopeType.GroupMessage);
+  const now = ctx.now();
+  const stored = await ctx.repo.fanOutGroup(groupId, sender, envelope, now, now + ctx.config.limits.maxQueueAgeMs);
+  wakeGroup(ctx, stored, sender, now);
+  return stored.length;
 }

@@ -10,6 +10,8 @@
  *                         n × (varint deviceId (≥ 1), varint registrationId, bytes envelope)
  *                         the same send as PUT /v1/messages/:accountId, over the open socket; answered by SEND_OK or
  *                         SEND_ERROR carrying the same requestId (answers may come in another order than the SENDs)
+ *     0x04 GROUP_SEND     varint requestId, 32 bytes group id, bytes envelope (a GroupMessage envelope)
+ *                         the same send as PUT /v1/groups/:groupId/messages; answered by GROUP_SEND_OK or SEND_ERROR
  *   server → client (/v1/websocket)
  *     0x10 READY          (empty)            authenticated; delivery starts
  *     0x11 ENVELOPE       u64 id, u64 receivedAt, u8 hasSource (0|1),
@@ -19,6 +21,7 @@
  *     0x13 SEND_OK        varint requestId, varint n, n × u64 id    every copy is durably stored; ids in SEND order
  *     0x14 SEND_ERROR     varint requestId, bytes code, bytes message (utf8), varint retryAfter (seconds, 0 = none),
  *                         3 × (varint n, n × varint deviceId): missing, extra, stale devices (DEVICE_LIST_MISMATCH)
+ *     0x15 GROUP_SEND_OK  varint requestId, varint stored   the envelope is durably stored for `stored` member devices
  *     0x1F ERROR          bytes code         utf8 stable code, e.g. BAD_FRAME, UNKNOWN_ENVELOPE_ACK
  *   server → client (/v1/provisioning/websocket)
  *     0x20 PROVISIONING_ADDRESS  bytes address   utf8, 43 base64url characters (32 random bytes)
@@ -36,11 +39,13 @@ export const FrameType = {
   Auth: 0x01,
   Ack: 0x02,
   Send: 0x03,
+  GroupSend: 0x04,
   Ready: 0x10,
   Envelope: 0x11,
   QueueEmpty: 0x12,
   SendOk: 0x13,
   SendError: 0x14,
+  GroupSendOk: 0x15,
   Error: 0x1f,
   ProvisioningAddress: 0x20,
   ProvisioningMessage: 0x21,
@@ -65,6 +70,7 @@ const MAX_MISMATCH_DEVICES = 10_000;
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
 const PROVISIONING_ADDRESS = /^[A-Za-z0-9_-]{43}$/;
 const ACCOUNT_ID = /^[0-9a-f]{32}$/;
+const GROUP_ID = /^[0-9a-f]{64}$/;
 
 export interface EnvelopeSource {
   readonly accountId: string;
@@ -88,7 +94,8 @@ export interface DeviceMismatch {
 export type ClientFrame =
   | { readonly kind: 'auth'; readonly login: string }
   | { readonly kind: 'ack'; readonly ids: readonly bigint[] }
-  | { readonly kind: 'send'; readonly requestId: number; readonly accountId: string; readonly copies: readonly SendCopy[] };
+  | { readonly kind: 'send'; readonly requestId: number; readonly accountId: string; readonly copies: readonly SendCopy[] }
+  | { readonly kind: 'group-send'; readonly requestId: number; readonly groupId: string; readonly envelope: Uint8Array };
 
 export type ServerFrame =
   | { readonly kind: 'ready' }
@@ -101,6 +108,7 @@ export type ServerFrame =
     }
   | { readonly kind: 'queue-empty' }
   | { readonly kind: 'send-ok'; readonly requestId: number; readonly ids: readonly bigint[] }
+  | { readonly kind: 'group-send-ok'; readonly requestId: number; readonly stored: number }
   | ({
       readonly kind: 'send-error';
       readonly requestId: number;
@@ -191,6 +199,21 @@ export function encodeFrame(frame: Frame): Uint8Array {
       }
       return writer.finish();
     }
+    case 'group-send': {
+      checkVarint(frame.requestId, 'request id');
+      if (!GROUP_ID.test(frame.groupId)) throw invalid('group id must be 64 lowercase hex characters');
+      if (frame.envelope.length > MAX_ENVELOPE_FRAME_BYTES) throw invalid(`envelope longer than ${MAX_ENVELOPE_FRAME_BYTES} bytes`);
+      return new BinaryWriter(1 + 5 + 32 + 5 + frame.envelope.length)
+        .u8(FrameType.GroupSend)
+        .varint(frame.requestId)
+        .fixed(fromHex(frame.groupId))
+        .bytes(frame.envelope)
+        .finish();
+    }
+    case 'group-send-ok':
+      checkVarint(frame.requestId, 'request id');
+      checkVarint(frame.stored, 'stored count');
+      return new BinaryWriter(11).u8(FrameType.GroupSendOk).varint(frame.requestId).varint(frame.stored).finish();
     case 'send-ok': {
       checkVarint(frame.requestId, 'request id');
       if (frame.ids.length > MAX_SEND_COPIES) throw invalid(`a SEND_OK carries at most ${MAX_SEND_COPIES} ids`);
@@ -351,6 +374,15 @@ function decodeBody(type: number, r: FrameReader): Frame | undefined {
       }
       return { kind: 'send', requestId, accountId, copies };
     }
+    case FrameType.GroupSend: {
+      const requestId = r.varint('request id');
+      const groupId = toHex(r.fixed(32, 'group id'));
+      return { kind: 'group-send', requestId, groupId, envelope: r.bytes(MAX_ENVELOPE_FRAME_BYTES, 'envelope') };
+    }
+    case FrameType.GroupSendOk: {
+      const requestId = r.varint('request id');
+      return { kind: 'group-send-ok', requestId, stored: r.varint('stored count') };
+    }
     case FrameType.SendOk: {
       const requestId = r.varint('request id');
       const count = r.varint('id count');
@@ -422,9 +454,9 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   return frame;
 }
 
-const CLIENT_KINDS: ReadonlySet<Frame['kind']> = new Set(['auth', 'ack', 'send']);
+const CLIENT_KINDS: ReadonlySet<Frame['kind']> = new Set(['auth', 'ack', 'send', 'group-send']);
 
-/** What the server accepts: AUTH, ACK or SEND; a server→client type is UNKNOWN_FRAME_TYPE here. */
+/** What the server accepts: AUTH, ACK, SEND or GROUP_SEND; a server→client type is UNKNOWN_FRAME_TYPE here. */
 export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
   if (bytes.length > 0 && !isClientType(bytes[0] as number)) {
     throw new FrameError('UNKNOWN_FRAME_TYPE', `frame type 0x${(bytes[0] as number).toString(16).padStart(2, '0')} is not a client frame`);
@@ -434,7 +466,7 @@ export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
   return frame as ClientFrame;
 }
 
-/** What a client accepts: every server→client type; AUTH, ACK and SEND are UNKNOWN_FRAME_TYPE here. */
+/** What a client accepts: every server→client type; AUTH, ACK, SEND and GROUP_SEND are UNKNOWN_FRAME_TYPE here. */
 export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
   if (bytes.length > 0 && isClientType(bytes[0] as number)) {
     throw new FrameError('UNKNOWN_FRAME_TYPE', `frame type 0x${(bytes[0] as number).toString(16).padStart(2, '0')} is not a server frame`);
@@ -444,7 +476,7 @@ export function decodeServerFrame(bytes: Uint8Array): ServerFrame {
 }
 
 function isClientType(type: number): boolean {
-  return type === FrameType.Auth || type === FrameType.Ack || type === FrameType.Send;
+  return type === FrameType.Auth || type === FrameType.Ack || type === FrameType.Send || type === FrameType.GroupSend;
 }
 
 /** WebSocket close codes the server uses (4000–4999 are ours; docs/api.md lists them). */

@@ -53,6 +53,17 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
     ),
   }),
   fc.record({
+    kind: fc.constant('group-send' as const),
+    requestId: fc.integer({ min: 0, max: 0xffffffff }),
+    groupId: fc.tuple(hex32, hex32).map(([a, b]) => a + b),
+    envelope: fc.uint8Array({ maxLength: 300 }),
+  }),
+  fc.record({
+    kind: fc.constant('group-send-ok' as const),
+    requestId: fc.integer({ min: 0, max: 0xffffffff }),
+    stored: fc.integer({ min: 0, max: 0xffffffff }),
+  }),
+  fc.record({
     kind: fc.constant('send-ok' as const),
     requestId: fc.integer({ min: 0, max: 0xffffffff }),
     ids: fc.array(u64, { maxLength: 64 }),
@@ -165,6 +176,22 @@ describe('websocket frames', () => {
     expect(Buffer.from(error).toString('hex')).toBe(['14', '02', '024142', '0178', '00', '0103', '00', '020405'].join(''));
     expect(decodeClientFrame(send)).toMatchObject({ kind: 'send', requestId: 300 });
     expect(decodeServerFrame(ok)).toEqual({ kind: 'send-ok', requestId: 1, ids: [5n] });
+  });
+
+  it('lays out GROUP_SEND and GROUP_SEND_OK as documented', () => {
+    const groupId = 'ab'.repeat(32);
+    const send = encodeFrame({ kind: 'group-send', requestId: 300, groupId, envelope: Uint8Array.of(7, 8) });
+    expect(Buffer.from(send).toString('hex')).toBe(['04', 'ac02', groupId, '020708'].join(''));
+    const ok = encodeFrame({ kind: 'group-send-ok', requestId: 1, stored: 200 });
+    expect(Buffer.from(ok).toString('hex')).toBe('15' + '01' + 'c801');
+    expect(decodeClientFrame(send)).toEqual({ kind: 'group-send', requestId: 300, groupId, envelope: Uint8Array.of(7, 8) });
+    expect(decodeServerFrame(ok)).toEqual({ kind: 'group-send-ok', requestId: 1, stored: 200 });
+    expect(codeOf(() => decodeServerFrame(send))).toBe('UNKNOWN_FRAME_TYPE');
+    expect(codeOf(() => decodeClientFrame(ok))).toBe('UNKNOWN_FRAME_TYPE');
+    expect(codeOf(() => decodeFrame(send.subarray(0, 20)))).toBe('TRUNCATED_FRAME');
+    expect(() => encodeFrame({ kind: 'group-send', requestId: 1, groupId: 'AB'.repeat(32), envelope: send })).toThrow(FrameError);
+    expect(() => encodeFrame({ kind: 'group-send', requestId: 1, groupId: 'ab'.repeat(16), envelope: send })).toThrow(FrameError);
+    expect(() => encodeFrame({ kind: 'group-send-ok', requestId: 1, stored: -1 })).toThrow(FrameError);
   });
 
   it('rejects unknown frame types and frames of the other direction', () => {

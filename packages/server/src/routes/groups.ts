@@ -17,13 +17,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
-import { EnvelopeType, decodeEnvelope } from '@samizdat/protocol';
-import type { AuthenticatedDevice, ServerContext } from '../context.js';
+import { EnvelopeType } from '@samizdat/protocol';
+import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { fromBase64, toBase64 } from '../http.js';
 import { StaleEpochError, memberKey } from '../store/repository.js';
 import type { StoredGroupEnvelope } from '../store/repository.js';
 import { AccountId, Base64, DeviceId, ErrorResponse } from '../schemas.js';
+import { checkGroupEnvelope, sendGroupMessage, wakeGroup } from '../send.js';
 
 const GroupId = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'MLS group id: 32 bytes as 64 lowercase hex characters' });
 const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -68,18 +69,8 @@ const ClaimBody = Type.Object(
   { additionalProperties: false },
 );
 
-
 function groupEnvelope(ctx: ServerContext, text: string, field: string, type: EnvelopeType): Uint8Array {
-  const bytes = fromBase64(text, field);
-  if (bytes.length > ctx.config.limits.maxGroupEnvelopeBytes) throw new ApiError('ENVELOPE_TOO_LARGE');
-  let decoded;
-  try {
-    decoded = decodeEnvelope(bytes);
-  } catch {
-    throw new ApiError('INVALID_ENVELOPE', `${field} is not a valid envelope`);
-  }
-  if (decoded.type !== type) throw new ApiError('INVALID_ENVELOPE', `${field} must be a ${type === EnvelopeType.GroupWelcome ? 'GroupWelcome' : 'GroupMessage'} envelope`);
-  return bytes;
+  return checkGroupEnvelope(ctx, fromBase64(text, field), field, type);
 }
 
 function groupInfoOf(ctx: ServerContext, text: string): Uint8Array {
@@ -89,14 +80,6 @@ function groupInfoOf(ctx: ServerContext, text: string): Uint8Array {
   return bytes;
 }
 
-function wake(ctx: ServerContext, stored: readonly StoredGroupEnvelope[], sender: AuthenticatedDevice, receivedAt: number): void {
-  ctx.metrics.messagesIn.inc(stored.length);
-  for (const s of stored) {
-    ctx.bus.publishQueued({ accountId: s.accountId, deviceId: s.deviceId }, [
-      { id: s.id, sourceAccountId: sender.accountId, sourceDeviceId: sender.deviceId, envelope: s.envelope, receivedAt },
-    ]);
-  }
-}
 
 export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const bodyLimit = 40 * 1024 * 1024;
@@ -213,7 +196,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
         if (err instanceof StaleEpochError) throw new ApiError('STALE_EPOCH', undefined, { epoch: err.epoch });
         throw err;
       }
-      wake(ctx, stored, device, now);
+      wakeGroup(ctx, stored, device, now);
       return { epoch: body.epoch + 1, stored: stored.length };
     },
   );
@@ -232,16 +215,8 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
     async (request) => {
       const device = await ctx.authenticate(request);
-      if (ctx.closing) throw new ApiError('SHUTTING_DOWN');
-      const { groupId } = request.params;
-      const group = await ctx.repo.getGroup(groupId);
-      if (!group) throw new ApiError('GROUP_NOT_FOUND');
-      if (!group.members.some((m) => memberKey(m) === memberKey(device))) throw new ApiError('NOT_A_GROUP_MEMBER');
-      const envelope = groupEnvelope(ctx, request.body.envelope, 'envelope', EnvelopeType.GroupMessage);
-      const now = ctx.now();
-      const stored = await ctx.repo.fanOutGroup(groupId, device, envelope, now, now + ctx.config.limits.maxQueueAgeMs);
-      wake(ctx, stored, device, now);
-      return { stored: stored.length };
+      const envelope = fromBase64(request.body.envelope, 'envelope');
+      return { stored: await sendGroupMessage(ctx, device, request.params.groupId, envelope) };
     },
   );
 

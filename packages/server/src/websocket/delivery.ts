@@ -7,8 +7,9 @@
  *   when the bus wakes the device, and at most `limits.deliveryWindow` envelopes are unacknowledged at a time. An
  *   envelope is deleted only when the client acknowledges it, so whatever was not acknowledged is sent again on the
  *   next connection — never twice on one connection.
- *   The client may also send over the socket: a SEND frame is the send of `PUT /v1/messages/:accountId` (send.ts),
- *   answered by SEND_OK or SEND_ERROR with its request id.
+ *   The client may also send over the socket: a SEND frame is the send of `PUT /v1/messages/:accountId`, a GROUP_SEND
+ *   frame that of `PUT /v1/groups/:groupId/messages` (send.ts), answered by SEND_OK / GROUP_SEND_OK or by SEND_ERROR
+ *   with its request id.
  * - `/v1/provisioning/websocket`: see provisioning.ts.
  *
  * One connection per device: a new one announces itself on the bus and every older one, on any node, closes with
@@ -31,7 +32,7 @@ import { parseBasicAuth, parseLogin } from '../auth.js';
 import { ApiError } from '../errors.js';
 import { CloseCode, FrameError, MAX_ACK_IDS, WebSocketErrorCode, decodeClientFrame, encodeFrame } from '@samizdat/protocol';
 import type { ClientFrame, ServerFrame } from '@samizdat/protocol';
-import { sendMessage } from '../send.js';
+import { sendGroupMessage, sendMessage } from '../send.js';
 import { MAX_DEVICE_ID, MAX_REGISTRATION_ID } from '../schemas.js';
 import { rejectUpgrade as writeRejection, upgradeError } from './handshake.js';
 import { ProvisioningSockets } from './provisioning.js';
@@ -245,6 +246,10 @@ export function attachWebSockets(
         this.handleSend(frame);
         return;
       }
+      if (frame.kind === 'group-send') {
+        this.handleGroupSend(frame);
+        return;
+      }
       this.queueAck(frame.ids);
     }
 
@@ -261,15 +266,7 @@ export function attachWebSockets(
     private handleSend(frame: Extract<ClientFrame, { kind: 'send' }>): void {
       const device = this.device as AuthenticatedDevice;
       const { requestId } = frame;
-      const now = ctx.now();
-      if (!ctx.ipLimiter.take(this.ip, now)) {
-        this.sendError(requestId, new ApiError('RATE_LIMITED', undefined, { retryAfter: ctx.ipLimiter.retryAfter(this.ip) }));
-        return;
-      }
-      if (!ctx.accountLimiter.take(device.accountId, now)) {
-        this.sendError(requestId, new ApiError('RATE_LIMITED', undefined, { retryAfter: ctx.accountLimiter.retryAfter(device.accountId) }));
-        return;
-      }
+      if (!this.takeRateLimits(requestId, device)) return;
       const bad = frame.copies.findIndex(
         (c) => c.deviceId > MAX_DEVICE_ID || c.registrationId < 1 || c.registrationId > MAX_REGISTRATION_ID,
       );
@@ -277,12 +274,48 @@ export function attachWebSockets(
         this.sendError(requestId, new ApiError('VALIDATION_FAILED', `copies[${bad}]: device id 1–${MAX_DEVICE_ID}, registration id 1–${MAX_REGISTRATION_ID}`));
         return;
       }
+      this.runSend(requestId, async () => {
+        const ids = await sendMessage(ctx, device, frame.accountId, frame.copies, (i) => `copies[${i}].envelope`);
+        return { kind: 'send-ok', requestId, ids };
+      });
+    }
+
+    /**
+     * A GROUP_SEND frame: the same send as PUT /v1/groups/:groupId/messages (send.ts), same rate limits as a SEND,
+     * answered by GROUP_SEND_OK once every copy is durably stored or by SEND_ERROR with the route's error code.
+     */
+    private handleGroupSend(frame: Extract<ClientFrame, { kind: 'group-send' }>): void {
+      const device = this.device as AuthenticatedDevice;
+      const { requestId } = frame;
+      if (!this.takeRateLimits(requestId, device)) return;
+      this.runSend(requestId, async () => {
+        const stored = await sendGroupMessage(ctx, device, frame.groupId, frame.envelope);
+        return { kind: 'group-send-ok', requestId, stored };
+      });
+    }
+
+    /** One request each from the IP's and the account's budgets, as an HTTP request takes; SEND_ERROR if spent. */
+    private takeRateLimits(requestId: number, device: AuthenticatedDevice): boolean {
+      const now = ctx.now();
+      if (!ctx.ipLimiter.take(this.ip, now)) {
+        this.sendError(requestId, new ApiError('RATE_LIMITED', undefined, { retryAfter: ctx.ipLimiter.retryAfter(this.ip) }));
+        return false;
+      }
+      if (!ctx.accountLimiter.take(device.accountId, now)) {
+        this.sendError(requestId, new ApiError('RATE_LIMITED', undefined, { retryAfter: ctx.accountLimiter.retryAfter(device.accountId) }));
+        return false;
+      }
+      return true;
+    }
+
+    /** Runs a send concurrently with the others, answering with its frame or a SEND_ERROR; pauses a flooding client. */
+    private runSend(requestId: number, run: () => Promise<ServerFrame>): void {
       this.pendingSends++;
       if (this.pendingSends >= MAX_PENDING_SENDS) this.ws.pause();
       track(
-        sendMessage(ctx, device, frame.accountId, frame.copies, (i) => `copies[${i}].envelope`)
+        run()
           .then(
-            (ids) => this.send({ kind: 'send-ok', requestId, ids }),
+            (answer) => this.send(answer),
             (err: unknown) => {
               if (ApiError.is(err)) this.sendError(requestId, err);
               else {

@@ -1,11 +1,13 @@
 /**
  * SEND frames on /v1/websocket: the same send as PUT /v1/messages/:accountId over the open socket, answered with
- * SEND_OK or SEND_ERROR (docs/api.md "WebSocket"). Real server on 127.0.0.1 with its SQLite file, real sockets.
+ * SEND_OK or SEND_ERROR; GROUP_SEND frames: the same as PUT /v1/groups/:groupId/messages, answered with GROUP_SEND_OK
+ * or SEND_ERROR (docs/api.md "WebSocket"). Real server on 127.0.0.1 with its SQLite file, real sockets.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameType, encodeFrame } from '@samizdat/protocol';
+import { EnvelopeType, FrameType, encodeEnvelope, encodeFrame } from '@samizdat/protocol';
 import type { SendCopy } from '@samizdat/protocol';
-import { api, expectEventually, linkDevice, queuedIds, registerDevice, startServer, testEnvelope } from '../helpers/server.js';
+import { api, apiOk, expectEventually, linkDevice, queuedIds, registerDevice, startServer, testEnvelope } from '../helpers/server.js';
 import type { TestDevice, TestServer } from '../helpers/server.js';
 import { connectDevice } from '../helpers/ws-client.js';
 import type { FrameClient } from '../helpers/ws-client.js';
@@ -185,5 +187,74 @@ describe('SEND limits', () => {
     expect(codes).toEqual(['OK', 'OK', 'QUEUE_FULL', 'QUEUE_FULL', 'QUEUE_FULL', 'RATE_LIMITED']);
     expect(retryAfter).toBeGreaterThan(0);
     expect(await queuedIds(limited, bob)).toHaveLength(2);
+  });
+});
+
+describe('GROUP_SEND over /v1/websocket', () => {
+  const groupMessage = (content: Uint8Array = new Uint8Array(randomBytes(48))) =>
+    encodeEnvelope({ type: EnvelopeType.GroupMessage, timestamp: Date.now(), content });
+
+  /** A group of `members` on the server (the Delivery Service never sees MLS content: opaque envelopes do). */
+  async function group(creator: TestDevice, members: readonly TestDevice[]): Promise<string> {
+    const groupId = randomBytes(32).toString('hex');
+    const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+    await apiOk(server, 'POST', '/v1/groups', { auth: creator, body: { groupId, epoch: 0, groupInfo: b64(Uint8Array.of(1)) } });
+    await apiOk(server, 'POST', `/v1/groups/${groupId}/commits`, {
+      auth: creator,
+      body: {
+        epoch: 0,
+        commit: b64(groupMessage()),
+        groupInfo: b64(Uint8Array.of(2)),
+        members: members.map((m) => ({ accountId: m.accountId, deviceId: m.deviceId })),
+      },
+    });
+    return groupId;
+  }
+
+  it('fans the envelope out to every other member device before GROUP_SEND_OK, pushing it live', async () => {
+    const alice = await registerDevice(server);
+    const alice2 = await linkDevice(server, alice);
+    const bob = await registerDevice(server);
+    const groupId = await group(alice, [alice, alice2, bob]);
+    const bobSocket = await connect(bob);
+    const aliceSocket = await connect(alice);
+
+    const envelope = groupMessage(Uint8Array.of(4, 2));
+    aliceSocket.send({ kind: 'group-send', requestId: 9, groupId, envelope });
+    expect(await aliceSocket.nextOf('group-send-ok')).toEqual({ kind: 'group-send-ok', requestId: 9, stored: 2 });
+    const pushed = await bobSocket.nextOf('envelope');
+    expect([...pushed.envelope]).toEqual([...envelope]);
+    expect(pushed.source).toEqual({ accountId: alice.accountId, deviceId: alice.deviceId });
+    // Stored for the offline device too, never for the sender. (The commit that added them went to nobody: it had no
+    // Welcome and no earlier member but its committer.)
+    expect(await queuedIds(server, alice2)).toHaveLength(1);
+    expect(await queuedIds(server, alice)).toEqual([]);
+  });
+
+  it('answers with the HTTP route’s codes and stores nothing when refused', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const mallory = await registerDevice(server);
+    const groupId = await group(alice, [alice, bob]);
+    const before = await queuedIds(server, bob);
+    const socket = await connect(mallory);
+    const refusal = async (frame: { groupId: string; envelope: Uint8Array }, client: FrameClient = socket) => {
+      client.send({ kind: 'group-send', requestId: 3, ...frame });
+      const answer = await client.nextOf('send-error');
+      expect(answer.requestId).toBe(3);
+      return answer.code;
+    };
+    expect(await refusal({ groupId, envelope: groupMessage() })).toBe('NOT_A_GROUP_MEMBER');
+    expect(await refusal({ groupId: randomBytes(32).toString('hex'), envelope: groupMessage() })).toBe('GROUP_NOT_FOUND');
+    const aliceSocket = await connect(alice);
+    expect(await refusal({ groupId, envelope: testEnvelope() }, aliceSocket)).toBe('INVALID_ENVELOPE');
+    expect(await refusal({ groupId, envelope: Uint8Array.of(1, 2, 3) }, aliceSocket)).toBe('INVALID_ENVELOPE');
+    // Larger than the group envelope limit (1 MiB + 64): refused by size before it is decoded.
+    const huge = new Uint8Array(1024 * 1024 + 100);
+    expect(await refusal({ groupId, envelope: huge }, aliceSocket)).toBe('ENVELOPE_TOO_LARGE');
+    expect(await queuedIds(server, bob)).toEqual(before);
+    // The socket goes on: a good send still works.
+    aliceSocket.send({ kind: 'group-send', requestId: 4, groupId, envelope: groupMessage() });
+    expect((await aliceSocket.nextOf('group-send-ok')).stored).toBe(1);
   });
 });
