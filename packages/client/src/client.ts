@@ -190,6 +190,7 @@ export class Client extends Emitter<ClientEvents> {
         },
         emitMessage: (m) => this.emit('message', m),
         learnUsername: (accountId, username) => this.learnUsername(accountId, username),
+        postGroupMessage: (groupId, envelope) => this.postGroupMessage(groupId, envelope),
       },
       options.mlsCryptoProvider ? { mlsCryptoProvider: options.mlsCryptoProvider } : {},
     );
@@ -835,6 +836,29 @@ export class Client extends Emitter<ClientEvents> {
       }
     }
     await this.api.sendMessages(accountId, messages);
+  }
+
+  /**
+   * One group send, the way postMessages goes: over the delivery socket while it is open (GROUP_SEND), else over HTTP
+   * (PUT /v1/groups/:groupId/messages), and over HTTP again when the socket could not confirm it. If the server had
+   * stored the first one, every other member device gets the envelope twice; the second copy fails in
+   * GroupManager.receiveMessage, because decrypting the first used up (deleted) the sender's key generation in that
+   * device's secret tree: MlsEngine.processMessage throws a ProtocolError (INVALID_MESSAGE, or WRONG_EPOCH once the
+   * epoch's keys are gone), the copy is dropped without touching the stored group state or recording anything, and
+   * the envelope is acknowledged (onEnvelope) — the message shows once. A leave proposal is an encrypted handshake
+   * message and goes the same way.
+   */
+  private async postGroupMessage(groupId: string, envelope: Uint8Array): Promise<void> {
+    const socket = this.socket;
+    if (socket?.state === 'open') {
+      try {
+        await socket.sendGroup(groupId, envelope);
+        return;
+      } catch (err) {
+        if (!ClientError.is(err, ClientErrorCode.ServerUnreachable)) throw err;
+      }
+    }
+    await this.api.sendGroupMessage(groupId, envelope);
   }
 
   /** Device id → registration id of the devices we hold sessions with; undefined when we never fetched them. */

@@ -66,6 +66,11 @@ export interface GroupHost {
   emitMessage(m: MessageRecord): void;
   /** Stores the username a member claims once the server confirms it (Client.learnUsername). */
   learnUsername(accountId: string, username: string): Promise<void>;
+  /**
+   * Hands a GroupMessage envelope to the server for every other member device: over the delivery socket while it is
+   * open, else over HTTP (Client.postGroupMessage). Fails as HttpApi.sendGroupMessage does.
+   */
+  postGroupMessage(groupId: string, envelope: Uint8Array): Promise<void>;
 }
 
 /** The part of Client's Effects the group manager uses. */
@@ -284,7 +289,7 @@ export class GroupManager {
     await this.host.queue.run(async () => {
       const current = (await this.host.store.getGroup(group.groupId)) as GroupRecord;
       const { state, proposal } = await this.engine.leave(this.engine.decodeGroupState(current.state));
-      await this.host.api.sendGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, proposal));
+      await this.host.postGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, proposal));
       const me = this.host.account();
       const notice = this.notice(group.groupId, me, this.host.now(), 'group-members', JSON.stringify({ added: [], removed: [me.accountId], byAdmin: true }));
       await this.host.store.write((tx) => {
@@ -399,7 +404,7 @@ export class GroupManager {
         if (notice) tx.putMessage(notice);
         tx.putGroup({ ...settled, state: this.engine.encodeGroupState(state) });
       });
-      await this.host.api.sendGroupMessage(groupId, this.envelope(EnvelopeType.GroupMessage, message));
+      await this.host.postGroupMessage(groupId, this.envelope(EnvelopeType.GroupMessage, message));
       effects?.emit();
       if (notice) this.host.emitMessage(notice);
     });

@@ -17,20 +17,22 @@
  * - Acks are batched into ACK frames shortly after `ack()`. An envelope is deleted by the server only when acked;
  *   acks not sent before a disconnect are dropped, and envelopes received but not yet handed over are dropped too:
  *   the server sends both again on the next connection (the SDK dedups).
- * - Sends: `send()` carries one message in a SEND frame and resolves with SEND_OK's ids; SEND_ERROR rejects with the
- *   same ClientError HttpApi.sendMessages throws for that code. A send not answered on its connection (closed first, or
- *   no answer within `sendTimeoutMs`) rejects with SERVER_UNREACHABLE: the server may or may not have stored it.
+ * - Sends: `send()` carries one message in a SEND frame and resolves with SEND_OK's ids; `sendGroup()` carries one
+ *   group message in a GROUP_SEND frame and resolves with GROUP_SEND_OK's count. SEND_ERROR (the answer to either)
+ *   rejects with the same ClientError HttpApi.sendMessages / HttpApi.sendGroupMessage throws for that code. A send not
+ *   answered on its connection (closed first, or no answer within `sendTimeoutMs`) rejects with SERVER_UNREACHABLE:
+ *   the server may or may not have stored it.
  * - Reconnects with exponential backoff and jitter, except after 4001 (or a refused upgrade with 401), 4002 and 4003:
  *   those are final states ('unauthorized', 'replaced', 'removed') that the caller must act on.
  * - A frame that does not decode, or comes out of place, is ignored and counted (`stats.badFrames`).
  */
 import { CloseCode, MAX_ACK_IDS, decodeServerFrame, encodeFrame } from '@samizdat/protocol';
-import type { SendCopy, ServerFrame } from '@samizdat/protocol';
+import type { ClientFrame, SendCopy, ServerFrame } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import type { Connector, WebSocketClose, WebSocketLike } from './connector.js';
 import type { Credentials } from './endpoint.js';
 import { basicAuthorization, checkCredentials, isDeviceId, loginOf, parseServerUrl, webSocketUrl } from './endpoint.js';
-import { checkSend } from './http-api.js';
+import { checkGroupId, checkSend } from './http-api.js';
 import type { OutgoingEnvelope, ReceivedEnvelope } from './http-api.js';
 
 export type { ReceivedEnvelope } from './http-api.js';
@@ -85,7 +87,7 @@ export interface DeliverySocketOptions {
   readonly ackDelayMs?: number;
   /** How long close() waits for the server to confirm the close. Default 3 s. */
   readonly closeTimeoutMs?: number;
-  /** How long a send() waits for its SEND_OK or SEND_ERROR. Default 30 s (HttpApi's request timeout). */
+  /** How long a send() or sendGroup() waits for its answer. Default 30 s (HttpApi's request timeout). */
   readonly sendTimeoutMs?: number;
 }
 
@@ -96,7 +98,7 @@ export interface DeliveryStats {
   readonly badFrames: number;
   /** ERROR frames received (e.g. UNKNOWN_ENVELOPE_ACK for an envelope acked twice). */
   readonly errorFrames: number;
-  /** Sends the server confirmed with SEND_OK. */
+  /** Sends the server confirmed (SEND_OK or GROUP_SEND_OK). */
   readonly sent: number;
 }
 
@@ -104,19 +106,19 @@ export interface DeliveryStats {
 const MAX_UNHANDLED = 1024;
 /** After "too many authentication attempts" (4029 or 429), wait at least this long. */
 const RATE_LIMITED_DELAY_MS = 10_000;
-/** A SEND's request id is a varint of at most 32 bits (@samizdat/protocol wire/frames.ts); the counter wraps below 2^32. */
+/** A request id is a varint of at most 32 bits (@samizdat/protocol wire/frames.ts); the counter wraps below 2^32. */
 const REQUEST_ID_LIMIT = 2 ** 32;
-/** How sends are named in error messages, beside HttpApi's route patterns. */
-const SEND_ROUTE = 'SEND on /v1/websocket';
 /**
- * The HTTP status PUT /v1/messages/:accountId answers each of its refusals with (docs/api.md "Errors"), so that a
- * refusal over the socket is the very ClientError the route would have caused.
+ * The HTTP status PUT /v1/messages/:accountId and PUT /v1/groups/:groupId/messages answer each of their refusals with
+ * (docs/api.md "Errors"), so that a refusal over the socket is the very ClientError the route would have caused.
  */
 const SEND_ERROR_STATUS: Readonly<Record<string, number>> = {
   BAD_REQUEST: 400,
   VALIDATION_FAILED: 400,
   INVALID_ENVELOPE: 400,
+  NOT_A_GROUP_MEMBER: 403,
   ACCOUNT_NOT_FOUND: 404,
+  GROUP_NOT_FOUND: 404,
   DEVICE_LIST_MISMATCH: 409,
   PAYLOAD_TOO_LARGE: 413,
   ENVELOPE_TOO_LARGE: 413,
@@ -145,28 +147,57 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
-/** A SEND waiting for its answer, which can only come on the connection it went out on. */
+/** A request that sends, and the answer that confirms it (SEND_ERROR refuses either). */
+const SEND_ANSWER = { send: 'send-ok', 'group-send': 'group-send-ok' } as const;
+type SendRequest = Extract<ClientFrame, { kind: keyof typeof SEND_ANSWER }>;
+type SendAnswer = Extract<ServerFrame, { kind: (typeof SEND_ANSWER)[keyof typeof SEND_ANSWER] }>;
+/** The confirming answer of a request of kind K. */
+type AnswerTo<K extends SendRequest['kind']> = Extract<SendAnswer, { kind: (typeof SEND_ANSWER)[K] }>;
+
+/** How a request or an answer is named in error messages (the frame names of docs/api.md). */
+const FRAME_NAME: Readonly<Record<SendRequest['kind'] | SendAnswer['kind'], string>> = {
+  send: 'SEND',
+  'group-send': 'GROUP_SEND',
+  'send-ok': 'SEND_OK',
+  'group-send-ok': 'GROUP_SEND_OK',
+};
+
+/** How a request is named in error messages, beside HttpApi's route patterns: 'SEND on /v1/websocket'. */
+function routeOf(kind: SendRequest['kind']): string {
+  return `${FRAME_NAME[kind]} on /v1/websocket`;
+}
+
+/**
+ * A SEND or GROUP_SEND waiting for its answer, which can only come on the connection it went out on. One map holds
+ * both: request ids are shared, and an answer of the other kind with this request id is not a confirmation.
+ */
 interface PendingSend {
   readonly connection: Connection;
-  readonly copies: number;
+  /** The request, as error messages name it. */
+  readonly route: string;
+  readonly expects: SendAnswer['kind'];
   readonly timer: ReturnType<typeof setTimeout>;
-  resolve(ids: bigint[]): void;
+  /** Settles with an answer of the `expects` kind (BAD_RESPONSE if it does not fit the request). */
+  answer(frame: SendAnswer): void;
   reject(err: ClientError): void;
 }
 
 /** The error of a send that was not confirmed: retriable, and the server may or may not have stored it. */
-function notConfirmed(why: string): ClientError {
-  return new ClientError(ClientErrorCode.ServerUnreachable, `${SEND_ROUTE}: not sent over the socket (${why})`);
+function notConfirmed(route: string, why: string): ClientError {
+  return new ClientError(ClientErrorCode.ServerUnreachable, `${route}: not sent over the socket (${why})`);
 }
 
-/** The ClientError HttpApi.sendMessages throws for the same refusal (mismatchOf reads its device lists). */
-function refusalOf(frame: Extract<ServerFrame, { kind: 'send-error' }>): ClientError {
+/**
+ * The ClientError HttpApi.sendMessages or HttpApi.sendGroupMessage throws for the same refusal (mismatchOf reads the
+ * device lists of a DEVICE_LIST_MISMATCH).
+ */
+function refusalOf(route: string, frame: Extract<ServerFrame, { kind: 'send-error' }>): ClientError {
   const { code } = frame;
   const details: Record<string, unknown> = {};
   if (code === 'DEVICE_LIST_MISMATCH') {
     for (const name of ['missingDevices', 'extraDevices', 'staleDevices'] as const) {
       const list = frame[name];
-      if (!list.every(isDeviceId)) return new ClientError(ClientErrorCode.BadResponse, `${SEND_ROUTE}: the server's answer has a malformed ${name}`);
+      if (!list.every(isDeviceId)) return new ClientError(ClientErrorCode.BadResponse, `${route}: the server's answer has a malformed ${name}`);
       details[name] = [...list];
     }
   }
@@ -174,7 +205,7 @@ function refusalOf(frame: Extract<ServerFrame, { kind: 'send-error' }>): ClientE
   // A code this client does not know is still a refusal of this request.
   const status = SEND_ERROR_STATUS[code] ?? 400;
   // The server's own message text is not repeated (it could echo anything back), as over HTTP.
-  return new ClientError(ClientErrorCode.ServerError, `${SEND_ROUTE}: the server refused with ${code}`, { code, status, details });
+  return new ClientError(ClientErrorCode.ServerError, `${route}: the server refused with ${code}`, { code, status, details });
 }
 
 export class DeliverySocket {
@@ -245,26 +276,26 @@ export class DeliverySocket {
    */
   async send(accountId: string, messages: readonly OutgoingEnvelope[]): Promise<{ ids: bigint[] }> {
     checkSend(accountId, messages);
-    const connection = this.connection;
-    if (!connection?.ready || this.closing) throw notConfirmed(`the socket is ${this.closing ? 'closing' : this.currentState}`);
-    const requestId = this.takeRequestId();
     const copies: SendCopy[] = messages.map((m) => ({ deviceId: m.deviceId, registrationId: m.registrationId, envelope: m.envelope }));
-    let frame: Uint8Array;
-    try {
-      frame = encodeFrame({ kind: 'send', requestId, accountId, copies });
-    } catch {
-      // An envelope too large for a frame: the HTTP route gets the server's own answer to it.
-      throw notConfirmed('too large for a SEND frame');
-    }
-    const ids = await new Promise<bigint[]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.takePendingSend(connection, requestId)) reject(notConfirmed('no answer in time'));
-      }, this.options.sendTimeoutMs ?? 30_000);
-      this.pendingSends.set(requestId, { connection, copies: messages.length, timer, resolve, reject });
-      // Ignored if the socket is already closing: its close then rejects this send.
-      connection.socket.send(frame);
+    return this.request('send', (requestId) => ({ kind: 'send', requestId, accountId, copies }), (answer) => {
+      if (answer.ids.length !== copies.length) {
+        throw new ClientError(ClientErrorCode.BadResponse, `${routeOf('send')}: the server's answer does not account for every envelope sent`);
+      }
+      return { ids: [...answer.ids] };
     });
-    return { ids };
+  }
+
+  /**
+   * Sends one group message (PUT /v1/groups/:groupId/messages's send: one GroupMessage envelope for every other member
+   * device) in a GROUP_SEND frame on the open connection; resolves with how many member devices it was stored for,
+   * once stored. Fails as HttpApi.sendGroupMessage does: INVALID_ARGUMENT for a malformed group id, SERVER_ERROR with
+   * the server's code for a refusal (GROUP_NOT_FOUND, NOT_A_GROUP_MEMBER, ENVELOPE_TOO_LARGE…; `details.retryAfter`
+   * seconds for RATE_LIMITED), BAD_RESPONSE for an answer that does not fit. SERVER_UNREACHABLE when the send was not
+   * confirmed, as for send().
+   */
+  async sendGroup(groupId: string, envelope: Uint8Array): Promise<{ stored: number }> {
+    checkGroupId(groupId);
+    return this.request('group-send', (requestId) => ({ kind: 'group-send', requestId, groupId, envelope }), (answer) => ({ stored: answer.stored }));
   }
 
   /**
@@ -332,7 +363,7 @@ export class DeliverySocket {
       return;
     }
     // Answers to sends are still taken while closing: the send waiting for one may be what close() waits for.
-    if (this.closing && frame.kind !== 'send-ok' && frame.kind !== 'send-error') return;
+    if (this.closing && frame.kind !== 'send-ok' && frame.kind !== 'group-send-ok' && frame.kind !== 'send-error') return;
     switch (frame.kind) {
       case 'ready':
         if (connection.ready) break;
@@ -359,22 +390,23 @@ export class DeliverySocket {
         if (!connection.ready) break;
         this.enqueue({ kind: 'queue-empty', connection });
         return;
-      case 'send-ok': {
+      case 'send-ok':
+      case 'group-send-ok': {
         if (!connection.ready) break;
         // An unknown request id is ignored: most likely a send that timed out here.
         const pending = this.takePendingSend(connection, frame.requestId);
         if (!pending) return;
-        if (frame.ids.length !== pending.copies) {
-          pending.reject(new ClientError(ClientErrorCode.BadResponse, `${SEND_ROUTE}: the server's answer does not account for every envelope sent`));
+        if (frame.kind !== pending.expects) {
+          pending.reject(new ClientError(ClientErrorCode.BadResponse, `${pending.route}: the server answered with ${FRAME_NAME[frame.kind]}`));
           return;
         }
-        this.counters.sent++;
-        pending.resolve([...frame.ids]);
+        pending.answer(frame);
         return;
       }
       case 'send-error': {
         if (!connection.ready) break;
-        this.takePendingSend(connection, frame.requestId)?.reject(refusalOf(frame));
+        const pending = this.takePendingSend(connection, frame.requestId);
+        pending?.reject(refusalOf(pending.route, frame));
         return;
       }
       case 'error':
@@ -409,7 +441,7 @@ export class DeliverySocket {
     for (const [requestId, pending] of this.pendingSends) {
       if (pending.connection !== connection) continue;
       this.takePendingSend(connection, requestId);
-      pending.reject(notConfirmed('the connection closed before the answer'));
+      pending.reject(notConfirmed(pending.route, 'the connection closed before the answer'));
     }
     this.acks.clear();
     clearTimeout(this.ackTimer);
@@ -462,6 +494,49 @@ export class DeliverySocket {
   }
 
   // ---- sending ----
+
+  /**
+   * Sends the `kind` request (`frameOf` a fresh request id) on the open connection, and waits for its answer on that
+   * connection: `take` turns the confirming answer into the result (or throws BAD_RESPONSE); SEND_ERROR is the
+   * route's refusal.
+   */
+  private async request<K extends SendRequest['kind'], T>(
+    kind: K,
+    frameOf: (requestId: number) => Extract<SendRequest, { kind: K }>,
+    take: (answer: AnswerTo<K>) => T,
+  ): Promise<T> {
+    const route = routeOf(kind);
+    const connection = this.connection;
+    if (!connection?.ready || this.closing) throw notConfirmed(route, `the socket is ${this.closing ? 'closing' : this.currentState}`);
+    const requestId = this.takeRequestId();
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(frameOf(requestId));
+    } catch {
+      // An envelope too large for a frame: the HTTP route gets the server's own answer to it.
+      throw notConfirmed(route, `too large for a ${FRAME_NAME[kind]} frame`);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.takePendingSend(connection, requestId)) reject(notConfirmed(route, 'no answer in time'));
+      }, this.options.sendTimeoutMs ?? 30_000);
+      const answer = (received: SendAnswer): void => {
+        let result: T;
+        try {
+          // onMessage checked the answer's kind against `expects` before handing it here.
+          result = take(received as AnswerTo<K>);
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        this.counters.sent++;
+        resolve(result);
+      };
+      this.pendingSends.set(requestId, { connection, route, expects: SEND_ANSWER[kind], timer, answer, reject });
+      // Ignored if the socket is already closing: its close then rejects this send.
+      connection.socket.send(frame);
+    });
+  }
 
   private takeRequestId(): number {
     // Skips ids still waiting (only possible after 2^32 sends with one never answered).

@@ -168,7 +168,8 @@ export interface DeviceListMismatch {
 
 const GROUP_ID = /^[0-9a-f]{64}$/;
 
-function checkGroupId(groupId: string): void {
+/** INVALID_ARGUMENT unless `groupId` is a group id: 64 lowercase hex characters. */
+export function checkGroupId(groupId: string): void {
   if (typeof groupId !== 'string' || !GROUP_ID.test(groupId)) throw invalidArgument('a group id is 64 lowercase hex characters');
 }
 

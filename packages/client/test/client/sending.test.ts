@@ -1,6 +1,7 @@
 /**
- * How the Client sends 1:1 messages: over the open delivery socket (SEND frames), over HTTP when it is not receiving
- * or when the socket could not confirm a send. Real server, real sockets; HTTP requests are observed at the connector.
+ * How the Client sends 1:1 and group messages: over the open delivery socket (SEND and GROUP_SEND frames), over HTTP
+ * when it is not receiving or when the socket could not confirm a send. Real server, real sockets; HTTP requests are
+ * observed at the connector.
  */
 import { describe, expect, it } from 'vitest';
 import { FrameType } from '@samizdat/protocol';
@@ -11,18 +12,22 @@ import type { TestClient } from './helpers.js';
 
 const env = useServer();
 
-/** A node connector that records its HTTP requests ("PUT /v1/messages/…") and can lose the next SEND_OK. */
-function observedConnector(): Connector & { readonly requests: string[]; loseNextSendOk(): void; readonly lost: number } {
+/**
+ * A node connector that records its HTTP requests ("PUT /v1/messages/…") and can lose the next SEND_OK or
+ * GROUP_SEND_OK.
+ */
+function observedConnector(): Connector & { readonly requests: string[]; loseNextSendOk(): void; loseNextGroupSendOk(): void; readonly lost: number } {
   const base = nodeConnector();
   const requests: string[] = [];
-  let loseNext = false;
+  let loseNext: number | undefined;
   let lost = 0;
   return {
     requests,
     get lost() {
       return lost;
     },
-    loseNextSendOk: () => (loseNext = true),
+    loseNextSendOk: () => (loseNext = FrameType.SendOk),
+    loseNextGroupSendOk: () => (loseNext = FrameType.GroupSendOk),
     canSetWebSocketHeaders: base.canSetWebSocketHeaders,
     fetch: (url, init) => {
       requests.push(`${init.method ?? 'GET'} ${new URL(url).pathname}`);
@@ -32,9 +37,9 @@ function observedConnector(): Connector & { readonly requests: string[]; loseNex
       const ws = base.openWebSocket(url, headers);
       let onmessage: WebSocketLike['onmessage'] = null;
       ws.onmessage = (data) => {
-        if (loseNext && typeof data !== 'string' && data[0] === FrameType.SendOk) {
+        if (loseNext !== undefined && typeof data !== 'string' && data[0] === loseNext) {
           // The answer is lost with the connection: the message is stored, but the sender cannot know it.
-          loseNext = false;
+          loseNext = undefined;
           lost++;
           ws.close(1000, 'lost');
           return;
@@ -68,11 +73,29 @@ function observedConnector(): Connector & { readonly requests: string[]; loseNex
 }
 
 const messageSends = (requests: readonly string[]): string[] => requests.filter((r) => r.startsWith('PUT /v1/messages/'));
+const groupSends = (requests: readonly string[]): string[] => requests.filter((r) => /^PUT \/v1\/groups\/[0-9a-f]{64}\/messages$/.test(r));
 
 async function person(base: string, connector?: Connector): Promise<TestClient & { username: string }> {
   const username = env.uniqueName(base);
   const t = env.keep(await registerClient(env.server().url, username, connector));
   return { ...t, username };
+}
+
+/** A person receiving, with key packages on the server so that groups can add them. */
+async function member(base: string, connector?: Connector): Promise<TestClient & { username: string }> {
+  const t = await person(base, connector);
+  await sync(t);
+  await t.client.groups.maintainKeyPackages();
+  return t;
+}
+
+/** Creates a group of `owner` and `others`, and waits until every one of them has joined and learned its name. */
+async function groupOf(owner: TestClient, others: readonly (TestClient & { username: string })[]): Promise<string> {
+  const { groupId } = await owner.client.groups.create('Socket club', others.map((o) => o.username));
+  for (const o of others) {
+    await waitFor(async () => (await o.client.groups.list()).some((g) => g.groupId === groupId && g.name === 'Socket club'), 'every member joins');
+  }
+  return groupId;
 }
 
 describe('Client sending', () => {
@@ -143,5 +166,58 @@ describe('Client sending', () => {
     await alice.client.whenQueueEmpty();
     await alice.client.sendText(bob.username, 'next');
     expect(messageSends(connector.requests)).toHaveLength(1);
+  });
+
+  it('sends group messages over the open delivery socket too, with no HTTP request per message, to every member', async () => {
+    const connector = observedConnector();
+    const carolConnector = observedConnector();
+    const alice = await member('alice', connector);
+    const bob = await member('bob');
+    const carol = await member('carol', carolConnector);
+    const groupId = await groupOf(alice, [bob, carol]);
+    await alice.client.sendText(groupId, 'hello group');
+    await alice.client.sendText(groupId, 'and again');
+    // The group's settings (sent by create) and both messages: none of them over HTTP.
+    expect(groupSends(connector.requests)).toEqual([]);
+    for (const t of [bob, carol]) {
+      await waitFor(async () => (await bodies(t.client, groupId)).length === 2, 'both messages on every member');
+      expect(await bodies(t.client, groupId)).toEqual(['hello group', 'and again']);
+    }
+    // A member who is not receiving sends over HTTP.
+    await carol.client.stop();
+    await carol.client.sendText(groupId, 'from afar');
+    expect(groupSends(carolConnector.requests)).toEqual([`PUT /v1/groups/${groupId}/messages`]);
+    for (const t of [alice, bob]) await waitFor(async () => (await bodies(t.client, groupId)).includes('from afar'), 'the message sent over HTTP');
+  });
+
+  it('sends a group message again over HTTP when the socket loses the answer, and the members show it once', async () => {
+    const connector = observedConnector();
+    const alice = await member('alice', connector);
+    const bob = await member('bob');
+    const groupId = await groupOf(alice, [bob]);
+    await bob.client.stop();
+    connector.loseNextGroupSendOk();
+    const sent = await alice.client.sendText(groupId, 'stored twice, shown once');
+    expect(sent.status).toBe('sent');
+    expect(connector.lost).toBe(1);
+    expect(groupSends(connector.requests)).toEqual([`PUT /v1/groups/${groupId}/messages`]);
+    expect((await bob.client.api.fetchMessages()).messages).toHaveLength(2);
+    bob.events.message.length = 0;
+    await sync(bob);
+    expect(await bodies(bob.client, groupId)).toEqual(['stored twice, shown once']);
+    expect(bob.events.message.filter(([m]) => m.kind === 'message')).toHaveLength(1);
+    expect(bob.events.undecryptable).toHaveLength(0);
+    // Both copies were acknowledged: nothing is redelivered on the next connection.
+    await bob.client.stop();
+    bob.events.message.length = 0;
+    await sync(bob);
+    expect(bob.events.message).toHaveLength(0);
+
+    // The socket came back, and the next group message goes over it again.
+    await alice.client.whenQueueEmpty();
+    await alice.client.sendText(groupId, 'next');
+    expect(groupSends(connector.requests)).toHaveLength(1);
+    await sync(bob);
+    await waitFor(async () => (await bodies(bob.client, groupId)).includes('next'), 'the next message');
   });
 });

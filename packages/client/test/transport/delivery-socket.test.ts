@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { decodeClientFrame, encodeFrame } from '@samizdat/protocol';
+import { EnvelopeType, MAX_ENVELOPE_FRAME_BYTES, decodeClientFrame, encodeEnvelope, encodeFrame } from '@samizdat/protocol';
 import type { ClientFrame } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../../src/errors.js';
 import { DeliverySocket } from '../../src/transport/delivery-socket.js';
@@ -14,7 +15,7 @@ import { nodeConnector } from '../../src/transport/node-connector.js';
 import { linkDevice, queuedIds, registerDevice, sendMessage, startServer, testEnvelope } from '../../../server/test/helpers/server.js';
 import type { TestDevice, TestServer } from '../../../server/test/helpers/server.js';
 import { connectDevice } from '../../../server/test/helpers/ws-client.js';
-import { closedPort, credentialsOf, eventually, rejectionOf, sleep } from './helpers.js';
+import { answering, closedPort, credentialsOf, eventually, rejectionOf, sleep } from './helpers.js';
 import { startTcpRelay } from './proxies.js';
 import type { TestProxy } from './proxies.js';
 
@@ -329,6 +330,12 @@ const copyFor = (device: TestDevice, envelope: Uint8Array = testEnvelope()): Out
   envelope,
 });
 
+/** A random MLS group id. */
+const newGroupId = (): string => randomBytes(32).toString('hex');
+
+/** A GroupMessage envelope (opaque to the server) with random content. */
+const groupEnvelope = (): Uint8Array => encodeEnvelope({ type: EnvelopeType.GroupMessage, timestamp: Date.now(), content: new Uint8Array(randomBytes(32)) });
+
 const httpOf = (device: TestDevice, target: TestServer = server): HttpApi =>
   new HttpApi({ connector: nodeConnector(), serverUrl: target.url, credentials: credentialsOf(device) });
 
@@ -416,16 +423,55 @@ describe('DeliverySocket sends', () => {
     await socket.whenQueueEmpty();
     await socket.close();
     expect(ClientError.is(await rejectionOf(socket.send(bob.accountId, [copyFor(bob)])), ClientErrorCode.ServerUnreachable)).toBe(true);
+    expect(ClientError.is(await rejectionOf(socket.sendGroup(newGroupId(), groupEnvelope())), ClientErrorCode.ServerUnreachable)).toBe(true);
     expect(await queuedIds(server, bob)).toEqual([]);
+  });
+
+  it('sends a group message to the other members, and refuses one with the very error HttpApi.sendGroupMessage throws', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const carol = await registerDevice(server);
+    // The server orders group changes without reading them: any GroupInfo and commit bytes will do here.
+    const groupId = newGroupId();
+    await httpOf(alice).createGroup(groupId, 0, new Uint8Array(randomBytes(64)));
+    const members = [alice, bob].map((d) => ({ accountId: d.accountId, deviceId: d.deviceId }));
+    await httpOf(alice).commitGroup(groupId, { epoch: 0, commit: groupEnvelope(), groupInfo: new Uint8Array(randomBytes(64)), members });
+    const queued = await queuedIds(server, bob);
+    const socket = new Recorder().open(alice);
+    const outsider = new Recorder().open(carol);
+    await socket.whenQueueEmpty();
+    await outsider.whenQueueEmpty();
+
+    expect(await socket.sendGroup(groupId, groupEnvelope())).toEqual({ stored: 1 });
+    expect(await queuedIds(server, bob)).toHaveLength(queued.length + 1);
+    expect(await queuedIds(server, alice)).toEqual([]);
+
+    const cases: [string, DeliverySocket, TestDevice, string, Uint8Array][] = [
+      ['a device outside the group', outsider, carol, groupId, groupEnvelope()],
+      ['an unknown group', socket, alice, newGroupId(), groupEnvelope()],
+      ['an envelope that is not a GroupMessage', socket, alice, groupId, testEnvelope()],
+      ['an envelope that does not decode', socket, alice, groupId, Uint8Array.of(0xff, 1, 2)],
+    ];
+    for (const [what, from, device, id, envelope] of cases) {
+      const overSocket = await rejectionOf(from.sendGroup(id, envelope));
+      const overHttp = await rejectionOf(httpOf(device).sendGroupMessage(id, envelope));
+      expect(ClientError.is(overSocket, ClientErrorCode.ServerError), what).toBe(true);
+      expect((overSocket as ClientError).server, what).toEqual((overHttp as ClientError).server);
+    }
+    expect(await queuedIds(server, bob)).toHaveLength(queued.length + 1);
+    expect(socket.stats).toMatchObject({ sent: 1, badFrames: 0 });
   });
 });
 
 describe('DeliverySocket sends against a server that holds its answers', () => {
   type Send = Extract<ClientFrame, { kind: 'send' }>;
+  type GroupSend = Extract<ClientFrame, { kind: 'group-send' }>;
   let wss: WebSocketServer;
   let url: string;
   /** The SEND frames received, with the socket each came on. */
   let received: { frame: Send; ws: WebSocket }[];
+  /** The GROUP_SEND frames received, likewise. */
+  let groupSends: { frame: GroupSend; ws: WebSocket }[];
 
   beforeAll(async () => {
     wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -437,6 +483,7 @@ describe('DeliverySocket sends against a server that holds its answers', () => {
       ws.on('message', (data: Buffer) => {
         const frame = decodeClientFrame(new Uint8Array(data));
         if (frame.kind === 'send') received.push({ frame, ws });
+        if (frame.kind === 'group-send') groupSends.push({ frame, ws });
       });
     });
   });
@@ -453,6 +500,7 @@ describe('DeliverySocket sends against a server that holds its answers', () => {
 
   async function openSocket(options: Partial<DeliverySocketOptions> = {}): Promise<{ socket: DeliverySocket; bob: TestDevice }> {
     received = [];
+    groupSends = [];
     const alice = await registerDevice(server);
     const bob = await registerDevice(server);
     const socket = new Recorder().open(alice, { serverUrl: url, ...options });
@@ -521,5 +569,127 @@ describe('DeliverySocket sends against a server that holds its answers', () => {
     await eventually(() => expect(received).toHaveLength(1));
     await other.close();
     expect(ClientError.is(await rejectionOf(waiting), ClientErrorCode.ServerUnreachable)).toBe(true);
+  });
+
+  describe('group sends', () => {
+    type Waiting = (typeof groupSends)[0];
+    const groupId = 'ab'.repeat(32);
+    const answerGroupOk = (ws: WebSocket, requestId: number, stored: number): void => ws.send(encodeFrame({ kind: 'group-send-ok', requestId, stored }));
+    const refuse = (ws: WebSocket, requestId: number, code: string, retryAfter = 0): void =>
+      ws.send(encodeFrame({ kind: 'send-error', requestId, code, message: 'x', retryAfter, missingDevices: [], extraDevices: [], staleDevices: [] }));
+
+    it('sends the envelope in a GROUP_SEND frame and resolves with the count of GROUP_SEND_OK', async () => {
+      const { socket, bob } = await openSocket();
+      const envelope = groupEnvelope();
+      const one = socket.sendGroup(groupId, envelope);
+      const other = socket.sendGroup(groupId, groupEnvelope());
+      const direct = socket.send(bob.accountId, [copyFor(bob)]);
+      await eventually(() => expect([groupSends.length, received.length]).toEqual([2, 1]));
+      const [a, b] = groupSends as [Waiting, Waiting];
+      const [c] = received as [(typeof received)[0]];
+      expect(a.frame.groupId).toBe(groupId);
+      expect(a.frame.envelope).toEqual(envelope);
+      // Both kinds of send draw from one run of request ids.
+      expect(new Set([a.frame.requestId, b.frame.requestId, c.frame.requestId]).size).toBe(3);
+      answerGroupOk(b.ws, b.frame.requestId, 0);
+      answerGroupOk(a.ws, a.frame.requestId + 1000, 9); // nobody asked
+      answerGroupOk(a.ws, a.frame.requestId, 5);
+      answerOk(c.ws, c.frame.requestId, [1n]);
+      expect(await one).toEqual({ stored: 5 });
+      expect(await other).toEqual({ stored: 0 });
+      expect(await direct).toEqual({ ids: [1n] });
+      expect(socket.stats).toMatchObject({ sent: 3, badFrames: 0 });
+    });
+
+    it('refuses with the very ClientError HttpApi.sendGroupMessage throws for the same refusal of the route', async () => {
+      const { socket, bob } = await openSocket();
+      // Each code with the status PUT /v1/groups/:groupId/messages answers it with (docs/api.md "Errors").
+      const cases: [string, number, number][] = [
+        ['NOT_A_GROUP_MEMBER', 403, 0],
+        ['GROUP_NOT_FOUND', 404, 0],
+        ['INVALID_ENVELOPE', 400, 0],
+        ['ENVELOPE_TOO_LARGE', 413, 0],
+        ['RATE_LIMITED', 429, 7],
+        ['QUEUE_FULL', 429, 0],
+        ['SHUTTING_DOWN', 503, 0],
+      ];
+      for (const [code, status, retryAfter] of cases) {
+        const sending = socket.sendGroup(groupId, groupEnvelope());
+        await eventually(() => expect(groupSends).toHaveLength(1));
+        const [{ frame, ws }] = groupSends.splice(0) as [Waiting];
+        refuse(ws, frame.requestId, code, retryAfter);
+        const overSocket = await rejectionOf(sending);
+        expect(ClientError.isServer(overSocket, code), code).toBe(true);
+        expect((overSocket as ClientError).message).toBe(`GROUP_SEND on /v1/websocket: the server refused with ${code}`);
+        const route = await answering(status, { code, message: 'x', ...(retryAfter > 0 ? { retryAfter } : {}) });
+        try {
+          const http = new HttpApi({ connector: nodeConnector(), serverUrl: route.url, credentials: credentialsOf(bob) });
+          const overHttp = await rejectionOf(http.sendGroupMessage(groupId, groupEnvelope()));
+          expect((overSocket as ClientError).server, code).toEqual((overHttp as ClientError).server);
+        } finally {
+          await route.close();
+        }
+      }
+      expect(socket.stats).toMatchObject({ sent: 0, badFrames: 0 });
+    });
+
+    it('rejects an answer of the other kind of send (BAD_RESPONSE)', async () => {
+      const { socket, bob } = await openSocket();
+      const group = socket.sendGroup(groupId, groupEnvelope());
+      const direct = socket.send(bob.accountId, [copyFor(bob)]);
+      await eventually(() => expect([groupSends.length, received.length]).toEqual([1, 1]));
+      const [g] = groupSends as [Waiting];
+      const [d] = received as [(typeof received)[0]];
+      answerOk(g.ws, g.frame.requestId, [1n]);
+      answerGroupOk(d.ws, d.frame.requestId, 1);
+      const [wrongForGroup, wrongForDirect] = [await rejectionOf(group), await rejectionOf(direct)];
+      expect(ClientError.is(wrongForGroup, ClientErrorCode.BadResponse)).toBe(true);
+      expect((wrongForGroup as ClientError).message).toBe('GROUP_SEND on /v1/websocket: the server answered with SEND_OK');
+      expect(ClientError.is(wrongForDirect, ClientErrorCode.BadResponse)).toBe(true);
+      expect((wrongForDirect as ClientError).message).toBe('SEND on /v1/websocket: the server answered with GROUP_SEND_OK');
+      // Settled: the right answer coming late belongs to nobody.
+      answerGroupOk(g.ws, g.frame.requestId, 1);
+      await sleep(50);
+      expect(socket.stats).toMatchObject({ sent: 0, badFrames: 0 });
+    });
+
+    it('rejects a group send still waiting when the connection closes, or not answered in time (SERVER_UNREACHABLE)', async () => {
+      const { socket } = await openSocket();
+      const waiting = socket.sendGroup(groupId, groupEnvelope());
+      await eventually(() => expect(groupSends).toHaveLength(1));
+      const [{ frame, ws }] = groupSends as [Waiting];
+      ws.terminate();
+      const closed = await rejectionOf(waiting);
+      expect(ClientError.is(closed, ClientErrorCode.ServerUnreachable)).toBe(true);
+      expect((closed as ClientError).message).toBe('GROUP_SEND on /v1/websocket: not sent over the socket (the connection closed before the answer)');
+      // Reconnected: the answer to the old connection's send is nobody's.
+      await eventually(() => expect(socket.state).toBe('open'));
+      answerGroupOk([...wss.clients][0] as WebSocket, frame.requestId, 1);
+      await sleep(50);
+      expect(socket.stats).toMatchObject({ sent: 0, badFrames: 0 });
+
+      const { socket: slow } = await openSocket({ sendTimeoutMs: 100 });
+      const late = await rejectionOf(slow.sendGroup(groupId, groupEnvelope()));
+      expect(ClientError.is(late, ClientErrorCode.ServerUnreachable)).toBe(true);
+      expect((late as ClientError).message).toBe('GROUP_SEND on /v1/websocket: not sent over the socket (no answer in time)');
+      expect(groupSends).toHaveLength(1);
+    });
+
+    it('does not send a malformed group id (INVALID_ARGUMENT, as HttpApi), nor without a connection or too large for a frame', async () => {
+      const { socket, bob } = await openSocket();
+      const http = new HttpApi({ connector: nodeConnector(), serverUrl: url, credentials: credentialsOf(bob) });
+      for (const id of ['', 'AB'.repeat(32), 'ab'.repeat(31), 'ab'.repeat(33), 'g'.repeat(64), `${'ab'.repeat(31)}a `]) {
+        const overSocket = await rejectionOf(socket.sendGroup(id, groupEnvelope()));
+        expect(ClientError.is(overSocket, ClientErrorCode.InvalidArgument), id).toBe(true);
+        expect((overSocket as ClientError).message).toBe((await rejectionOf(http.sendGroupMessage(id, groupEnvelope())) as ClientError).message);
+      }
+      const tooLarge = await rejectionOf(socket.sendGroup(groupId, new Uint8Array(MAX_ENVELOPE_FRAME_BYTES + 1)));
+      expect(ClientError.is(tooLarge, ClientErrorCode.ServerUnreachable)).toBe(true);
+      expect((tooLarge as ClientError).message).toContain('too large for a GROUP_SEND frame');
+      await socket.close();
+      expect(ClientError.is(await rejectionOf(socket.sendGroup(groupId, groupEnvelope())), ClientErrorCode.ServerUnreachable)).toBe(true);
+      await sleep(50);
+      expect(groupSends).toEqual([]);
+    });
   });
 });
