@@ -152,6 +152,29 @@ describe('postgres repository', () => {
     }
   });
 
+  it('runs two batches at once and still stores a queue\'s writes in the order they were made', async () => {
+    const repo = await connectMigrated();
+    try {
+      const a = account();
+      const b = account();
+      await repo.createAccount(a, device());
+      await repo.createAccount(b, device());
+      // 2,500 one-envelope sends made at once are three batches (1,000 writes each at most); the second starts while
+      // the first is still in flight, once the first holds its row locks. Half go to each queue, interleaved.
+      const calls = Array.from({ length: 2_500 }, (_, i) => repo.enqueue([envelope(i % 2 === 0 ? a.id : b.id, 1)], 10_000));
+      const ids = (await Promise.all(calls)).map(([id]) => id as bigint);
+      expect(repo.stats.mostBatchesInFlight).toBe(2);
+      for (const parity of [0, 1]) {
+        const queue = ids.filter((_, i) => i % 2 === parity);
+        expect(queue.every((id, i) => i === 0 || id > (queue[i - 1] as bigint))).toBe(true);
+        const stored = await repo.fetchQueue(parity === 0 ? a.id : b.id, 1, 0n, 5_000, 0);
+        expect(stored.map((e) => e.id)).toEqual(queue);
+      }
+    } finally {
+      await repo.close();
+    }
+  });
+
   it('applies each migration once when several processes migrate at the same moment', async () => {
     const schema = nextSchema();
     const repos = await Promise.all(Array.from({ length: 4 }, () => PostgresRepository.connect(url, { schema, max: 2 })));

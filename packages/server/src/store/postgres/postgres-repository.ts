@@ -15,13 +15,18 @@
  * - addDevice and deleteAccount lock the account row first (max + 1 and "delete everything" need a stable set).
  *
  * The hot-path queue writes — enqueue, ack, touchDevice — are batched across calls (QueueBatch below): every call
- * made while the previous batch is in flight joins the next one, and a batch is ONE transaction of five statements
+ * made while a batch is starting joins the next one, and a batch is ONE transaction of five statements
  * (lock every device row it touches, sorted; delete the acked envelopes; insert the new ones and count them into the
  * depths; touch; commit). One transaction per call cost about ten round trips per message, each driven from the
  * busy event loop while its connection sat idle in transaction holding row locks (docs/benchmarks.md, "Server
  * profile"). Each call keeps its own all-or-nothing rule: the depth and device checks run in JS on the locked rows
  * before anything is written, so a call that is QUEUE_FULL or DEVICE_NOT_FOUND stores nothing and the others go on.
- * Nothing resolves before the batch's COMMIT returned. Group fan-out keeps one transaction per call.
+ * Nothing resolves before the batch's COMMIT returned. Two batches may be in flight, so that one's COMMIT (and its
+ * WAL flush) overlaps the next one's statements; the next starts only once the previous holds its row locks, so that
+ * a queue's writes are still stored in the order they were made (a later batch that touches the same queue waits for
+ * the earlier one's COMMIT on that row lock). Only a batch whose transaction is retried (deadlock or serialization
+ * failure, which sorted locking under READ COMMITTED should never produce) can be overtaken by the next one. Group
+ * fan-out keeps one transaction per call.
  *
  * Errors: constraint violations the contract names become RepositoryError; every other PostgresError is rethrown as
  * a PostgresStoreError carrying only the SQLSTATE code and the server's primary message — never the `detail` field,
@@ -126,16 +131,21 @@ type QueueOutcome = { readonly ok: true; readonly value: unknown } | { readonly 
 
 /** Most writes in one batch (a batch of 1,000 one-envelope sends is ~300 KB of parameters). */
 const MAX_BATCH_WRITES = 1_000;
+/** Batches in flight at once: one committing while the next runs its statements. */
+const MAX_BATCHES_IN_FLIGHT = 2;
 
 const deviceKeyOf = (accountId: string, deviceId: number) => `${accountId}/${deviceId}`;
 
 export class PostgresRepository implements Repository {
   readonly engine = 'postgres';
   private closed = false;
-  /** Queue writes waiting for the next batch, and the batch in flight (one at a time per process). */
+  /** Queue writes waiting for the next batch; the batches in flight (at most MAX_BATCHES_IN_FLIGHT per process). */
   private queued: QueueWrite[] = [];
-  private batchInFlight: Promise<void> | undefined;
-  private readonly counters = { queueTransactions: 0 };
+  private readonly batchesInFlight = new Set<Promise<void>>();
+  /** True from a batch's start until it holds its row locks: no other batch starts meanwhile. */
+  private batchLocking = false;
+  private batchScheduled = false;
+  private readonly counters = { queueTransactions: 0, mostBatchesInFlight: 0 };
 
   private constructor(
     private readonly sql: Sql,
@@ -185,13 +195,16 @@ export class PostgresRepository implements Repository {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    while (this.batchInFlight) await this.batchInFlight;
+    while (this.batchesInFlight.size > 0 || this.batchScheduled) {
+      if (this.batchesInFlight.size > 0) await Promise.all([...this.batchesInFlight]);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
     this.closed = true;
     await this.sql.end({ timeout: 5 });
   }
 
-  /** Batches committed by the queue writer (for tests). */
-  get stats(): { readonly queueTransactions: number } {
+  /** Batches committed by the queue writer, and the most ever in flight at once (for tests). */
+  get stats(): { readonly queueTransactions: number; readonly mostBatchesInFlight: number } {
     return { ...this.counters };
   }
 
@@ -460,32 +473,56 @@ export class PostgresRepository implements Repository {
       return;
     }
     this.queued.push(write);
-    // Calls made in this event-loop turn join the batch; so do calls made while the previous batch is in flight.
-    if (this.batchInFlight === undefined) this.batchInFlight = new Promise((resolve) => setImmediate(resolve)).then(() => this.runBatches());
+    this.scheduleBatch();
   }
 
-  private async runBatches(): Promise<void> {
+  /** Starts a batch soon (calls made in this event-loop turn join it) if one may start. */
+  private scheduleBatch(): void {
+    if (this.batchScheduled || this.queued.length === 0) return;
+    if (this.batchLocking || this.batchesInFlight.size >= MAX_BATCHES_IN_FLIGHT) return;
+    this.batchScheduled = true;
+    setImmediate(() => {
+      this.batchScheduled = false;
+      this.startBatch();
+    });
+  }
+
+  private startBatch(): void {
+    if (this.queued.length === 0 || this.batchLocking || this.batchesInFlight.size >= MAX_BATCHES_IN_FLIGHT) return;
+    const batch = this.queued.splice(0, MAX_BATCH_WRITES);
+    this.batchLocking = true;
+    // Once per batch (a retried transaction locks again; its end also counts, should it fail before locking).
+    let signalled = false;
+    const locked = (): void => {
+      if (signalled) return;
+      signalled = true;
+      this.batchLocking = false;
+      this.scheduleBatch();
+    };
+    const running: Promise<void> = this.runBatch(batch, locked).finally(() => {
+      this.batchesInFlight.delete(running);
+      locked();
+      this.scheduleBatch();
+    });
+    this.batchesInFlight.add(running);
+    this.counters.mostBatchesInFlight = Math.max(this.counters.mostBatchesInFlight, this.batchesInFlight.size);
+  }
+
+  private async runBatch(batch: readonly QueueWrite[], locked: () => void): Promise<void> {
+    let outcomes: QueueOutcome[];
     try {
-      while (this.queued.length > 0) {
-        const batch = this.queued.splice(0, MAX_BATCH_WRITES);
-        let outcomes: QueueOutcome[];
-        try {
-          outcomes = await this.transaction((tx) => this.applyBatch(tx, batch));
-          this.counters.queueTransactions += 1;
-        } catch (error) {
-          for (const write of batch) write.settle.reject(error);
-          continue;
-        }
-        batch.forEach((write, i) => {
-          const outcome = outcomes[i];
-          if (outcome === undefined) write.settle.reject(new Error('queue batch lost track of a write'));
-          else if (outcome.ok) (write.settle as Settle<unknown>).resolve(outcome.value);
-          else write.settle.reject(outcome.error);
-        });
-      }
-    } finally {
-      this.batchInFlight = undefined;
+      outcomes = await this.transaction((tx) => this.applyBatch(tx, batch, locked));
+      this.counters.queueTransactions += 1;
+    } catch (error) {
+      for (const write of batch) write.settle.reject(error);
+      return;
     }
+    batch.forEach((write, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined) write.settle.reject(new Error('queue batch lost track of a write'));
+      else if (outcome.ok) (write.settle as Settle<unknown>).resolve(outcome.value);
+      else write.settle.reject(outcome.error);
+    });
   }
 
   /**
@@ -493,7 +530,7 @@ export class PostgresRepository implements Repository {
    * this again from the start). Acks are applied before enqueues, so a queue emptied by an ack in the same batch has
    * room for the sends in it.
    */
-  private async applyBatch(tx: Sql, batch: readonly QueueWrite[]): Promise<QueueOutcome[]> {
+  private async applyBatch(tx: Sql, batch: readonly QueueWrite[], locked: () => void): Promise<QueueOutcome[]> {
     const sql = this.sql;
     const outcomes: QueueOutcome[] = new Array(batch.length);
     // 1. Lock every device row the batch touches, in key order (other nodes' batches lock in the same order).
@@ -503,12 +540,14 @@ export class PostgresRepository implements Repository {
       else devices.set(deviceKeyOf(w.accountId, w.deviceId), w);
     }
     const targets = [...devices.values()];
-    const locked = await lockDevices<{ account_id: string; device_id: number; queue_depth: number }>(
+    const lockedRows = await lockDevices<{ account_id: string; device_id: number; queue_depth: number }>(
       tx,
       sql.array(targets.map((t) => t.accountId), OID.text),
       sql.array(targets.map((t) => t.deviceId), OID.int4),
     );
-    const depth = new Map(locked.map((row) => [deviceKeyOf(row.account_id, row.device_id), row.queue_depth]));
+    // The next batch may start now: whatever it shares with this one waits for this COMMIT.
+    locked();
+    const depth = new Map(lockedRows.map((row) => [deviceKeyOf(row.account_id, row.device_id), row.queue_depth]));
     // 2. Acks: one DELETE for all of them, each id only from its own device's queue.
     const acks = batch.flatMap((w) => (w.kind === 'ack' ? w.ids.map((id) => ({ w, id })) : []));
     // Per device: envelopes acked (their depth is subtracted) and the last-seen time, written in step 4.
