@@ -16,6 +16,22 @@ const env = useServer();
  * A node connector that records its HTTP requests ("PUT /v1/messages/…") and can lose the next SEND_OK or
  * GROUP_SEND_OK.
  */
+/**
+ * `text` reached `t` twice (two copies stored by the server) and shows once in `conversation`: the second copy was
+ * recognised as a duplicate, nothing undecryptable, and both were acknowledged (nothing comes back on reconnect).
+ */
+async function expectShownOnce(t: TestClient, conversation: string, text: string): Promise<void> {
+  expect((await t.client.api.fetchMessages()).messages).toHaveLength(2);
+  await sync(t);
+  expect(await bodies(t.client, conversation)).toEqual([text]);
+  expect(t.events.message.filter(([m]) => m.kind === 'message')).toHaveLength(1);
+  expect(t.events.undecryptable).toHaveLength(0);
+  await t.client.stop();
+  t.events.message.length = 0;
+  await sync(t);
+  expect(t.events.message).toHaveLength(0);
+}
+
 function observedConnector(): Connector & { readonly requests: string[]; loseNextSendOk(): void; loseNextGroupSendOk(): void; readonly lost: number } {
   const base = nodeConnector();
   const requests: string[] = [];
@@ -151,16 +167,7 @@ describe('Client sending', () => {
     expect(sent.status).toBe('sent');
     expect(connector.lost).toBe(1);
     expect(messageSends(connector.requests)).toEqual([`PUT /v1/messages/${bob.client.accountId}`]);
-    expect((await bob.client.api.fetchMessages()).messages).toHaveLength(2);
-    await sync(bob);
-    expect(await bodies(bob.client, alice.client.accountId)).toEqual(['stored twice, shown once']);
-    expect(bob.events.message.filter(([m]) => m.kind === 'message')).toHaveLength(1);
-    expect(bob.events.undecryptable).toHaveLength(0);
-    // Both copies were acknowledged: nothing is redelivered on the next connection.
-    await bob.client.stop();
-    bob.events.message.length = 0;
-    await sync(bob);
-    expect(bob.events.message).toHaveLength(0);
+    await expectShownOnce(bob, alice.client.accountId, 'stored twice, shown once');
 
     // The socket came back, and the next message goes over it again.
     await alice.client.whenQueueEmpty();
@@ -201,17 +208,8 @@ describe('Client sending', () => {
     expect(sent.status).toBe('sent');
     expect(connector.lost).toBe(1);
     expect(groupSends(connector.requests)).toEqual([`PUT /v1/groups/${groupId}/messages`]);
-    expect((await bob.client.api.fetchMessages()).messages).toHaveLength(2);
     bob.events.message.length = 0;
-    await sync(bob);
-    expect(await bodies(bob.client, groupId)).toEqual(['stored twice, shown once']);
-    expect(bob.events.message.filter(([m]) => m.kind === 'message')).toHaveLength(1);
-    expect(bob.events.undecryptable).toHaveLength(0);
-    // Both copies were acknowledged: nothing is redelivered on the next connection.
-    await bob.client.stop();
-    bob.events.message.length = 0;
-    await sync(bob);
-    expect(bob.events.message).toHaveLength(0);
+    await expectShownOnce(bob, groupId, 'stored twice, shown once');
 
     // The socket came back, and the next group message goes over it again.
     await alice.client.whenQueueEmpty();
