@@ -826,16 +826,24 @@ export class Client extends Emitter<ClientEvents> {
    * key is used up), acknowledged silently — exactly once holds.
    */
   private async postMessages(accountId: string, messages: readonly OutgoingEnvelope[]): Promise<void> {
+    await this.overSocketOrHttp(
+      (socket) => socket.send(accountId, messages),
+      () => this.api.sendMessages(accountId, messages),
+    );
+  }
+
+  /** `overSocket` while the delivery socket is open; `overHttp` without one, or when the socket could not confirm. */
+  private async overSocketOrHttp(overSocket: (socket: DeliverySocket) => Promise<unknown>, overHttp: () => Promise<unknown>): Promise<void> {
     const socket = this.socket;
     if (socket?.state === 'open') {
       try {
-        await socket.send(accountId, messages);
+        await overSocket(socket);
         return;
       } catch (err) {
         if (!ClientError.is(err, ClientErrorCode.ServerUnreachable)) throw err;
       }
     }
-    await this.api.sendMessages(accountId, messages);
+    await overHttp();
   }
 
   /**
@@ -849,16 +857,10 @@ export class Client extends Emitter<ClientEvents> {
    * message and goes the same way.
    */
   private async postGroupMessage(groupId: string, envelope: Uint8Array): Promise<void> {
-    const socket = this.socket;
-    if (socket?.state === 'open') {
-      try {
-        await socket.sendGroup(groupId, envelope);
-        return;
-      } catch (err) {
-        if (!ClientError.is(err, ClientErrorCode.ServerUnreachable)) throw err;
-      }
-    }
-    await this.api.sendGroupMessage(groupId, envelope);
+    await this.overSocketOrHttp(
+      (socket) => socket.sendGroup(groupId, envelope),
+      () => this.api.sendGroupMessage(groupId, envelope),
+    );
   }
 
   /** Device id → registration id of the devices we hold sessions with; undefined when we never fetched them. */

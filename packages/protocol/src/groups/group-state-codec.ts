@@ -52,20 +52,23 @@ function encodedTree(tree: RatchetTree): Uint8Array {
   return bytes;
 }
 
-function decodeError(what: string): ProtocolError {
-  return new ProtocolError(ProtocolErrorCode.Decode, `bad group state: ${what}`);
-}
-
-/** Runs a ts-mls decoder over all of `bytes` (DECODE_ERROR if it fails or leaves bytes over). */
-function decodeAll<T>(decoder: Decoder<T>, bytes: Uint8Array, what: string): T {
+/**
+ * Runs a ts-mls decoder over all of `bytes` from `offset`: DECODE_ERROR with `message` if it fails (ts-mls decoders
+ * return undefined or throw) or leaves bytes over.
+ */
+export function decodeWhole<T>(decoder: Decoder<T>, bytes: Uint8Array, message: string, offset = 0): T {
   let decoded: [T, number] | undefined;
   try {
-    decoded = decoder(bytes, 0);
+    decoded = decoder(bytes, offset);
   } catch {
     decoded = undefined;
   }
-  if (decoded === undefined || decoded[1] !== bytes.length) throw decodeError(what);
+  if (decoded === undefined || offset + decoded[1] !== bytes.length) throw new ProtocolError(ProtocolErrorCode.Decode, message);
   return decoded[0];
+}
+
+function decodeAll<T>(decoder: Decoder<T>, bytes: Uint8Array, what: string): T {
+  return decodeWhole(decoder, bytes, `bad group state: ${what}`);
 }
 
 export function encodeGroupStateV2(state: StoredState): Uint8Array {
@@ -131,16 +134,7 @@ export class TreeCache {
 
 export function decodeGroupStateBytes(bytes: Uint8Array, cache: TreeCache): StoredState {
   if (bytes.length === 0) throw new ProtocolError(ProtocolErrorCode.UnknownVersion, 'unknown group state version');
-  if (bytes[0] === GROUP_STATE_V1) {
-    let decoded: [StoredState, number] | undefined;
-    try {
-      decoded = mlsDecodeGroupState(bytes, 1);
-    } catch {
-      decoded = undefined;
-    }
-    if (decoded === undefined || 1 + decoded[1] !== bytes.length) throw decodeError('version 1');
-    return decoded[0];
-  }
+  if (bytes[0] === GROUP_STATE_V1) return decodeWhole(mlsDecodeGroupState, bytes, 'bad group state: version 1', 1);
   if (bytes[0] !== GROUP_STATE_V2) {
     throw new ProtocolError(ProtocolErrorCode.UnknownVersion, 'unknown group state version');
   }
@@ -168,7 +162,7 @@ export function decodeGroupStateBytes(bytes: Uint8Array, cache: TreeCache): Stor
       const i = reader.varint('node index', length - 1);
       old[i] = reader.bool('node present') ? decodeAll(decodeNode, reader.bytes(MAX_PART, 'node'), 'node') : undefined;
     }
-    if (past.has(epoch)) throw decodeError('epoch twice');
+    if (past.has(epoch)) throw new ProtocolError(ProtocolErrorCode.Decode, 'bad group state: epoch twice');
     past.set(epoch, { resumptionPsk, senderDataSecret, secretTree, groupContext, ratchetTree: old });
   }
   reader.end('group state');

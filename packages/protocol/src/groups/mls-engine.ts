@@ -61,7 +61,7 @@ import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import type { IdentityKeyPair } from '../keys/identity.js';
 import { BinaryReader, BinaryWriter } from '../wire/binary.js';
 import type { DeviceCredential } from './device-credential.js';
-import { TreeCache, decodeGroupStateBytes, encodeGroupStateV2 } from './group-state-codec.js';
+import { TreeCache, decodeGroupStateBytes, decodeWhole, encodeGroupStateV2 } from './group-state-codec.js';
 import {
   assertDeviceAddress,
   decodeDeviceCredential,
@@ -233,16 +233,7 @@ async function mapErrors<T>(run: () => Promise<T>): Promise<T> {
 }
 
 function decodeMessage(bytes: Uint8Array): MLSMessage {
-  let decoded: [MLSMessage, number] | undefined;
-  try {
-    decoded = decodeMlsMessage(bytes, 0);
-  } catch {
-    decoded = undefined;
-  }
-  if (decoded === undefined || decoded[1] !== bytes.length) {
-    throw new ProtocolError(ProtocolErrorCode.Decode, 'not an MLS message');
-  }
-  return decoded[0];
+  return decodeWhole(decodeMlsMessage, bytes, 'not an MLS message');
 }
 
 function basicIdentity(credential: Credential): Uint8Array {
