@@ -1,13 +1,13 @@
 /**
  * The official MLS interoperability vectors (github.com/mlswg/mls-implementations, as ts-mls 1.6.4 ships them; see
- * test/vectors/mls/README.md) run through our node:crypto provider, with ts-mls's own vector checks (its
+ * test/vectors/mls/README.md) run through both providers we ship (node:crypto, and ts-mls's default as the browser uses it), with ts-mls's own vector checks (its
  * test/test-vectors/*.test.ts at the same commit) ported here: every suite in the files (1–7) is supported by both
  * providers, so every entry runs.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import type { CiphersuiteImpl, GroupContext, PrivateKeyPackage, Hpke, Signature } from 'ts-mls';
+import type { CiphersuiteImpl, CryptoProvider, GroupContext, PrivateKeyPackage, Hpke, Signature } from 'ts-mls';
 import { getCiphersuiteImpl, joinGroup, makePskIndex, processPrivateMessage, processPublicMessage } from 'ts-mls';
 import { getCiphersuiteFromId, getCiphersuiteNameFromId } from 'ts-mls/crypto/ciphersuite.js';
 import type { CiphersuiteId } from 'ts-mls/crypto/ciphersuite.js';
@@ -48,20 +48,29 @@ import { encodeProposal } from 'ts-mls/proposal.js';
 import { encodeCommit } from 'ts-mls/commit.js';
 import { defaultCapabilities } from 'ts-mls/defaultCapabilities.js';
 import { nodeMlsCryptoProvider } from '../../src/groups/node-mls-provider.js';
+import { defaultMlsCryptoProvider } from '../../src/groups/default-mls-provider.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- vector files are untyped JSON */
 function vectors(name: string): any[] {
   return JSON.parse(readFileSync(new URL(`../vectors/mls/${name}.json`, import.meta.url), 'utf8')) as any[];
 }
 
-const impls = new Map<number, Promise<CiphersuiteImpl>>();
-function implFor(id: number): Promise<CiphersuiteImpl> {
-  let impl = impls.get(id);
-  if (impl === undefined) {
-    impl = getCiphersuiteImpl(getCiphersuiteFromId(id as CiphersuiteId), nodeMlsCryptoProvider);
-    impls.set(id, impl);
-  }
-  return impl;
+/** The providers we ship: node:crypto (Node) and ts-mls's default with our P-521 workaround (the browser). */
+const PROVIDERS: [string, CryptoProvider][] = [
+  ['node:crypto', nodeMlsCryptoProvider],
+  ['default (browser)', defaultMlsCryptoProvider],
+];
+
+function implsOf(provider: CryptoProvider): (id: number) => Promise<CiphersuiteImpl> {
+  const impls = new Map<number, Promise<CiphersuiteImpl>>();
+  return (id) => {
+    let impl = impls.get(id);
+    if (impl === undefined) {
+      impl = getCiphersuiteImpl(getCiphersuiteFromId(id as CiphersuiteId), provider);
+      impls.set(id, impl);
+    }
+    return impl;
+  };
 }
 
 const h = hexToBytes;
@@ -94,7 +103,9 @@ function groupContext(x: any, treeHashBytes: Uint8Array): GroupContext {
   };
 }
 
-describe('MLS interop vectors through the node:crypto provider', () => {
+describe.each(PROVIDERS)('MLS interop vectors through the %s provider', (_provider, provider) => {
+  const implFor = implsOf(provider);
+
   it.each(cases('crypto-basics'))('crypto-basics %s', async (_name, x) => {
     const impl = await implFor(x.cipher_suite);
     expect(bytesToHex(await refhash(x.ref_hash.label, h(x.ref_hash.value), impl.hash))).toBe(x.ref_hash.out);

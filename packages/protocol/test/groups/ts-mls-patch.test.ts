@@ -212,6 +212,9 @@ describe('ts-mls patch: the secret tree is derived lazily', () => {
     const tree = await createSecretTree(width, encryptionSecret, impl.kdf);
     expect(counter.expansions).toBe(0);
     expect(tree.intermediateNodes).toEqual({ [root(width)]: encryptionSecret });
+    // A copy (§7): ts-mls wipes encryption_secret as soon as the tree is built.
+    const rootSecret = tree.intermediateNodes[root(width)]!;
+    expect(rootSecret).not.toBe(encryptionSecret);
 
     const leaf = leafToNodeIndex(toLeafIndex(1234));
     const first = await consumeRatchet(tree, leaf, 'application', impl);
@@ -222,7 +225,7 @@ describe('ts-mls patch: the secret tree is derived lazily', () => {
     expect(stored).toHaveLength(14);
     expect(stored).not.toContain(root(width));
     expect(stored).not.toContain(leaf);
-    expect(first.consumed).toContain(encryptionSecret);
+    expect(first.consumed).toContain(rootSecret);
     expect(Object.keys(first.newTree.leafNodes)).toEqual([String(leaf)]);
     expect(first.newTree.leafNodes[leaf]!.application.generation).toBe(1);
     // The input tree is untouched (ts-mls states are values).
