@@ -75,6 +75,7 @@ export {
   inspectMessage,
   isActiveMember,
   membersOfGroup,
+  needsRekey,
   ownMember,
   treeHashOf,
 } from './groups/mls-engine.js';

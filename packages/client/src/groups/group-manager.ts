@@ -13,6 +13,10 @@
  * - A new device of a member account joins the account's groups by external commit (RFC 9420 §12.4.3.2), and the
  *   account's other devices then re-send the group's settings so the new device learns the name.
  * - Every device makes an update commit at least weekly (post-compromise security, RFC 9420 §16.6).
+ * - A group whose stored state says its epoch's secret tree may be derived from zeros (`needsRekey`: stored by a build
+ *   with the broken ts-mls patch, docs/protocol.md "Secret trees derived from zeros") gets an update commit on the
+ *   next `maintain()` and before anything is encrypted in it; a commit by another member that wins the epoch does
+ *   as well.
  */
 import {
   EnvelopeType,
@@ -27,6 +31,7 @@ import {
   groupIdOf,
   inspectMessage,
   membersOfGroup,
+  needsRekey,
   toHex,
 } from '@samizdat/protocol';
 import type { CommitResult, CryptoProvider, DeviceAddress, GroupState, IdentityKeyPair, MlsDeviceIdentity, ProcessedMessage } from '@samizdat/protocol';
@@ -286,9 +291,9 @@ export class GroupManager {
   async leave(nameOrId: string): Promise<void> {
     const group = await this.find(nameOrId);
     if (!group.active) return;
-    await this.host.queue.run(async () => {
-      const current = (await this.host.store.getGroup(group.groupId)) as GroupRecord;
-      const { state, proposal } = await this.engine.leave(this.engine.decodeGroupState(current.state));
+    // The Remove proposal is a PrivateMessage: like any message, only in an epoch with a sound secret tree.
+    await this.inSoundEpoch(group.groupId, async (current, before) => {
+      const { state, proposal } = await this.engine.leave(before);
       await this.host.postGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, proposal));
       const me = this.host.account();
       const notice = this.notice(group.groupId, me, this.host.now(), 'group-members', JSON.stringify({ added: [], removed: [me.accountId], byAdmin: true }));
@@ -318,6 +323,34 @@ export class GroupManager {
   /** A fresh leaf and path (post-compromise security); also commits pending proposals such as a member's leave. */
   async selfUpdate(groupId: string): Promise<void> {
     await this.commit(groupId, async (_g, state) => this.engine.update(state));
+  }
+
+  /**
+   * An update commit if the group's epoch may have a secret tree derived from zeros (`needsRekey`); nothing if not,
+   * e.g. once another member's commit won the epoch (processing it gave this device a new, sound epoch).
+   */
+  private async rekey(groupId: string): Promise<void> {
+    await this.commit(groupId, async (_g, state) => (needsRekey(state) ? this.engine.update(state) : undefined));
+  }
+
+  /**
+   * Runs `task` in the client's queue with the group's record and state, once that state may encrypt: while its
+   * epoch may have a secret tree derived from zeros, the epoch is rotated first (`rekey`, which runs through the
+   * queue itself, so between queue runs) and the group read again.
+   */
+  private async inSoundEpoch<T>(groupId: string, task: (group: GroupRecord, state: GroupState) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.host.queue.run(async (): Promise<{ value: T } | undefined> => {
+        const group = await this.host.store.getGroup(groupId);
+        if (!group || !group.active) throw new ClientError(ClientErrorCode.InvalidArgument, 'this device is not in that group');
+        const state = this.engine.decodeGroupState(group.state);
+        if (needsRekey(state)) return undefined;
+        return { value: await task(group, state) };
+      });
+      if (outcome) return outcome.value;
+      if (attempt >= COMMIT_ATTEMPTS) throw new ClientError(ClientErrorCode.Timeout, 'the group kept changing; try again');
+      await this.rekey(groupId);
+    }
   }
 
   private requireAdmin(group: GroupRecord): void {
@@ -389,12 +422,10 @@ export class GroupManager {
    * own record is managed by the caller (Client.sendText).
    */
   async sendContent(groupId: string, content: Content, applyLocally = true): Promise<void> {
-    await this.host.queue.run(async () => {
-      const group = await this.host.store.getGroup(groupId);
-      if (!group || !group.active) throw new ClientError(ClientErrorCode.InvalidArgument, 'this device is not in that group');
+    await this.inSoundEpoch(groupId, async (group, current) => {
       const me = this.host.account();
       const withProfile: Content = { ...content, profile: { ...(me.username !== undefined ? { username: me.username } : {}) } };
-      const { state, message } = await this.engine.encrypt(this.engine.decodeGroupState(group.state), encodeContent(withProfile));
+      const { state, message } = await this.engine.encrypt(current, encodeContent(withProfile));
       const effects = applyLocally ? await this.host.interpret({ conversation: groupId, author: me.accountId, authorDevice: me.deviceId, group }, content) : undefined;
       const settled = withSettings(effects?.groupWrites.at(-1) ?? group, content, me.accountId);
       const notice = applyLocally ? this.settingsNotice(group, settled, me, content.timestamp) : undefined;
@@ -576,15 +607,26 @@ export class GroupManager {
   // ---- upkeep ----
 
   /**
-   * A new device joins its account's groups by external commit; key packages are topped up; groups whose leaf is
-   * older than a week get an update commit.
+   * A new device joins its account's groups by external commit; key packages are topped up; groups whose epoch may
+   * have a secret tree derived from zeros get an update commit, then those whose leaf is older than a week.
    */
   async maintain(): Promise<void> {
     await this.maintainKeyPackages();
     await this.joinAccountGroups();
+    for (const group of await this.host.store.listGroups()) {
+      if (group.active && this.storedNeedsRekey(group)) await this.rekey(group.groupId).catch(() => undefined);
+    }
     const now = this.host.now();
     for (const group of await this.host.store.listGroups()) {
       if (group.active && now - group.updatedAt > SELF_UPDATE_AFTER_MS) await this.selfUpdate(group.groupId).catch(() => undefined);
+    }
+  }
+
+  private storedNeedsRekey(group: GroupRecord): boolean {
+    try {
+      return needsRekey(this.engine.decodeGroupState(group.state));
+    } catch {
+      return false; // An unreadable state cannot send either.
     }
   }
 

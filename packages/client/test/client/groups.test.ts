@@ -1,6 +1,10 @@
+import { join } from 'node:path';
+import { needsRekey } from '@samizdat/protocol';
 import { describe, expect, it } from 'vitest';
+import { encodeGroupStateV2 } from '../../../protocol/src/groups/group-state-codec.js';
 import { ClientError } from '../../src/errors.js';
-import { bodies, linkClient, registerClient, useServer, waitFor } from './helpers.js';
+import { SqliteClientStore } from '../../src/storage/sqlite/sqlite-store.js';
+import { bodies, linkClient, registerClient, reopen, useServer, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
 
 const env = useServer();
@@ -36,6 +40,103 @@ async function settle(...clients: TestClient[]): Promise<void> {
   await new Promise((r) => setTimeout(r, 150));
   for (const c of clients) await c.client.whenQueueEmpty().catch(() => undefined);
 }
+
+/**
+ * Closes `t` and stores its groups as the build with the broken ts-mls patch left them (state version 2, which says
+ * nothing of the secret tree), then opens the profile again, not started: an upgraded client's first run.
+ */
+async function upgrade(t: TestClient): Promise<TestClient> {
+  const engine = t.client.groups.engine;
+  await t.client.close();
+  const store = SqliteClientStore.open(join(t.dir, 'samizdat.db'));
+  const groups = await store.listGroups();
+  const asStored = (state: Uint8Array) => encodeGroupStateV2(engine.decodeGroupState(state) as unknown as Parameters<typeof encodeGroupStateV2>[0]);
+  await store.write((tx) => groups.forEach((g) => tx.putGroup({ ...g, state: asStored(g.state) })));
+  await store.close();
+  return env.keep(await reopen(t.dir));
+}
+
+/** The group's epoch on `t`, and whether its stored state says the epoch's secret tree may be derived from zeros. */
+async function epochAndFlag(t: TestClient, groupId: string): Promise<[number, boolean]> {
+  const group = await t.client.groups.find(groupId);
+  return [group.epoch, needsRekey(t.client.groups.engine.decodeGroupState(group.state))];
+}
+
+/** A group `creator` made with `others`, its name known everywhere and one message read; the epoch it is in. */
+async function talkingGroup(name: string, creator: TestClient, ...others: (TestClient & { username: string })[]): Promise<{ groupId: string; epoch: number }> {
+  const people = [creator, ...others];
+  const { groupId } = await creator.client.groups.create(name, others.map((p) => p.username));
+  for (const t of others) await waitFor(async () => (await t.client.groups.list()).some((g) => g.groupId === groupId && g.name === name), 'every member joins');
+  await creator.client.sendText(groupId, 'before the upgrade');
+  for (const t of others) await waitFor(async () => (await bodies(t.client, groupId)).includes('before the upgrade'), 'the message');
+  await settle(...people);
+  const { epoch } = await creator.client.groups.find(groupId);
+  expect(epoch).toBeGreaterThanOrEqual(1);
+  return { groupId, epoch };
+}
+
+describe('groups whose secret tree the broken ts-mls patch derived from zeros', () => {
+  it('an upgraded device rotates the epoch before its first send; the others follow its commit and rotate nothing', async () => {
+    const people = [await person('alice'), await person('bob'), await person('carol')] as const;
+    const { groupId, epoch } = await talkingGroup('Upgrade', ...people);
+    const [alice, bob, carol] = [await upgrade(people[0]), await upgrade(people[1]), await upgrade(people[2])];
+    for (const t of [alice, bob, carol]) expect(await epochAndFlag(t, groupId)).toEqual([epoch, true]);
+
+    // Bob sends before anything else runs (not started: no maintenance): an update commit goes first.
+    await bob.client.sendText(groupId, 'first after the upgrade');
+    expect(await epochAndFlag(bob, groupId)).toEqual([epoch + 1, false]);
+
+    // The others process his commit (a new, sound epoch: nothing of theirs to rotate) and read the message.
+    for (const t of [alice, carol]) {
+      await t.client.start();
+      await waitFor(async () => (await bodies(t.client, groupId)).includes('first after the upgrade'), 'the message sent in the new epoch');
+    }
+    await bob.client.start();
+    await carol.client.sendText(groupId, 'and on');
+    for (const t of [alice, bob]) await waitFor(async () => (await bodies(t.client, groupId)).includes('and on'), 'a reply');
+    // Stopping waits for each device's maintenance: one commit in all, no flag left.
+    for (const t of [alice, bob, carol]) {
+      await t.client.stop();
+      expect(await epochAndFlag(t, groupId)).toEqual([epoch + 1, false]);
+    }
+  });
+
+  it('an upgraded device rotates the epoch on maintain(), before any message', async () => {
+    const people = [await person('alice'), await person('bob'), await person('carol')] as const;
+    const { groupId, epoch } = await talkingGroup('Maintained', ...people);
+    const [alice, bob, carol] = [await upgrade(people[0]), await upgrade(people[1]), await upgrade(people[2])];
+
+    await alice.client.groups.maintain();
+    expect(await epochAndFlag(alice, groupId)).toEqual([epoch + 1, false]);
+    for (const t of [alice, bob, carol]) await t.client.start();
+    await waitFor(async () => (await epochAndFlag(bob, groupId))[0] === epoch + 1, 'bob processes the commit');
+    await bob.client.sendText(groupId, 'after the rotation');
+    for (const t of [alice, carol]) await waitFor(async () => (await bodies(t.client, groupId)).includes('after the rotation'), 'the message');
+    for (const t of [alice, bob, carol]) {
+      await t.client.stop();
+      expect(await epochAndFlag(t, groupId)).toEqual([epoch + 1, false]);
+    }
+  });
+
+  it('an upgraded device that leaves rotates the epoch before it proposes its removal', async () => {
+    const people = [await person('alice'), await person('bob'), await person('carol')] as const;
+    const { groupId, epoch } = await talkingGroup('Leaving', ...people);
+    const [alice, bob, carol] = [await upgrade(people[0]), await upgrade(people[1]), await upgrade(people[2])];
+
+    await carol.client.groups.leave(groupId);
+    const left = await carol.client.groups.find(groupId);
+    expect([left.epoch, left.active]).toEqual([epoch + 1, false]);
+    // Alice (the admin) processes the rotation, then the proposal, and commits the removal.
+    for (const t of [alice, bob]) await t.client.start();
+    for (const t of [alice, bob]) {
+      await waitFor(async () => t.client.groups.view(await t.client.groups.find(groupId)).members.length === 2, 'carol is removed');
+    }
+    for (const t of [alice, bob]) {
+      await t.client.stop();
+      expect(await epochAndFlag(t, groupId)).toEqual([epoch + 2, false]);
+    }
+  });
+});
 
 describe('groups (MLS) through the SDK', () => {
   it('three people with two devices each: create, talk, add a fourth, remove one, an offline device catches up', async () => {

@@ -13,7 +13,11 @@
  * Trees are immutable values here (ts-mls copies a tree to change it), which gives two caches keyed by identity:
  * the encoding of a tree object is kept (a state re-encoded after a message reuses its tree's bytes), and a decoded
  * tree is kept by its tree hash (the GroupContext's, which is the hash of exactly that tree) and handed out as a copy.
- * Version 1 (ts-mls's encoding after a version byte) still decodes.
+ * Version 3 is version 2 with one flags byte after the version byte. Bit 0, `zeroKeyedEpoch`: the current epoch's
+ * secret tree (RFC 9420 §9) may have been derived by the broken ts-mls patch of commit 48ca476 from Nh zero bytes
+ * instead of the epoch's encryption_secret (docs/protocol.md "Secret trees derived from zeros"), so the client must
+ * commit before it encrypts anything in this epoch. Versions 1 and 2 still decode; since nothing in them tells which
+ * build wrote them, a state they hold past epoch 0 (created groups start at 0 with a sound tree) decodes flagged.
  */
 import { decodeGroupState as mlsDecodeGroupState } from 'ts-mls';
 import type { ClientState, RatchetTree } from 'ts-mls';
@@ -30,9 +34,18 @@ import { BinaryReader, BinaryWriter } from '../wire/binary.js';
 
 export const GROUP_STATE_V1 = 0x01;
 export const GROUP_STATE_V2 = 0x02;
+export const GROUP_STATE_V3 = 0x03;
+/** Version 3 flags byte, bit 0: the current epoch's secret tree may be derived from zeros (see above). */
+export const GROUP_STATE_FLAG_ZERO_KEYED_EPOCH = 0x01;
 
 /** A ts-mls state without its client configuration (what is stored). */
 type StoredState = Omit<ClientState, 'clientConfig'>;
+
+/** What a stored state decodes to: the state, and whether its current epoch must be rotated before any send. */
+export interface DecodedGroupState {
+  readonly state: StoredState;
+  readonly zeroKeyedEpoch: boolean;
+}
 
 const MAX_PART = 1 << 30;
 const MAX_SMALL = 1 << 20;
@@ -71,7 +84,18 @@ function decodeAll<T>(decoder: Decoder<T>, bytes: Uint8Array, what: string): T {
   return decodeWhole(decoder, bytes, `bad group state: ${what}`);
 }
 
+/** Version 2: the state without trees, the current tree once, and past epochs' receiver data against it. */
 export function encodeGroupStateV2(state: StoredState): Uint8Array {
+  return encodeStateBody(state, [GROUP_STATE_V2]);
+}
+
+/** Version 3: version 2's fields after a flags byte (only GROUP_STATE_FLAG_ZERO_KEYED_EPOCH is defined). */
+export function encodeGroupStateV3(state: StoredState, zeroKeyedEpoch: boolean): Uint8Array {
+  return encodeStateBody(state, [GROUP_STATE_V3, zeroKeyedEpoch ? GROUP_STATE_FLAG_ZERO_KEYED_EPOCH : 0]);
+}
+
+/** `header` (one byte each), then the fields versions 2 and 3 share. */
+function encodeStateBody(state: StoredState, header: readonly number[]): Uint8Array {
   const tree = state.ratchetTree;
   const treeBytes = encodedTree(tree);
   const withoutPast = encodeGroupStateWithoutTree({ ...state, historicalReceiverData: new Map() });
@@ -95,12 +119,9 @@ export function encodeGroupStateV2(state: StoredState): Uint8Array {
     }
   }
   const pastBytes = past.finish();
-  return new BinaryWriter(treeBytes.length + withoutPast.length + pastBytes.length + 16)
-    .u8(GROUP_STATE_V2)
-    .bytes(withoutPast)
-    .bytes(treeBytes)
-    .fixed(pastBytes)
-    .finish();
+  const out = new BinaryWriter(treeBytes.length + withoutPast.length + pastBytes.length + 16);
+  for (const byte of header) out.u8(byte);
+  return out.bytes(withoutPast).bytes(treeBytes).fixed(pastBytes).finish();
 }
 
 /** Decoded trees by tree hash, for one engine. */
@@ -132,14 +153,46 @@ export class TreeCache {
   }
 }
 
-export function decodeGroupStateBytes(bytes: Uint8Array, cache: TreeCache): StoredState {
+/**
+ * Decodes a stored state of any version. DECODE_ERROR for bad bytes (a flags byte with undefined bits included),
+ * UNKNOWN_VERSION for a version not listed above.
+ */
+export function decodeGroupStateBytes(bytes: Uint8Array, cache: TreeCache): DecodedGroupState {
   if (bytes.length === 0) throw new ProtocolError(ProtocolErrorCode.UnknownVersion, 'unknown group state version');
-  if (bytes[0] === GROUP_STATE_V1) return decodeWhole(mlsDecodeGroupState, bytes, 'bad group state: version 1', 1);
-  if (bytes[0] !== GROUP_STATE_V2) {
+  const version = bytes[0];
+  if (version === GROUP_STATE_V1) {
+    const state = decodeWhole(mlsDecodeGroupState, bytes, 'bad group state: version 1', 1);
+    return { state, zeroKeyedEpoch: writtenBeforeFix(state) };
+  }
+  if (version !== GROUP_STATE_V2 && version !== GROUP_STATE_V3) {
     throw new ProtocolError(ProtocolErrorCode.UnknownVersion, 'unknown group state version');
   }
   const reader = new BinaryReader(bytes);
   reader.u8('version');
+  let flags: number | undefined;
+  if (version === GROUP_STATE_V3) {
+    flags = reader.u8('flags');
+    if ((flags & ~GROUP_STATE_FLAG_ZERO_KEYED_EPOCH) !== 0) {
+      throw new ProtocolError(ProtocolErrorCode.Decode, 'bad group state: undefined flags');
+    }
+  }
+  const state = decodeStateBody(reader, cache);
+  const zeroKeyedEpoch =
+    flags === undefined ? writtenBeforeFix(state) : (flags & GROUP_STATE_FLAG_ZERO_KEYED_EPOCH) !== 0;
+  return { state, zeroKeyedEpoch };
+}
+
+/**
+ * Whether a version 1 or 2 state must be taken as zero-keyed: every one past epoch 0 (its epoch came from a commit or
+ * a join, which the broken patch keyed from zeros; a created group's epoch 0 was keyed soundly). Older builds' states
+ * are caught too and rotated once for nothing.
+ */
+function writtenBeforeFix(state: StoredState): boolean {
+  return state.groupContext.epoch >= 1n;
+}
+
+/** The fields versions 2 and 3 share, to the end of the input. */
+function decodeStateBody(reader: BinaryReader, cache: TreeCache): StoredState {
   const withoutTreeBytes = reader.bytes(MAX_PART, 'state');
   const treeBytes = reader.bytes(MAX_PART, 'ratchet tree');
   // The tree hash is read first (from the state's GroupContext) to find the tree in the cache.

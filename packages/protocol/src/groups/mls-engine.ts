@@ -60,8 +60,9 @@ import { constantTimeEqual, toHex } from '../crypto/bytes.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import type { IdentityKeyPair } from '../keys/identity.js';
 import { BinaryReader, BinaryWriter } from '../wire/binary.js';
+import { defaultMlsCryptoProvider } from './default-mls-provider.js';
 import type { DeviceCredential } from './device-credential.js';
-import { TreeCache, decodeGroupStateBytes, decodeWhole, encodeGroupStateV2 } from './group-state-codec.js';
+import { TreeCache, decodeGroupStateBytes, decodeWhole, encodeGroupStateV3 } from './group-state-codec.js';
 import {
   assertDeviceAddress,
   decodeDeviceCredential,
@@ -192,7 +193,10 @@ export interface MlsEngineOptions {
    * verified, or trusted on first use by the caller's policy). Asked for every member admitted, on every path.
    */
   readonly isTrustedIdentity: (accountId: string, identityKey: Uint8Array) => boolean | Promise<boolean>;
-  /** ts-mls crypto provider. Node: `nodeMlsCryptoProvider` (`@samizdat/protocol/groups-node`); default: ts-mls's. */
+  /**
+   * ts-mls crypto provider. Node: `nodeMlsCryptoProvider` (`@samizdat/protocol/groups-node`); default: ts-mls's, as
+   * `defaultMlsCryptoProvider` wraps it (./default-mls-provider.ts).
+   */
   readonly mlsCryptoProvider?: MlsCryptoProvider;
   /** Cipher suite of new identities and groups; default DEFAULT_GROUP_CIPHER_SUITE. */
   readonly cipherSuite?: GroupCipherSuite;
@@ -209,6 +213,23 @@ function inner(state: GroupState): ClientState {
 
 function outer(state: ClientState): GroupState {
   return state as unknown as GroupState;
+}
+
+/**
+ * States whose current epoch's secret tree (RFC 9420 §9) may have been derived from zeros by the broken ts-mls patch
+ * (docs/protocol.md "Secret trees derived from zeros"). Kept beside the states, not inside them, so that nothing
+ * ts-mls copies carries the mark by accident: `derivedState` alone passes it on.
+ */
+const zeroKeyedStates = new WeakSet<object>();
+
+/**
+ * The state an operation on `before` produced. Within one epoch (a message sent or received, a proposal) the secret
+ * tree is the same one, so a zero-keyed mark stays; a new epoch (a commit made or processed) has a tree derived from
+ * its own encryption_secret, so it is not marked.
+ */
+function derivedState(before: ClientState, after: ClientState): GroupState {
+  if (zeroKeyedStates.has(before) && after.groupContext.epoch === before.groupContext.epoch) zeroKeyedStates.add(after);
+  return outer(after);
 }
 
 /** Maps ts-mls's errors to ProtocolErrors (ours pass through: they come from our AuthenticationService). */
@@ -302,6 +323,15 @@ export function groupIdOf(state: GroupState): Uint8Array {
 
 export function epochOf(state: GroupState): bigint {
   return inner(state).groupContext.epoch;
+}
+
+/**
+ * True when this epoch's secret tree may have been derived from zeros (a state stored by a build with the broken
+ * ts-mls patch, docs/protocol.md "Secret trees derived from zeros"): commit (e.g. `update`) before encrypting
+ * anything. Any new epoch — our commit or another member's — clears it.
+ */
+export function needsRekey(state: GroupState): boolean {
+  return zeroKeyedStates.has(inner(state));
 }
 
 /** The ratchet tree hash of the current epoch (RFC 9420 §7.8): equal on every member in the same epoch. */
@@ -420,7 +450,7 @@ export class MlsEngine {
   readonly cipherSuite: GroupCipherSuite;
   private readonly crypto: CryptoProvider;
   private readonly isTrustedIdentity: MlsEngineOptions['isTrustedIdentity'];
-  private readonly mlsProvider: MlsCryptoProvider | undefined;
+  private readonly mlsProvider: MlsCryptoProvider;
   private readonly now: () => number;
   private readonly impls = new Map<GroupCipherSuite, Promise<CiphersuiteImpl>>();
   private readonly verified = new Map<string, DeviceCredential>();
@@ -430,7 +460,7 @@ export class MlsEngine {
   constructor(options: MlsEngineOptions) {
     this.crypto = options.crypto;
     this.isTrustedIdentity = options.isTrustedIdentity;
-    this.mlsProvider = options.mlsCryptoProvider;
+    this.mlsProvider = options.mlsCryptoProvider ?? defaultMlsCryptoProvider;
     this.cipherSuite = options.cipherSuite ?? DEFAULT_GROUP_CIPHER_SUITE;
     assertCipherSuite(this.cipherSuite);
     this.now = options.now ?? (() => Date.now() / 1000);
@@ -612,15 +642,22 @@ export class MlsEngine {
     return this.commit(state, []);
   }
 
+  /**
+   * Commits are PrivateMessages, except in an epoch whose secret tree may be derived from zeros: there the handshake
+   * keys are public, so the commit goes as a PublicMessage (RFC 9420 §6.2), authenticated by the key schedule's
+   * membership_key (sound) as well as by its signature. Its content is the same either way (UpdatePath secrets are
+   * HPKE-encrypted to members, RFC 9420 §7.6), and the epoch it starts has a sound secret tree.
+   */
   private async commit(state: GroupState, extraProposals: Proposal[]): Promise<CommitResult> {
     const impl = await this.implFor(state);
+    const s = inner(state);
     return mapErrors(async () => {
       const result = await createCommit(
-        { state: inner(state), cipherSuite: impl },
-        { extraProposals, ratchetTreeExtension: true },
+        { state: s, cipherSuite: impl },
+        { extraProposals, ratchetTreeExtension: true, wireAsPublicMessage: needsRekey(state) },
       );
       return {
-        state: outer(result.newState),
+        state: derivedState(s, result.newState),
         commit: mlsMessageBytes(result.commit),
         ...(result.welcome !== undefined
           ? { welcome: mlsMessageBytes({ version: 'mls10', wireformat: 'mls_welcome', welcome: result.welcome }) }
@@ -644,7 +681,7 @@ export class MlsEngine {
         { proposalType: 'remove', remove: { removed: s.privatePath.leafIndex } },
         impl,
       );
-      return { state: outer(newState), proposal: mlsMessageBytes(message) };
+      return { state: derivedState(s, newState), proposal: mlsMessageBytes(message) };
     });
   }
 
@@ -719,10 +756,11 @@ export class MlsEngine {
   /** Encrypts an application message for the current epoch (a PrivateMessage, signed by our leaf). */
   async encrypt(state: GroupState, plaintext: Uint8Array): Promise<{ state: GroupState; message: Uint8Array }> {
     const impl = await this.implFor(state);
+    const s = inner(state);
     return mapErrors(async () => {
-      const { newState, privateMessage } = await createApplicationMessage(inner(state), plaintext, impl);
+      const { newState, privateMessage } = await createApplicationMessage(s, plaintext, impl);
       return {
-        state: outer(newState),
+        state: derivedState(s, newState),
         message: mlsMessageBytes({ version: 'mls10', wireformat: 'mls_private_message', privateMessage }),
       };
     });
@@ -815,7 +853,7 @@ export class MlsEngine {
     }
     return {
       kind: 'application',
-      state: outer(newState),
+      state: derivedState(s, newState),
       plaintext: content.applicationData,
       sender: memberOf(leaf, content.sender.leafIndex),
       epoch: pm.epoch,
@@ -864,7 +902,7 @@ export class MlsEngine {
     }
     return {
       kind: 'commit',
-      state: outer(after),
+      state: derivedState(before, after),
       epoch: after.groupContext.epoch,
       added,
       removed,
@@ -895,22 +933,26 @@ export class MlsEngine {
         description = { type: 'other', proposalType: String(p.proposalType) };
       }
     }
-    return { kind: 'proposal', state: outer(after), proposal: description, sender };
+    return { kind: 'proposal', state: derivedState(before, after), proposal: description, sender };
   }
 
   /**
-   * Encodes a group state for storage (it holds private keys: store it like any secret). The ratchet tree is written
-   * once, not once per retained epoch, and a tree encoded before is not encoded again (./group-state-codec.ts).
+   * Encodes a group state for storage (it holds private keys: store it like any secret), as version 3 with its
+   * `needsRekey` mark. The ratchet tree is written once, not once per retained epoch, and a tree encoded before is not
+   * encoded again (./group-state-codec.ts).
    */
   encodeGroupState(state: GroupState): Uint8Array {
-    return encodeGroupStateV2(inner(state));
+    return encodeGroupStateV3(inner(state), needsRekey(state));
   }
 
   /**
-   * Inverse of encodeGroupState (either version), bound to this engine's trust callback and providers. A tree this
-   * engine decoded before is not decoded again.
+   * Inverse of encodeGroupState (any version), bound to this engine's trust callback and providers. A tree this
+   * engine decoded before is not decoded again. A version 1 or 2 state past epoch 0 comes back with `needsRekey`.
    */
   decodeGroupState(bytes: Uint8Array): GroupState {
-    return outer({ ...decodeGroupStateBytes(bytes, this.treeCache), clientConfig: this.clientConfig });
+    const { state, zeroKeyedEpoch } = decodeGroupStateBytes(bytes, this.treeCache);
+    const decoded: ClientState = { ...state, clientConfig: this.clientConfig };
+    if (zeroKeyedEpoch) zeroKeyedStates.add(decoded);
+    return outer(decoded);
   }
 }

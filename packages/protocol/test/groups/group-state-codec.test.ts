@@ -2,7 +2,9 @@
  * Stored group states (src/groups/group-state-codec.ts): version 2 writes the ratchet tree once (past epochs as the
  * nodes that differ), reuses a tree's encoding, and decodes a tree once per engine. Checked: the decoded state keeps
  * working — late messages of past epochs, the next commits — with a warm and with a cold engine; re-encoding is
- * byte-identical; the old encoding still decodes; bad bytes give DECODE_ERROR / UNKNOWN_VERSION and nothing else.
+ * byte-identical; the old encodings still decode; bad bytes give DECODE_ERROR / UNKNOWN_VERSION and nothing else.
+ * Version 3 adds the zero-keyed-epoch flag (docs/protocol.md "Secret trees derived from zeros"): set on version 1 and
+ * 2 states past epoch 0, kept within an epoch and through storage, gone with the next epoch.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -10,7 +12,8 @@ import { encodeGroupState as mlsEncodeGroupState } from 'ts-mls';
 import type { ClientState } from 'ts-mls';
 import { ProtocolError, ProtocolErrorCode } from '../../src/errors.js';
 import type { GroupState } from '../../src/groups/mls-engine.js';
-import { MlsEngine, epochOf } from '../../src/groups/mls-engine.js';
+import { GROUP_STATE_V3, encodeGroupStateV2 } from '../../src/groups/group-state-codec.js';
+import { MlsEngine, epochOf, inspectMessage, needsRekey } from '../../src/groups/mls-engine.js';
 import { nodeMlsCryptoProvider } from '../../src/groups/node-mls-provider.js';
 import type { Device } from './fixtures.js';
 import { Directory, crypto, deliver, errorCode, expectConverged, keyPackage, makeAccount, makeDevice, stateOf, talk } from './fixtures.js';
@@ -26,6 +29,11 @@ function encodeV1(state: GroupState): Uint8Array {
   out[0] = 1;
   out.set(encoded, 1);
   return out;
+}
+
+/** What a client upgraded from a build with the broken patch holds: its state as that build stored it (version 2). */
+function upgraded(device: Device): GroupState {
+  return device.engine.decodeGroupState(encodeGroupStateV2(clientState(stateOf(device))));
 }
 
 /** A group of `size` one-device accounts that has gone through several epochs; returns messages held back. */
@@ -126,5 +134,82 @@ describe('group state storage', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('secret trees derived from zeros: the version 3 flag', () => {
+  it('takes a version 1 or 2 state past epoch 0 as zero-keyed, and one at epoch 0 or written as version 3 as sound', async () => {
+    const directory = new Directory();
+    const solo = await makeDevice(await makeAccount('solo', directory), 1, directory);
+    solo.state = await solo.engine.createGroup(solo.mls);
+    // A created group's epoch 0 was keyed soundly by every build.
+    expect(needsRekey(stateOf(solo))).toBe(false);
+    expect(needsRekey(upgraded(solo))).toBe(false);
+    expect(needsRekey(solo.engine.decodeGroupState(encodeV1(stateOf(solo))))).toBe(false);
+
+    const { bob } = await busyGroup(3);
+    expect(epochOf(stateOf(bob))).toBe(4n);
+    expect(needsRekey(stateOf(bob))).toBe(false); // made by this build
+    const bytes = bob.engine.encodeGroupState(stateOf(bob));
+    expect([bytes[0], bytes[1]]).toEqual([GROUP_STATE_V3, 0]);
+    expect(needsRekey(bob.engine.decodeGroupState(bytes))).toBe(false);
+    expect(needsRekey(upgraded(bob))).toBe(true);
+    expect(needsRekey(bob.engine.decodeGroupState(encodeV1(stateOf(bob))))).toBe(true);
+  });
+
+  it('keeps the flag within the epoch and through storage, and drops it with the next epoch, ours or another member’s', async () => {
+    const { devices, alice, bob } = await busyGroup(3);
+    const carol = devices[2]!;
+    for (const d of devices) d.state = upgraded(d);
+    expect(devices.map((d) => needsRekey(stateOf(d)))).toEqual([true, true, true]);
+
+    // Stored as version 3 with the flag, read back flagged by a warm and a cold engine.
+    const bytes = bob.engine.encodeGroupState(stateOf(bob));
+    expect([bytes[0], bytes[1]]).toEqual([GROUP_STATE_V3, 1]);
+    expect(needsRekey(bob.engine.decodeGroupState(bytes))).toBe(true);
+    const cold = new MlsEngine({ crypto, isTrustedIdentity: () => true, mlsCryptoProvider: nodeMlsCryptoProvider });
+    expect(needsRekey(cold.decodeGroupState(bytes))).toBe(true);
+    expect(cold.encodeGroupState(cold.decodeGroupState(bytes))).toStrictEqual(bytes);
+
+    // Within the epoch: sending, receiving and a proposal keep it (the secret tree is the same one).
+    await talk(alice, devices, 'still in the old epoch');
+    expect(devices.map((d) => needsRekey(stateOf(d)))).toEqual([true, true, true]);
+    const leaving = await carol.engine.leave(stateOf(carol));
+    carol.state = leaving.state;
+    await deliver([alice, bob], leaving.proposal);
+    expect(devices.map((d) => needsRekey(stateOf(d)))).toEqual([true, true, true]);
+
+    // Bob's commit starts a new epoch: not flagged for him, nor for those who process it. It travels as a
+    // PublicMessage, since the zero-derived handshake keys of the old epoch protect nothing.
+    const update = await bob.engine.update(stateOf(bob));
+    expect(inspectMessage(update.commit)).toMatchObject({ kind: 'commit', encrypted: false });
+    bob.state = update.state;
+    expect(needsRekey(stateOf(bob))).toBe(false);
+    const seen = await alice.engine.processMessage(stateOf(alice), update.commit);
+    alice.state = seen.state;
+    expect(needsRekey(stateOf(alice))).toBe(false);
+    // Carol, removed, never learns the new epoch: her state stays in the old one, flag and all, and cannot send.
+    const removed = await carol.engine.processMessage(stateOf(carol), update.commit);
+    expect(removed.kind === 'commit' && removed.removedSelf).toBe(true);
+    expect([epochOf(removed.state), needsRekey(removed.state)]).toEqual([epochOf(stateOf(carol)), true]);
+    expect(bob.engine.encodeGroupState(stateOf(bob))[1]).toBe(0);
+
+    // The new epoch's commits are PrivateMessages again, and the group talks on.
+    await talk(bob, [alice, bob], 'in the new epoch');
+    await talk(alice, [alice, bob], 'and back');
+    const next = await alice.engine.update(stateOf(alice));
+    expect(inspectMessage(next.commit)).toMatchObject({ kind: 'commit', encrypted: true });
+    expect([needsRekey(stateOf(alice)), needsRekey(stateOf(bob))]).toEqual([false, false]);
+  });
+
+  it('answers a flags byte with undefined bits with DECODE_ERROR', async () => {
+    const { bob } = await busyGroup(3);
+    const bytes = bob.engine.encodeGroupState(upgraded(bob));
+    const decode = (b: Uint8Array) => Promise.resolve().then(() => bob.engine.decodeGroupState(b));
+    for (const flags of [0x02, 0x80, 0x81, 0xff]) {
+      const bad = bytes.slice();
+      bad[1] = flags;
+      expect(await errorCode(decode(bad))).toBe(ProtocolErrorCode.Decode);
+    }
   });
 });
