@@ -1,7 +1,7 @@
 /**
  * The provisioning cipher: how an existing device encrypts the provisioning message (the account identity key pair,
  * the account id, the server's link code…) to a new device of the same account, through a server that only relays
- * it (DESIGN.md "Identities"; the server side is packages/server/src/routes/devices.ts).
+ * it (docs/architecture.md "Identities"; the server side is packages/server/src/routes/devices.ts).
  *
  * The new device opens the provisioning socket, gets a one-use address from the server (32 random bytes, 43 base64url
  * characters), makes a fresh X25519 key pair and shows both as a link code (text and QR). The existing device reads

@@ -1,7 +1,7 @@
 /**
  * The CryptoProvider interface: every primitive the protocol uses, behind one seam, so that the same protocol code
  * runs on node:crypto (Node) and on WebCrypto + @noble (browsers). Implementations must pass the Wycheproof vectors
- * in `shared/vectors/` and agree with each other on random inputs.
+ * in `test/vectors/` and agree with each other on random inputs.
  *
  * Keys cross this interface as raw bytes (32-byte X25519 / Ed25519 keys, FIPS 203 encodings for ML-KEM), so that
  * stored state never depends on one provider's key objects.

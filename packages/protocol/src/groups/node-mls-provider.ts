@@ -1,6 +1,6 @@
 /**
  * A ts-mls CryptoProvider on node:crypto (OpenSSL), so that MLS group operations in Node are not bound by the
- * default provider's async WebCrypto calls and pure-JS curve arithmetic (shared/FINDINGS.md, "ts-mls 1.6.4").
+ * default provider's async WebCrypto calls and pure-JS curve arithmetic (docs/dependencies.md, "ts-mls 1.6.4").
  *
  * - Hash, HMAC and the KDF (RFC 5869 HKDF extract / expand) are synchronous node:crypto calls.
  * - HPKE (RFC 9180, base mode, single shot + exporter) is implemented here in full, on DHKEM over X25519 / X448

@@ -19,9 +19,9 @@ export const providers: ReadonlyArray<readonly [string, TestedProvider]> = [
   ['web', webProvider],
 ];
 
-/** CI puts `shared/` beside the clone, so it is always four levels above this folder's package root. */
-export const WYCHEPROOF_DIR = new URL('../../../../../shared/vectors/wycheproof/', import.meta.url);
 const VECTORS_DIR = new URL('../vectors/', import.meta.url);
+/** Project Wycheproof's files, committed under test/vectors/wycheproof/ (see the README there). */
+const WYCHEPROOF_DIR = new URL('wycheproof/', VECTORS_DIR);
 
 export function readWycheproof<T>(file: string): T {
   return JSON.parse(readFileSync(new URL(file, WYCHEPROOF_DIR), 'utf8')) as T;

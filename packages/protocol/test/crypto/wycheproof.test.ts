@@ -1,5 +1,5 @@
 /**
- * Wycheproof vectors (shared/vectors/wycheproof/, see test/vectors/README.md) against both providers. `valid` cases
+ * Wycheproof vectors (test/vectors/wycheproof/, see the README there) against both providers. `valid` cases
  * must give the expected output, `invalid` ones must be rejected with a ProtocolError, `acceptable` ones may go either
  * way but must not crash. Cases the CryptoProvider interface cannot express are filtered out, never skipped; each
  * test asserts how many cases ran, so a filter that matches nothing fails.

@@ -1,6 +1,6 @@
 /**
  * Two server nodes (two buildApp instances on separate ports) sharing one PostgreSQL schema and one NATS subject
- * prefix: the scale-out deployment of DESIGN.md "Storage and scale", on real PostgreSQL and NATS.
+ * prefix: the scale-out deployment of docs/architecture.md "Storage and scale", on real PostgreSQL and NATS.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -7,7 +7,7 @@
  * consumeLinkCode atomic without extra locking.
  *
  * Durability: synchronous=FULL makes SQLite fsync the WAL at every commit, so a write is on disk before its method
- * resolves. An fsync per message would cap the server at ~5k messages/s (FINDINGS.md), so the hot-path writes —
+ * resolves. An fsync per message would cap the server at ~5k messages/s (docs/dependencies.md), so the hot-path writes —
  * enqueue, ack, touchDevice, group fan-out — go through a group-commit writer: every call made within one event-loop
  * turn joins one transaction, flushed on setImmediate or as soon as MAX_BATCH_ROWS rows are waiting. A call that
  * fails (QUEUE_FULL, DEVICE_NOT_FOUND) stores nothing and does not fail the others (see flush).
