@@ -1,7 +1,8 @@
 /**
- * Browser tests of the web client: the real `samizdat-server` binary serving the Vite build, and Debian's Chromium
- * driven by playwright-core, one browser per test file and one context (own IndexedDB, own service worker) per
- * person. Missing Chromium is a failure with instructions, never a silent skip: CI installs it.
+ * Browser tests of the web client: the real `samizdat-server` binary serving the Vite build, and Chromium driven by
+ * playwright-core, one browser per test file and one context (own IndexedDB, own service worker) per person. The
+ * browser is the one ../../client/test/support/chromium.ts finds (SAMIZDAT_CHROMIUM, Debian's, or @sparticuz/chromium);
+ * none is a failure with instructions, never a silent skip.
  *
  *   await buildAll();                                   // tsc -b (server, SDK, CLI), then vite build
  *   const browser = await launchChromium();
@@ -12,16 +13,20 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { resolveChromium } from '../../client/test/support/chromium.js';
 import { REPO_ROOT, buildServer } from '../../server/test/helpers/child-server.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export { launchChromium } from '../../client/test/support/chromium.js';
+
+// Found while the test file loads: without a browser it fails with that one line (a failure, counted as such), where
+// a failing beforeAll would leave its tests reported as skipped.
+await resolveChromium();
+
 export const WEB_ROOT = join(REPO_ROOT, 'packages/web');
 /**
  * Where the tests' screenshots go. By default a git-ignored folder (`test-results/` is in the root .gitignore), so
@@ -68,13 +73,6 @@ export async function buildAll(): Promise<void> {
     });
     if (result.status !== 0) throw new Error(`vite build failed (${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`);
   });
-}
-
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the web client's browser tests need Debian's Chromium (apt-get install -y chromium)`);
-  }
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }
 
 export interface AppPage {
