@@ -17,9 +17,9 @@ import type { PreKeyId } from './keys/prekeys.js';
 
 /** §2.1 info: an ASCII string identifying the application, at least 8 bytes. */
 export const PQXDH_INFO = utf8('Samizdat_PQXDH_CURVE25519_SHA-256_ML-KEM-1024');
-/** §2.3 KDF: F is 32 0xFF bytes for curve25519 (domain separation from the XEdDSA-style use of the keys). */
+/** §2.2 KDF: F is 32 0xFF bytes for curve25519 (domain separation from the XEdDSA-style use of the keys). */
 const KDF_F = new Uint8Array(32).fill(0xff);
-/** §2.3 KDF: the HKDF salt is a zero-filled byte sequence as long as the hash output. */
+/** §2.2 KDF: the HKDF salt is a zero-filled byte sequence as long as the hash output. */
 const KDF_SALT = new Uint8Array(32);
 export const PQXDH_SECRET_LENGTH = 32;
 
@@ -36,7 +36,7 @@ export interface PqxdhInitiatorResult {
   readonly kyberPreKeyId: PreKeyId;
 }
 
-/** §2.3 KDF(KM) = HKDF(salt = 0^32, IKM = F || KM, info, 32). */
+/** §2.2 KDF(KM) = HKDF(salt = 0^32, IKM = F || KM, info, 32). */
 async function kdf(provider: CryptoProvider, keyMaterial: Uint8Array[]): Promise<Uint8Array> {
   const ikm = concatBytes(KDF_F, ...keyMaterial);
   const sk = await provider.hkdfSha256(ikm, KDF_SALT, PQXDH_INFO, PQXDH_SECRET_LENGTH);
