@@ -13,12 +13,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { resolveChromium } from '../../client/test/support/chromium.js';
+import { withLock } from '../../client/test/support/lock.js';
 import { REPO_ROOT, buildServer } from '../../server/test/helpers/child-server.js';
 
 export { launchChromium } from '../../client/test/support/chromium.js';
@@ -39,33 +39,10 @@ export const SCREENSHOTS = UPDATE_SCREENSHOTS ? join(REPO_ROOT, 'docs/screenshot
 const WEB_BUILD_LOCK = join(tmpdir(), `samizdat-web-build-${createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 12)}.lock`);
 const STALE_LOCK_MS = 5 * 60_000;
 
-/** Holds a lock directory while `work` runs, so that concurrent test files never build into the same dist/. */
-async function withLock(lock: string, work: () => void): Promise<void> {
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // Released meanwhile.
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  try {
-    work();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
 /** The server, the SDK and the CLI (`tsc -b`), then the web app (`vite build` into packages/web/dist). */
 export async function buildAll(): Promise<void> {
   await buildServer();
-  await withLock(WEB_BUILD_LOCK, () => {
+  await withLock(WEB_BUILD_LOCK, STALE_LOCK_MS, () => {
     const result = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
       cwd: WEB_ROOT,
       encoding: 'utf8',

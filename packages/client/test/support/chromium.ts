@@ -15,12 +15,13 @@
  * Web, client and protocol tests import this file (dependencies point web → client → protocol), not the other way.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type * as SparticuzChromium from '@sparticuz/chromium';
 import { chromium } from 'playwright-core';
+import { withLock } from './lock.js';
 import type { Browser, LaunchOptions } from 'playwright-core';
 
 export const SYSTEM_CHROMIUM = '/usr/bin/chromium';
@@ -108,29 +109,6 @@ export async function findChromium(sources: ChromiumSources): Promise<FoundChrom
 const LOCK = join(tmpdir(), 'samizdat-packaged-chromium.lock');
 const STALE_LOCK_MS = 2 * 60_000;
 
-/** Holds a lock directory while `work` runs: test files run in parallel processes, and unpacking is not atomic. */
-async function withLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // Released meanwhile.
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  try {
-    return await work();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
 /**
  * @sparticuz/chromium's browser. `executablePath()` unpacks it to `<tmpdir>/chromium` unless that file exists, and
  * returns that path: a file left half-written by a killed run, or by another version of the package, is unpacked
@@ -145,7 +123,8 @@ export async function packagedChromium(): Promise<FoundChromium> {
   }
   const bin = join(dirname(createRequire(import.meta.url).resolve('@sparticuz/chromium')), '..', 'bin');
   const major = (JSON.parse(readFileSync(join(bin, '..', 'package.json'), 'utf8')) as { version: string }).version.split('.')[0];
-  return withLock(LOCK, async () => {
+  // Unpacking is not atomic, and test files run in parallel processes.
+  return withLock(LOCK, STALE_LOCK_MS, async () => {
     let path = await pkg.default.executablePath();
     let env: Record<string, string> = {};
     let probe = await probeChromium(path);
