@@ -796,7 +796,9 @@ export class Client extends Emitter<ClientEvents> {
         await this.fetchSessions(accountId, '*', own);
         devices = (await this.knownDevices(accountId, own)) ?? new Map();
       }
-      if (devices.size === 0) return; // Our only device: no sync copy to send.
+      // No other device of ours that we know of: the sync copy still goes, empty, so that the server, which knows
+      // the account's devices, answers DEVICE_LIST_MISMATCH if one was linked since (then we fetch it and retry).
+      if (devices.size === 0 && !own) return;
       const staged = new StagedProtocolStore(this.options.store, this.identity);
       const sessions = new SessionManager(this.options.crypto, staged);
       const messages: { deviceId: number; registrationId: number; envelope: Uint8Array }[] = [];

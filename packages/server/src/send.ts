@@ -39,7 +39,8 @@ function deviceListProblem(
 
 /**
  * Stores one message for every current device of `accountId` (minus the sender's own device) and wakes them; resolves
- * with the server ids in the order of `copies` once every copy is durably stored. Throws ApiError: BAD_REQUEST (a
+ * with the server ids in the order of `copies` once every copy is durably stored. No copies is allowed only for the
+ * sender's own account (a device that knows of no other device of its account has that checked). Throws ApiError: BAD_REQUEST (a
  * device twice), ACCOUNT_NOT_FOUND, DEVICE_LIST_MISMATCH (with missing/extra/stale lists), ENVELOPE_TOO_LARGE,
  * INVALID_ENVELOPE, QUEUE_FULL, SHUTTING_DOWN. `where(i)` names copy i in error messages.
  */
@@ -51,6 +52,11 @@ export async function sendMessage(
   where: (i: number) => string,
 ): Promise<bigint[]> {
   if (ctx.closing) throw new ApiError('SHUTTING_DOWN');
+  // Only a sync copy to one's own account may carry no envelope: it says "I know of no other device of mine", and is
+  // answered DEVICE_LIST_MISMATCH if there is one (a device linked since), like any send that misses a device.
+  if (copies.length === 0 && accountId !== sender.accountId) {
+    throw new ApiError('BAD_REQUEST', 'a send to another account carries at least one envelope');
+  }
   const given = new Map<number, number>();
   for (const copy of copies) {
     if (given.has(copy.deviceId)) throw new ApiError('BAD_REQUEST', `device ${copy.deviceId} appears twice`);
@@ -66,6 +72,7 @@ export async function sendMessage(
     const confirmed = deviceListProblem(await ctx.listDevices(accountId, true), accountId, sender, given);
     if (confirmed) throw confirmed;
   }
+  if (copies.length === 0) return [];
   const now = ctx.now();
   const expiresAt = now + ctx.config.limits.maxQueueAgeMs;
   const rows: NewEnvelope[] = copies.map((copy, i) => {

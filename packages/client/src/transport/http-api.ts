@@ -358,10 +358,13 @@ function newDeviceJson(device: NewDevice): JsonObject {
   };
 }
 
-/** INVALID_ARGUMENT unless this is a send the server can take: 1 to 64 envelopes, one per device, ids in range. */
+/**
+ * INVALID_ARGUMENT unless this is a send the server can take: up to 64 envelopes, one per device, ids in range.
+ * None is allowed (for a sync copy to our own account when we know of no other device: the server checks that).
+ */
 export function checkSend(accountId: string, messages: readonly OutgoingEnvelope[]): void {
   checkAccountId(accountId);
-  if (messages.length === 0 || messages.length > MAX_DEVICES_PER_SEND) throw invalidArgument(`a send carries 1 to ${MAX_DEVICES_PER_SEND} envelopes`);
+  if (messages.length > MAX_DEVICES_PER_SEND) throw invalidArgument(`a send carries at most ${MAX_DEVICES_PER_SEND} envelopes`);
   const seen = new Set<number>();
   for (const m of messages) {
     checkDeviceId(m.deviceId);

@@ -70,6 +70,26 @@ describe('Client', () => {
     expect((await bob.client.contacts()).map((c) => c.username)).toContain(alice.username);
   });
 
+  it('a device linked after the first messages gets what the first device sends next (talk, link, talk)', async () => {
+    const alice = await person('alice');
+    const bob = await person('bob');
+    await alice.client.sendText(bob.username, 'before the laptop');
+    await sync(bob);
+    // Alice's phone knew of no other device of hers when it sent: the empty sync copy was accepted then.
+    const alice2 = await device(alice);
+    await sync(alice2);
+    await alice.client.sendText(bob.username, 'after the laptop');
+    await sync(bob);
+    await waitFor(async () => (await bodies(alice2.client, bob.client.accountId)).includes('after the laptop'), 'the laptop gets the sync copy');
+    await bob.client.sendText(alice.username, 'reply');
+    await sync(alice);
+    await waitFor(async () => (await bodies(alice2.client, bob.client.accountId)).includes('reply'), 'the laptop gets the reply');
+    await waitFor(async () => (await bodies(alice.client, bob.client.accountId)).includes('reply'), 'the phone gets the reply');
+    expect(await bodies(bob.client, alice.client.accountId)).toEqual(['before the laptop', 'after the laptop', 'reply']);
+    // The laptop holds what was sent since it was linked, each once (earlier history is not transferred yet).
+    expect(await bodies(alice2.client, bob.client.accountId)).toEqual(['after the laptop', 'reply']);
+  });
+
   it('acknowledges a redelivered envelope silently after a lost ack, and shows it once', async () => {
     const alice = await person('alice');
     let dropAcks = true;

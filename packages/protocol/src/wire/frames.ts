@@ -187,7 +187,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
     case 'send': {
       checkVarint(frame.requestId, 'request id');
       if (!ACCOUNT_ID.test(frame.accountId)) throw invalid('recipient account id must be 32 lowercase hex characters');
-      if (frame.copies.length === 0 || frame.copies.length > MAX_SEND_COPIES) throw invalid(`a SEND carries 1 to ${MAX_SEND_COPIES} copies`);
+      // No copies: a device asking to be told of its own account's other devices (the server checks the list).
+      if (frame.copies.length > MAX_SEND_COPIES) throw invalid(`a SEND carries 0 to ${MAX_SEND_COPIES} copies`);
       let size = 1 + 5 + 16 + 1;
       for (const copy of frame.copies) size += 5 + 5 + 5 + copy.envelope.length;
       const writer = new BinaryWriter(size).u8(FrameType.Send).varint(frame.requestId).fixed(fromHex(frame.accountId)).varint(frame.copies.length);
@@ -364,7 +365,7 @@ function decodeBody(type: number, r: FrameReader): Frame | undefined {
       const requestId = r.varint('request id');
       const accountId = toHex(r.fixed(16, 'recipient account id'));
       const count = r.varint('copy count');
-      if (count === 0 || count > MAX_SEND_COPIES) throw invalid(`a SEND carries 1 to ${MAX_SEND_COPIES} copies`);
+      if (count > MAX_SEND_COPIES) throw invalid(`a SEND carries 0 to ${MAX_SEND_COPIES} copies`);
       const copies: SendCopy[] = [];
       for (let i = 0; i < count; i++) {
         const deviceId = r.varint('device id');

@@ -23,7 +23,7 @@ const SendBody = Type.Object(
         { deviceId: DeviceId, registrationId: RegistrationId, envelope: Base64('Encoded envelope', 600 * 1024) },
         { additionalProperties: false },
       ),
-      { minItems: 1, maxItems: MAX_SEND_COPIES },
+      { maxItems: MAX_SEND_COPIES },
     ),
   },
   { additionalProperties: false },

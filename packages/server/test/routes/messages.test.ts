@@ -80,6 +80,24 @@ describe('PUT /v1/messages/:accountId', () => {
     expect(expectError(res, 'DEVICE_LIST_MISMATCH')).toMatchObject({ missingDevices: [], extraDevices: [2], staleDevices: [] });
   });
 
+  it('takes an empty sync copy to one’s own account only while one has no other device, and refuses one to others', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const empty = { messages: [] };
+    // Alone: nothing to store, nothing refused.
+    const alone = await api(server, 'PUT', `/v1/messages/${alice.accountId}`, { auth: alice, body: empty });
+    expect(alone.status).toBe(200);
+    expect(alone.body).toEqual({ stored: 0, ids: [] });
+    // A device linked since: the empty send misses it, as any send that leaves a device out.
+    const alice2 = await linkDevice(server, alice);
+    const missing = await api(server, 'PUT', `/v1/messages/${alice.accountId}`, { auth: alice, body: empty });
+    expect(expectError(missing, 'DEVICE_LIST_MISMATCH')).toMatchObject({ missingDevices: [2], extraDevices: [], staleDevices: [] });
+    // To another account a send carries at least one envelope.
+    const toBob = await api(server, 'PUT', `/v1/messages/${bob.accountId}`, { auth: alice, body: empty });
+    expectError(toBob, 'BAD_REQUEST');
+    for (const device of [alice, alice2, bob]) expect(await queuedIds(server, device)).toEqual([]);
+  });
+
   it('rejects a send that misses devices or names extra ones with DEVICE_LIST_MISMATCH and the exact lists', async () => {
     const alice = await registerDevice(server);
     const bob = await registerDevice(server);
@@ -198,7 +216,7 @@ describe('PUT /v1/messages/:accountId', () => {
     const one = good.messages[0] as Record<string, unknown>;
     const cases: [string, unknown][] = [
       ['VALIDATION_FAILED', {}],
-      ['VALIDATION_FAILED', { messages: [] }],
+      ['BAD_REQUEST', { messages: [] }], // only a sync copy to one's own account may be empty
       ['VALIDATION_FAILED', { messages: one }],
       ['VALIDATION_FAILED', { messages: [{ ...one, deviceId: '1' }] }],
       ['VALIDATION_FAILED', { messages: [{ ...one, deviceId: true }] }],

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EnvelopeType, FrameType, encodeEnvelope, encodeFrame } from '@samizdat/protocol';
+import { EnvelopeType, FrameType, MAX_SEND_COPIES, encodeEnvelope, encodeFrame } from '@samizdat/protocol';
 import type { SendCopy } from '@samizdat/protocol';
 import { api, apiOk, expectEventually, linkDevice, queuedIds, registerDevice, startServer, testEnvelope } from '../helpers/server.js';
 import type { TestDevice, TestServer } from '../helpers/server.js';
@@ -125,8 +125,11 @@ describe('SEND over /v1/websocket', () => {
     const frame = encodeFrame({ kind: 'send', requestId: 1, accountId: bob.accountId, copies: [copyFor(bob)] });
     socket.sendRaw(frame.subarray(0, frame.length - 1));
     expect((await socket.nextOf('error')).code).toBe('BAD_FRAME');
-    socket.sendRaw(Uint8Array.of(FrameType.Send, 1, ...new Uint8Array(16), 0));
+    socket.sendRaw(Uint8Array.of(FrameType.Send, 1, ...new Uint8Array(16), MAX_SEND_COPIES + 1));
     expect((await socket.nextOf('error')).code).toBe('BAD_FRAME');
+    // A SEND with no copies decodes (a sync copy checking our own device list) but is refused for another account.
+    socket.send({ kind: 'send', requestId: 2, accountId: bob.accountId, copies: [] });
+    expect((await socket.nextOf('send-error')).code).toBe('BAD_REQUEST');
     // Still working.
     socket.send({ kind: 'send', requestId: 1, accountId: bob.accountId, copies: [copyFor(bob)] });
     const ok = await socket.nextOf('send-ok');
