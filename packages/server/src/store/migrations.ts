@@ -287,6 +287,19 @@ CREATE TABLE key_packages (
 CREATE INDEX key_packages_device ON key_packages (account_id, device_id, last_resort, id);
 `;
 
+// Device ids are never reused within an account (issue 13): a device id names the device in sessions, group leaves
+// and delivery lists, so a new device must not inherit a removed one's. accounts.next_device_id is the next id to hand
+// out; for existing accounts it starts past the highest id in use (ids removed before this migration cannot be known).
+const SQLITE_V3 = `
+ALTER TABLE accounts ADD COLUMN next_device_id INTEGER NOT NULL DEFAULT 1;
+UPDATE accounts SET next_device_id = 1 + coalesce((SELECT max(device_id) FROM devices WHERE devices.account_id = accounts.id), 0);
+`;
+
+const POSTGRES_V3 = `
+ALTER TABLE accounts ADD COLUMN next_device_id integer NOT NULL DEFAULT 1;
+UPDATE accounts SET next_device_id = 1 + coalesce((SELECT max(device_id) FROM devices WHERE devices.account_id = accounts.id), 0);
+`;
+
 /** Every migration, in version order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -300,6 +313,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'MLS groups (epoch, GroupInfo, member devices) and key packages',
     sqlite: SQLITE_V2,
     postgres: POSTGRES_V2,
+  },
+  {
+    version: 3,
+    name: 'device ids are never reused within an account (accounts.next_device_id)',
+    sqlite: SQLITE_V3,
+    postgres: POSTGRES_V3,
   },
 ];
 

@@ -111,16 +111,14 @@ describe('PUT /v1/messages/:accountId', () => {
     for (const device of [bob, bob2, bob3]) expect(await queuedIds(server, device)).toEqual([]);
   });
 
-  it('rejects a send whose device list is stale (a device id re-registered) with the stale device listed', async () => {
+  it('rejects a send whose device list is stale (a registration id that is not the device\'s) with the stale device listed', async () => {
     const alice = await registerDevice(server);
     const bob = await registerDevice(server);
     const bob2 = await linkDevice(server, bob);
-    const oldBob3 = await linkDevice(server, bob);
-    // Bob replaces device 3: the repository reuses the highest id (max + 1), with a new registration id.
-    expect((await api(server, 'DELETE', '/v1/devices/3', { auth: bob })).status).toBe(204);
-    const newBob3 = await linkDevice(server, bob);
-    expect(newBob3.deviceId).toBe(3);
-    expect(newBob3.registrationId).not.toBe(oldBob3.registrationId);
+    const bob3 = await linkDevice(server, bob);
+    // Device ids are never reused (a replaced device gets a new id), so a stale registration id comes from a sender
+    // whose record of the device is wrong, or from an older server that reused ids.
+    const oldBob3 = { deviceId: bob3.deviceId, registrationId: bob3.registrationId === 1 ? 2 : bob3.registrationId - 1 };
 
     const stale = await api(server, 'PUT', `/v1/messages/${bob.accountId}`, { auth: alice, body: sendBody([bob, bob2, oldBob3]) });
     expect(expectError(stale, 'DEVICE_LIST_MISMATCH')).toMatchObject({ missingDevices: [], extraDevices: [], staleDevices: [3] });
@@ -133,9 +131,9 @@ describe('PUT /v1/messages/:accountId', () => {
     const body = expectError(all, 'DEVICE_LIST_MISMATCH');
     expect({ missing: body.missingDevices, extra: body.extraDevices, stale: body.staleDevices }).toEqual({ missing: [2], extra: [9], stale: [3] });
 
-    for (const device of [bob, bob2, newBob3]) expect(await queuedIds(server, device)).toEqual([]);
+    for (const device of [bob, bob2, bob3]) expect(await queuedIds(server, device)).toEqual([]);
     // With the current list the send goes through.
-    expect(await sendMessage(server, alice, [bob, bob2, newBob3])).toHaveLength(3);
+    expect(await sendMessage(server, alice, [bob, bob2, bob3])).toHaveLength(3);
   });
 
   it('checks sends against a cached device list that links and removals on this node or the bus refresh', async () => {

@@ -255,6 +255,20 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         expect((await repo.getDevice(id, 5))?.registrationId).toBe(6);
       });
 
+      it('never hands out an id the account had before, not even the highest one after it was removed', async () => {
+        const id = await accountWithDevices();
+        expect(await repo.addDevice(id, device(2), 4)).toBe(2);
+        expect(await repo.removeDevice(id, 2)).toBe(true);
+        // With max + 1 this would be 2 again: the new device would inherit device 2's sessions and group leaves.
+        expect(await repo.addDevice(id, device(3), 4)).toBe(3);
+        expect(await repo.removeDevice(id, 3)).toBe(true);
+        expect(await repo.addDevice(id, device(4), 4)).toBe(4);
+        expect((await repo.listDevices(id)).map((d) => d.deviceId)).toEqual([1, 4]);
+        // Another account's counter is its own.
+        const other = await accountWithDevices();
+        expect(await repo.addDevice(other, device(5), 4)).toBe(2);
+      });
+
       it('refuses a device for an unknown account', async () => {
         await expectCode(repo.addDevice(newAccountId(), device(), 4), 'ACCOUNT_NOT_FOUND');
       });

@@ -214,6 +214,33 @@ describe('sqlite repository', () => {
     }
   });
 
+  it('migrates a version 2 database so that new device ids start past the highest one in use', async () => {
+    const file = join(dir, `v2-${++files}.db`);
+    const raw = new Database(file);
+    raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT');
+    for (const m of MIGRATIONS.filter((m) => m.version <= 2)) {
+      raw.exec(m.sqlite);
+      raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)').run(m.version);
+    }
+    const accountId = 'a'.repeat(32);
+    raw.prepare('INSERT INTO accounts (id, username_hash, identity_key, created_at) VALUES (?, NULL, ?, 0)').run(accountId, Buffer.alloc(33, 5));
+    for (const deviceId of [1, 3]) {
+      raw
+        .prepare('INSERT INTO devices (account_id, device_id, registration_id, auth_hash, encrypted_name, created_at, last_seen_at) VALUES (?, ?, 1, ?, ?, 0, 0)')
+        .run(accountId, deviceId, 'x', Buffer.alloc(0));
+    }
+    raw.close();
+    const repo = SqliteRepository.open(file);
+    try {
+      await repo.migrate();
+      expect(await repo.appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(await repo.addDevice(accountId, device(9), 8)).toBe(4);
+      expect((await repo.listDevices(accountId)).map((d) => d.deviceId)).toEqual([1, 3, 4]);
+    } finally {
+      await repo.close();
+    }
+  });
+
   it('lets a second connection to the same file migrate without applying anything twice', async () => {
     const file = join(dir, `twice-${++files}.db`);
     const a = SqliteRepository.open(file);

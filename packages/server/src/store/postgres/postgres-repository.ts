@@ -256,7 +256,8 @@ export class PostgresRepository implements Repository {
 
   async addDevice(accountId: string, device: NewDevice, maxDevices: number): Promise<number> {
     return this.transaction(async (tx) => {
-      const [account] = await tx`SELECT 1 FROM accounts WHERE id = ${accountId} FOR NO KEY UPDATE`;
+      const [account] = await tx<{ next: number }[]>`
+        SELECT next_device_id AS next FROM accounts WHERE id = ${accountId} FOR NO KEY UPDATE`;
       if (account === undefined) throw accountNotFound();
       const [stats] = await tx<{ n: number; top: number }[]>`
         SELECT count(*)::int AS n, coalesce(max(device_id), 0)::int AS top FROM devices WHERE account_id = ${accountId}`;
@@ -264,8 +265,10 @@ export class PostgresRepository implements Repository {
       if (stats.n >= maxDevices) {
         throw new RepositoryError('TOO_MANY_DEVICES', 'the account has the maximum number of devices');
       }
-      const deviceId = stats.top + 1;
+      // Never an id the account had before, even one since removed (migration 3).
+      const deviceId = Math.max(account.next, stats.top + 1);
       await insertDevice(tx, accountId, deviceId, device);
+      await tx`UPDATE accounts SET next_device_id = ${deviceId + 1} WHERE id = ${accountId}`;
       return deviceId;
     });
   }

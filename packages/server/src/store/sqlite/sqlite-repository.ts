@@ -272,13 +272,16 @@ export class SqliteRepository implements Repository {
 
   async addDevice(accountId: string, device: NewDevice, maxDevices: number): Promise<number> {
     return this.transaction(() => {
-      if (this.stmt('SELECT 1 FROM accounts WHERE id = ?').get(accountId) === undefined) throw accountNotFound();
+      const next = this.stmt('SELECT next_device_id FROM accounts WHERE id = ?', { pluck: true }).get(accountId) as number | undefined;
+      if (next === undefined) throw accountNotFound();
       const { n, top } = this.stmt(
         'SELECT count(*) AS n, coalesce(max(device_id), 0) AS top FROM devices WHERE account_id = ?',
       ).get(accountId) as { n: number; top: number };
       if (n >= maxDevices) throw new RepositoryError('TOO_MANY_DEVICES', 'the account has the maximum number of devices');
-      const deviceId = top + 1;
+      // Never an id the account had before, even one since removed (migration 3).
+      const deviceId = Math.max(next, top + 1);
       this.insertDevice(accountId, deviceId, device);
+      this.stmt('UPDATE accounts SET next_device_id = ? WHERE id = ?').run(deviceId + 1, accountId);
       return deviceId;
     });
   }
