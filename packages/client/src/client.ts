@@ -476,13 +476,17 @@ export class Client extends Emitter<ClientEvents> {
     return this.api.listDevices();
   }
 
-  /** Removes another device of this account (it stops receiving at once). */
+  /**
+   * Removes another device of this account: it stops receiving at once, and its leaves leave every group (a commit
+   * per group; if one fails, e.g. offline, the next upkeep makes it, on this or another device of the account).
+   */
   async removeDevice(deviceId: number): Promise<void> {
     if (deviceId === this.account.deviceId) throw new ClientError(ClientErrorCode.InvalidArgument, 'this device cannot remove itself; remove it from another device');
     await this.api.removeDevice(deviceId);
     await this.queue.run(async () => {
       await this.options.store.write((tx) => tx.putSession({ account: this.account.accountId, device: deviceId }, undefined));
     });
+    await this.groups.removeGoneDevices().catch(() => undefined);
   }
 
   /** Existing-device side of linking: sends the account's keys, end-to-end encrypted, to the new device showing `code`. */
@@ -969,7 +973,7 @@ export class Client extends Emitter<ClientEvents> {
       return [];
     }
     if (envelope.type === EnvelopeType.GroupMessage || envelope.type === EnvelopeType.GroupWelcome) {
-      return this.groups.receive(envelope.type, envelope.content, source);
+      return this.groups.receive(envelope.type, envelope.content, envelope.timestamp);
     }
     if (envelope.type !== EnvelopeType.PreKeyMessage && envelope.type !== EnvelopeType.Message) {
       await this.recordUndecryptable(address, envelope.timestamp, 'unsupported envelope type', false);

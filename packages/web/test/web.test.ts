@@ -381,10 +381,10 @@ describe('web client', () => {
     await alicesLog.getByText('You removed erin.').waitFor();
 
     // Erin's browser shows that she is out; nothing said afterwards reaches her.
-    await erinsLog.getByText('You are no longer in this group.').waitFor({ timeout: 15_000 });
+    await erinsLog.getByText('alice removed you.').waitFor({ timeout: 15_000 });
     await erin.page.getByTestId('not-a-member').waitFor();
     expect(await erin.page.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true);
-    await bob.page.getByRole('log').getByText('erin is no longer in the group.').waitFor({ timeout: 15_000 });
+    await bob.page.getByRole('log').getByText('alice removed erin.').waitFor({ timeout: 15_000 });
     await sendInPage(alice.page, 'After erin left');
     await messageWith(bob.page, 'After erin left').waitFor({ timeout: 15_000 });
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -168,6 +168,12 @@ export interface GroupUpdateContent extends ContentBase {
   readonly name?: string;
   /** Account ids. */
   readonly admins?: readonly string[];
+  /**
+   * True when these are the group's settings as they stand, sent again for members who just joined (a new member,
+   * a newly linked device), not a change: a receiver that did not know them records "the group is called X", not
+   * "X named the group".
+   */
+  readonly current?: true;
 }
 
 export type Content =
@@ -327,7 +333,7 @@ const FIELDS: Readonly<Record<ContentType, readonly string[]>> = {
   'sync-read': [...COMMON_FIELDS, 'read'],
   'session-reset': [...COMMON_FIELDS],
   'resend-request': [...COMMON_FIELDS, 'targetTimestamps'],
-  'group-update': [...COMMON_FIELDS, 'name', 'admins'],
+  'group-update': [...COMMON_FIELDS, 'name', 'admins', 'current'],
 };
 
 function readContent(value: unknown, mode: Mode, allowSync: boolean, path = ''): Content {
@@ -415,6 +421,7 @@ function readContent(value: unknown, mode: Mode, allowSync: boolean, path = ''):
         ...base,
         ...optional(f, 'name', (v, p) => line(v, p, 1, MAX_NAME_BYTES)),
         ...optional(f, 'admins', (v, p) => list(v, p, 0, MAX_TARGETS, (a, q) => idValue(a, q))),
+        ...optional(f, 'current', (v, p) => literalTrue(v, p)),
       };
   }
 }
@@ -486,6 +493,11 @@ function integer(value: unknown, path: string, min: number, max: number): number
     throw new ContentRuleError(`${path} must be an integer from ${min} to ${max}`);
   }
   return value === 0 ? 0 : value; // -0 → 0
+}
+
+function literalTrue(value: unknown, path: string): true {
+  if (value !== true) throw new ContentRuleError(`${path} must be true when present`);
+  return true;
 }
 
 function boolean(value: unknown, path: string): boolean {

@@ -250,8 +250,13 @@ export class GroupManager {
     this.requireAdmin(group);
     await this.addAccounts(group.groupId, await this.host.accountsOf(peers), false);
     const now = (await this.host.store.getGroup(group.groupId)) as GroupRecord;
-    await this.sendContent(now.groupId, { type: 'group-update', id: newMessageId(), timestamp: this.host.now(), ...(now.name !== undefined ? { name: now.name } : {}), admins: [...now.admins] }, false);
+    await this.sendContent(now.groupId, this.currentSettings(now), false);
     if (now.expireTimer > 0) await this.sendContent(now.groupId, { type: 'timer', id: newMessageId(), timestamp: this.host.now(), expireTimer: now.expireTimer }, false);
+  }
+
+  /** The group's settings as they stand, for members who just joined (`current`: not a change). */
+  private currentSettings(group: GroupRecord): Content {
+    return { type: 'group-update', id: newMessageId(), timestamp: this.host.now(), ...(group.name !== undefined ? { name: group.name } : {}), admins: [...group.admins], current: true };
   }
 
   private async addAccounts(groupId: string, accountIds: readonly string[], allowEmpty: boolean): Promise<void> {
@@ -284,19 +289,27 @@ export class GroupManager {
   }
 
   /**
-   * Leaves with this device: MLS has no self-removing commit, so it proposes its own removal and an admin's device
-   * commits it on receipt. This device stops sending at once. (The account's other devices stay members until they
-   * leave too, or an admin removes the account.)
+   * Leaves with the whole account, as a messenger user expects: MLS has no self-removing commit (RFC 9420 §12.4), so
+   * this device proposes the removal of its own leaf and of every other leaf of the account, and an admin's device
+   * commits them on receipt (the other members then record that we left, not that someone removed us). This device
+   * stops sending at once; the account's other devices stop when the commit reaches them.
    */
   async leave(nameOrId: string): Promise<void> {
     const group = await this.find(nameOrId);
     if (!group.active) return;
-    // The Remove proposal is a PrivateMessage: like any message, only in an epoch with a sound secret tree.
+    // The Remove proposals are PrivateMessages: like any message, only in an epoch with a sound secret tree.
     await this.inSoundEpoch(group.groupId, async (current, before) => {
-      const { state, proposal } = await this.engine.leave(before);
-      await this.host.postGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, proposal));
       const me = this.host.account();
-      const notice = this.notice(group.groupId, me, this.host.now(), 'group-members', JSON.stringify({ added: [], removed: [me.accountId], byAdmin: true }));
+      const own = await this.engine.leave(before);
+      let state = own.state;
+      const proposals = [own.proposal];
+      for (const other of membersOfGroup(before).filter((m) => m.accountId === me.accountId && m.deviceId !== me.deviceId)) {
+        const more = await this.engine.proposeRemoval(state, other);
+        state = more.state;
+        proposals.push(...more.proposals);
+      }
+      for (const p of proposals) await this.host.postGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, p));
+      const notice = this.notice(group.groupId, me, this.host.now(), 'group-members', JSON.stringify({ added: [], removed: [], left: [me.accountId], byAdmin: true }));
       await this.host.store.write((tx) => {
         tx.putGroup({ ...current, state: this.engine.encodeGroupState(state), active: false });
         tx.putMessage(notice);
@@ -389,7 +402,7 @@ export class GroupManager {
         const me = this.host.account();
         // The other members record the change when the commit reaches them; this device records it here.
         const before = this.engine.decodeGroupState(group.state);
-        const notice = this.membersNotice(groupId, before, result.state, me, group.admins.length === 0 || group.admins.includes(me.accountId));
+        const notice = this.membersNotice(groupId, before, result.state, result.left, me, group.admins.length === 0 || group.admins.includes(me.accountId));
         await this.host.store.write((tx) => {
           tx.putGroup({ ...group, state: this.engine.encodeGroupState(result.state), epoch: group.epoch + 1, updatedAt: now });
           if (notice) tx.putMessage(notice);
@@ -447,22 +460,27 @@ export class GroupManager {
 
   // ---- receiving (inside the client's queue) ----
 
-  /** Processes a GroupWelcome or GroupMessage envelope's content; returns follow-up work to run outside the queue. */
-  async receive(type: EnvelopeType, content: Uint8Array, source: DeviceAddress): Promise<(() => Promise<void>)[]> {
+  /**
+   * Processes a GroupWelcome or GroupMessage envelope's content; returns follow-up work to run outside the queue.
+   * Who sent it is read from MLS (signatures), never from the server's envelope metadata.
+   */
+  async receive(type: EnvelopeType, content: Uint8Array, sentAt: number): Promise<(() => Promise<void>)[]> {
     if (type === EnvelopeType.GroupWelcome) {
-      await this.receiveWelcome(content, source);
+      await this.receiveWelcome(content, sentAt);
       return [];
     }
-    return this.receiveMessage(content, source);
+    return this.receiveMessage(content);
   }
 
-  private async receiveWelcome(welcome: Uint8Array, source: DeviceAddress): Promise<void> {
+  /** `sentAt`: the envelope's timestamp, which only places the "added you" line before what the adder sent next. */
+  private async receiveWelcome(welcome: Uint8Array, sentAt: number): Promise<void> {
     const store = this.host.store;
     for (const ref of await store.listKeyPackageRefs()) {
       const bundle = (await store.getKeyPackageBundle(ref)) as Uint8Array;
       let state: GroupState;
+      let inviter: DeviceAddress;
       try {
-        state = await this.engine.joinFromWelcome(bundle, welcome);
+        ({ state, inviter } = await this.engine.joinFromWelcomeWithInviter(bundle, welcome));
       } catch (err) {
         if (err instanceof ProtocolError && err.code === ProtocolErrorCode.UntrustedIdentity) throw err;
         continue; // Not for this key package.
@@ -470,19 +488,27 @@ export class GroupManager {
       const groupId = toHex(groupIdOf(state));
       if (await store.getGroup(groupId)) return; // A redelivered Welcome.
       const now = this.host.now();
-      // Until the group's settings arrive (inside the group), whoever added us is taken as its admin.
-      const group: GroupRecord = { groupId, state: this.engine.encodeGroupState(state), epoch: Number(epochOf(state)), admins: [source.accountId], expireTimer: 0, createdAt: now, active: true, updatedAt: now };
+      const me = this.host.account();
+      // Until the group's settings arrive (inside the group), whoever added us (the GroupInfo's signer, not the
+      // envelope's claimed sender) is taken as its admin.
+      const group: GroupRecord = { groupId, state: this.engine.encodeGroupState(state), epoch: Number(epochOf(state)), admins: [inviter.accountId], expireTimer: 0, createdAt: now, active: true, updatedAt: now };
+      // "alice added you"; our own device's Welcome comes only with a new group: "You added bob and carol".
+      const others = [...new Set(membersOfGroup(state).map((m) => m.accountId))].filter((a) => a !== me.accountId);
+      const added = inviter.accountId === me.accountId ? others : [me.accountId];
+      const notice = this.notice(groupId, inviter, Math.min(now, sentAt), 'group-members', JSON.stringify({ added, removed: [], left: [], byAdmin: true }));
       const lastResort = this.engine.decodeKeyPackageBundle(bundle).lastResort;
       await store.write((tx) => {
         tx.putGroup(group);
+        tx.putMessage(notice);
         if (!lastResort) tx.putKeyPackageBundle(ref, undefined);
       });
+      this.host.emitMessage(notice);
       return;
     }
     // None of our key packages: a Welcome for a package we no longer hold. Nothing to join.
   }
 
-  private async receiveMessage(bytes: Uint8Array, source: DeviceAddress): Promise<(() => Promise<void>)[]> {
+  private async receiveMessage(bytes: Uint8Array): Promise<(() => Promise<void>)[]> {
     const store = this.host.store;
     let info;
     try {
@@ -518,7 +544,7 @@ export class GroupManager {
       if (claimed !== undefined && sender.accountId !== me.accountId) await this.host.learnUsername(sender.accountId, claimed).catch(() => undefined);
       const effects = await this.host.interpret({ conversation: group.groupId, author: sender.accountId, authorDevice: sender.deviceId, group }, content);
       const updatedGroup = withSettings(effects.groupWrites.at(-1) ?? group, content, sender.accountId);
-      const settingsNotice = this.settingsNotice(group, updatedGroup, sender, content.timestamp);
+      const settingsNotice = this.settingsNotice(group, updatedGroup, sender, content.timestamp, content.type === 'group-update' && content.current === true);
       if (settingsNotice) {
         effects.writes.push(settingsNotice);
         effects.created.push(settingsNotice);
@@ -540,23 +566,11 @@ export class GroupManager {
     }
     const epoch = Number(processed.epoch);
     const active = !processed.removedSelf;
-    const changed = processed.added.length > 0 || processed.removed.length > 0;
-    const byAdmin = group.admins.length === 0 || group.admins.includes(source.accountId);
-    const notices: MessageRecord[] = changed
-      ? [
-          this.notice(
-            group.groupId,
-            source,
-            this.host.now(),
-            'group-members',
-            JSON.stringify({
-              added: [...new Set(processed.added.map((m) => m.accountId))],
-              removed: [...new Set(processed.removed.map((m) => m.accountId))],
-              byAdmin,
-            }),
-          ),
-        ]
-      : [];
+    // Who committed is what the commit's signature says (not the server's word for the envelope's sender).
+    const committer = processed.committer;
+    const byAdmin = group.admins.length === 0 || group.admins.includes(committer.accountId);
+    const notice = this.membersNotice(group.groupId, this.engine.decodeGroupState(group.state), processed.state, processed.left, committer, byAdmin);
+    const notices: MessageRecord[] = notice ? [notice] : [];
     await store.write((tx) => {
       tx.putGroup({ ...group, state: nextState, epoch, active });
       notices.forEach((n) => tx.putMessage(n));
@@ -564,31 +578,46 @@ export class GroupManager {
     notices.forEach((n) => this.host.emitMessage(n));
     // A new device of our own account joined: tell it the group's settings, which only travel inside the group.
     if (active && processed.added.some((m) => m.accountId === me.accountId && m.deviceId !== me.deviceId)) {
-      follow.push(() =>
-        this.sendContent(group.groupId, { type: 'group-update', id: newMessageId(), timestamp: this.host.now(), ...(group.name !== undefined ? { name: group.name } : {}), admins: [...group.admins] }),
-      );
+      follow.push(async () => {
+        const now = await store.getGroup(group.groupId);
+        if (now?.active) await this.sendContent(group.groupId, this.currentSettings(now), false);
+      });
     }
     return follow;
   }
 
   /** The 'group-updated' line for a change of name or admins, if `after` differs from `before`. */
-  private settingsNotice(before: GroupRecord, after: GroupRecord, author: DeviceAddress, timestamp: number): MessageRecord | undefined {
+  private settingsNotice(before: GroupRecord, after: GroupRecord, author: DeviceAddress, timestamp: number, current = false): MessageRecord | undefined {
     if (after.name === before.name && after.admins.join() === before.admins.join()) return undefined;
-    return this.notice(before.groupId, author, timestamp, 'group-updated', JSON.stringify({ name: after.name, admins: after.admins }));
+    return this.notice(before.groupId, author, timestamp, 'group-updated', JSON.stringify({ name: after.name, admins: after.admins, ...(current ? { current: true } : {}) }));
   }
 
-  /** The 'group-members' line for accounts that joined or left between two states, if any did. */
-  private membersNotice(groupId: string, before: GroupState, after: GroupState, author: DeviceAddress, byAdmin: boolean): MessageRecord | undefined {
+  /**
+   * The 'group-members' line for a commit by `author`, if it changed which accounts are members: accounts, not
+   * devices (a member's device joining or going is not news to the group). `left`: removed leaves whose own account
+   * proposed it; an account all of whose leaves went that way left, any other gone account was removed by `author`.
+   */
+  private membersNotice(
+    groupId: string,
+    before: GroupState,
+    after: GroupState,
+    left: readonly DeviceAddress[],
+    author: DeviceAddress,
+    byAdmin: boolean,
+  ): MessageRecord | undefined {
     const accounts = (state: GroupState) => new Set(membersOfGroup(state).map((m) => m.accountId));
     const was = accounts(before);
     const is = accounts(after);
     const added = [...is].filter((a) => !was.has(a));
-    const removed = [...was].filter((a) => !is.has(a));
-    if (added.length === 0 && removed.length === 0) return undefined;
-    return this.notice(groupId, author, this.host.now(), 'group-members', JSON.stringify({ added, removed, byAdmin }));
+    const gone = [...was].filter((a) => !is.has(a));
+    const leftAccounts = new Set(left.map((m) => m.accountId));
+    const removed = gone.filter((a) => !leftAccounts.has(a));
+    const leavers = gone.filter((a) => leftAccounts.has(a));
+    if (added.length === 0 && gone.length === 0) return undefined;
+    return this.notice(groupId, author, this.host.now(), 'group-members', JSON.stringify({ added, removed, left: leavers, byAdmin }));
   }
 
-  private notice(conversation: string, author: DeviceAddress, timestamp: number, event: 'group-members' | 'group-updated', body: string): MessageRecord {
+  private notice(conversation: string, author: DeviceAddress, timestamp: number, event: 'group-members' | 'group-updated' | 'history-unavailable', body: string): MessageRecord {
     return {
       conversation,
       id: toHex(this.host.crypto.randomBytes(16)),
@@ -613,6 +642,7 @@ export class GroupManager {
   async maintain(): Promise<void> {
     await this.maintainKeyPackages();
     await this.joinAccountGroups();
+    await this.removeGoneDevices();
     for (const group of await this.host.store.listGroups()) {
       if (group.active && this.storedNeedsRekey(group)) await this.rekey(group.groupId).catch(() => undefined);
     }
@@ -630,6 +660,27 @@ export class GroupManager {
     }
   }
 
+  /**
+   * Removes from every group the leaves of this account's devices that the account no longer has (removed with
+   * `Client.removeDevice`, here or on another device): otherwise they stay members that nobody can reach, counted in
+   * Group info. Any device of the account may do it; a commit that loses the epoch is made again on the new state,
+   * where there may be nothing left to remove. Trust: the device list comes from the server, which could only make us
+   * drop our own devices' leaves, as it can already stop delivering to them.
+   */
+  async removeGoneDevices(): Promise<void> {
+    const me = this.host.account();
+    const current = new Set((await this.host.api.listDevices()).map((d) => d.deviceId));
+    if (!current.has(me.deviceId)) return; // This device itself is gone: nothing it commits would be delivered.
+    const gone = (state: GroupState) => membersOfGroup(state).filter((m) => m.accountId === me.accountId && !current.has(m.deviceId));
+    for (const group of await this.host.store.listGroups()) {
+      if (!group.active || gone(this.engine.decodeGroupState(group.state)).length === 0) continue;
+      await this.commit(group.groupId, async (_g, state) => {
+        const stale = gone(state);
+        return stale.length === 0 ? undefined : this.engine.removeMembers(state, stale);
+      });
+    }
+  }
+
   /** Joins (by external commit) every group of this account that this device is not in yet. Runs once per device. */
   async joinAccountGroups(): Promise<void> {
     const store = this.host.store;
@@ -643,6 +694,8 @@ export class GroupManager {
         const members = membersOfGroup(state).map((m) => ({ accountId: m.accountId, deviceId: m.deviceId }));
         try {
           await this.host.queue.run(async () => {
+            // Before the commit can reach anyone: the line goes before what the other devices send on seeing it.
+            const joinedAt = this.host.now();
             await this.host.api.commitGroup(groupId, {
               epoch: info.epoch,
               commit: this.envelope(EnvelopeType.GroupMessage, commit),
@@ -650,10 +703,15 @@ export class GroupManager {
               members,
             });
             const now = this.host.now();
-            await store.write((tx) =>
+            const me = this.host.account();
+            // What this device does not have, said plainly (the group's earlier messages stay on the other devices).
+            const notice = this.notice(groupId, me, joinedAt, 'history-unavailable', JSON.stringify({ since: joinedAt }));
+            await store.write((tx) => {
               // Our own other devices send the settings when they see this one join; until then we trust only them.
-              tx.putGroup({ groupId, state: this.engine.encodeGroupState(state), epoch: info.epoch + 1, admins: [this.host.account().accountId], expireTimer: 0, createdAt: now, active: true, updatedAt: now }),
-            );
+              tx.putGroup({ groupId, state: this.engine.encodeGroupState(state), epoch: info.epoch + 1, admins: [me.accountId], expireTimer: 0, createdAt: now, active: true, updatedAt: now });
+              tx.putMessage(notice);
+            });
+            this.host.emitMessage(notice);
           });
           break;
         } catch (err) {

@@ -91,7 +91,7 @@ export interface MessageRecord {
   /** When it disappears from every device (ms): set once the timer starts (sent, or read). */
   readonly expiresAt?: number;
   /** For kind 'system': what happened. */
-  readonly event?: 'identity-changed' | 'undecryptable' | 'timer-changed' | 'group-members' | 'group-updated';
+  readonly event?: 'identity-changed' | 'undecryptable' | 'timer-changed' | 'group-members' | 'group-updated' | 'history-unavailable';
 }
 
 /** An MLS group this device is (or was) in. */

@@ -270,4 +270,89 @@ describe('groups (MLS) through the SDK', () => {
     await bob2.client.sendText(groupId, 'from the new device');
     await waitFor(async () => (await bodies(alice.client, groupId)).includes('from the new device'), 'the new device writes');
   });
+
+  it('remove a device, link another: the removed one leaves every group, the new one (a new id) joins them all and sends', async () => {
+    const alice = await person('alice');
+    const bob = await person('bob');
+    const bob2 = await device(bob);
+    const groups = [await alice.client.groups.create('One', [bob.username]), await bob.client.groups.create('Two', [alice.username])];
+    for (const { groupId } of groups) {
+      for (const t of [bob, bob2]) await waitFor(async () => (await t.client.groups.list()).some((g) => g.groupId === groupId && g.active), 'both devices join');
+    }
+    const devicesOf = async (t: TestClient, groupId: string, accountId: string) =>
+      t.client.groups.view(await t.client.groups.find(groupId)).members.find((m) => m.accountId === accountId)?.devices ?? [];
+    expect(await devicesOf(alice, groups[0]!.groupId, bob.client.accountId)).toEqual([1, 2]);
+
+    await bob.client.removeDevice(2);
+    for (const { groupId } of groups) {
+      // The removal commit reaches alice: Group info counts one device of bob's.
+      await waitFor(async () => (await devicesOf(alice, groupId, bob.client.accountId)).join() === '1', "bob's removed device leaves the group");
+      expect(await devicesOf(bob, groupId, bob.client.accountId)).toEqual([1]);
+    }
+
+    const bob3 = await device(bob);
+    expect(bob3.client.deviceId).toBe(3);
+    for (const { groupId } of groups) {
+      await waitFor(async () => (await bob3.client.groups.list()).some((g) => g.groupId === groupId && g.active), 'the new device joins every group');
+      await waitFor(async () => (await devicesOf(alice, groupId, bob.client.accountId)).join() === '1,3', 'alice sees the new device');
+      await bob3.client.sendText(groupId, `bob3 in ${groupId.slice(0, 4)}`);
+      await waitFor(async () => (await bodies(alice.client, groupId)).includes(`bob3 in ${groupId.slice(0, 4)}`), 'the new device is read');
+      await alice.client.sendText(groupId, `to bob3 ${groupId.slice(0, 4)}`);
+      await waitFor(async () => (await bodies(bob3.client, groupId)).includes(`to bob3 ${groupId.slice(0, 4)}`), 'the new device reads');
+    }
+    // None of it made an account-level line: bob stayed a member throughout.
+    const lines = (await alice.client.history(groups[0]!.groupId)).filter((m) => m.event === 'group-members').map((m) => JSON.parse(m.body ?? '{}') as unknown);
+    expect(lines).toEqual([{ added: [bob.client.accountId], removed: [], left: [], byAdmin: true }]);
+  });
+
+  it('group lines say what happened: who added you, who left, who removed whom, nothing for a linked device', async () => {
+    const alice = await person('alice');
+    const bob = await person('bob');
+    const carol = await person('carol');
+    const dave = await person('dave');
+    const { groupId } = await alice.client.groups.create('Book club', [bob.username, carol.username, dave.username]);
+    for (const t of [bob, carol, dave]) await waitFor(async () => (await t.client.groups.list()).some((g) => g.groupId === groupId && g.name === 'Book club'), 'all join');
+    await alice.client.groups.rename(groupId, 'Readers');
+    await waitFor(async () => (await bob.client.groups.find(groupId)).name === 'Readers', 'renamed');
+    const linesOf = async (t: TestClient) =>
+      (await t.client.history(groupId)).filter((m) => m.kind === 'system').map((m) => ({ event: m.event, author: m.author, ...(JSON.parse(m.body ?? '{}') as object) }));
+
+    // Bob: "alice added you", then alice named it, then renamed it.
+    const bobs = await linesOf(bob);
+    expect(bobs[0]).toEqual({ event: 'group-members', author: alice.client.accountId, added: [bob.client.accountId], removed: [], left: [], byAdmin: true });
+    expect(bobs.slice(1).map((l) => [l.event, (l as { name?: string }).name])).toEqual([
+      ['group-updated', 'Book club'],
+      ['group-updated', 'Readers'],
+    ]);
+
+    // Alice links a device: no line on alice's or bob's devices; the new device says what it lacks, and gets the
+    // current settings as such (not "You named the group Readers").
+    const aliceLinesBefore = (await linesOf(alice)).length;
+    const alice2 = await device(alice);
+    await waitFor(async () => (await alice2.client.groups.list()).some((g) => g.groupId === groupId && g.name === 'Readers'), 'the linked device learns the name');
+    await settle(alice, bob, alice2);
+    expect((await linesOf(alice)).length).toBe(aliceLinesBefore);
+    expect((await linesOf(bob)).length).toBe(bobs.length);
+    const news = await linesOf(alice2);
+    expect(news.map((l) => l.event)).toEqual(['history-unavailable', 'group-updated']);
+    expect(news[1]).toMatchObject({ name: 'Readers', current: true });
+
+    // Carol leaves (an admin's device commits it): everyone records that carol left, not that alice removed her.
+    await carol.client.groups.leave(groupId);
+    await waitFor(async () => !(await bob.client.groups.view(await bob.client.groups.find(groupId))).members.some((m) => m.accountId === carol.client.accountId), 'carol is out');
+    // Alice removes dave.
+    await settle(alice, alice2, bob, dave);
+    await alice.client.groups.remove(groupId, [dave.username]);
+    await waitFor(async () => (await dave.client.groups.find(groupId)).active === false, 'dave is out');
+    await settle(alice, alice2, bob);
+    for (const t of [bob, alice2, alice]) {
+      const members = (await linesOf(t)).filter((l) => l.event === 'group-members').slice(-2);
+      expect(members).toEqual([
+        { event: 'group-members', author: alice.client.accountId, added: [], removed: [], left: [carol.client.accountId], byAdmin: true },
+        { event: 'group-members', author: alice.client.accountId, added: [], removed: [dave.client.accountId], left: [], byAdmin: true },
+      ]);
+    }
+    const daves = (await linesOf(dave)).filter((l) => l.event === 'group-members').at(-1);
+    expect(daves).toEqual({ event: 'group-members', author: alice.client.accountId, added: [], removed: [dave.client.accountId], left: [], byAdmin: true });
+  });
 });

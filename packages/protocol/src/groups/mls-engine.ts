@@ -44,6 +44,8 @@ import type {
   ClientConfig,
   ClientState,
   Credential,
+  IncomingMessageCallback,
+  ProposalWithSender,
   CryptoProvider as MlsCryptoProvider,
   KeyPackage,
   LeafNode,
@@ -54,6 +56,7 @@ import type {
 } from 'ts-mls';
 import { unprotectPrivateMessage } from 'ts-mls/messageProtection.js';
 import { makeKeyPackageRef } from 'ts-mls/keyPackage.js';
+import { decryptGroupInfo, decryptGroupSecrets } from 'ts-mls/welcome.js';
 import { MlsError, CodecError, CryptoError, CryptoVerificationError, UsageError } from 'ts-mls/mlsError.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { constantTimeEqual, toHex } from '../crypto/bytes.js';
@@ -124,6 +127,26 @@ export interface GroupMember extends DeviceCredential {
   readonly leafIndex: number;
 }
 
+/**
+ * The members of `removed` whose Remove proposal (among `proposals`, with their authenticated senders) came from a
+ * device of their own account: they left, rather than being removed by someone else.
+ */
+function leavers(tree: RatchetTree, proposals: readonly ProposalWithSender[], removed: readonly GroupMember[]): GroupMember[] {
+  const proposer = new Map<number, string | undefined>();
+  for (const p of proposals) {
+    if (p.proposal.proposalType !== 'remove') continue;
+    const leaf = p.senderLeafIndex === undefined ? undefined : leafAt(tree, p.senderLeafIndex);
+    proposer.set(p.proposal.remove.removed, leaf === undefined || p.senderLeafIndex === undefined ? undefined : memberOf(leaf, p.senderLeafIndex).accountId);
+  }
+  return removed.filter((m) => proposer.get(m.leafIndex) === m.accountId);
+}
+
+/** What ts-mls reports of a commit while processing it: its authenticated sender and every proposal it applies. */
+interface CommitSeen {
+  readonly senderLeafIndex: number | undefined;
+  readonly proposals: readonly ProposalWithSender[];
+}
+
 export interface DeviceAddress {
   readonly accountId: string;
   readonly deviceId: number;
@@ -140,6 +163,8 @@ export interface CommitResult {
   readonly commit: Uint8Array;
   /** The MLSMessage(Welcome) for the members it adds (carries the ratchet tree), if any. */
   readonly welcome?: Uint8Array;
+  /** Members the commit removes because a device of their own account proposed it (pending leaves it applies). */
+  readonly left: readonly GroupMember[];
 }
 
 export type ProposalDescription =
@@ -163,6 +188,16 @@ export type ProcessedMessage =
       readonly epoch: bigint;
       readonly added: readonly GroupMember[];
       readonly removed: readonly GroupMember[];
+      /**
+       * The removed members whose removal was proposed by a device of their own account (a leave), as opposed to
+       * removed by someone else. From the proposals' authenticated senders (RFC 9420 §12.1.3, §12.4).
+       */
+      readonly left: readonly GroupMember[];
+      /**
+       * Who made the commit, as its signature authenticates it (RFC 9420 §6.1): the committing member's leaf before
+       * the commit, or for an external commit (§12.4.3.2) the new member's leaf after it.
+       */
+      readonly committer: GroupMember;
       /** True when this commit removed us: the state can no longer send or receive. */
       readonly removedSelf: boolean;
     }
@@ -656,9 +691,11 @@ export class MlsEngine {
         { state: s, cipherSuite: impl },
         { extraProposals, ratchetTreeExtension: true, wireAsPublicMessage: needsRekey(state) },
       );
+      const gone = membersOf(s.ratchetTree).filter((m) => leafAt(result.newState.ratchetTree, m.leafIndex) === undefined);
       return {
         state: derivedState(s, result.newState),
         commit: mlsMessageBytes(result.commit),
+        left: leavers(s.ratchetTree, Object.values(s.unappliedProposals), gone),
         ...(result.welcome !== undefined
           ? { welcome: mlsMessageBytes({ version: 'mls10', wireformat: 'mls_welcome', welcome: result.welcome }) }
           : {}),
@@ -686,29 +723,56 @@ export class MlsEngine {
   }
 
   /**
+   * A Remove proposal (RFC 9420 §12.1.3) for another device's leaves, e.g. the other devices of our own account when
+   * the account leaves: the next commit by any member applies it. INVALID_ARGUMENT if the device is not a member.
+   */
+  async proposeRemoval(state: GroupState, device: DeviceAddress): Promise<{ state: GroupState; proposals: Uint8Array[] }> {
+    const impl = await this.implFor(state);
+    let s = inner(state);
+    const leaves = membersOfGroup(state).filter((m) => sameDevice(m, device));
+    if (leaves.length === 0) throw new ProtocolError(ProtocolErrorCode.InvalidArgument, 'device to remove is not a group member');
+    const proposals: Uint8Array[] = [];
+    for (const leaf of leaves) {
+      const { newState, message } = await mapErrors(() =>
+        createProposal(s, false, { proposalType: 'remove', remove: { removed: leaf.leafIndex } }, impl),
+      );
+      s = newState;
+      proposals.push(mlsMessageBytes(message));
+    }
+    return { state: derivedState(inner(state), s), proposals };
+  }
+
+  /**
    * Joins from a Welcome addressed to one of our key packages (`keyPackageBundle` is its private bundle). The whole
    * ratchet tree (carried in the Welcome's ratchet_tree extension, RFC 9420 §12.4.3.3) is validated, including every
    * member's credential.
    */
   async joinFromWelcome(keyPackageBundle: Uint8Array, welcome: Uint8Array): Promise<GroupState> {
+    return (await this.joinFromWelcomeWithInviter(keyPackageBundle, welcome)).state;
+  }
+
+  /**
+   * joinFromWelcome, and who added us: the member that signed the Welcome's GroupInfo (RFC 9420 §12.4.3.1: the
+   * committer), whose signature joinGroup verified against that leaf. The server's word for the Welcome's sender is
+   * not used.
+   */
+  async joinFromWelcomeWithInviter(keyPackageBundle: Uint8Array, welcome: Uint8Array): Promise<{ state: GroupState; inviter: GroupMember }> {
     const message = decodeMessage(welcome);
     if (message.wireformat !== 'mls_welcome') throw new ProtocolError(ProtocolErrorCode.Decode, 'not a Welcome');
     const { keyPackage, privatePackage } = decodeKeyPackageBundle(keyPackageBundle);
     const impl = await this.impl(keyPackage.cipherSuite);
-    return mapErrors(async () =>
-      outer(
-        await joinGroup(
-          message.welcome,
-          keyPackage,
-          privatePackage,
-          emptyPskIndex,
-          impl,
-          undefined,
-          undefined,
-          this.clientConfig,
-        ),
-      ),
-    );
+    return mapErrors(async () => {
+      const state = await joinGroup(message.welcome, keyPackage, privatePackage, emptyPskIndex, impl, undefined, undefined, this.clientConfig);
+      // The same decryption joinGroup did (no PSKs: emptyPskIndex accepted none), to read GroupInfo.signer.
+      const ref = await makeKeyPackageRef(keyPackage, impl.hash);
+      const secrets = await decryptGroupSecrets(await impl.hpke.importPrivateKey(privatePackage.initPrivateKey), ref, message.welcome, impl.hpke);
+      if (secrets === undefined || secrets.psks.length > 0) throw new ProtocolError(ProtocolErrorCode.InvalidMessage, 'Welcome group secrets unreadable');
+      const info = await decryptGroupInfo(message.welcome, secrets.joinerSecret, new Uint8Array(impl.kdf.size), impl);
+      secrets.joinerSecret.fill(0);
+      const leaf = info === undefined ? undefined : leafAt(state.ratchetTree, info.signer);
+      if (info === undefined || leaf === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidMessage, 'Welcome GroupInfo signer unknown');
+      return { state: outer(state), inviter: memberOf(leaf, info.signer) };
+    });
   }
 
   /**
@@ -804,11 +868,20 @@ export class MlsEngine {
     }
     return mapErrors(async () => {
       const pskIndex = makePskIndex(s, {});
+      // ts-mls reports a commit's authenticated sender and its proposals (with theirs) to this callback.
+      let seen: CommitSeen | undefined;
+      const observe: IncomingMessageCallback = (incoming) => {
+        if (incoming.kind === 'commit') seen = { senderLeafIndex: incoming.senderLeafIndex, proposals: incoming.proposals };
+        return 'accept';
+      };
       const result =
         message.wireformat === 'mls_private_message'
-          ? await processPrivateMessage(s, message.privateMessage, pskIndex, impl)
-          : await processPublicMessage(s, message.publicMessage, pskIndex, impl);
-      if (contentType === 'commit') return this.describeCommit(s, result.newState, message);
+          ? await processPrivateMessage(s, message.privateMessage, pskIndex, impl, observe)
+          : await processPublicMessage(s, message.publicMessage, pskIndex, impl, observe);
+      if (contentType === 'commit') {
+        if (seen === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidMessage, 'commit was not reported by ts-mls');
+        return this.describeCommit(s, result.newState, message, seen);
+      }
       return this.describeProposal(s, result.newState);
     });
   }
@@ -864,7 +937,7 @@ export class MlsEngine {
    * Diffs the leaves before and after a commit. A leaf that stays but changes owner (an update carrying another
    * device's credential) is refused, as is an external commit from a device whose account is not in the group.
    */
-  private describeCommit(before: ClientState, after: ClientState, message: MLSMessage): ProcessedMessage {
+  private describeCommit(before: ClientState, after: ClientState, message: MLSMessage, seen: CommitSeen): ProcessedMessage {
     const added: GroupMember[] = [];
     const removed: GroupMember[] = [];
     const oldTree = before.ratchetTree;
@@ -900,12 +973,23 @@ export class MlsEngine {
         );
       }
     }
+    let committer: GroupMember | undefined;
+    if (seen.senderLeafIndex !== undefined) {
+      const leaf = leafAt(oldTree, seen.senderLeafIndex);
+      committer = leaf === undefined ? undefined : memberOf(leaf, seen.senderLeafIndex);
+    } else if (added.length === 1) {
+      committer = added[0];
+    }
+    if (committer === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidMessage, 'commit without a committer leaf');
+    const left = leavers(oldTree, seen.proposals, removed);
     return {
       kind: 'commit',
       state: derivedState(before, after),
       epoch: after.groupContext.epoch,
       added,
       removed,
+      left,
+      committer,
       removedSelf: after.groupActiveState.kind === 'removedFromGroup',
     };
   }

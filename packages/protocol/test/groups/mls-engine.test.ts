@@ -201,6 +201,53 @@ describe('MLS groups through MlsEngine (X-Wing + Ed25519, node provider)', () =>
     expectConverged([alice1, alice2]);
   });
 
+  it('names who committed, who left and who was removed from the authenticated proposals, not from any claim', async () => {
+    const { alice1, alice2, bob1, bob2, carol1, carol2 } = await world();
+    alice1.state = await alice1.engine.createGroup(alice1.mls);
+    await add(alice1, [alice1], [alice2, bob1, bob2, carol1, carol2]);
+    const everyone = [alice1, alice2, bob1, bob2, carol1, carol2];
+    // Bob leaves with both devices: bob1 proposes its own removal and bob2's.
+    const own = await bob1.engine.leave(stateOf(bob1));
+    const other = await bob1.engine.proposeRemoval(own.state, { accountId: bob2.account.accountId, deviceId: 2 });
+    bob1.state = other.state;
+    for (const proposal of [own.proposal, ...other.proposals]) await deliver(everyone.filter((d) => d !== bob1), proposal);
+    // Carol's devices are removed by alice2 (inline proposals) in the same commit that applies bob's leave.
+    const commit = await alice2.engine.removeMembers(stateOf(alice2), [
+      { accountId: carol1.account.accountId, deviceId: 1 },
+      { accountId: carol2.account.accountId, deviceId: 2 },
+    ]);
+    alice2.state = commit.state;
+    const seen = await alice1.engine.processMessage(stateOf(alice1), commit.commit);
+    expect(seen.kind).toBe('commit');
+    if (seen.kind !== 'commit') return;
+    const addr = (ms: readonly { accountId: string; deviceId: number }[]) => ms.map((m) => `${m.accountId.slice(0, 4)}.${m.deviceId}`).sort();
+    expect(addr([seen.committer])).toEqual(addr([alice2.mls]));
+    expect(addr(seen.removed)).toEqual(addr([bob1.mls, bob2.mls, carol1.mls, carol2.mls]));
+    expect(addr(seen.left)).toEqual(addr([bob1.mls, bob2.mls]));
+    // The committer's own result says the same.
+    expect(addr(commit.left)).toEqual(addr([bob1.mls, bob2.mls]));
+    expect(await errorCode(bob1.engine.proposeRemoval(stateOf(bob1), { accountId: bob1.account.accountId, deviceId: 9 }))).toBe(
+      ProtocolErrorCode.InvalidArgument,
+    );
+  });
+
+  it('a Welcome names the member that added us (the GroupInfo signer), and an external commit its joiner', async () => {
+    const { directory, accounts, alice1, bob1, carol1 } = await world();
+    alice1.state = await alice1.engine.createGroup(alice1.mls);
+    await add(alice1, [alice1], [bob1]);
+    const carolPackage = await keyPackage(carol1);
+    const result = await bob1.engine.addMembers(stateOf(bob1), [carolPackage.publicKeyPackage]);
+    bob1.state = result.state;
+    const joined = await carol1.engine.joinFromWelcomeWithInviter(carolPackage.privateKeyPackage, result.welcome!);
+    expect([joined.inviter.accountId, joined.inviter.deviceId]).toEqual([bob1.account.accountId, 1]);
+    expect(membersOfGroup(joined.state)).toHaveLength(3);
+    const alice3 = await makeDevice(accounts[0]!, 3, directory);
+    const external = await alice3.engine.joinExternal(alice3.mls, await bob1.engine.exportGroupInfo(stateOf(bob1)));
+    const seen = await bob1.engine.processMessage(stateOf(bob1), external.commit);
+    expect(seen.kind === 'commit' && [seen.committer.accountId, seen.committer.deviceId]).toEqual([alice3.account.accountId, 3]);
+    expect(seen.kind === 'commit' && seen.left).toEqual([]);
+  });
+
   it('a new device of a member account joins by external commit from the GroupInfo', async () => {
     const { directory, accounts, alice1, bob1, bob2 } = await world();
     alice1.state = await alice1.engine.createGroup(alice1.mls);

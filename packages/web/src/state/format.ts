@@ -96,6 +96,8 @@ export function systemText(message: MessageRecord, nameOf: (accountId: string) =
       return membersText(message, nameOf, context.me);
     case 'group-updated':
       return settingsText(message, nameOf, context);
+    case 'history-unavailable':
+      return 'This device joined the group here: messages sent before that are not on it (your other devices have them).';
     default:
       return '';
   }
@@ -116,11 +118,17 @@ export function listOf(names: readonly string[]): string {
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1] as string}`;
 }
 
-/** A 'group-members' entry (body `{added, removed, byAdmin}`, account ids). */
+/**
+ * A 'group-members' entry (body `{added, removed, left, byAdmin}`, account ids; the author is whoever made the
+ * commit, as MLS authenticates it). Entries stored before `left` existed have only `added` and `removed`, where a
+ * leave committed by an admin's device was one of the removed.
+ */
 function membersText(message: MessageRecord, nameOf: (accountId: string) => string, me: string | undefined): string {
   const details = parseBody(message.body);
   const added = stringsOf(details.added);
   const removed = stringsOf(details.removed);
+  const left = stringsOf(details.left);
+  const legacy = !Array.isArray(details.left);
   const author = message.author;
   const mine = author === me;
   const who = mine ? 'You' : nameOf(author);
@@ -128,15 +136,20 @@ function membersText(message: MessageRecord, nameOf: (accountId: string) => stri
   const parts: string[] = [];
   const others = added.filter((a) => a !== author);
   if (others.length > 0) parts.push(`${who} added ${listOf(others.map(named))}.`);
-  // A new device of a member joins by its own commit: the author "adds" their own account.
-  if (added.includes(author)) parts.push(`${who} joined on another device.`);
+  // Before `left`: a new device of a member joined by its own commit and the author "added" their own account.
+  if (legacy && added.includes(author)) parts.push(`${who} joined on another device.`);
+  if (left.length > 0) {
+    if (left.includes(me ?? '')) parts.push('You left the group.');
+    const rest = left.filter((l) => l !== me);
+    if (rest.length > 0) parts.push(`${listOf(rest.map(named))} left the group.`);
+  }
   if (removed.length > 0) {
     if (mine) parts.push(removed.every((r) => r === me) ? 'You left the group.' : `You removed ${listOf(removed.filter((r) => r !== me).map(named))}.`);
+    else if (!legacy) parts.push(`${who} removed ${listOf(removed.map(named))}.`);
     else if (removed.includes(me ?? '')) parts.push('You are no longer in this group.');
-    // The committer is not necessarily who asked: a member's leave is committed by an admin's device.
     else parts.push(`${listOf(removed.map(named))} ${removed.length === 1 ? 'is' : 'are'} no longer in the group.`);
   }
-  if (details.byAdmin === false && !mine) parts.push(`${who} is not an admin of this group.`);
+  if (details.byAdmin === false && !mine && (others.length > 0 || removed.length > 0)) parts.push(`${who} is not an admin of this group.`);
   return parts.join(' ') || `${who} changed the members.`;
 }
 
@@ -146,7 +159,12 @@ function settingsText(message: MessageRecord, nameOf: (accountId: string) => str
   const who = message.author === context.me ? 'You' : nameOf(message.author);
   const adminList = listOf(admins.map((id) => (id === context.me ? 'you' : nameOf(id))));
   const previous = context.previousSettings;
-  if (previous === undefined) return `${who} changed the group's settings.`;
+  // The settings as they stand, sent to a device that just joined: not something anyone did just now.
+  if (parseBody(message.body).current === true) {
+    const called = name !== undefined ? `This group is called “${name}”.` : 'This group has no name.';
+    return admins.length > 0 ? `${called} Admins: ${adminList}.` : called;
+  }
+  if (previous === undefined) return name !== undefined ? `${who} named the group “${name}”.` : `${who} changed the admins: ${adminList}.`;
   if (previous === null) {
     const named = name !== undefined ? `${who} named the group “${name}”.` : `${who} set up the group.`;
     return admins.length === 1 && admins[0] === message.author ? named : `${named} Admins: ${adminList}.`;
