@@ -100,7 +100,7 @@ const syncedArb: fc.Arbitrary<SyncedContent> = fc.oneof(
   fc.record({ type: fc.constant('timer' as const), ...common, expireTimer: timerArb }, { requiredKeys: ['type', ...commonKeys, 'expireTimer'] }),
   fc.record({ type: fc.constant('session-reset' as const), ...common }, { requiredKeys: ['type', ...commonKeys] }),
   fc.record(
-    { type: fc.constant('group-update' as const), ...common, name: lineArb(60).filter((n) => n.length > 0), admins: fc.array(idArb, { maxLength: 5 }) },
+    { type: fc.constant('group-update' as const), ...common, name: lineArb(60).filter((n) => n.length > 0), admins: fc.array(idArb, { maxLength: 5 }), current: fc.constant(true as const) },
     { requiredKeys: ['type', ...commonKeys] },
   ),
   fc.record(
@@ -406,6 +406,8 @@ describe('content decoding is strict', () => {
     ['a resend request with an empty list', raw({ type: 'resend-request', id: ID, timestamp: 1, targetTimestamps: [] })],
     ['a group update with an empty name', raw({ type: 'group-update', id: ID, timestamp: 1, name: '' })],
     ['a group update with an admin that is no account id', raw({ type: 'group-update', id: ID, timestamp: 1, admins: ['alice'] })],
+    ['a group update with current: false', raw({ type: 'group-update', id: ID, timestamp: 1, current: false })],
+    ['a group update with current: "yes"', raw({ type: 'group-update', id: ID, timestamp: 1, current: 'yes' })],
     ['a resend request with a negative timestamp', raw({ type: 'resend-request', id: ID, timestamp: 1, targetTimestamps: [-5] })],
   ];
 
