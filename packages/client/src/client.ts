@@ -64,6 +64,8 @@ const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 const MAX_SEND_ATTEMPTS = 4;
 /** How often expired disappearing messages are swept while the client runs. */
 const EXPIRY_SWEEP_MS = 1000;
+/** On a linked device: account ids of the contacts the provisioning message brought (JSON array). */
+const EARLIER_CONTACTS_KV = 'link.earlierContacts';
 const STATUS_RANK: Record<MessageStatus, number> = { failed: 0, pending: 1, sent: 2, delivered: 3, read: 4, received: 0 };
 
 export interface ClientOptions {
@@ -160,6 +162,8 @@ export class Client extends Emitter<ClientEvents> {
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private maintenance: Promise<void> | undefined;
+  /** EARLIER_CONTACTS_KV, read once. */
+  private earlierContacts: Set<string> | undefined;
   private readonly followUps = new Set<Promise<void>>();
   private readonly identity: IdentityKeyPair;
 
@@ -285,6 +289,9 @@ export class Client extends Emitter<ClientEvents> {
       for (const c of message.contacts) {
         tx.putContact({ accountId: c.accountId, ...(c.username !== undefined ? { username: c.username } : {}), verified: c.verified, expireTimer: 0 });
       }
+      // The people the account talked with before this device existed: their conversations start here with a line
+      // saying that the earlier messages are not on this device (historyNotice).
+      tx.putKv(EARLIER_CONTACTS_KV, JSON.stringify(message.contacts.map((c) => c.accountId)));
     });
     return new Client(options, account, Client.apiFor(connector, account));
   }
@@ -576,6 +583,28 @@ export class Client extends Emitter<ClientEvents> {
     return contact;
   }
 
+  /**
+   * On a linked device, the first time a 1:1 conversation with someone the account knew before the link gets a
+   * message: a 'history-unavailable' line, dated at the link, saying that what was said before is not on this device
+   * (it is on the account's other devices). Undefined anywhere else.
+   */
+  private async historyNotice(conversation: string): Promise<MessageRecord | undefined> {
+    if (this.earlierContacts === undefined) {
+      const stored = await this.options.store.getKv(EARLIER_CONTACTS_KV);
+      let ids: unknown = [];
+      try {
+        ids = stored === undefined ? [] : JSON.parse(stored);
+      } catch {
+        ids = [];
+      }
+      this.earlierContacts = new Set(Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : []);
+    }
+    if (!this.earlierContacts.has(conversation)) return undefined;
+    if ((await this.options.store.listMessages(conversation, { limit: 1 })).length > 0) return undefined;
+    const linkedAt = this.account.createdAt;
+    return { ...this.systemNotice(conversation, this.account.accountId, this.account.deviceId, linkedAt, 'history-unavailable'), body: JSON.stringify({ since: linkedAt }) };
+  }
+
   private systemNotice(conversation: string, author: string, device: number, timestamp: number, event: NonNullable<MessageRecord['event']>): MessageRecord {
     return {
       conversation,
@@ -619,7 +648,12 @@ export class Client extends Emitter<ClientEvents> {
       status: 'pending',
       ...(conversation.expireTimer ? { expireTimer: conversation.expireTimer, expiresAt: timestamp + conversation.expireTimer * 1000 } : {}),
     };
-    await this.options.store.write((tx) => tx.putMessage(record));
+    const history = GROUP_ID_PATTERN.test(conversation.id) ? undefined : await this.historyNotice(conversation.id);
+    await this.options.store.write((tx) => {
+      if (history) tx.putMessage(history);
+      tx.putMessage(record);
+    });
+    if (history) this.emit('message', history);
     this.emit('message', record);
     return this.deliverRecord(record, content, options.queueIfOffline === true);
   }
@@ -1078,6 +1112,11 @@ export class Client extends Emitter<ClientEvents> {
           ...(c.expireTimer ? { expireTimer: c.expireTimer } : {}),
           ...(c.expireTimer && outgoing ? { expiresAt: c.timestamp + c.expireTimer * 1000 } : {}),
         };
+        const history = group ? undefined : await this.historyNotice(conversation);
+        if (history) {
+          writes.push(history);
+          created.push(history);
+        }
         writes.push(record);
         created.push(record);
         // Delivery receipts go back 1:1; in groups only read receipts are sent (as in Signal, to spare large groups).

@@ -39,6 +39,7 @@ export async function runChat(client: Client, peer: ContactRecord, attachmentDir
       if (m.event === 'identity-changed') return `${time} ⚠ the safety number with ${name} changed — verify it again (/verify)`;
       if (m.event === 'undecryptable') return `${time} ⚠ a message from ${name} could not be decrypted; asked them to resend it`;
       if (m.event === 'timer-changed') return `${time} disappearing messages: ${m.body === '0' ? 'off' : `${m.body} s`}`;
+      if (m.event === 'history-unavailable') return `${time} this device was linked here: earlier messages are on your other devices, not on this one`;
       return `${time} (${m.event ?? 'event'})`;
     }
     let n = numberOf.get(m.id);

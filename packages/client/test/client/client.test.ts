@@ -88,6 +88,15 @@ describe('Client', () => {
     expect(await bodies(bob.client, alice.client.accountId)).toEqual(['before the laptop', 'after the laptop', 'reply']);
     // The laptop holds what was sent since it was linked, each once (earlier history is not transferred yet).
     expect(await bodies(alice2.client, bob.client.accountId)).toEqual(['after the laptop', 'reply']);
+    // ...and says so: the chat starts with a line, dated at the link, that earlier messages are not on this device.
+    const events = async (t: TestClient) => (await t.client.history(bob.client.accountId)).map((m) => m.event ?? m.kind);
+    expect(await events(alice2)).toEqual(['history-unavailable', 'message', 'message']);
+    expect(await events(alice)).toEqual(['message', 'message', 'message']);
+    // Someone met after the link has no earlier history, and no such line.
+    const carol = await person('carol');
+    await carol.client.sendText(alice.username, 'hi from carol');
+    await waitFor(async () => (await bodies(alice2.client, carol.client.accountId)).includes('hi from carol'), 'the laptop gets carol');
+    expect((await alice2.client.history(carol.client.accountId)).map((m) => m.event ?? m.kind)).toEqual(['message']);
   });
 
   it('acknowledges a redelivered envelope silently after a lost ack, and shows it once', async () => {

@@ -97,7 +97,9 @@ export function systemText(message: MessageRecord, nameOf: (accountId: string) =
     case 'group-updated':
       return settingsText(message, nameOf, context);
     case 'history-unavailable':
-      return 'This device joined the group here: messages sent before that are not on it (your other devices have them).';
+      return /^[0-9a-f]{64}$/.test(message.conversation)
+        ? 'This device joined the group here: messages sent before that are not on it (your other devices have them).'
+        : 'This device was linked here: earlier messages of this chat are not on it (your other devices have them).';
     default:
       return '';
   }
