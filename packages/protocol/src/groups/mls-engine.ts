@@ -63,6 +63,7 @@ import { constantTimeEqual, toHex } from '../crypto/bytes.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import type { IdentityKeyPair } from '../keys/identity.js';
 import { BinaryReader, BinaryWriter } from '../wire/binary.js';
+import { pad, unpad } from '../wire/padding.js';
 import { defaultMlsCryptoProvider } from './default-mls-provider.js';
 import type { DeviceCredential } from './device-credential.js';
 import { TreeCache, decodeGroupStateBytes, decodeWhole, encodeGroupStateV3 } from './group-state-codec.js';
@@ -817,12 +818,17 @@ export class MlsEngine {
     });
   }
 
-  /** Encrypts an application message for the current epoch (a PrivateMessage, signed by our leaf). */
+  /**
+   * Encrypts an application message for the current epoch (a PrivateMessage, signed by our leaf). The plaintext is
+   * padded first with the same Padmé buckets as 1:1 messages (../wire/padding.ts): ts-mls's own padding only fills
+   * up to 256 bytes, so above that a group message's length would tell its plaintext's to the byte.
+   */
   async encrypt(state: GroupState, plaintext: Uint8Array): Promise<{ state: GroupState; message: Uint8Array }> {
     const impl = await this.implFor(state);
     const s = inner(state);
+    const padded = pad(plaintext);
     return mapErrors(async () => {
-      const { newState, privateMessage } = await createApplicationMessage(s, plaintext, impl);
+      const { newState, privateMessage } = await createApplicationMessage(s, padded, impl);
       return {
         state: derivedState(s, newState),
         message: mlsMessageBytes({ version: 'mls10', wireformat: 'mls_private_message', privateMessage }),
@@ -927,7 +933,7 @@ export class MlsEngine {
     return {
       kind: 'application',
       state: derivedState(s, newState),
-      plaintext: content.applicationData,
+      plaintext: unpad(content.applicationData),
       sender: memberOf(leaf, content.sender.leafIndex),
       epoch: pm.epoch,
     };

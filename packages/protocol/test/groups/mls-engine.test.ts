@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolErrorCode } from '../../src/errors.js';
+import { paddedLength } from '../../src/wire/padding.js';
 import {
   DEFAULT_GROUP_CIPHER_SUITE,
   GROUP_ID_LENGTH,
@@ -246,6 +247,20 @@ describe('MLS groups through MlsEngine (X-Wing + Ed25519, node provider)', () =>
     const seen = await bob1.engine.processMessage(stateOf(bob1), external.commit);
     expect(seen.kind === 'commit' && [seen.committer.accountId, seen.committer.deviceId]).toEqual([alice3.account.accountId, 3]);
     expect(seen.kind === 'commit' && seen.left).toEqual([]);
+  });
+
+  it("pads application messages with 1:1's Padmé buckets: bodies of one bucket are the same length on the wire", async () => {
+    const { alice1, bob1 } = await world();
+    alice1.state = await alice1.engine.createGroup(alice1.mls);
+    await add(alice1, [alice1], [bob1]);
+    const lengthOf = async (n: number) => (await talk(alice1, [bob1], 'x'.repeat(n))).length; // bob1 reads exactly the text
+    // ts-mls alone pads only up to 256 bytes, so above that every byte of the body showed (608 vs 618 bytes for 300
+    // and 310). Padmé: 290..303 bytes (+ marker) share the 304-byte bucket; 310 is in the next one (320).
+    const inBucket = [await lengthOf(290), await lengthOf(296), await lengthOf(303)];
+    expect(new Set(inBucket).size).toBe(1);
+    expect((await lengthOf(310)) - inBucket[0]!).toBe(paddedLength(310) - paddedLength(300));
+    expect((await lengthOf(2000)) - inBucket[0]!).toBe(paddedLength(2000) - paddedLength(300));
+    expect(await lengthOf(0)).toBe(await lengthOf(100));
   });
 
   it('a new device of a member account joins by external commit from the GroupInfo', async () => {
