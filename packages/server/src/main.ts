@@ -67,7 +67,8 @@ async function main(): Promise<void> {
   }
   let app: Awaited<ReturnType<typeof buildApp>>;
   try {
-    await mkdir(config.dataDir, { recursive: true });
+    // 0700: the database, its WAL, the blobs and username.key are the server's user's alone (docs/threat-model.md).
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const usernameKey = await loadUsernameKey(config);
     const repo = await openRepository(config);
     const blobs = await LocalBlobStore.open(config.dataDir);

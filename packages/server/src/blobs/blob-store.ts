@@ -21,7 +21,8 @@ export class LocalBlobStore {
 
   static async open(dataDir: string): Promise<LocalBlobStore> {
     const dir = join(dataDir, 'blobs');
-    await mkdir(join(dir, 'tmp'), { recursive: true });
+    // Only the server's user may list or read the (encrypted) blobs: 0700 folders, 0600 files.
+    await mkdir(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
     return new LocalBlobStore(dir);
   }
 
@@ -43,7 +44,7 @@ export class LocalBlobStore {
       },
     });
     try {
-      await pipeline(source, limit, createWriteStream(temp, { flags: 'wx' }));
+      await pipeline(source, limit, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
       const handle = await open(temp, 'r');
       try {
         await handle.sync();

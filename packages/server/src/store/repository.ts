@@ -229,6 +229,11 @@ export interface Repository {
   migrate(): Promise<void>;
   /** Flushes pending writes and closes connections. */
   close(): Promise<void>;
+  /**
+   * Moves deleted data out of the store's files where the engine can (SQLite: checkpoint and truncate the WAL after
+   * secure_delete zeroed freed pages). Optional: PostgreSQL leaves this to the operator's VACUUM (docs/threat-model.md).
+   */
+  forget?(): Promise<boolean>;
 
   // Accounts
   /** Creates the account and its first device (device id 1) in one transaction. USERNAME_TAKEN on a clash. */

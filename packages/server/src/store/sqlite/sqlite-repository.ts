@@ -20,7 +20,7 @@
  * checkpoint copies it into the database and the database after it, so a checkpoint never loses synced frames. If an
  * fdatasync fails, the state of the page cache is unknown: every later write fails until the server restarts.
  */
-import { closeSync, fdatasync, fstatSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, fdatasync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { appliedSqliteMigrations, migrateSqlite } from '../migrations.js';
@@ -166,9 +166,16 @@ export class SqliteRepository implements Repository {
     });
   }
 
-  /** Opens (creating it and its directory if needed) the database file. Call migrate() before use. */
+  /**
+   * Opens (creating it and its directory if needed) the database file. Call migrate() before use.
+   * The directory is created 0700 and the file 0600 (an existing one is narrowed to 0600): SQLite gives its -wal and
+   * -shm files the database file's mode, so they are 0600 too. `secure_delete` overwrites what a DELETE frees with
+   * zeros; `forget()` then moves it out of the WAL.
+   */
   static open(file: string): SqliteRepository {
-    mkdirSync(dirname(file), { recursive: true });
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
     const db = new Database(file);
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
@@ -180,6 +187,8 @@ export class SqliteRepository implements Repository {
       db.pragma('busy_timeout = 5000');
       // Truncate the WAL back to this size after checkpoints instead of leaving it at its high-water mark.
       db.pragma('journal_size_limit = 67108864');
+      // Deleted rows (acknowledged envelopes, unregistered accounts) are zeroed in their pages, not left in free space.
+      db.pragma('secure_delete = ON');
     } catch (err) {
       db.close();
       throw err;
@@ -212,10 +221,25 @@ export class SqliteRepository implements Repository {
     return appliedSqliteMigrations(this.db);
   }
 
+  /**
+   * Makes what was deleted unrecoverable from the files: `secure_delete` zeroed it in the database pages, but the WAL
+   * still holds the pages' earlier versions until they are checkpointed. This checkpoints every frame into the
+   * database and truncates the WAL to zero bytes (`wal_checkpoint(TRUNCATE)`). Run by the server's sweep every
+   * minute and at close. Returns false when a reader kept the checkpoint from finishing (the next run catches up).
+   */
+  async forget(): Promise<boolean> {
+    if (this.closed) return false;
+    this.flush();
+    while (this.syncing) await this.syncing;
+    const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    return result?.busy === 0;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush();
     while (this.syncing) await this.syncing;
+    await this.forget();
     this.closed = true;
     this.statements.clear();
     this.db.close();
