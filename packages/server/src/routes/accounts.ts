@@ -14,6 +14,7 @@ import { hashSecret } from '../auth.js';
 import { RepositoryError } from '../store/repository.js';
 import { AccountId, Base64, DeviceKeys, ErrorResponse } from '../schemas.js';
 import { decodeAndVerifyKeys, storeKeys } from './keys.js';
+import { toHour } from '../coarse-time.js';
 
 /** Letters, digits, "_" and ".", 3–32 characters, starting with a letter; compared case-insensitively. */
 const USERNAME = /^[a-z][a-z0-9_.]{2,31}$/;
@@ -70,7 +71,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
       const hash = body.username === undefined ? undefined : usernameHash(ctx, body.username);
       const keys = await decodeAndVerifyKeys(ctx, identityKey, body.device);
       const accountId = randomBytes(16).toString('hex');
-      const now = ctx.now();
+      const now = toHour(ctx.now());
       try {
         await ctx.repo.createAccount(
           { id: accountId, usernameHash: hash, identityKey, createdAt: now },

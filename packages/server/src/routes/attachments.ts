@@ -11,6 +11,7 @@ import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { BlobTooLargeError } from '../blobs/blob-store.js';
 import { ErrorResponse } from '../schemas.js';
+import { toHour } from '../coarse-time.js';
 
 export function registerAttachmentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // The raw request stream goes straight to the blob store, never buffered whole in memory.
@@ -45,8 +46,8 @@ export function registerAttachmentRoutes(app: FastifyInstance, ctx: ServerContex
         throw err;
       }
       const now = ctx.now();
-      const expiresAt = now + ctx.config.limits.attachmentTtlMs;
-      await ctx.repo.createAttachment({ id, ownerAccountId: device.accountId, size, createdAt: now, expiresAt });
+      const expiresAt = toHour(now) + ctx.config.limits.attachmentTtlMs;
+      await ctx.repo.createAttachment({ id, ownerAccountId: device.accountId, size, createdAt: toHour(now), expiresAt });
       return { id, size, expiresAt };
     },
   );

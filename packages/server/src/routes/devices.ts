@@ -16,6 +16,7 @@ import { RepositoryError } from '../store/repository.js';
 import { AccountId, Base64, DeviceId, DeviceKeys, ErrorResponse } from '../schemas.js';
 import { decodeAndVerifyKeys, storeKeys } from './keys.js';
 import { MAX_PROVISIONING_BODY_BYTES } from '@samizdat/protocol';
+import { toHour } from '../coarse-time.js';
 
 const LINK_CODE_TTL_MS = 10 * 60 * 1000;
 
@@ -85,7 +86,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ServerContext): 
             registrationId: body.registrationId,
             authHash: await hashSecret(body.password),
             encryptedName: body.name ? fromBase64(body.name, 'name') : new Uint8Array(0),
-            createdAt: ctx.now(),
+            createdAt: toHour(ctx.now()),
           },
           ctx.config.limits.maxDevicesPerAccount,
         );

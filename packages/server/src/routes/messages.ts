@@ -12,6 +12,7 @@ import { fromBase64, toBase64 } from '../http.js';
 import type { DeviceWaiters } from '../bus/device-waiters.js';
 import { sendMessage } from '../send.js';
 import { AccountId, Base64, DeviceId, ErrorResponse, RegistrationId } from '../schemas.js';
+import { toDay } from '../coarse-time.js';
 
 const FETCH_LIMIT = 100;
 const MAX_WAIT_SECONDS = 60;
@@ -105,7 +106,7 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ServerContext, 
         request.raw.once('close', () => abort.abort());
         if (await waiters.wait(device, wait * 1000, AbortSignal.any([abort.signal, ctx.shutdown.signal]))) queued = await fetch();
       }
-      await ctx.repo.touchDevice(device.accountId, device.deviceId, ctx.now());
+      await ctx.repo.touchDevice(device.accountId, device.deviceId, toDay(ctx.now()));
       const page = queued.slice(0, FETCH_LIMIT);
       ctx.metrics.pushed.inc(page.length);
       return {

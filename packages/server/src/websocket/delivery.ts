@@ -36,6 +36,7 @@ import { sendGroupMessage, sendMessage } from '../send.js';
 import { MAX_DEVICE_ID, MAX_REGISTRATION_ID } from '../schemas.js';
 import { rejectUpgrade as writeRejection, upgradeError } from './handshake.js';
 import { ProvisioningSockets } from './provisioning.js';
+import { toDay } from '../coarse-time.js';
 
 export const DELIVERY_PATH = '/v1/websocket';
 export const PROVISIONING_PATH = '/v1/provisioning/websocket';
@@ -400,7 +401,7 @@ export function attachWebSockets(
       replaceOlder(device, this.connectionId);
       ctx.bus.publishConnected({ accountId: device.accountId, deviceId: device.deviceId }, this.connectionId);
       track(
-        ctx.repo.touchDevice(device.accountId, device.deviceId, ctx.now()).catch((err: unknown) => {
+        ctx.repo.touchDevice(device.accountId, device.deviceId, toDay(ctx.now())).catch((err: unknown) => {
           ctx.log.warn({ err: { type: (err as Error).name } }, 'touchDevice failed');
         }),
       );

@@ -4,6 +4,7 @@ import { generateIdentityKeyPair } from '@samizdat/protocol';
 import { api, apiOk, crypto, deviceKeys, linkDevice, queuedIds, registerDevice, sendMessage, startServer } from '../helpers/server.js';
 import type { TestDevice, TestServer } from '../helpers/server.js';
 import { expectError, rawRequest } from '../helpers/http.js';
+import { HOUR_MS, toDay, toHour } from '../../src/coarse-time.js';
 
 const LINK_CODE_TTL_MS = 10 * 60 * 1000;
 
@@ -44,8 +45,14 @@ describe('POST /v1/devices/link-code and /v1/devices/link', () => {
     const { devices } = await apiOk(server, 'GET', '/v1/devices', { auth: alice });
     expect(devices).toEqual([
       expect.objectContaining({ deviceId: 1, registrationId: alice.registrationId, name: '' }),
-      { deviceId: 2, registrationId: keys.registrationId, name, createdAt: clock, lastSeenAt: clock },
+      // Stored coarse (docs/threat-model.md): created to the hour; last seen to the day, from the first fetch on.
+      { deviceId: 2, registrationId: keys.registrationId, name, createdAt: toHour(clock), lastSeenAt: toHour(clock) },
     ]);
+    await apiOk(server, 'GET', '/v1/messages', { auth: alice2 });
+    const after = await apiOk<{ devices: { deviceId: number; lastSeenAt: number }[] }>(server, 'GET', '/v1/devices', { auth: alice });
+    expect(after.devices.find((d) => d.deviceId === 2)?.lastSeenAt).toBe(toDay(clock));
+    const stored = await server.app.ctx.repo.getAccount(alice.accountId);
+    expect((stored?.createdAt ?? 1) % HOUR_MS).toBe(0);
   });
 
   it('accepts a link code only once', async () => {
