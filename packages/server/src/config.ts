@@ -31,12 +31,6 @@ export interface Limits {
   /** Requests per minute per account (authenticated) and per IP (all requests). */
   readonly accountRequestsPerMinute: number;
   readonly ipRequestsPerMinute: number;
-  /**
-   * Logins that need the slow hash (a secret not yet verified on this node, or a device that does not exist), per
-   * minute per IP; and failed ones per minute per device. Checked before the hash runs (docs/api.md "Errors").
-   */
-  readonly slowLoginsPerIpPerMinute: number;
-  readonly failedLoginsPerDevicePerMinute: number;
   /** Envelopes pushed to a WebSocket before an ack is required. */
   readonly deliveryWindow: number;
   /** Largest encoded group envelope (an MLS commit, Welcome or application message). */
@@ -55,8 +49,6 @@ export const DEFAULT_LIMITS: Limits = {
   maxDevicesPerAccount: 8,
   accountRequestsPerMinute: 6000,
   ipRequestsPerMinute: 60_000,
-  slowLoginsPerIpPerMinute: 30,
-  failedLoginsPerDevicePerMinute: 10,
   deliveryWindow: 64,
   maxGroupEnvelopeBytes: 1024 * 1024 + 64,
   maxGroupInfoBytes: 16 * 1024 * 1024,
