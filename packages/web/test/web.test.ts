@@ -351,7 +351,9 @@ describe('web client', () => {
     await erinsItem.waitFor({ timeout: 15_000 });
     await erinsItem.click();
     const erinsLog = erin.page.getByRole('log', { name: `Messages in ${GROUP}` });
-    await erinsLog.getByText(`alice named the group “${GROUP}”.`).waitFor();
+    // Added to a group that exists: who added her, and the settings as they stand (not "alice named the group").
+    await erinsLog.getByText('alice added you.').waitFor();
+    await erinsLog.getByText(`This group is called “${GROUP}”.`, { exact: false }).waitFor();
     // She joined after those were sent: MLS gives her no key to read them.
     expect(await messageWith(erin.page, 'Welcome to the club').count()).toBe(0);
     expect(await erin.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
