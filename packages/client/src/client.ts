@@ -490,8 +490,14 @@ export class Client extends Emitter<ClientEvents> {
   async removeDevice(deviceId: number): Promise<void> {
     if (deviceId === this.account.deviceId) throw new ClientError(ClientErrorCode.InvalidArgument, 'this device cannot remove itself; remove it from another device');
     await this.api.removeDevice(deviceId);
+    // No more sync copies to it: it leaves the account's known devices. Its session stays, as in repairDevices: what
+    // it sent before the removal may still be queued here, or be delivered again after a lost ack (a duplicate only a
+    // session recognises), and needs the session to decrypt.
     await this.queue.run(async () => {
-      await this.options.store.write((tx) => tx.putSession({ account: this.account.accountId, device: deviceId }, undefined));
+      const me = this.account.accountId;
+      const known = await this.knownDevices(me, false);
+      if (!known?.delete(deviceId)) return;
+      await this.options.store.write((tx) => void this.saveKnownDevices(tx, me, known));
     });
     await this.groups.removeGoneDevices().catch(() => undefined);
   }
@@ -938,9 +944,11 @@ export class Client extends Emitter<ClientEvents> {
 
   private async repairDevices(accountId: string, own: boolean, mismatch: { missingDevices: number[]; extraDevices: number[]; staleDevices: number[] }) {
     const known = (await this.knownDevices(accountId, false)) ?? new Map<number, number>();
-    const gone = [...mismatch.extraDevices, ...mismatch.staleDevices];
     await this.options.store.write((tx) => {
-      for (const device of gone) {
+      // A removed device (extra) gets nothing more, but its session stays: what it sent before it was removed may
+      // still be queued for us, and decrypts only with it. A re-registered one (stale) starts afresh.
+      for (const device of mismatch.extraDevices) known.delete(device);
+      for (const device of mismatch.staleDevices) {
         tx.putSession({ account: accountId, device }, undefined);
         known.delete(device);
       }

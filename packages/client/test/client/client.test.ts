@@ -5,10 +5,9 @@ import { Client } from '../../src/client.js';
 import { ClientError, ClientErrorCode } from '../../src/errors.js';
 import { KYBER_ONE_TIME_BATCH } from '../../src/keys/prekeys.js';
 import { SqliteClientStore } from '../../src/storage/sqlite/sqlite-store.js';
-import type { Connector, WebSocketLike } from '../../src/transport/connector.js';
 import { nodeConnector } from '../../src/transport/node-connector.js';
 import { startTcpRelay } from '../transport/proxies.js';
-import { bodies, crypto, linkClient, profileDir, registerClient, reopen, sync, useServer, waitFor } from './helpers.js';
+import { bodies, crypto, interceptedConnector, linkClient, profileDir, registerClient, reopen, sync, useServer, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
 
 const env = useServer();
@@ -102,40 +101,8 @@ describe('Client', () => {
   it('acknowledges a redelivered envelope silently after a lost ack, and shows it once', async () => {
     const alice = await person('alice');
     let dropAcks = true;
-    const base = nodeConnector();
-    const lossy: Connector = {
-      canSetWebSocketHeaders: base.canSetWebSocketHeaders,
-      fetch: (url, init) => base.fetch(url, init),
-      openWebSocket(url, headers) {
-        const ws = base.openWebSocket(url, headers);
-        const wrapped: WebSocketLike = {
-          send: (data) => {
-            if (dropAcks && data[0] === 0x02) return; // An ACK frame lost on the way.
-            ws.send(data);
-          },
-          close: (code, reason) => ws.close(code, reason),
-          get onopen() {
-            return ws.onopen;
-          },
-          set onopen(fn) {
-            ws.onopen = fn;
-          },
-          get onmessage() {
-            return ws.onmessage;
-          },
-          set onmessage(fn) {
-            ws.onmessage = fn;
-          },
-          get onclose() {
-            return ws.onclose;
-          },
-          set onclose(fn) {
-            ws.onclose = fn;
-          },
-        };
-        return wrapped;
-      },
-    };
+    // An ACK frame lost on the way.
+    const lossy = interceptedConnector({ send: (data) => !(dropAcks && data[0] === 0x02) });
     const bobName = uniqueName('bob');
     const bob = await registerClient(env.server().url, bobName, lossy);
     env.keep(bob);

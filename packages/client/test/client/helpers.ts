@@ -13,7 +13,7 @@ import type { TestServer } from '../../../server/test/helpers/server.js';
 import { Client } from '../../src/client.js';
 import type { ClientEvents } from '../../src/client.js';
 import { SqliteClientStore } from '../../src/storage/sqlite/sqlite-store.js';
-import type { Connector } from '../../src/transport/connector.js';
+import type { Connector, WebSocketLike } from '../../src/transport/connector.js';
 import { nodeConnector } from '../../src/transport/node-connector.js';
 
 export const crypto = new NodeCryptoProvider();
@@ -28,6 +28,60 @@ export interface TestClient {
 }
 
 const dirs: string[] = [];
+
+/** What an intercepted connector may do with a frame on its way: return false to lose it. */
+export interface Interceptor {
+  fetch?(url: string, init: Parameters<Connector['fetch']>[1]): void;
+  /** A frame this device sends. */
+  send?(data: Uint8Array): boolean;
+  /** A frame the server sends; `ws` is the real socket (to close it, say). */
+  receive?(data: Uint8Array | string, ws: WebSocketLike): boolean;
+}
+
+/** The real node connector with frames watched, or lost on the way, in either direction (lost acks, lost answers). */
+export function interceptedConnector(hooks: Interceptor): Connector {
+  const base = nodeConnector();
+  return {
+    canSetWebSocketHeaders: base.canSetWebSocketHeaders,
+    fetch(url, init) {
+      hooks.fetch?.(url, init);
+      return base.fetch(url, init);
+    },
+    openWebSocket(url, headers) {
+      const ws = base.openWebSocket(url, headers);
+      let onmessage: WebSocketLike['onmessage'] = null;
+      ws.onmessage = (data) => {
+        if (hooks.receive && !hooks.receive(data, ws)) return;
+        onmessage?.(data);
+      };
+      return {
+        send: (data) => {
+          if (hooks.send && !hooks.send(data)) return;
+          ws.send(data);
+        },
+        close: (code, reason) => ws.close(code, reason),
+        get onopen() {
+          return ws.onopen;
+        },
+        set onopen(fn) {
+          ws.onopen = fn;
+        },
+        get onmessage() {
+          return onmessage;
+        },
+        set onmessage(fn) {
+          onmessage = fn;
+        },
+        get onclose() {
+          return ws.onclose;
+        },
+        set onclose(fn) {
+          ws.onclose = fn;
+        },
+      };
+    },
+  };
+}
 
 export function profileDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'samizdat-client-'));
@@ -64,7 +118,7 @@ export async function registerClient(serverUrl: string, username?: string, conne
 }
 
 /** Links a new device to `existing`'s account through the real provisioning flow. */
-export async function linkClient(serverUrl: string, existing: Client): Promise<TestClient> {
+export async function linkClient(serverUrl: string, existing: Client, connector: Connector = nodeConnector()): Promise<TestClient> {
   const dir = profileDir();
   const store = SqliteClientStore.open(join(dir, 'samizdat.db'));
   let added: Promise<void> = Promise.resolve();
@@ -72,7 +126,7 @@ export async function linkClient(serverUrl: string, existing: Client): Promise<T
     store,
     crypto,
     ...mls,
-    connector: nodeConnector(),
+    connector,
     serverUrl,
     onCode: (code) => {
       added = existing.addDevice(code);

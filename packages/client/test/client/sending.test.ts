@@ -5,9 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FrameType } from '@samizdat/protocol';
-import type { Connector, WebSocketLike } from '../../src/transport/connector.js';
-import { nodeConnector } from '../../src/transport/node-connector.js';
-import { bodies, linkClient, registerClient, sync, useServer, waitFor } from './helpers.js';
+import type { Connector } from '../../src/transport/connector.js';
+import { bodies, interceptedConnector, linkClient, registerClient, sync, useServer, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
 
 const env = useServer();
@@ -33,58 +32,28 @@ async function expectShownOnce(t: TestClient, conversation: string, text: string
 }
 
 function observedConnector(): Connector & { readonly requests: string[]; loseNextSendOk(): void; loseNextGroupSendOk(): void; readonly lost: number } {
-  const base = nodeConnector();
   const requests: string[] = [];
   let loseNext: number | undefined;
   let lost = 0;
+  const connector = interceptedConnector({
+    fetch: (url, init) => void requests.push(`${init.method ?? 'GET'} ${new URL(url).pathname}`),
+    receive(data, ws) {
+      if (loseNext === undefined || typeof data === 'string' || data[0] !== loseNext) return true;
+      // The answer is lost with the connection: the message is stored, but the sender cannot know it.
+      loseNext = undefined;
+      lost++;
+      ws.close(1000, 'lost');
+      return false;
+    },
+  });
   return {
+    ...connector,
     requests,
     get lost() {
       return lost;
     },
     loseNextSendOk: () => (loseNext = FrameType.SendOk),
     loseNextGroupSendOk: () => (loseNext = FrameType.GroupSendOk),
-    canSetWebSocketHeaders: base.canSetWebSocketHeaders,
-    fetch: (url, init) => {
-      requests.push(`${init.method ?? 'GET'} ${new URL(url).pathname}`);
-      return base.fetch(url, init);
-    },
-    openWebSocket(url, headers) {
-      const ws = base.openWebSocket(url, headers);
-      let onmessage: WebSocketLike['onmessage'] = null;
-      ws.onmessage = (data) => {
-        if (loseNext !== undefined && typeof data !== 'string' && data[0] === loseNext) {
-          // The answer is lost with the connection: the message is stored, but the sender cannot know it.
-          loseNext = undefined;
-          lost++;
-          ws.close(1000, 'lost');
-          return;
-        }
-        onmessage?.(data);
-      };
-      return {
-        send: (data) => ws.send(data),
-        close: (code, reason) => ws.close(code, reason),
-        get onopen() {
-          return ws.onopen;
-        },
-        set onopen(fn) {
-          ws.onopen = fn;
-        },
-        get onmessage() {
-          return onmessage;
-        },
-        set onmessage(fn) {
-          onmessage = fn;
-        },
-        get onclose() {
-          return ws.onclose;
-        },
-        set onclose(fn) {
-          ws.onclose = fn;
-        },
-      };
-    },
   };
 }
 
