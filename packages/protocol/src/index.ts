@@ -92,6 +92,8 @@ export type {
   ProcessedMessage,
   ProposalDescription,
 } from './groups/mls-engine.js';
+export { MlsDeliveryService } from './groups/delivery-service.js';
+export type { DeliveryServiceOptions, PublicGroupView, VerifiedCommit } from './groups/delivery-service.js';
 export {
   ACCOUNT_ID_LENGTH,
   DEVICE_CREDENTIAL_SIGNATURE_CONTEXT,

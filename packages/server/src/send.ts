@@ -156,7 +156,8 @@ export async function sendGroupMessage(ctx: ServerContext, sender: Authenticated
   if (!group.members.some((m) => memberKey(m) === memberKey(sender))) throw new ApiError('NOT_A_GROUP_MEMBER');
   checkGroupEnvelope(ctx, envelope, 'envelope', EnvelopeType.GroupMessage);
   const now = ctx.now();
-  const stored = await ctx.repo.fanOutGroup(groupId, sender, envelope, now, now + ctx.config.limits.maxQueueAgeMs);
+  const { maxQueueAgeMs, maxQueueDepth } = ctx.config.limits;
+  const stored = await ctx.repo.fanOutGroup(groupId, sender, envelope, now, now + maxQueueAgeMs, maxQueueDepth);
   wakeGroup(ctx, stored, sender, now);
   return stored.length;
 }

@@ -384,14 +384,12 @@ export class GroupManager {
         if (!group || !group.active) throw new ClientError(ClientErrorCode.InvalidArgument, 'this device is not in that group');
         const result = await make(group, this.engine.decodeGroupState(group.state));
         if (!result) return {};
-        const members: DeviceAddress[] = membersOfGroup(result.state).map((m) => ({ accountId: m.accountId, deviceId: m.deviceId }));
         try {
           await this.host.api.commitGroup(groupId, {
             epoch: group.epoch,
             commit: this.envelope(EnvelopeType.GroupMessage, result.commit),
             ...(result.welcome ? { welcome: this.envelope(EnvelopeType.GroupWelcome, result.welcome) } : {}),
             groupInfo: await this.engine.exportGroupInfo(result.state),
-            members,
           });
         } catch (err) {
           const stale = staleEpochOf(err);
@@ -691,7 +689,6 @@ export class GroupManager {
       for (let attempt = 1; attempt <= COMMIT_ATTEMPTS; attempt++) {
         const info = await this.host.api.getGroup(groupId);
         const { state, commit } = await this.engine.joinExternal(device, info.groupInfo);
-        const members = membersOfGroup(state).map((m) => ({ accountId: m.accountId, deviceId: m.deviceId }));
         try {
           await this.host.queue.run(async () => {
             // Before the commit can reach anyone: the line goes before what the other devices send on seeing it.
@@ -700,7 +697,6 @@ export class GroupManager {
               epoch: info.epoch,
               commit: this.envelope(EnvelopeType.GroupMessage, commit),
               groupInfo: await this.engine.exportGroupInfo(state),
-              members,
             });
             const now = this.host.now();
             const me = this.host.account();

@@ -712,11 +712,12 @@ export class HttpApi {
 
   /**
    * POST /v1/groups/:groupId/commits. A commit made in an epoch the group has left is SERVER_ERROR STALE_EPOCH
-   * whose details carry the current `epoch` (staleEpochOf).
+   * whose details carry the current `epoch` (staleEpochOf). The server reads the new member devices from the
+   * verified commit itself (INVALID_COMMIT if it does not verify).
    */
   async commitGroup(
     groupId: string,
-    commit: { epoch: number; commit: Uint8Array; welcome?: Uint8Array; groupInfo: Uint8Array; members: readonly DeviceAddress[] },
+    commit: { epoch: number; commit: Uint8Array; welcome?: Uint8Array; groupInfo: Uint8Array },
   ): Promise<{ epoch: number; stored: number }> {
     checkGroupId(groupId);
     const json = {
@@ -724,7 +725,6 @@ export class HttpApi {
       commit: toBase64(commit.commit),
       ...(commit.welcome ? { welcome: toBase64(commit.welcome) } : {}),
       groupInfo: toBase64(commit.groupInfo),
-      members: commit.members.map((m) => ({ accountId: m.accountId, deviceId: m.deviceId })),
     };
     const route = 'POST /v1/groups/:groupId/commits';
     const body = await this.json({ route, method: 'POST', path: `/v1/groups/${groupId}/commits`, auth: true, json, timeoutMs: this.attachmentTimeoutMs });

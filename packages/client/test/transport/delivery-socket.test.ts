@@ -14,6 +14,7 @@ import type { Connector } from '../../src/transport/connector.js';
 import { nodeConnector } from '../../src/transport/node-connector.js';
 import { linkDevice, queuedIds, registerDevice, sendMessage, startServer, testEnvelope } from '../../../server/test/helpers/server.js';
 import type { TestDevice, TestServer } from '../../../server/test/helpers/server.js';
+import { MlsTestGroup } from '../../../server/test/helpers/mls-group.js';
 import { connectDevice } from '../../../server/test/helpers/ws-client.js';
 import { answering, closedPort, credentialsOf, eventually, rejectionOf, sleep } from './helpers.js';
 import { startTcpRelay } from './proxies.js';
@@ -433,11 +434,10 @@ describe('DeliverySocket sends', () => {
     const alice = await registerDevice(server);
     const bob = await registerDevice(server);
     const carol = await registerDevice(server);
-    // The server orders group changes without reading them: any GroupInfo and commit bytes will do here.
-    const groupId = newGroupId();
-    await httpOf(alice).createGroup(groupId, 0, new Uint8Array(randomBytes(64)));
-    const members = [alice, bob].map((d) => ({ accountId: d.accountId, deviceId: d.deviceId }));
-    await httpOf(alice).commitGroup(groupId, { epoch: 0, commit: groupEnvelope(), groupInfo: new Uint8Array(randomBytes(64)), members });
+    // The server verifies what it orders: a real MLS group of Alice and Bob (the message sent below need not be MLS).
+    const group = await MlsTestGroup.create(server, alice);
+    await group.post(server, await group.add(alice, [bob]));
+    const groupId = group.groupId;
     const queued = await queuedIds(server, bob);
     const socket = new Recorder().open(alice);
     const outsider = new Recorder().open(carol);

@@ -21,7 +21,6 @@ import {
   createGroup as mlsCreateGroup,
   createGroupInfoWithExternalPubAndRatchetTree,
   createProposal,
-  decodeMlsMessage,
   defaultCapabilities,
   defaultKeyPackageEqualityConfig,
   defaultKeyRetentionConfig,
@@ -48,7 +47,6 @@ import type {
   ProposalWithSender,
   CryptoProvider as MlsCryptoProvider,
   KeyPackage,
-  LeafNode,
   MLSMessage,
   PrivateKeyPackage,
   Proposal,
@@ -57,7 +55,6 @@ import type {
 import { unprotectPrivateMessage } from 'ts-mls/messageProtection.js';
 import { makeKeyPackageRef } from 'ts-mls/keyPackage.js';
 import { decryptGroupInfo, decryptGroupSecrets } from 'ts-mls/welcome.js';
-import { MlsError, CodecError, CryptoError, CryptoVerificationError, UsageError } from 'ts-mls/mlsError.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { constantTimeEqual, toHex } from '../crypto/bytes.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
@@ -65,14 +62,18 @@ import type { IdentityKeyPair } from '../keys/identity.js';
 import { BinaryReader, BinaryWriter } from '../wire/binary.js';
 import { pad, unpad } from '../wire/padding.js';
 import { defaultMlsCryptoProvider } from './default-mls-provider.js';
+import { basicIdentity, decodeMessage, leafAt, mapErrors, memberOf, membersOf } from './mls-common.js';
+import type { GroupMember } from './mls-common.js';
 import type { DeviceCredential } from './device-credential.js';
-import { TreeCache, decodeGroupStateBytes, decodeWhole, encodeGroupStateV3 } from './group-state-codec.js';
+import { TreeCache, decodeGroupStateBytes, encodeGroupStateV3 } from './group-state-codec.js';
 import {
   assertDeviceAddress,
   decodeDeviceCredential,
   signDeviceCredential,
   verifyDeviceCredential,
 } from './device-credential.js';
+
+export type { GroupMember } from './mls-common.js';
 
 /**
  * The default cipher suite: hybrid post-quantum HPKE (X-Wing = ML-KEM-768 + X25519), AES-256-GCM, SHA-512,
@@ -124,9 +125,6 @@ export interface GroupState {
 declare const groupStateBrand: unique symbol;
 
 /** A group member: one device of one account, at a leaf of the ratchet tree. */
-export interface GroupMember extends DeviceCredential {
-  readonly leafIndex: number;
-}
 
 /**
  * The members of `removed` whose Remove proposal (among `proposals`, with their authenticated senders) came from a
@@ -268,56 +266,6 @@ function derivedState(before: ClientState, after: ClientState): GroupState {
   return outer(after);
 }
 
-/** Maps ts-mls's errors to ProtocolErrors (ours pass through: they come from our AuthenticationService). */
-function toProtocolError(err: unknown): unknown {
-  if (err instanceof ProtocolError || !(err instanceof Error)) return err;
-  if (err instanceof CodecError) return new ProtocolError(ProtocolErrorCode.Decode, `MLS: ${err.message}`);
-  if (err instanceof CryptoVerificationError) {
-    return new ProtocolError(ProtocolErrorCode.BadSignature, `MLS: ${err.message}`);
-  }
-  if (err instanceof CryptoError) return new ProtocolError(ProtocolErrorCode.BadMac, `MLS: ${err.message}`);
-  if (err instanceof UsageError) return new ProtocolError(ProtocolErrorCode.InvalidArgument, `MLS: ${err.message}`);
-  if (err instanceof MlsError) return new ProtocolError(ProtocolErrorCode.InvalidMessage, `MLS: ${err.message}`);
-  return err;
-}
-
-async function mapErrors<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    throw toProtocolError(err);
-  }
-}
-
-function decodeMessage(bytes: Uint8Array): MLSMessage {
-  return decodeWhole(decodeMlsMessage, bytes, 'not an MLS message');
-}
-
-function basicIdentity(credential: Credential): Uint8Array {
-  if (credential.credentialType !== 'basic') {
-    throw new ProtocolError(ProtocolErrorCode.Decode, 'member credential is not a basic device credential');
-  }
-  return credential.identity;
-}
-
-function memberOf(leaf: LeafNode, leafIndex: number): GroupMember {
-  const { signature: _signature, ...credential } = decodeDeviceCredential(basicIdentity(leaf.credential));
-  return { ...credential, leafIndex };
-}
-
-function leafAt(tree: RatchetTree, leafIndex: number): LeafNode | undefined {
-  const node = tree[leafIndex * 2];
-  return node?.nodeType === 'leaf' ? node.leaf : undefined;
-}
-
-function membersOf(tree: RatchetTree): GroupMember[] {
-  const out: GroupMember[] = [];
-  for (let i = 0; i < tree.length; i += 2) {
-    const node = tree[i];
-    if (node?.nodeType === 'leaf') out.push(memberOf(node.leaf, i / 2));
-  }
-  return out;
-}
 
 function sameDevice(a: DeviceAddress, b: DeviceAddress): boolean {
   return a.accountId === b.accountId && a.deviceId === b.deviceId;
@@ -679,18 +627,22 @@ export class MlsEngine {
   }
 
   /**
-   * Commits are PrivateMessages, except in an epoch whose secret tree may be derived from zeros: there the handshake
-   * keys are public, so the commit goes as a PublicMessage (RFC 9420 §6.2), authenticated by the key schedule's
-   * membership_key (sound) as well as by its signature. Its content is the same either way (UpdatePath secrets are
-   * HPKE-encrypted to members, RFC 9420 §7.6), and the epoch it starts has a sound secret tree.
+   * Commits go as PublicMessages (RFC 9420 §6.2), so that the Delivery Service can verify them against the group's
+   * public state and derive the membership it delivers to (./delivery-service.ts; RFC 9750 §5). They are signed by
+   * our leaf and carry the membership tag; what they show the server (who is added and removed, the new public keys)
+   * it could infer from fan-out anyway, and the UpdatePath's secrets stay HPKE-encrypted to members (§7.6). Every
+   * proposal goes by value — the pending ones received so far (e.g. a member's leave) too, since the DS never saw
+   * those in clear and could not resolve a reference; members still tell a leave from a removal by the Remove
+   * proposal they hold from the leaver (`leavers`).
    */
   private async commit(state: GroupState, extraProposals: Proposal[]): Promise<CommitResult> {
     const impl = await this.implFor(state);
     const s = inner(state);
+    const pending = Object.values(s.unappliedProposals).map((p) => p.proposal);
     return mapErrors(async () => {
       const result = await createCommit(
-        { state: s, cipherSuite: impl },
-        { extraProposals, ratchetTreeExtension: true, wireAsPublicMessage: needsRekey(state) },
+        { state: { ...s, unappliedProposals: {} }, cipherSuite: impl },
+        { extraProposals: [...pending, ...extraProposals], ratchetTreeExtension: true, wireAsPublicMessage: true },
       );
       const gone = membersOf(s.ratchetTree).filter((m) => leafAt(result.newState.ratchetTree, m.leafIndex) === undefined);
       return {
@@ -987,7 +939,9 @@ export class MlsEngine {
       committer = added[0];
     }
     if (committer === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidMessage, 'commit without a committer leaf');
-    const left = leavers(oldTree, seen.proposals, removed);
+    // By value, a leaver's Remove arrives as the committer's: the one we hold from the leaver itself (its signed
+    // proposal, stored when it arrived) says it left.
+    const left = leavers(oldTree, [...seen.proposals, ...Object.values(before.unappliedProposals)], removed);
     return {
       kind: 'commit',
       state: derivedState(before, after),

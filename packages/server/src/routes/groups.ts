@@ -11,26 +11,37 @@
  * - KeyPackages (RFC 9420 §10): each device uploads one-use packages and a last-resort one; claiming takes one per
  *   device of each account, atomically.
  *
- * Trust: the member list comes from the committer; the server cannot check it against the (encrypted) commit. A
- * member who lies can only misdirect its own group's delivery, which the other members notice (docs/threat-model.md).
+ * Trust: nothing a member claims about the group is taken on its word (RFC 9750 §5; ./delivery-service.ts). A new
+ * group's GroupInfo must verify as a group of the creating device alone; each commit arrives as an MLS PublicMessage
+ * and is verified against the GroupInfo the server holds (sender leaf, signature, proposals, the derived tree and next
+ * GroupContext, which the new GroupInfo must match). The member devices the server delivers to are read from the
+ * verified tree, so a device enters a group's fan-out only through a verified Add of its own key package (or its own
+ * external commit), whose credential its account's registered identity key signed. An invalid commit is refused with
+ * INVALID_COMMIT and changes nothing.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
-import { EnvelopeType } from '@samizdat/protocol';
+import { EnvelopeType, ProtocolError, ProtocolErrorCode, decodeEnvelope, toHex } from '@samizdat/protocol';
+import type { MlsDeliveryService, PublicGroupView } from '@samizdat/protocol';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { fromBase64, toBase64 } from '../http.js';
-import { StaleEpochError, memberKey } from '../store/repository.js';
-import type { StoredGroupEnvelope } from '../store/repository.js';
+import { StaleEpochError, memberKey, uniqueMembers } from '../store/repository.js';
+import type { GroupMember, StoredGroupEnvelope } from '../store/repository.js';
+import { groupDeliveryService } from '../delivery-service.js';
 import { AccountId, Base64, DeviceId, ErrorResponse } from '../schemas.js';
 import { checkGroupEnvelope, sendGroupMessage, wakeGroup } from '../send.js';
 
 const GroupId = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'MLS group id: 32 bytes as 64 lowercase hex characters' });
 const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Member = Type.Object({ accountId: AccountId, deviceId: DeviceId }, { additionalProperties: false });
-/** Group members per commit; MLS groups of Telegram size are the goal (issue 5). */
-const MAX_MEMBERS = 50_000;
+/**
+ * The largest group the server orders: 10,000 member accounts (the goal of issue 5), with up to 20,000 devices
+ * between them. A commit past either is refused (GROUP_TOO_LARGE) before anything is stored.
+ */
+const MAX_GROUP_ACCOUNTS = 10_000;
+const MAX_GROUP_DEVICES = 20_000;
 const MAX_KEY_PACKAGES_PER_UPLOAD = 100;
 const MAX_CLAIM_ACCOUNTS = 100;
 const MAX_KEY_PACKAGE_BASE64 = 8 * 1024;
@@ -43,10 +54,9 @@ const CreateBody = Type.Object(
 const CommitBody = Type.Object(
   {
     epoch: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'The epoch the commit was made in' }),
-    commit: Base64('Encoded envelope (type GroupMessage) carrying the MLS commit', 2 * 1024 * 1024),
+    commit: Base64('Encoded envelope (type GroupMessage) carrying the MLS commit as a PublicMessage', 2 * 1024 * 1024),
     welcome: Type.Optional(Base64('Encoded envelope (type GroupWelcome) for the devices the commit adds', 2 * 1024 * 1024)),
-    groupInfo: Base64('GroupInfo of the new epoch (with its ratchet tree)', 24 * 1024 * 1024),
-    members: Type.Array(Member, { maxItems: MAX_MEMBERS, description: 'Member devices after the commit' }),
+    groupInfo: Base64('GroupInfo of the new epoch (with its ratchet tree), signed by the committer', 24 * 1024 * 1024),
   },
   { additionalProperties: false },
 );
@@ -73,6 +83,27 @@ function groupEnvelope(ctx: ServerContext, text: string, field: string, type: En
   return checkGroupEnvelope(ctx, fromBase64(text, field), field, type);
 }
 
+/** The member devices of a verified group, once each (a device's leaves count once), within the size limits. */
+function deliveryMembers(view: PublicGroupView): GroupMember[] {
+  const members = uniqueMembers(view.members.map((m) => ({ accountId: m.accountId, deviceId: m.deviceId })));
+  if (members.length > MAX_GROUP_DEVICES || new Set(members.map((m) => m.accountId)).size > MAX_GROUP_ACCOUNTS) {
+    throw new ApiError('GROUP_TOO_LARGE', `a group holds at most ${MAX_GROUP_ACCOUNTS} accounts and ${MAX_GROUP_DEVICES} devices`);
+  }
+  return members;
+}
+
+/** Runs a Delivery Service check; what it refuses becomes `code` with the reason (never secret: public framing). */
+async function verified<T>(code: 'INVALID_COMMIT' | 'INVALID_GROUP_INFO', check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    if (err instanceof ProtocolError) {
+      throw new ApiError(code, err.code === ProtocolErrorCode.Decode ? 'it could not be decoded as MLS' : err.message.replace(/^MLS: /, ''));
+    }
+    throw err;
+  }
+}
+
 function groupInfoOf(ctx: ServerContext, text: string): Uint8Array {
   const bytes = fromBase64(text, 'groupInfo');
   if (bytes.length === 0) throw new ApiError('BAD_REQUEST', 'groupInfo is empty');
@@ -83,6 +114,7 @@ function groupInfoOf(ctx: ServerContext, text: string): Uint8Array {
 
 export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const bodyLimit = 40 * 1024 * 1024;
+  const ds: MlsDeliveryService = groupDeliveryService(ctx.repo, ctx.crypto);
 
   app.post<{ Body: Static<typeof CreateBody> }>(
     '/v1/groups',
@@ -98,7 +130,15 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     async (request, reply) => {
       const device = await ctx.authenticate(request);
       const { groupId, epoch } = request.body;
-      await ctx.repo.createGroup(groupId, epoch, device, groupInfoOf(ctx, request.body.groupInfo), ctx.now());
+      const groupInfo = groupInfoOf(ctx, request.body.groupInfo);
+      const view = await verified('INVALID_GROUP_INFO', () => ds.verifyGroupInfo(groupInfo));
+      const [only, ...others] = view.members;
+      if (toHex(view.groupId) !== groupId) throw new ApiError('INVALID_GROUP_INFO', 'the GroupInfo is of another group id');
+      if (view.epoch !== BigInt(epoch)) throw new ApiError('INVALID_GROUP_INFO', `the GroupInfo is at epoch ${view.epoch}, not ${epoch}`);
+      if (only === undefined || others.length > 0 || memberKey(only) !== memberKey(device)) {
+        throw new ApiError('INVALID_GROUP_INFO', 'a new group must have the creating device as its only member');
+      }
+      await ctx.repo.createGroup(groupId, epoch, device, groupInfo, ctx.now());
       return reply.code(204).send();
     },
   );
@@ -166,18 +206,24 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
       const body = request.body;
       const group = await ctx.repo.getGroup(groupId);
       if (!group) throw new ApiError('GROUP_NOT_FOUND');
+      if (body.epoch !== group.epoch) throw new ApiError('STALE_EPOCH', undefined, { epoch: group.epoch });
+      // Only a member device commits, or a new device of a member account joins by external commit (RFC 9420
+      // §12.4.3.2); either way the commit's own authenticated sender must be this device.
       const isMember = group.members.some((m) => memberKey(m) === memberKey(device));
-      // An external commit (RFC 9420 §12.4.3.2) by a new device of a member account: it must list itself.
-      const joiningOwnGroup =
-        !isMember && group.members.some((m) => m.accountId === device.accountId) && body.members.some((m) => memberKey(m) === memberKey(device));
-      if (!isMember && !joiningOwnGroup) throw new ApiError('NOT_A_GROUP_MEMBER');
-      const seen = new Set<string>();
-      for (const m of body.members) {
-        if (seen.has(memberKey(m))) throw new ApiError('BAD_REQUEST', `member ${m.accountId}.${m.deviceId} appears twice`);
-        seen.add(memberKey(m));
-      }
+      if (!isMember && !group.members.some((m) => m.accountId === device.accountId)) throw new ApiError('NOT_A_GROUP_MEMBER');
       const commit = groupEnvelope(ctx, body.commit, 'commit', EnvelopeType.GroupMessage);
       const welcome = body.welcome === undefined ? undefined : groupEnvelope(ctx, body.welcome, 'welcome', EnvelopeType.GroupWelcome);
+      const groupInfo = groupInfoOf(ctx, body.groupInfo);
+      const result = await verified('INVALID_COMMIT', () => ds.verifyCommit(group.groupInfo, decodeEnvelope(commit).content, groupInfo));
+      if (memberKey(result.committer) !== memberKey(device)) throw new ApiError('INVALID_COMMIT', 'the commit is not signed by this device');
+      if (result.external === isMember) {
+        throw new ApiError('INVALID_COMMIT', isMember ? 'a member commits as a member, not by external join' : 'a device that is not a member joins by external commit');
+      }
+      const members = deliveryMembers(result.next);
+      const before = new Set(group.members.map(memberKey));
+      const newDevices = members.filter((m) => !before.has(memberKey(m)) && memberKey(m) !== memberKey(device));
+      if (welcome !== undefined && newDevices.length === 0) throw new ApiError('INVALID_COMMIT', 'a Welcome goes with a commit that adds devices');
+      if (welcome === undefined && newDevices.length > 0) throw new ApiError('INVALID_COMMIT', 'a commit that adds devices needs their Welcome');
       const now = ctx.now();
       let stored: StoredGroupEnvelope[];
       try {
@@ -185,10 +231,11 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
           groupId,
           epoch: body.epoch,
           sender: device,
-          groupInfo: groupInfoOf(ctx, body.groupInfo),
-          members: body.members,
+          groupInfo,
+          members,
           commit,
           welcome,
+          maxQueueDepth: ctx.config.limits.maxQueueDepth,
           receivedAt: now,
           expiresAt: now + ctx.config.limits.maxQueueAgeMs,
         });

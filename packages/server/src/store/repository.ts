@@ -186,6 +186,23 @@ export function commitEnvelopes(commit: GroupCommit, before: readonly GroupMembe
   return envelopes;
 }
 
+/**
+ * Which group envelopes are stored (the contract of commitGroup and fanOutGroup): those for devices that still exist
+ * (in `depths`, their current queue depth) and whose queue stays within `maxQueueDepth`, counted in input order. A
+ * full queue misses the envelope, as it would miss one that expired: a group cannot be used to flood a device past
+ * the limit that bounds 1:1 sends, and one full queue does not stop the group's delivery to everyone else.
+ */
+export function withinQueueDepth(envelopes: readonly NewEnvelope[], depths: ReadonlyMap<string, number>, maxQueueDepth: number): NewEnvelope[] {
+  const depth = new Map(depths);
+  return envelopes.filter((e) => {
+    const key = memberKey(e);
+    const current = depth.get(key);
+    if (current === undefined || current + 1 > maxQueueDepth) return false;
+    depth.set(key, current + 1);
+    return true;
+  });
+}
+
 export interface GroupRecord {
   /** 32 random bytes as 64 lowercase hex characters (the MLS group id). */
   readonly groupId: string;
@@ -210,6 +227,8 @@ export interface GroupCommit {
   readonly commit: Uint8Array;
   /** The encoded envelope carrying the Welcome: for every device that is a member only after. */
   readonly welcome: Uint8Array | undefined;
+  /** A device whose queue holds this many envelopes misses them (withinQueueDepth). */
+  readonly maxQueueDepth: number;
   readonly receivedAt: number;
   readonly expiresAt: number;
 }
@@ -328,17 +347,21 @@ export interface Repository {
    * Applies a commit atomically: STALE_EPOCH (StaleEpochError with the current epoch) unless the group is at
    * `commit.epoch`; else the group moves to epoch + 1 with the new GroupInfo and member list, and in the same
    * transaction the commit envelope is stored for every device that was a member before (but the sender) and the
-   * Welcome for every device that is new. Devices that no longer exist are skipped; group fan-out is not bound by
-   * the queue-depth limit (a dead device's queue still ages out). Returns what was stored.
+   * Welcome for every device that is new. Devices that no longer exist are skipped, and so are full queues
+   * (withinQueueDepth). Set-based: a constant number of statements whatever the group's size. Returns what was stored.
    */
   commitGroup(commit: GroupCommit): Promise<StoredGroupEnvelope[]>;
-  /** Stores `envelope` for every member device of the group but the sender (GROUP_NOT_FOUND if none). */
+  /**
+   * Stores `envelope` for every member device of the group but the sender (GROUP_NOT_FOUND if none), full queues
+   * excepted (withinQueueDepth).
+   */
   fanOutGroup(
     groupId: string,
     sender: GroupMember,
     envelope: Uint8Array,
     receivedAt: number,
     expiresAt: number,
+    maxQueueDepth: number,
   ): Promise<StoredGroupEnvelope[]>;
 
   // MLS KeyPackages (RFC 9420 §10): one consumed per device and join; a last-resort one is reused when none is left

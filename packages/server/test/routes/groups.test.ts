@@ -6,6 +6,7 @@ import type { ApiResponse, TestDevice, TestServer } from '../helpers/server.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { b64, expectError } from '../helpers/http.js';
 import { connectDevice } from '../helpers/ws-client.js';
+import { MlsTestGroup, engine, envelopeOf } from '../helpers/mls-group.js';
 
 let server: TestServer;
 
@@ -19,7 +20,6 @@ afterAll(async () => {
 
 const groupEnvelope = (type: number, content: Uint8Array = new Uint8Array(randomBytes(64))) =>
   b64(encodeEnvelope({ type: type as EnvelopeType, timestamp: Date.now(), content }));
-const member = (d: TestDevice) => ({ accountId: d.accountId, deviceId: d.deviceId });
 const newGroupId = () => randomBytes(32).toString('hex');
 
 async function fails(response: Promise<ApiResponse>, status: number, code: ErrorCode): Promise<void> {
@@ -36,111 +36,196 @@ async function queue(device: TestDevice): Promise<{ type: number; content: Uint8
   });
 }
 
-async function createGroup(creator: TestDevice): Promise<string> {
-  const groupId = newGroupId();
-  await apiOk(server, 'POST', '/v1/groups', { auth: creator, body: { groupId, epoch: 0, groupInfo: b64(new Uint8Array([1, 2, 3])) } });
-  return groupId;
-}
+const postCommit = (groupId: string, by: TestDevice, body: unknown) => api(server, 'POST', `/v1/groups/${groupId}/commits`, { auth: by, body });
 
-function commitBody(epoch: number, members: TestDevice[], welcome = true) {
-  return {
-    epoch,
-    commit: groupEnvelope(EnvelopeType.GroupMessage),
-    ...(welcome ? { welcome: groupEnvelope(EnvelopeType.GroupWelcome) } : {}),
-    groupInfo: b64(new Uint8Array(randomBytes(100))),
-    members: members.map(member),
-  };
+interface GroupView {
+  epoch: number;
+  groupInfo: string;
+  members: { accountId: string; deviceId: number }[];
 }
+const groupView = (groupId: string, by: TestDevice) => apiOk<GroupView>(server, 'GET', `/v1/groups/${groupId}`, { auth: by });
+const keys = (devices: readonly TestDevice[]) => devices.map((d) => `${d.accountId}.${d.deviceId}`).sort();
+const memberKeys = (view: GroupView) => view.members.map((m) => `${m.accountId}.${m.deviceId}`).sort();
 
 describe('groups: the MLS Delivery Service', () => {
   it('orders commits per epoch, fans out commits, Welcomes and application messages, and pushes them live', async () => {
     const alice = await registerDevice(server);
     const alice2 = await linkDevice(server, alice);
     const bob = await registerDevice(server);
-    const groupId = await createGroup(alice);
+    const group = await MlsTestGroup.create(server, alice);
+    const groupId = group.groupId;
     const socket = await connectDevice(server, bob);
     await socket.nextOf('queue-empty');
 
-    const add = await apiOk<{ epoch: number; stored: number }>(server, 'POST', `/v1/groups/${groupId}/commits`, {
-      auth: alice,
-      body: commitBody(0, [alice, alice2, bob]),
-    });
-    expect(add).toEqual({ epoch: 1, stored: 2 });
+    expect(await group.post(server, await group.add(alice, [alice2, bob]))).toEqual({ epoch: 1, stored: 2 });
     const pushed = await socket.nextOf('envelope');
     expect(decodeEnvelope(pushed.envelope).type).toBe(EnvelopeType.GroupWelcome);
     expect(pushed.source).toEqual({ accountId: alice.accountId, deviceId: alice.deviceId });
     expect((await queue(alice2)).map((q) => q.type)).toEqual([EnvelopeType.GroupWelcome]);
 
     // Bob's commit made in epoch 0 comes too late.
-    const stale = await api(server, 'POST', `/v1/groups/${groupId}/commits`, { auth: bob, body: commitBody(0, [alice, alice2, bob], false) });
+    const late = await group.update(bob);
+    const stale = await postCommit(groupId, bob, { ...late.body, epoch: 0 });
     expect(stale.status).toBe(409);
     expect(stale.body).toMatchObject({ code: 'STALE_EPOCH', epoch: 1 });
-    // After processing Alice's commit he retries in epoch 1 and wins.
-    expect((await apiOk(server, 'POST', `/v1/groups/${groupId}/commits`, { auth: bob, body: commitBody(1, [alice, alice2, bob], false) })).epoch).toBe(2);
+    // In epoch 1 he wins.
+    expect((await group.post(server, late)).epoch).toBe(2);
 
-    const text = groupEnvelope(EnvelopeType.GroupMessage, new Uint8Array([9, 9, 9]));
+    const text = await group.encrypt(alice2, 'hello');
     expect(await apiOk(server, 'PUT', `/v1/groups/${groupId}/messages`, { auth: alice2, body: { envelope: text } })).toEqual({ stored: 2 });
     const live = await socket.nextOf('envelope');
-    expect([...decodeEnvelope(live.envelope).content]).toEqual([9, 9, 9]);
+    expect(decodeEnvelope(live.envelope).type).toBe(EnvelopeType.GroupMessage);
     expect((await queue(alice)).map((q) => [q.type, q.source])).toEqual([
       [EnvelopeType.GroupMessage, `${bob.accountId}.${bob.deviceId}`],
       [EnvelopeType.GroupMessage, `${alice2.accountId}.${alice2.deviceId}`],
     ]);
 
-    const info = await apiOk<{ epoch: number; members: unknown[] }>(server, 'GET', `/v1/groups/${groupId}`, { auth: bob });
+    const info = await groupView(groupId, bob);
     expect(info.epoch).toBe(2);
-    expect(info.members).toHaveLength(3);
+    expect(memberKeys(info)).toEqual(keys([alice, alice2, bob]));
     expect((await apiOk<{ groups: unknown[] }>(server, 'GET', '/v1/groups', { auth: alice2 })).groups).toEqual([{ groupId, epoch: 2 }]);
+
+    // A removal: the server's member list follows the verified tree, and the removed device gets the commit no more.
+    await group.post(server, await group.remove(alice, [bob]));
+    expect(memberKeys(await groupView(groupId, alice))).toEqual(keys([alice, alice2]));
+    await fails(api(server, 'GET', `/v1/groups/${groupId}`, { auth: bob }), 403, 'NOT_A_GROUP_MEMBER');
     await socket.close();
   });
 
   it('lets a new device of a member account join by external commit, and nobody else', async () => {
     const alice = await registerDevice(server);
     const bob = await registerDevice(server);
-    const groupId = await createGroup(alice);
-    await apiOk(server, 'POST', `/v1/groups/${groupId}/commits`, { auth: alice, body: commitBody(0, [alice, bob]) });
+    const group = await MlsTestGroup.create(server, alice);
+    const groupId = group.groupId;
+    await group.post(server, await group.add(alice, [bob]));
     const bob2 = await linkDevice(server, bob);
     expect((await apiOk<{ groups: { groupId: string }[] }>(server, 'GET', '/v1/groups', { auth: bob2 })).groups.map((g) => g.groupId)).toEqual([groupId]);
-    const info = await apiOk<{ epoch: number; groupInfo: string }>(server, 'GET', `/v1/groups/${groupId}`, { auth: bob2 });
+    const info = await groupView(groupId, bob2);
     expect(info.epoch).toBe(1);
-    const joined = await apiOk(server, 'POST', `/v1/groups/${groupId}/commits`, { auth: bob2, body: commitBody(1, [alice, bob, bob2], false) });
+    const joined = await group.post(server, await group.joinExternal(bob2, new Uint8Array(Buffer.from(info.groupInfo, 'base64'))));
     expect(joined).toEqual({ epoch: 2, stored: 2 });
+    expect(memberKeys(await groupView(groupId, alice))).toEqual(keys([alice, bob, bob2]));
 
     const mallory = await registerDevice(server);
     await fails(api(server, 'GET', `/v1/groups/${groupId}`, { auth: mallory }), 403, 'NOT_A_GROUP_MEMBER');
-    await fails(
-      api(server, 'POST', `/v1/groups/${groupId}/commits`, { auth: mallory, body: commitBody(2, [alice, bob, bob2, mallory], false) }),
-      403,
-      'NOT_A_GROUP_MEMBER',
-    );
+    // Mallory holds a GroupInfo (as a former member would) and makes a valid external commit: not her account's group.
+    const leaked = new Uint8Array(Buffer.from((await groupView(groupId, alice)).groupInfo, 'base64'));
+    const outsider = await group.joinExternal(mallory, leaked);
+    await fails(postCommit(groupId, mallory, outsider.body), 403, 'NOT_A_GROUP_MEMBER');
     await fails(
       api(server, 'PUT', `/v1/groups/${groupId}/messages`, { auth: mallory, body: { envelope: groupEnvelope(EnvelopeType.GroupMessage) } }),
       403,
       'NOT_A_GROUP_MEMBER',
     );
+    // Bob's third device posting the external commit bob2 made: the commit is not its own.
+    const bob3 = await linkDevice(server, bob);
+    const other = await group.joinExternal(bob2, leaked);
+    await fails(postCommit(groupId, bob3, other.body), 400, 'INVALID_COMMIT');
+    expect((await groupView(groupId, alice)).epoch).toBe(2);
   });
 
   it('answers bad group requests with clear codes', async () => {
     const alice = await registerDevice(server);
-    const groupId = await createGroup(alice);
-    await fails(api(server, 'POST', '/v1/groups', { auth: alice, body: { groupId, epoch: 0, groupInfo: b64(new Uint8Array([1])) } }), 409, 'GROUP_EXISTS');
+    const group = await MlsTestGroup.create(server, alice);
+    const groupId = group.groupId;
+    const again = b64(await engine.exportGroupInfo(group.stateOf(alice)));
+    await fails(api(server, 'POST', '/v1/groups', { auth: alice, body: { groupId, epoch: 0, groupInfo: again } }), 409, 'GROUP_EXISTS');
     await fails(api(server, 'GET', `/v1/groups/${newGroupId()}`, { auth: alice }), 404, 'GROUP_NOT_FOUND');
     await fails(api(server, 'GET', '/v1/groups/not-hex', { auth: alice }), 400, 'VALIDATION_FAILED');
-    await fails(api(server, 'POST', `/v1/groups/${newGroupId()}/commits`, { auth: alice, body: commitBody(0, [alice]) }), 404, 'GROUP_NOT_FOUND');
-    // A 1:1 envelope type where a group one belongs; a commit that is no envelope at all; a member listed twice.
-    const wrongType = { ...commitBody(0, [alice]), commit: groupEnvelope(EnvelopeType.Message) };
-    await fails(api(server, 'POST', `/v1/groups/${groupId}/commits`, { auth: alice, body: wrongType }), 400, 'INVALID_ENVELOPE');
-    const garbage = { ...commitBody(0, [alice]), commit: b64(new Uint8Array([1, 2, 3])) };
-    await fails(api(server, 'POST', `/v1/groups/${groupId}/commits`, { auth: alice, body: garbage }), 400, 'INVALID_ENVELOPE');
-    await fails(api(server, 'POST', `/v1/groups/${groupId}/commits`, { auth: alice, body: commitBody(0, [alice, alice]) }), 400, 'BAD_REQUEST');
-    await fails(api(server, 'POST', `/v1/groups/${groupId}/commits`, { auth: alice, body: { ...commitBody(0, [alice]), epoch: -1 } }), 400, 'VALIDATION_FAILED');
-    await fails(api(server, 'POST', `/v1/groups/${groupId}/commits`, { body: commitBody(0, [alice]) }), 401, 'UNAUTHORIZED');
+    const update = await group.update(alice);
+    await fails(postCommit(newGroupId(), alice, update.body), 404, 'GROUP_NOT_FOUND');
+    // A 1:1 envelope type where a group one belongs; a commit that is no envelope at all; a field the API lacks.
+    await fails(postCommit(groupId, alice, { ...update.body, commit: groupEnvelope(EnvelopeType.Message) }), 400, 'INVALID_ENVELOPE');
+    await fails(postCommit(groupId, alice, { ...update.body, commit: b64(new Uint8Array([1, 2, 3])) }), 400, 'INVALID_ENVELOPE');
+    await fails(postCommit(groupId, alice, { ...update.body, members: [{ accountId: alice.accountId, deviceId: 1 }] }), 400, 'VALIDATION_FAILED');
+    await fails(postCommit(groupId, alice, { ...update.body, epoch: -1 }), 400, 'VALIDATION_FAILED');
+    await fails(api(server, 'POST', `/v1/groups/${groupId}/commits`, { body: update.body }), 401, 'UNAUTHORIZED');
     await fails(api(server, 'PUT', '/v1/groups/key-packages', { auth: alice, body: { keyPackages: [''] } }), 400, 'BAD_REQUEST');
     await fails(api(server, 'POST', '/v1/groups/key-packages/claim', { auth: alice, body: { accountIds: [] } }), 400, 'VALIDATION_FAILED');
-    // Nothing above changed the group.
-    expect((await apiOk<{ epoch: number }>(server, 'GET', `/v1/groups/${groupId}`, { auth: alice })).epoch).toBe(0);
+    // Nothing above changed the group, and the commit still lands.
+    expect((await groupView(groupId, alice)).epoch).toBe(0);
+    expect((await group.post(server, update)).epoch).toBe(1);
+  });
+});
+
+describe('groups: the server verifies what it orders (issue 14)', () => {
+  it('refuses a garbage commit from a member, changes nothing, and the group goes on', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const carol = await registerDevice(server);
+    const group = await MlsTestGroup.create(server, alice);
+    await group.post(server, await group.add(alice, [bob, carol]));
+    const before = await groupView(group.groupId, alice);
+    const queued = (await queue(carol)).length;
+
+    // Bob (no admin) posts what froze groups before: any type-4 bytes, a garbage GroupInfo, a member list of his own.
+    const garbage = { epoch: 1, commit: groupEnvelope(EnvelopeType.GroupMessage), groupInfo: b64(new Uint8Array(randomBytes(100))) };
+    await fails(postCommit(group.groupId, bob, garbage), 400, 'INVALID_COMMIT');
+    await fails(postCommit(group.groupId, bob, { ...garbage, members: [{ accountId: bob.accountId, deviceId: bob.deviceId }] }), 400, 'VALIDATION_FAILED');
+    // A real commit of his with a GroupInfo that is not the one it leads to (an old one).
+    const real = await group.update(bob);
+    await fails(postCommit(group.groupId, bob, { ...real.body, groupInfo: before.groupInfo }), 400, 'INVALID_COMMIT');
+    // A bit of the commit's signature flipped. A PublicMessage ends with the signature, the confirmation tag and the
+    // membership tag (RFC 9420 §6.2), each a one-byte length and 64 bytes here (Ed25519, SHA-512).
+    const commit = Buffer.from(real.mls);
+    commit[commit.length - 2 * 65 - 10]! ^= 1;
+    await fails(postCommit(group.groupId, bob, { ...real.body, commit: envelopeOf(EnvelopeType.GroupMessage, commit) }), 400, 'INVALID_COMMIT');
+    // Alice's commit posted by Bob.
+    const alices = await group.update(alice);
+    await fails(postCommit(group.groupId, bob, alices.body), 400, 'INVALID_COMMIT');
+
+    const after = await groupView(group.groupId, alice);
+    expect(after).toEqual(before);
+    expect((await queue(carol)).length).toBe(queued);
+    // The legitimate commit is accepted, and the members can still talk.
+    expect((await group.post(server, real)).epoch).toBe(2);
+    const hello = await group.encrypt(carol, 'still here');
+    expect(await apiOk(server, 'PUT', `/v1/groups/${group.groupId}/messages`, { auth: carol, body: { envelope: hello } })).toEqual({ stored: 2 });
   });
 
+  it("derives the members from the commit: nobody puts a stranger's device into a group", async () => {
+    const alice = await registerDevice(server);
+    const victim = await registerDevice(server);
+    const group = await MlsTestGroup.create(server, alice);
+    // Alice adds a leaf claiming to be the victim's device, with a credential her own identity key signed.
+    const forged = { ...victim, identity: alice.identity };
+    const add = await group.add(alice, [forged]);
+    await fails(postCommit(group.groupId, alice, add.body), 400, 'INVALID_COMMIT');
+    expect(memberKeys(await groupView(group.groupId, alice))).toEqual(keys([alice]));
+    expect(await queue(victim)).toEqual([]);
+  });
+
+  it('registers a group only from a GroupInfo of the creating device alone', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const create = (by: TestDevice, body: unknown) => api(server, 'POST', '/v1/groups', { auth: by, body });
+    await fails(create(alice, { groupId: newGroupId(), epoch: 0, groupInfo: b64(new Uint8Array([1, 2, 3])) }), 400, 'INVALID_GROUP_INFO');
+    const { group, groupInfo } = await MlsTestGroup.unregistered(alice);
+    // Bob registering Alice's group; the id or epoch not the GroupInfo's.
+    await fails(create(bob, { groupId: group.groupId, epoch: 0, groupInfo: b64(groupInfo) }), 400, 'INVALID_GROUP_INFO');
+    await fails(create(alice, { groupId: newGroupId(), epoch: 0, groupInfo: b64(groupInfo) }), 400, 'INVALID_GROUP_INFO');
+    await fails(create(alice, { groupId: group.groupId, epoch: 1, groupInfo: b64(groupInfo) }), 400, 'INVALID_GROUP_INFO');
+    // A GroupInfo of a group with more than its creator.
+    await group.adopt(await group.add(alice, [bob]));
+    const two = await engine.exportGroupInfo(group.stateOf(alice));
+    await fails(create(alice, { groupId: group.groupId, epoch: 1, groupInfo: b64(two) }), 400, 'INVALID_GROUP_INFO');
+    await fails(api(server, 'GET', `/v1/groups/${group.groupId}`, { auth: alice }), 404, 'GROUP_NOT_FOUND');
+  });
+
+  it('refuses a commit that adds devices without their Welcome', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const group = await MlsTestGroup.create(server, alice);
+    const add = await group.add(alice, [bob]);
+    const { welcome: _welcome, ...noWelcome } = add.body;
+    await fails(postCommit(group.groupId, alice, noWelcome), 400, 'INVALID_COMMIT');
+    const update = await group.update(alice);
+    await fails(postCommit(group.groupId, alice, { ...update.body, welcome: add.body.welcome }), 400, 'INVALID_COMMIT');
+    expect((await group.post(server, add)).epoch).toBe(1);
+  });
+});
+
+describe('groups: key packages', () => {
   it('keeps a key package directory: one-use packages once each, then the last-resort one', async () => {
     const bob = await registerDevice(server);
     const bob2 = await linkDevice(server, bob);

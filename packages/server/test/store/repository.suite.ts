@@ -663,6 +663,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         members,
         commit: fill(20, 0xc0 + epoch),
         welcome: welcome ? fill(30, 0xd0 + epoch) : undefined,
+        maxQueueDepth: 100,
         receivedAt: T0,
         expiresAt: T0 + DAY,
       });
@@ -736,13 +737,38 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         ];
         await repo.commitGroup(commitOf(id, 0, { accountId: a, deviceId: 1 }, members));
         await repo.removeDevice(a, 2);
-        const stored = await repo.fanOutGroup(id, { accountId: b, deviceId: 1 }, fill(5, 7), T0, T0 + DAY);
+        const stored = await repo.fanOutGroup(id, { accountId: b, deviceId: 1 }, fill(5, 7), T0, T0 + DAY, 100);
         expect(stored.map((s) => [s.accountId, s.deviceId])).toEqual([[a, 1]]);
         expect((await repo.fetchQueue(a, 1, 0n, 100, T0)).map((e) => [...e.envelope])).toEqual([[7, 7, 7, 7, 7]]);
-        await expectCode(repo.fanOutGroup(groupId(), { accountId: b, deviceId: 1 }, fill(5, 7), T0, T0 + DAY), 'GROUP_NOT_FOUND');
+        await expectCode(repo.fanOutGroup(groupId(), { accountId: b, deviceId: 1 }, fill(5, 7), T0, T0 + DAY, 100), 'GROUP_NOT_FOUND');
         // Deleting the account takes its devices out of the group.
         await repo.deleteAccount(b);
         expect((await repo.getGroup(id))?.members).toEqual([{ accountId: a, deviceId: 1 }]);
+      });
+
+      it('stores group envelopes only within the queue-depth limit: a full queue misses them, the others get them', async () => {
+        const a = await accountWithDevices(1);
+        const b = await accountWithDevices(2);
+        const id = groupId();
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0);
+        const members = [
+          { accountId: a, deviceId: 1 },
+          { accountId: b, deviceId: 1 },
+          { accountId: b, deviceId: 2 },
+        ];
+        // b.2's queue already holds 3; with a limit of 4 it takes one envelope more (the Welcome), then nothing.
+        await repo.enqueue([envelope(b, 2), envelope(b, 2), envelope(b, 2)], 100);
+        const welcomed = await repo.commitGroup({ ...commitOf(id, 0, { accountId: a, deviceId: 1 }, members), maxQueueDepth: 4 });
+        expect(welcomed.map((s) => s.deviceId).sort()).toEqual([1, 2]);
+        const sent = await repo.fanOutGroup(id, { accountId: a, deviceId: 1 }, fill(5, 7), T0, T0 + DAY, 4);
+        expect(sent.map((s) => [s.accountId, s.deviceId])).toEqual([[b, 1]]);
+        const committed = await repo.commitGroup({ ...commitOf(id, 1, { accountId: a, deviceId: 1 }, members, false), maxQueueDepth: 4 });
+        expect(committed.map((s) => [s.accountId, s.deviceId])).toEqual([[b, 1]]);
+        expect(await repo.fetchQueue(b, 2, 0n, 100, T0)).toHaveLength(4);
+        expect(await repo.fetchQueue(b, 1, 0n, 100, T0)).toHaveLength(3);
+        // The limit counts within one fan-out too: b.1 (3 queued) takes one of two.
+        expect(await repo.fanOutGroup(id, { accountId: a, deviceId: 1 }, fill(5, 8), T0, T0 + DAY, 4)).toHaveLength(1);
+        expect(await repo.fanOutGroup(id, { accountId: a, deviceId: 1 }, fill(5, 9), T0, T0 + DAY, 4)).toHaveLength(0);
       });
 
       it('hands out each one-use key package once, then the last-resort one', async () => {

@@ -9,6 +9,7 @@ import { EnvelopeType, FrameType, MAX_SEND_COPIES, encodeEnvelope, encodeFrame }
 import type { SendCopy } from '@samizdat/protocol';
 import { api, apiOk, expectEventually, linkDevice, queuedIds, registerDevice, startServer, testEnvelope } from '../helpers/server.js';
 import type { TestDevice, TestServer } from '../helpers/server.js';
+import { MlsTestGroup } from '../helpers/mls-group.js';
 import { connectDevice } from '../helpers/ws-client.js';
 import type { FrameClient } from '../helpers/ws-client.js';
 
@@ -197,28 +198,25 @@ describe('GROUP_SEND over /v1/websocket', () => {
   const groupMessage = (content: Uint8Array = new Uint8Array(randomBytes(48))) =>
     encodeEnvelope({ type: EnvelopeType.GroupMessage, timestamp: Date.now(), content });
 
-  /** A group of `members` on the server (the Delivery Service never sees MLS content: opaque envelopes do). */
-  async function group(creator: TestDevice, members: readonly TestDevice[]): Promise<string> {
-    const groupId = randomBytes(32).toString('hex');
-    const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
-    await apiOk(server, 'POST', '/v1/groups', { auth: creator, body: { groupId, epoch: 0, groupInfo: b64(Uint8Array.of(1)) } });
-    await apiOk(server, 'POST', `/v1/groups/${groupId}/commits`, {
-      auth: creator,
-      body: {
-        epoch: 0,
-        commit: b64(groupMessage()),
-        groupInfo: b64(Uint8Array.of(2)),
-        members: members.map((m) => ({ accountId: m.accountId, deviceId: m.deviceId })),
-      },
-    });
-    return groupId;
+  /**
+   * A real MLS group of `creator` and `others` on the server (the Delivery Service verifies what it orders), with
+   * the Welcome that added them acknowledged: their queues are empty again.
+   */
+  async function group(creator: TestDevice, others: readonly TestDevice[]): Promise<string> {
+    const mls = await MlsTestGroup.create(server, creator);
+    await mls.post(server, await mls.add(creator, others));
+    for (const device of others) {
+      const ids = (await queuedIds(server, device)).map(String);
+      await apiOk(server, 'POST', '/v1/messages/ack', { auth: device, body: { ids } });
+    }
+    return mls.groupId;
   }
 
   it('fans the envelope out to every other member device before GROUP_SEND_OK, pushing it live', async () => {
     const alice = await registerDevice(server);
     const alice2 = await linkDevice(server, alice);
     const bob = await registerDevice(server);
-    const groupId = await group(alice, [alice, alice2, bob]);
+    const groupId = await group(alice, [alice2, bob]);
     const bobSocket = await connect(bob);
     const aliceSocket = await connect(alice);
 
@@ -228,8 +226,7 @@ describe('GROUP_SEND over /v1/websocket', () => {
     const pushed = await bobSocket.nextOf('envelope');
     expect([...pushed.envelope]).toEqual([...envelope]);
     expect(pushed.source).toEqual({ accountId: alice.accountId, deviceId: alice.deviceId });
-    // Stored for the offline device too, never for the sender. (The commit that added them went to nobody: it had no
-    // Welcome and no earlier member but its committer.)
+    // Stored for the offline device too, never for the sender.
     expect(await queuedIds(server, alice2)).toHaveLength(1);
     expect(await queuedIds(server, alice)).toEqual([]);
   });
@@ -238,7 +235,7 @@ describe('GROUP_SEND over /v1/websocket', () => {
     const alice = await registerDevice(server);
     const bob = await registerDevice(server);
     const mallory = await registerDevice(server);
-    const groupId = await group(alice, [alice, bob]);
+    const groupId = await group(alice, [bob]);
     const before = await queuedIds(server, bob);
     const socket = await connect(mallory);
     const refusal = async (frame: { groupId: string; envelope: Uint8Array }, client: FrameClient = socket) => {

@@ -36,7 +36,7 @@ import postgres from 'postgres';
 import type { Sql } from 'postgres';
 import { reservedTransaction } from './reserved-transaction.js';
 import { appliedPostgresMigrations, migratePostgres } from '../migrations.js';
-import { RepositoryError, StaleEpochError, accountNotFound, commitEnvelopes, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken } from '../repository.js';
+import { RepositoryError, StaleEpochError, accountNotFound, commitEnvelopes, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken, withinQueueDepth } from '../repository.js';
 import type {
   AccountRecord,
   GroupCommit,
@@ -415,19 +415,20 @@ export class PostgresRepository implements Repository {
 
   /**
    * Group fan-out inside a transaction: locks the target device rows (sorted, as every queue change does), leaves out
-   * envelopes for devices that no longer exist and stores the rest; returns what was stored, in input order.
+   * envelopes for devices that no longer exist or whose queue is full (withinQueueDepth) and stores the rest; returns
+   * what was stored, in input order.
    */
-  private async enqueueGroup(tx: Sql, envelopes: readonly NewEnvelope[]): Promise<StoredGroupEnvelope[]> {
+  private async enqueueGroup(tx: Sql, envelopes: readonly NewEnvelope[], maxQueueDepth: number): Promise<StoredGroupEnvelope[]> {
     if (envelopes.length === 0) return [];
     const sql = this.sql;
     const targets = [...new Map(envelopes.map((e) => [deviceKeyOf(e.accountId, e.deviceId), e])).values()];
-    const locked = await lockDevices<{ account_id: string; device_id: number }>(
+    const locked = await lockDevices<{ account_id: string; device_id: number; queue_depth: number }>(
       tx,
       sql.array(targets.map((t) => t.accountId), OID.text),
       sql.array(targets.map((t) => t.deviceId), OID.int4),
     );
-    const existing = new Set(locked.map((row) => deviceKeyOf(row.account_id, row.device_id)));
-    const kept = envelopes.filter((e) => existing.has(deviceKeyOf(e.accountId, e.deviceId)));
+    const depths = new Map(locked.map((row) => [memberKey({ accountId: row.account_id, deviceId: row.device_id }), Number(row.queue_depth)]));
+    const kept = withinQueueDepth(envelopes, depths, maxQueueDepth);
     const ids = kept.length === 0 ? [] : await insertCounted(sql, tx, kept);
     return kept.map((e, i) => ({ accountId: e.accountId, deviceId: e.deviceId, id: ids[i] as bigint, envelope: e.envelope }));
   }
@@ -781,11 +782,18 @@ export class PostgresRepository implements Repository {
           WHERE EXISTS (SELECT 1 FROM devices WHERE account_id = t.a AND device_id = t.d)`;
       }
       const envelopes = commitEnvelopes(commit, before, after);
-      return this.enqueueGroup(tx, envelopes);
+      return this.enqueueGroup(tx, envelopes, commit.maxQueueDepth);
     });
   }
 
-  async fanOutGroup(groupId: string, sender: GroupMember, envelope: Uint8Array, receivedAt: number, expiresAt: number): Promise<StoredGroupEnvelope[]> {
+  async fanOutGroup(
+    groupId: string,
+    sender: GroupMember,
+    envelope: Uint8Array,
+    receivedAt: number,
+    expiresAt: number,
+    maxQueueDepth: number,
+  ): Promise<StoredGroupEnvelope[]> {
     return this.transaction(async (tx) => {
       const [group] = await tx`SELECT 1 FROM groups WHERE id = ${groupId} FOR KEY SHARE`;
       if (!group) throw groupNotFound();
@@ -793,6 +801,7 @@ export class PostgresRepository implements Repository {
       return this.enqueueGroup(
         tx,
         targets.map((m) => ({ accountId: m.accountId, deviceId: m.deviceId, sourceAccountId: sender.accountId, sourceDeviceId: sender.deviceId, envelope, receivedAt, expiresAt })),
+        maxQueueDepth,
       );
     });
   }

@@ -24,7 +24,7 @@ import { chmodSync, closeSync, fdatasync, fstatSync, mkdirSync, openSync } from 
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { appliedSqliteMigrations, migrateSqlite } from '../migrations.js';
-import { RepositoryError, StaleEpochError, accountNotFound, commitEnvelopes, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken } from '../repository.js';
+import { RepositoryError, StaleEpochError, accountNotFound, commitEnvelopes, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken, withinQueueDepth } from '../repository.js';
 import type {
   AccountRecord,
   GroupCommit,
@@ -589,34 +589,58 @@ export class SqliteRepository implements Repository {
       const group = this.stmt('SELECT epoch FROM groups WHERE id = ?').get(commit.groupId) as { epoch: number } | undefined;
       if (!group) throw groupNotFound();
       if (group.epoch !== commit.epoch) throw new StaleEpochError(group.epoch);
+      // Set-based (issue 14): one statement each however many members, so a big group's commit is short for the writer.
       const before = this.groupMembers(commit.groupId);
-      const after = this.existing(commit.members);
+      const list = JSON.stringify(uniqueMembers(commit.members).map((m) => [m.accountId, m.deviceId]));
       this.stmt('UPDATE groups SET epoch = ?, group_info = ?, updated_at = ? WHERE id = ?').run(commit.epoch + 1, commit.groupInfo, commit.receivedAt, commit.groupId);
       this.stmt('DELETE FROM group_members WHERE group_id = ?').run(commit.groupId);
-      const addMember = this.stmt('INSERT INTO group_members (group_id, account_id, device_id) VALUES (?, ?, ?)');
-      for (const m of after) addMember.run(commit.groupId, m.accountId, m.deviceId);
-      // Devices removed from the account meanwhile get nothing.
-      const envelopes = commitEnvelopes(commit, this.existing(before), after);
-      const ids = this.enqueueNow(envelopes, Number.MAX_SAFE_INTEGER);
+      // Devices removed from the account meanwhile are no members, and get nothing.
+      this.stmt(
+        `INSERT INTO group_members (group_id, account_id, device_id)
+         SELECT ?, d.account_id, d.device_id FROM json_each(?) j
+         JOIN devices d ON d.account_id = json_extract(j.value, '$[0]') AND d.device_id = json_extract(j.value, '$[1]')`,
+      ).run(commit.groupId, list);
+      const depths = this.queueDepths([...before, ...commit.members]);
+      const after = this.groupMembers(commit.groupId);
+      const envelopes = withinQueueDepth(commitEnvelopes(commit, before, after), depths, commit.maxQueueDepth);
+      const ids = this.enqueueNow(envelopes, Number.MAX_SAFE_INTEGER, depths);
       return envelopes.map((e, i) => ({ accountId: e.accountId, deviceId: e.deviceId, id: ids[i] as bigint, envelope: e.envelope }));
     });
   }
 
-  async fanOutGroup(groupId: string, sender: GroupMember, envelope: Uint8Array, receivedAt: number, expiresAt: number): Promise<StoredGroupEnvelope[]> {
+  async fanOutGroup(
+    groupId: string,
+    sender: GroupMember,
+    envelope: Uint8Array,
+    receivedAt: number,
+    expiresAt: number,
+    maxQueueDepth: number,
+  ): Promise<StoredGroupEnvelope[]> {
     const members = this.groupMembers(groupId);
     if (members.length === 0 && this.stmt('SELECT 1 FROM groups WHERE id = ?', { pluck: true }).get(groupId) === undefined) throw groupNotFound();
     return this.submit(members.length, () => {
-      const targets = this.existing(this.groupMembers(groupId)).filter((m) => memberKey(m) !== memberKey(sender));
-      const rows: NewEnvelope[] = targets.map((m) => ({
-        accountId: m.accountId,
-        deviceId: m.deviceId,
-        sourceAccountId: sender.accountId,
-        sourceDeviceId: sender.deviceId,
-        envelope,
-        receivedAt,
-        expiresAt,
-      }));
-      const ids = rows.length ? this.enqueueNow(rows, Number.MAX_SAFE_INTEGER) : [];
+      const targets = this.stmt(
+        `SELECT m.account_id AS accountId, m.device_id AS deviceId, d.queue_depth AS depth FROM group_members m
+         JOIN devices d ON d.account_id = m.account_id AND d.device_id = m.device_id
+         WHERE m.group_id = ? ORDER BY m.account_id, m.device_id`,
+      ).all(groupId) as { accountId: string; deviceId: number; depth: number }[];
+      const depths = new Map(targets.map((t) => [memberKey(t), t.depth]));
+      const rows = withinQueueDepth(
+        targets
+          .filter((m) => memberKey(m) !== memberKey(sender))
+          .map((m) => ({
+            accountId: m.accountId,
+            deviceId: m.deviceId,
+            sourceAccountId: sender.accountId,
+            sourceDeviceId: sender.deviceId,
+            envelope,
+            receivedAt,
+            expiresAt,
+          })),
+        depths,
+        maxQueueDepth,
+      );
+      const ids = rows.length ? this.enqueueNow(rows, Number.MAX_SAFE_INTEGER, depths) : [];
       return rows.map((r, i) => ({ accountId: r.accountId, deviceId: r.deviceId, id: ids[i] as bigint, envelope }));
     });
   }
@@ -671,12 +695,15 @@ export class SqliteRepository implements Repository {
     return rows.map((r) => ({ accountId: r.account_id, deviceId: r.device_id }));
   }
 
-  /** The members whose device still exists, without duplicates. */
-  private existing(members: readonly GroupMember[]): GroupMember[] {
-    const exists = this.stmt('SELECT 1 FROM devices WHERE account_id = ? AND device_id = ?', { pluck: true });
-    return uniqueMembers(members).filter((m) => exists.get(m.accountId, m.deviceId) !== undefined);
+  /** The queue depth of each of `members` whose device exists, by memberKey: one statement. */
+  private queueDepths(members: readonly GroupMember[]): Map<string, number> {
+    const list = JSON.stringify(uniqueMembers(members).map((m) => [m.accountId, m.deviceId]));
+    const rows = this.stmt(
+      `SELECT d.account_id AS accountId, d.device_id AS deviceId, d.queue_depth AS depth FROM json_each(?) j
+       JOIN devices d ON d.account_id = json_extract(j.value, '$[0]') AND d.device_id = json_extract(j.value, '$[1]')`,
+    ).all(list) as { accountId: string; deviceId: number; depth: number }[];
+    return new Map(rows.map((r) => [memberKey(r), r.depth]));
   }
-
 
   // Internals
 
@@ -733,8 +760,11 @@ export class SqliteRepository implements Repository {
     );
   }
 
-  /** One enqueue call, inside the writer's transaction: checks every target first, then inserts in input order. */
-  private enqueueNow(envelopes: readonly NewEnvelope[], maxQueueDepth: number): bigint[] {
+  /**
+   * One enqueue call, inside the writer's transaction: checks every target first, then inserts in input order.
+   * `known`: the targets' queue depths read in this transaction already (by memberKey), so none is read again.
+   */
+  private enqueueNow(envelopes: readonly NewEnvelope[], maxQueueDepth: number, known?: ReadonlyMap<string, number>): bigint[] {
     const adding = new Map<string, { accountId: string; deviceId: number; count: number }>();
     for (const e of envelopes) {
       const key = queueKey(e.accountId, e.deviceId);
@@ -745,7 +775,7 @@ export class SqliteRepository implements Repository {
     // devices.queue_depth is kept exact by triggers (migrations.ts): O(1) however deep the queue is.
     const depth = this.stmt('SELECT queue_depth FROM devices WHERE account_id = ? AND device_id = ?', { pluck: true });
     for (const { accountId, deviceId, count } of adding.values()) {
-      const current = depth.get(accountId, deviceId) as number | undefined;
+      const current = known !== undefined ? known.get(memberKey({ accountId, deviceId })) : (depth.get(accountId, deviceId) as number | undefined);
       if (current === undefined) throw deviceNotFound();
       if (current + count > maxQueueDepth) {
         throw new RepositoryError('QUEUE_FULL', 'a recipient device queue is full');
