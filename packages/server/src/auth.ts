@@ -36,6 +36,26 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+/** Runs at most `limit` tasks at once; the others wait in arrival order. */
+export class Semaphore {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); // the slot passes on
+      else this.running--;
+    }
+  }
+}
+
 export interface Credentials {
   readonly accountId: string;
   readonly deviceId: number;
@@ -75,7 +95,8 @@ export class VerifiedSecretCache {
 
   constructor(private readonly maxEntries = 100_000) {}
 
-  private tag(secret: string): Buffer {
+  /** HMAC(process key, secret): what is kept in place of a verified secret. */
+  tag(secret: string): Buffer {
     return createHmac('sha256', this.key).update(secret).digest();
   }
 

@@ -31,6 +31,13 @@ export interface Limits {
   /** Requests per minute per account (authenticated) and per IP (all requests). */
   readonly accountRequestsPerMinute: number;
   readonly ipRequestsPerMinute: number;
+  /**
+   * Failed logins that ran the slow hash, per minute: of existing devices per IP, of devices that do not exist per
+   * IP, and per device. Checked before the hash runs (docs/api.md "Authentication").
+   */
+  readonly slowLoginsPerIpPerMinute: number;
+  readonly unknownLoginsPerIpPerMinute: number;
+  readonly failedLoginsPerDevicePerMinute: number;
   /** Envelopes pushed to a WebSocket before an ack is required. */
   readonly deliveryWindow: number;
   /** Largest encoded group envelope (an MLS commit, Welcome or application message). */
@@ -49,6 +56,10 @@ export const DEFAULT_LIMITS: Limits = {
   maxDevicesPerAccount: 8,
   accountRequestsPerMinute: 6000,
   ipRequestsPerMinute: 60_000,
+  // Generous per IP: many users share an address behind a NAT, and only failures count.
+  slowLoginsPerIpPerMinute: 60,
+  unknownLoginsPerIpPerMinute: 30,
+  failedLoginsPerDevicePerMinute: 10,
   deliveryWindow: 64,
   maxGroupEnvelopeBytes: 1024 * 1024 + 64,
   maxGroupInfoBytes: 16 * 1024 * 1024,

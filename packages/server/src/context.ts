@@ -7,7 +7,8 @@ import type { LocalBlobStore } from './blobs/blob-store.js';
 import type { MessageBus } from './bus/bus.js';
 import type { Metrics } from './metrics.js';
 import type { Credentials } from './auth.js';
-import { VerifiedSecretCache, parseBasicAuth, verifySecret } from './auth.js';
+import { randomBytes } from 'node:crypto';
+import { Semaphore, VerifiedSecretCache, hashSecret, parseBasicAuth, verifySecret } from './auth.js';
 import { RateLimiter } from './rate-limit.js';
 import { ExpiringCache } from './expiring-cache.js';
 import { ApiError } from './errors.js';
@@ -18,6 +19,8 @@ import { ApiError } from './errors.js';
  * (not announced on the bus) or a missed bus message goes unseen.
  */
 const DEVICE_CACHE_TTL_MS = 1_000;
+/** scrypt runs at once per node: two of libuv's four pool threads, the others stay for file I/O and fdatasync. */
+const SLOW_HASHES_AT_ONCE = 2;
 const DEVICE_CACHE_MAX_ENTRIES = 100_000;
 
 type Credential = Pick<DeviceRecord, 'registrationId' | 'authHash'>;
@@ -33,6 +36,21 @@ export class ServerContext {
   readonly secrets = new VerifiedSecretCache();
   readonly accountLimiter: RateLimiter;
   readonly ipLimiter: RateLimiter;
+  /** Failed logins per IP (of existing devices; of devices that do not exist) and per device (authenticateCredentials). */
+  readonly slowLoginLimiter: RateLimiter;
+  readonly unknownLoginLimiter: RateLimiter;
+  readonly failedLoginLimiter: RateLimiter;
+  /**
+   * At most SLOW_HASHES_AT_ONCE scrypt runs at a time: they use libuv's thread pool (4 threads), which the SQLite
+   * writer's fdatasync and file I/O need too, so a login flood cannot hold every thread.
+   */
+  private readonly slowHashes = new Semaphore(SLOW_HASHES_AT_ONCE);
+  /** Verified against when the device does not exist, so that an unknown device takes as long as a wrong secret. */
+  private dummyHash: Promise<string> | undefined;
+  /** Verifications in progress, by device and keyed hash of the secret: concurrent requests share one. */
+  private readonly verifying = new Map<string, Promise<boolean>>();
+  /** scrypt verifications run by this node (tests and metrics). */
+  slowVerifications = 0;
   /** Set while shutting down: new sends are refused with SHUTTING_DOWN. */
   closing = false;
   /** Aborted when shutdown starts, so that long-polls answer at once instead of holding the drain for `wait` seconds. */
@@ -55,6 +73,9 @@ export class ServerContext {
   ) {
     this.accountLimiter = new RateLimiter(config.limits.accountRequestsPerMinute);
     this.ipLimiter = new RateLimiter(config.limits.ipRequestsPerMinute);
+    this.slowLoginLimiter = new RateLimiter(config.limits.slowLoginsPerIpPerMinute);
+    this.unknownLoginLimiter = new RateLimiter(config.limits.unknownLoginsPerIpPerMinute);
+    this.failedLoginLimiter = new RateLimiter(config.limits.failedLoginsPerDevicePerMinute);
     // Removals on other nodes (and, a microtask later, on this one) arrive here.
     bus.onRemoved((device) => this.forgetDeviceRecord(device.accountId, device.deviceId));
   }
@@ -102,23 +123,73 @@ export class ServerContext {
     return device;
   }
 
-  /** Checks credentials; UNAUTHORIZED for anything wrong, without saying what. RATE_LIMITED per account. */
-  async authenticateCredentials(credentials: Credentials | undefined): Promise<AuthenticatedDevice> {
+  /**
+   * Checks credentials; UNAUTHORIZED for anything wrong, without saying what. RATE_LIMITED per account.
+   * A secret this node has verified before is checked in constant time against its keyed hash. Anything else needs
+   * scrypt, and is limited before it runs, counting failures only: per IP (`slowLoginsPerIpPerMinute` wrong secrets
+   * of existing devices, `unknownLoginsPerIpPerMinute` logins of devices that do not exist: refused once that many
+   * failed within the minute) and per device (`failedLoginsPerDevicePerMinute`: each attempt takes a
+   * token, given back when the secret was right, so a concurrent burst of guesses at one device is bounded too). At
+   * most SLOW_HASHES_AT_ONCE hashes run at a time. A device that does not exist is verified against a
+   * dummy hash, so that the answer's timing does not tell which devices exist.
+   */
+  async authenticateCredentials(credentials: Credentials | undefined, ip = 'unknown'): Promise<AuthenticatedDevice> {
     if (!credentials) throw new ApiError('UNAUTHORIZED');
     const { accountId, deviceId, secret } = credentials;
     const device = await this.deviceCredentials(accountId, deviceId);
-    if (!device) throw new ApiError('UNAUTHORIZED');
-    if (!this.secrets.matches(accountId, deviceId, device.registrationId, secret)) {
-      if (!(await verifySecret(secret, device.authHash))) throw new ApiError('UNAUTHORIZED');
+    if (!device || !this.secrets.matches(accountId, deviceId, device.registrationId, secret)) {
+      const deviceKey = `${accountId}.${deviceId}`;
+      // A device's first requests often come at once (a client starting): they wait for the same verification.
+      const attempt = `${deviceKey}.${device?.registrationId ?? 0}:${this.secrets.tag(secret).toString('base64')}`;
+      const pending = this.verifying.get(attempt);
+      if (pending) {
+        if (!(await pending) || !device) throw new ApiError('UNAUTHORIZED');
+        return this.admitted(accountId, deviceId, device.registrationId);
+      }
+      const now = this.now();
+      // Two budgets per IP: logins of devices that do not exist (a removed device's client retrying, a scan) never
+      // hold up the first login of a device that does, behind the same address.
+      const ipLimiter = device ? this.slowLoginLimiter : this.unknownLoginLimiter;
+      if (!ipLimiter.has(ip, now)) {
+        throw new ApiError('RATE_LIMITED', 'too many failed logins from this address', { retryAfter: ipLimiter.retryAfter(ip) });
+      }
+      if (!this.failedLoginLimiter.take(deviceKey, now)) {
+        throw new ApiError('RATE_LIMITED', 'too many failed logins for this device', { retryAfter: this.failedLoginLimiter.retryAfter(deviceKey) });
+      }
+      const dummy = (this.dummyHash ??= hashSecret(randomBytes(24).toString('base64url')));
+      const verification = (async () => {
+        const stored = device?.authHash ?? (await dummy);
+        return this.slowHashes.run(() => {
+          this.slowVerifications++;
+          return verifySecret(secret, stored);
+        });
+      })();
+      this.verifying.set(attempt, verification);
+      let ok: boolean;
+      try {
+        ok = await verification;
+      } finally {
+        this.verifying.delete(attempt);
+      }
+      if (!device || !ok) {
+        ipLimiter.take(ip, this.now());
+        throw new ApiError('UNAUTHORIZED');
+      }
+      this.failedLoginLimiter.refund(deviceKey);
       this.secrets.remember(accountId, deviceId, device.registrationId, secret);
     }
+    return this.admitted(accountId, deviceId, device.registrationId);
+  }
+
+  /** A device whose credentials checked out: RATE_LIMITED when its account is over its request budget. */
+  private admitted(accountId: string, deviceId: number, registrationId: number): AuthenticatedDevice {
     if (!this.accountLimiter.take(accountId, this.now())) {
       throw new ApiError('RATE_LIMITED', undefined, { retryAfter: this.accountLimiter.retryAfter(accountId) });
     }
-    return { accountId, deviceId, registrationId: device.registrationId };
+    return { accountId, deviceId, registrationId };
   }
 
   authenticate(request: FastifyRequest): Promise<AuthenticatedDevice> {
-    return this.authenticateCredentials(parseBasicAuth(request.headers.authorization));
+    return this.authenticateCredentials(parseBasicAuth(request.headers.authorization), request.ip);
   }
 }

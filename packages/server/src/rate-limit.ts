@@ -26,6 +26,19 @@ export class RateLimiter {
     return true;
   }
 
+  /** Whether `cost` tokens are there for `key`, without taking them (limits that count only failures). */
+  has(key: string, now = Date.now(), cost = 1): boolean {
+    const bucket = this.buckets.get(key);
+    if (!bucket) return true;
+    return Math.min(this.perMinute, bucket.tokens + (now - bucket.at) * (this.perMinute / 60_000)) >= cost;
+  }
+
+  /** Gives back tokens taken for an attempt that turned out not to count (limits that count only failures). */
+  refund(key: string, cost = 1): void {
+    const bucket = this.buckets.get(key);
+    if (bucket) bucket.tokens = Math.min(this.perMinute, bucket.tokens + cost);
+  }
+
   /** Seconds until `cost` tokens are available again (for Retry-After). */
   retryAfter(key: string, cost = 1): number {
     const bucket = this.buckets.get(key);

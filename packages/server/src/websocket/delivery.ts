@@ -368,7 +368,7 @@ export function attachWebSockets(
       }
       this.authenticating = true;
       track(
-        ctx.authenticateCredentials(parseLogin(login)).then(
+        ctx.authenticateCredentials(parseLogin(login), this.ip).then(
           (device) => {
             if (closing) this.closeWith(CloseCode.GoingAway, 'going away');
             else if (this.open) this.start(device);
@@ -574,7 +574,7 @@ export function attachWebSockets(
     }
     let device: AuthenticatedDevice;
     try {
-      device = await ctx.authenticateCredentials(parseBasicAuth(header));
+      device = await ctx.authenticateCredentials(parseBasicAuth(header), req.socket.remoteAddress ?? 'unknown');
     } catch (err) {
       const error = upgradeError(err);
       if (error.status >= 500) ctx.log.warn({ err: { type: (err as Error).name } }, 'websocket authentication failed');
