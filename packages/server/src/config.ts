@@ -44,6 +44,12 @@ export interface Limits {
   readonly maxGroupEnvelopeBytes: number;
   /** Largest GroupInfo (with the ratchet tree) kept per group for external joins. */
   readonly maxGroupInfoBytes: number;
+  /**
+   * The largest group the server orders: member accounts (the 10,000 of issue 5) and devices between them. A commit
+   * past either is refused (GROUP_TOO_LARGE) before anything is stored.
+   */
+  readonly maxGroupAccounts: number;
+  readonly maxGroupDevices: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -63,6 +69,8 @@ export const DEFAULT_LIMITS: Limits = {
   deliveryWindow: 64,
   maxGroupEnvelopeBytes: 1024 * 1024 + 64,
   maxGroupInfoBytes: 16 * 1024 * 1024,
+  maxGroupAccounts: 10_000,
+  maxGroupDevices: 20_000,
 };
 
 export interface Config {

@@ -149,8 +149,11 @@ export class ServerContext {
       const now = this.now();
       // Two budgets per IP: logins of devices that do not exist (a removed device's client retrying, a scan) never
       // hold up the first login of a device that does, behind the same address.
+      // A device that does not exist always fails: its token is taken before the hash, so that a concurrent burst of
+      // them is bounded too. Wrong secrets of existing devices count once they failed (many devices' correct first
+      // logins at once must not be refused); each device's own budget bounds a burst at it.
       const ipLimiter = device ? this.slowLoginLimiter : this.unknownLoginLimiter;
-      if (!ipLimiter.has(ip, now)) {
+      if (!(device ? ipLimiter.has(ip, now) : ipLimiter.take(ip, now))) {
         throw new ApiError('RATE_LIMITED', 'too many failed logins from this address', { retryAfter: ipLimiter.retryAfter(ip) });
       }
       if (!this.failedLoginLimiter.take(deviceKey, now)) {
@@ -172,7 +175,7 @@ export class ServerContext {
         this.verifying.delete(attempt);
       }
       if (!device || !ok) {
-        ipLimiter.take(ip, this.now());
+        if (device) ipLimiter.take(ip, this.now());
         throw new ApiError('UNAUTHORIZED');
       }
       this.failedLoginLimiter.refund(deviceKey);

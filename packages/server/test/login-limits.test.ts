@@ -55,6 +55,15 @@ describe('failed logins', () => {
     expect(ctx.slowVerifications - before).toBe(budget);
   });
 
+  it('a concurrent burst of logins of devices that do not exist runs no more scrypt than the per-IP budget', async () => {
+    const s = (server = await startServer());
+    const before = s.app.ctx.slowVerifications;
+    const ghost = () => ({ accountId: randomBytes(16).toString('hex'), deviceId: 1, password: randomBytes(24).toString('base64url'), registrationId: 1 }) as TestDevice;
+    const answers = await Promise.all(Array.from({ length: 64 }, () => status(s, ghost())));
+    expect(answers.filter((a) => a === 401)).toHaveLength(DEFAULT_LIMITS.unknownLoginsPerIpPerMinute);
+    expect(s.app.ctx.slowVerifications - before).toBe(DEFAULT_LIMITS.unknownLoginsPerIpPerMinute);
+  });
+
   it('wrong secrets for many existing devices from one IP are limited per IP too', async () => {
     // The clock stands still: 70 scrypt runs take seconds, in which the budget (one a second) would refill.
     const t0 = Date.now();

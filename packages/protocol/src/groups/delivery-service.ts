@@ -148,6 +148,16 @@ export class MlsDeliveryService {
     });
   }
 
+  /**
+   * How many Add proposals (by value) `commit` carries, from its framing alone, nothing verified: lets the DS refuse
+   * a commit past its size limit before it spends a verification on every added key package.
+   */
+  addsOf(commit: Uint8Array): number {
+    const message = decodeMessage(commit);
+    if (message.wireformat !== 'mls_public_message' || message.publicMessage.content.contentType !== 'commit') return 0;
+    return message.publicMessage.content.commit.proposals.filter((p) => p.proposalOrRefType === 'proposal' && p.proposal.proposalType === 'add').length;
+  }
+
   /** The members of a stored (already verified) GroupInfo, without checking it again. */
   membersOf(groupInfo: Uint8Array): GroupMember[] {
     return membersOf(treeOf(groupInfoOf(groupInfo)));
@@ -182,13 +192,20 @@ export class MlsDeliveryService {
       let committerIndex: number;
       let newTree: RatchetTree;
       let extensions = context.extensions;
-      let signatureKey: Uint8Array;
       const sender = content.sender;
+      // The signature first (one verification), before the proposals' work, which grows with their number.
+      const signatureKey =
+        sender.senderType === 'member'
+          ? leafAt(tree, sender.leafIndex)?.signaturePublicKey
+          : sender.senderType === 'new_member_commit'
+            ? path?.leafNode.signaturePublicKey
+            : undefined;
+      if (signatureKey === undefined) throw invalid('commit from a sender that is neither a member nor a joiner with an UpdatePath');
+      if (!(await verifyFramedContentSignature(signatureKey, 'mls_public_message', content, auth, context, impl.signature))) {
+        throw new ProtocolError(ProtocolErrorCode.BadSignature, 'commit signature does not verify');
+      }
       if (sender.senderType === 'member') {
         committerIndex = sender.leafIndex;
-        const leaf = leafAt(tree, committerIndex);
-        if (leaf === undefined) throw invalid('commit from a leaf that is not a member');
-        signatureKey = leaf.signaturePublicKey;
         if (values.some((p) => p.proposalType !== 'add' && p.proposalType !== 'remove')) throw invalid('a member commit may carry Add and Remove proposals only');
         // applyProposals reads only the tree, context, configuration and (for refs, none here) pending proposals.
         const publicState = {
@@ -210,7 +227,6 @@ export class MlsDeliveryService {
         }
       } else if (sender.senderType === 'new_member_commit') {
         if (path === undefined) throw invalid('external commit without an UpdatePath');
-        signatureKey = path.leafNode.signaturePublicKey;
         if (values.filter((p) => p.proposalType === 'external_init').length !== 1) throw invalid('external commit needs exactly one ExternalInit');
         const joiner = memberOf(path.leafNode, 0);
         let base = tree;
@@ -230,9 +246,6 @@ export class MlsDeliveryService {
         newTree = await applyUpdatePath(withLeaf, toLeafIndex(committerIndex), path, impl.hash, true);
       } else {
         throw invalid('commit from a sender that is neither a member nor a joiner');
-      }
-      if (!(await verifyFramedContentSignature(signatureKey, 'mls_public_message', content, auth, context, impl.signature))) {
-        throw new ProtocolError(ProtocolErrorCode.BadSignature, 'commit signature does not verify');
       }
       const treeHash = await treeHashRoot(newTree, impl.hash);
       const expected = await nextEpochContext({ ...context, extensions }, 'mls_public_message', content, auth.signature, treeHash, info.confirmationTag, impl.hash);

@@ -36,12 +36,6 @@ import { checkGroupEnvelope, sendGroupMessage, wakeGroup } from '../send.js';
 const GroupId = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'MLS group id: 32 bytes as 64 lowercase hex characters' });
 const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Member = Type.Object({ accountId: AccountId, deviceId: DeviceId }, { additionalProperties: false });
-/**
- * The largest group the server orders: 10,000 member accounts (the goal of issue 5), with up to 20,000 devices
- * between them. A commit past either is refused (GROUP_TOO_LARGE) before anything is stored.
- */
-const MAX_GROUP_ACCOUNTS = 10_000;
-const MAX_GROUP_DEVICES = 20_000;
 const MAX_KEY_PACKAGES_PER_UPLOAD = 100;
 const MAX_CLAIM_ACCOUNTS = 100;
 const MAX_KEY_PACKAGE_BASE64 = 8 * 1024;
@@ -84,12 +78,16 @@ function groupEnvelope(ctx: ServerContext, text: string, field: string, type: En
 }
 
 /** The member devices of a verified group, once each (a device's leaves count once), within the size limits. */
-function deliveryMembers(view: PublicGroupView): GroupMember[] {
+function deliveryMembers(ctx: ServerContext, view: PublicGroupView): GroupMember[] {
   const members = uniqueMembers(view.members.map((m) => ({ accountId: m.accountId, deviceId: m.deviceId })));
-  if (members.length > MAX_GROUP_DEVICES || new Set(members.map((m) => m.accountId)).size > MAX_GROUP_ACCOUNTS) {
-    throw new ApiError('GROUP_TOO_LARGE', `a group holds at most ${MAX_GROUP_ACCOUNTS} accounts and ${MAX_GROUP_DEVICES} devices`);
-  }
+  const { maxGroupDevices, maxGroupAccounts } = ctx.config.limits;
+  if (members.length > maxGroupDevices || new Set(members.map((m) => m.accountId)).size > maxGroupAccounts) throw groupTooLarge(ctx);
   return members;
+}
+
+function groupTooLarge(ctx: ServerContext): ApiError {
+  const { maxGroupDevices, maxGroupAccounts } = ctx.config.limits;
+  return new ApiError('GROUP_TOO_LARGE', `a group holds at most ${maxGroupAccounts} accounts and ${maxGroupDevices} devices`);
 }
 
 /** Runs a Delivery Service check; what it refuses becomes `code` with the reason (never secret: public framing). */
@@ -214,12 +212,16 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
       const commit = groupEnvelope(ctx, body.commit, 'commit', EnvelopeType.GroupMessage);
       const welcome = body.welcome === undefined ? undefined : groupEnvelope(ctx, body.welcome, 'welcome', EnvelopeType.GroupWelcome);
       const groupInfo = groupInfoOf(ctx, body.groupInfo);
-      const result = await verified('INVALID_COMMIT', () => ds.verifyCommit(group.groupInfo, decodeEnvelope(commit).content, groupInfo));
+      const mls = decodeEnvelope(commit).content;
+      // Before the verification, whose cost grows with the key packages added: a commit past the cap is refused at once.
+      const adds = await verified('INVALID_COMMIT', async () => ds.addsOf(mls));
+      if (group.members.length + adds > ctx.config.limits.maxGroupDevices) throw groupTooLarge(ctx);
+      const result = await verified('INVALID_COMMIT', () => ds.verifyCommit(group.groupInfo, mls, groupInfo));
       if (memberKey(result.committer) !== memberKey(device)) throw new ApiError('INVALID_COMMIT', 'the commit is not signed by this device');
       if (result.external === isMember) {
         throw new ApiError('INVALID_COMMIT', isMember ? 'a member commits as a member, not by external join' : 'a device that is not a member joins by external commit');
       }
-      const members = deliveryMembers(result.next);
+      const members = deliveryMembers(ctx, result.next);
       const before = new Set(group.members.map(memberKey));
       const newDevices = members.filter((m) => !before.has(memberKey(m)) && memberKey(m) !== memberKey(device));
       if (welcome !== undefined && newDevices.length === 0) throw new ApiError('INVALID_COMMIT', 'a Welcome goes with a commit that adds devices');

@@ -348,7 +348,7 @@ export interface Repository {
    * `commit.epoch`; else the group moves to epoch + 1 with the new GroupInfo and member list, and in the same
    * transaction the commit envelope is stored for every device that was a member before (but the sender) and the
    * Welcome for every device that is new. Devices that no longer exist are skipped, and so are full queues
-   * (withinQueueDepth). Set-based: a constant number of statements whatever the group's size. Returns what was stored.
+   * (withinQueueDepth); each member device's row is read once. Returns what was stored.
    */
   commitGroup(commit: GroupCommit): Promise<StoredGroupEnvelope[]>;
   /**

@@ -225,6 +225,32 @@ describe('groups: the server verifies what it orders (issue 14)', () => {
   });
 });
 
+describe('groups: size limits', () => {
+  it('refuses a commit past the device or account cap with GROUP_TOO_LARGE, and changes nothing', async () => {
+    const small = await startServer({ limits: { maxGroupDevices: 3, maxGroupAccounts: 2 } });
+    try {
+      const alice = await registerDevice(small);
+      const bob = await registerDevice(small);
+      const bob2 = await linkDevice(small, bob);
+      const carol = await registerDevice(small);
+      const group = await MlsTestGroup.create(small, alice);
+      // A third account: past the account cap (the devices are within theirs).
+      const third = await group.add(alice, [bob, carol]);
+      const refused = await api(small, 'POST', `/v1/groups/${group.groupId}/commits`, { auth: alice, body: third.body });
+      expect(refused.status).toBe(403);
+      expectError(refused, 'GROUP_TOO_LARGE');
+      // Four devices: refused from the commit's Adds alone, before their key packages are verified.
+      const fourth = await group.add(alice, [bob, bob2, carol]);
+      expectError(await api(small, 'POST', `/v1/groups/${group.groupId}/commits`, { auth: alice, body: fourth.body }), 'GROUP_TOO_LARGE');
+      expect((await apiOk<GroupView>(small, 'GET', `/v1/groups/${group.groupId}`, { auth: alice })).epoch).toBe(0);
+      // Within both: Bob's two devices.
+      expect((await group.post(small, await group.add(alice, [bob, bob2]))).epoch).toBe(1);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('groups: key packages', () => {
   it('keeps a key package directory: one-use packages once each, then the last-resort one', async () => {
     const bob = await registerDevice(server);
