@@ -154,7 +154,9 @@ const children = new Set();
 function startServer(kind, extraArgs, tag, profile = false) {
   const script = kind === 'relay' ? join(HERE, 'relay.mjs') : SERVER_MAIN;
   const nodeArgs = profile && PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `server-${tag}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, script, '--port', '0', '--host', '127.0.0.1', ...extraArgs], {
+  // Every simulated device connects from 127.0.0.1: lift the per-IP connection limit (default 256) for the servers.
+  const limits = kind === 'relay' ? [] : ['--max-connections-per-ip', '1000000'];
+  const child = spawn(process.execPath, [...nodeArgs, script, '--port', '0', '--host', '127.0.0.1', ...limits, ...extraArgs], {
     env: SERVER_ENV,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -6,6 +6,9 @@ import Fastify, { LogController } from 'fastify';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import type { ValidatorFactory } from '@fastify/ajv-compiler';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from './config.js';
@@ -23,7 +26,7 @@ import { registerKeyRoutes } from './routes/keys.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerAttachmentRoutes } from './routes/attachments.js';
 import { registerGroupRoutes } from './routes/groups.js';
-import { registerWebApp } from './web/static.js';
+import { SECURITY_HEADERS, registerWebApp } from './web/static.js';
 import { attachWebSockets } from './websocket/delivery.js';
 import type { WebSocketEndpoints, WebSocketOptions } from './websocket/delivery.js';
 
@@ -49,6 +52,10 @@ export interface App {
 }
 
 const SWEEP_INTERVAL_MS = 60_000;
+/** What frameworkErrors gets is a reply of no route; only these two calls are made on it. */
+interface FastifyReplyLike {
+  code(status: number): { send(body: unknown): unknown };
+}
 const CLOSE_REAP_INTERVAL_MS = 100;
 
 const ajvPool = AjvCompiler();
@@ -104,6 +111,36 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     trustProxy: false,
+    // Slow clients: the whole request must arrive within requestTimeoutMs, and a connection silent for idleTimeoutMs
+    // is closed (WebSockets are exempt: websocket/delivery.ts). Node's default requestTimeout under Fastify is 0.
+    requestTimeout: config.limits.requestTimeoutMs,
+    // Node checks the request timeout every connectionsCheckingInterval (default 30 s: often enough for short ones
+    // too), and only while headersTimeout (default 60 s) is no longer than it.
+    http: {
+      requestTimeout: config.limits.requestTimeoutMs,
+      headersTimeout: Math.min(60_000, config.limits.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.limits.requestTimeoutMs / 4))),
+    },
+    connectionTimeout: config.limits.idleTimeoutMs,
+    // A request cut off (too slow, malformed at the HTTP level) is answered in our error format, then closed.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const apiError = new ApiError(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST');
+      const body = JSON.stringify(errorBody(apiError));
+      if (socket.writable) {
+        socket.write(
+          `HTTP/1.1 ${apiError.status} ${apiError.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\n` +
+            `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy();
+    },
+    // An undecodable URL gets our error body, not Fastify's, which repeats the path.
+    frameworkErrors: (error, _request, reply) => {
+      const apiError = new ApiError('BAD_REQUEST', error.code === 'FST_ERR_BAD_URL' ? 'The URL could not be decoded.' : undefined);
+      // The reply is untyped here (no route matched): status and body as any error answer.
+      void (reply as unknown as FastifyReplyLike).code(apiError.status).send(errorBody(apiError));
+    },
     // While draining, requests on open keep-alive connections reach the routes (which answer sends with
     // SHUTTING_DOWN) instead of Fastify's own 503 body, which has no stable error code.
     return503OnClosing: false,
@@ -112,6 +149,24 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const metrics = new Metrics();
   const ctx = new ServerContext(config, deps.repo, deps.blobs, deps.bus, metrics, deps.usernameKey, fastify.log, deps.now);
   const waiters = new DeviceWaiters(deps.bus);
+
+  // At most maxConnectionsPerIp open connections per address: one more is closed as it arrives, before it is read.
+  const connectionsPerIp = new Map<string, number>();
+  fastify.server.on('connection', (socket: Socket) => {
+    const ip = socket.remoteAddress ?? 'unknown';
+    const open = connectionsPerIp.get(ip) ?? 0;
+    if (open >= config.limits.maxConnectionsPerIp) {
+      metrics.connectionsRefused.inc();
+      socket.destroy();
+      return;
+    }
+    connectionsPerIp.set(ip, open + 1);
+    socket.once('close', () => {
+      const left = (connectionsPerIp.get(ip) ?? 1) - 1;
+      if (left <= 0) connectionsPerIp.delete(ip);
+      else connectionsPerIp.set(ip, left);
+    });
+  });
 
   fastify.addHook('onRequest', async (request) => {
     if (!ctx.ipLimiter.take(request.ip, ctx.now())) {
@@ -161,10 +216,25 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     },
   });
-  await fastify.register(swaggerUi, { routePrefix: '/docs' });
+  // The API description's pages carry the app's headers (web/static.ts) with a policy that fits swagger-ui.
+  await fastify.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    uiHooks: {
+      onRequest: (_request, reply, done) => {
+        void reply.headers(SECURITY_HEADERS);
+        done();
+      },
+    },
+  });
 
   fastify.get('/health', { schema: { hide: true } }, async () => ({ status: ctx.closing ? 'closing' : 'ok', store: deps.repo.engine }));
-  fastify.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  // Only with --metrics-token, and only for a request that carries it as a bearer token (compared in constant time).
+  const metricsToken = config.metricsToken === undefined ? undefined : createHash('sha256').update(`Bearer ${config.metricsToken}`).digest();
+  fastify.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (metricsToken === undefined) return reply.callNotFound();
+    const given = createHash('sha256').update(request.headers.authorization ?? '').digest();
+    if (!timingSafeEqual(given, metricsToken)) throw new ApiError('UNAUTHORIZED', 'GET /metrics needs the bearer token of --metrics-token.');
     metrics.queueDepth.set(await deps.repo.totalQueued());
     return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });

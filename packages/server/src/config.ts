@@ -5,6 +5,9 @@
  * Rate limits (environment only, for load tests and operators): SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN and
  * SAMIZDAT_RATE_LIMIT_IP_PER_MIN, requests per minute per account / per IP, integers from 1 to 1,000,000,000
  * (defaults: DEFAULT_LIMITS below).
+ * Hardening: --max-connections-per-ip/SAMIZDAT_MAX_CONNECTIONS_PER_IP (default 256), --metrics-token/
+ * SAMIZDAT_METRICS_TOKEN (without one /metrics answers 404), --username-key-file/SAMIZDAT_USERNAME_KEY_FILE
+ * (default <data-dir>/username.key).
  * A bad value is a ConfigError: main prints its one-line message and exits with code 2.
  */
 import { resolve } from 'node:path';
@@ -50,6 +53,12 @@ export interface Limits {
    */
   readonly maxGroupAccounts: number;
   readonly maxGroupDevices: number;
+  /** A request's headers and body must have arrived within this; a client trickling its body is cut off. */
+  readonly requestTimeoutMs: number;
+  /** A connection silent this long is closed (longer than the longest long-poll, 60 s; WebSockets are exempt). */
+  readonly idleTimeoutMs: number;
+  /** Open TCP connections (HTTP and WebSocket) per remote address; one more is closed as it arrives. */
+  readonly maxConnectionsPerIp: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -71,6 +80,11 @@ export const DEFAULT_LIMITS: Limits = {
   maxGroupInfoBytes: 16 * 1024 * 1024,
   maxGroupAccounts: 10_000,
   maxGroupDevices: 20_000,
+  // 10 minutes carries the largest attachment (100 MiB) at 1.4 Mbit/s.
+  requestTimeoutMs: 10 * 60_000,
+  idleTimeoutMs: 120_000,
+  // Generous: users behind one NAT share an address, and each holds a WebSocket plus a few HTTP connections.
+  maxConnectionsPerIp: 256,
 };
 
 export interface Config {
@@ -81,6 +95,10 @@ export interface Config {
   readonly natsUrl: string | undefined;
   readonly logLevel: LogLevel;
   readonly limits: Limits;
+  /** Bearer token that /metrics requires; without one /metrics answers 404. */
+  readonly metricsToken: string | undefined;
+  /** Where the username-hash key is kept (created 0600 when missing) unless SAMIZDAT_USERNAME_KEY gives it. */
+  readonly usernameKeyFile: string;
 }
 
 export interface RawOptions {
@@ -90,9 +108,23 @@ export interface RawOptions {
   readonly databaseUrl?: string | undefined;
   readonly natsUrl?: string | undefined;
   readonly logLevel?: string | undefined;
+  readonly maxConnectionsPerIp?: string | undefined;
+  readonly metricsToken?: string | undefined;
+  readonly usernameKeyFile?: string | undefined;
 }
 
 const MAX_RATE_PER_MINUTE = 1_000_000_000;
+const MAX_CONNECTIONS_PER_IP = 1_000_000;
+/** A metrics token is a header value: visible ASCII, long enough not to be guessed. */
+const METRICS_TOKEN = /^[\x21-\x7e]{16,512}$/;
+
+function parseConnections(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_LIMITS.maxConnectionsPerIp;
+  if (!/^\d{1,7}$/.test(value) || Number(value) < 1 || Number(value) > MAX_CONNECTIONS_PER_IP) {
+    throw new ConfigError(`invalid max connections per IP "${value}": expected an integer from 1 to ${MAX_CONNECTIONS_PER_IP}`);
+  }
+  return Number(value);
+}
 
 function parseRate(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -131,8 +163,15 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv, cwd = p
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`invalid log level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`);
   }
+  const metricsToken = pick(flags.metricsToken, 'SAMIZDAT_METRICS_TOKEN');
+  // The token itself is never echoed: the message may end up in a log.
+  if (metricsToken !== undefined && !METRICS_TOKEN.test(metricsToken)) {
+    throw new ConfigError('invalid metrics token: expected 16 to 512 visible ASCII characters (e.g. `openssl rand -hex 32`)');
+  }
+  const usernameKeyFile = resolve(cwd, pick(flags.usernameKeyFile, 'SAMIZDAT_USERNAME_KEY_FILE') ?? resolve(dataDir, 'username.key'));
   const limits: Limits = {
     ...DEFAULT_LIMITS,
+    maxConnectionsPerIp: parseConnections(pick(flags.maxConnectionsPerIp, 'SAMIZDAT_MAX_CONNECTIONS_PER_IP')),
     accountRequestsPerMinute: parseRate(
       pick(undefined, 'SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN'),
       'SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN',
@@ -144,5 +183,5 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv, cwd = p
       DEFAULT_LIMITS.ipRequestsPerMinute,
     ),
   };
-  return { port, host, dataDir, databaseUrl, natsUrl, logLevel: logLevel as LogLevel, limits };
+  return { port, host, dataDir, databaseUrl, natsUrl, logLevel: logLevel as LogLevel, limits, metricsToken, usernameKeyFile };
 }

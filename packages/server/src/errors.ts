@@ -27,6 +27,7 @@ export const ERRORS = {
   ATTACHMENT_TOO_LARGE: { status: 413, message: 'The attachment is larger than the server accepts.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type.' },
   QUEUE_FULL: { status: 429, message: 'The recipient device has too many undelivered messages.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive whole in time; the connection is closed.' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry later.' },
   PREKEYS_EXHAUSTED: { status: 404, message: 'The device has no signed prekeys to hand out.' },
   TOO_MANY_DEVICES: { status: 409, message: 'The account has the maximum number of devices.' },

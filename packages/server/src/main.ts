@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { buildApp } from './app.js';
 import type { Config, RawOptions } from './config.js';
@@ -17,14 +16,17 @@ import { LocalBus } from './bus/bus.js';
 import { NatsBus } from './bus/nats-bus.js';
 import { openRepository } from './store/open-repository.js';
 
-/** The username-hash key: from SAMIZDAT_USERNAME_KEY (hex, shared by all nodes), else kept in the data dir. */
+/**
+ * The username-hash key: from SAMIZDAT_USERNAME_KEY (hex, shared by all nodes), else kept in --username-key-file
+ * (default <data-dir>/username.key; keep it elsewhere, and a seized data directory alone allows no dictionary check).
+ */
 async function loadUsernameKey(config: Config): Promise<Uint8Array> {
   const fromEnv = process.env.SAMIZDAT_USERNAME_KEY;
   if (fromEnv) {
     if (!/^[0-9a-f]{64}$/i.test(fromEnv)) throw new ConfigError('SAMIZDAT_USERNAME_KEY must be 64 hex characters');
     return new Uint8Array(Buffer.from(fromEnv, 'hex'));
   }
-  const file = join(config.dataDir, 'username.key');
+  const file = config.usernameKeyFile;
   try {
     const key = await readFile(file);
     if (key.length !== 32) throw new ConfigError(`${file} is corrupt (expected 32 bytes)`);
@@ -47,6 +49,9 @@ function parseArgs(argv: string[]): RawOptions {
     .option('--database-url <url>', 'use PostgreSQL instead of SQLite (SAMIZDAT_DATABASE_URL)')
     .option('--nats-url <url>', 'NATS for multi-node wake-ups (SAMIZDAT_NATS_URL)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (SAMIZDAT_LOG_LEVEL, default info)')
+    .option('--metrics-token <token>', 'serve /metrics to requests with "Authorization: Bearer <token>" (SAMIZDAT_METRICS_TOKEN; without it /metrics is off)')
+    .option('--username-key-file <file>', 'the username-hash key (SAMIZDAT_USERNAME_KEY_FILE, default <data-dir>/username.key)')
+    .option('--max-connections-per-ip <n>', 'open connections per remote address (SAMIZDAT_MAX_CONNECTIONS_PER_IP, default 256)')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: 'node' });

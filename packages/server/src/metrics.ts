@@ -11,6 +11,11 @@ export class Metrics {
     help: 'Open authenticated WebSocket connections',
     registers: [this.registry],
   });
+  readonly connectionsRefused = new Counter({
+    name: 'samizdat_connections_refused_total',
+    help: 'TCP connections closed on arrival: their address held maxConnectionsPerIp already',
+    registers: [this.registry],
+  });
   readonly messagesIn = new Counter({
     name: 'samizdat_envelopes_stored_total',
     help: 'Envelopes durably stored (one per recipient device)',

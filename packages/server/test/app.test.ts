@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, apiOk, basicAuth, registerDevice, sendMessage, startServer } from './helpers/server.js';
+import { METRICS_AUTH, api, apiOk, basicAuth, registerDevice, sendMessage, startServer } from './helpers/server.js';
 import type { TestServer } from './helpers/server.js';
 import { expectError, rawRequest } from './helpers/http.js';
 import { connectDevice } from './helpers/ws-client.js';
+import { SECURITY_HEADERS } from '../src/web/static.js';
 
 const API_DOC = new URL('../../../docs/api.md', import.meta.url);
 
@@ -71,11 +72,38 @@ describe('operations', () => {
     }
   });
 
-  it('serves the API explorer at /docs', async () => {
+  it('serves the API explorer at /docs, with the same security headers as the app and a Content Security Policy', async () => {
     const res = await fetch(`${server.url}/docs`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
     expect(await res.text()).toContain('swagger');
+    for (const path of ['/docs', '/docs/static/index.html']) {
+      const page = await fetch(`${server.url}${path}`, { redirect: 'manual' });
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(page.headers.get(name), `${path} ${name}`).toBe(value);
+    }
+    expect((await fetch(`${server.url}/docs/static/index.html`)).headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+  });
+
+  it('serves /metrics only to the bearer of --metrics-token, and not at all without one', async () => {
+    expectError(await api(server, 'GET', '/metrics'), 'UNAUTHORIZED');
+    expectError(await api(server, 'GET', '/metrics', { headers: { authorization: 'Bearer wrong-token-0123456789' } }), 'UNAUTHORIZED');
+    expect((await api(server, 'GET', '/metrics', { headers: METRICS_AUTH })).status).toBe(200);
+    const off = await startServer({ metricsToken: undefined });
+    try {
+      const res = await api(off, 'GET', '/metrics', { headers: METRICS_AUTH });
+      expect(res.status).toBe(404);
+      expectError(res, 'NOT_FOUND');
+    } finally {
+      await off.close();
+    }
+  });
+
+  it('answers an undecodable URL with our error body, without repeating the path', async () => {
+    const res = await rawRequest(server, 'GET', '/v1/accounts/%E0%A4%A');
+    expect(res.status).toBe(400);
+    expectError(res, 'BAD_REQUEST');
+    expect(JSON.stringify(res.body)).not.toContain('%E0');
+    expect((await api(server, 'GET', '/health')).status).toBe(200);
   });
 
   it('exposes connection, queue, message and error metrics at /metrics, with no account ids or usernames', async () => {
@@ -88,7 +116,7 @@ describe('operations', () => {
     expectError(await api(server, 'GET', `/v1/accounts/${'0'.repeat(32)}`, { auth: alice }), 'ACCOUNT_NOT_FOUND');
     const socket = await connectDevice(server, alice);
     try {
-      const res = await fetch(`${server.url}/metrics`);
+      const res = await fetch(`${server.url}/metrics`, { headers: METRICS_AUTH });
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
       const text = await res.text();
       const value = (metric: string) => Number(text.split('\n').find((l) => l.startsWith(`${metric} `))?.split(' ')[1]);

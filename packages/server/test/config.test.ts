@@ -18,6 +18,8 @@ describe('resolveConfig', () => {
       natsUrl: undefined,
       logLevel: 'info',
       limits: DEFAULT_LIMITS,
+      metricsToken: undefined,
+      usernameKeyFile: '/srv/samizdat/data/username.key',
     });
   });
 
@@ -116,5 +118,31 @@ describe('resolveConfig', () => {
       expect(() => resolveConfig({}, { SAMIZDAT_RATE_LIMIT_IP_PER_MIN: bad }, '/srv')).toThrow(ConfigError);
       expect(() => resolveConfig({}, { SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN: bad }, '/srv')).toThrow(ConfigError);
     }
+  });
+
+  it('reads the metrics token, the username key file and the connections per IP, and rejects bad ones without echoing a token', () => {
+    const config = resolveConfig(
+      { metricsToken: 'a'.repeat(32), usernameKeyFile: 'keys/username.key', maxConnectionsPerIp: '12' },
+      {},
+      '/srv',
+    );
+    expect(config).toMatchObject({ metricsToken: 'a'.repeat(32), usernameKeyFile: '/srv/keys/username.key' });
+    expect(config.limits.maxConnectionsPerIp).toBe(12);
+    const defaults = resolveConfig({ dataDir: '/var/samizdat' }, {}, '/srv');
+    expect(defaults).toMatchObject({ metricsToken: undefined, usernameKeyFile: '/var/samizdat/username.key' });
+    expect(defaults.limits.maxConnectionsPerIp).toBe(DEFAULT_LIMITS.maxConnectionsPerIp);
+    expect(resolveConfig({}, { SAMIZDAT_METRICS_TOKEN: 'b'.repeat(16), SAMIZDAT_USERNAME_KEY_FILE: '/k' }, '/srv')).toMatchObject({
+      metricsToken: 'b'.repeat(16),
+      usernameKeyFile: '/k',
+    });
+    for (const metricsToken of ['short', 'with space in it 0123', 'x'.repeat(513)]) {
+      expectConfigError({ metricsToken });
+      try {
+        resolveConfig({ metricsToken }, {}, CWD);
+      } catch (err) {
+        expect((err as Error).message).not.toContain(metricsToken);
+      }
+    }
+    for (const maxConnectionsPerIp of ['0', '-1', '1.5', 'many', '1000001']) expectConfigError({ maxConnectionsPerIp });
   });
 });

@@ -1,5 +1,5 @@
 /** The `samizdat-server` binary: flags and exit codes, the URL it prints, and graceful shutdown on SIGTERM. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,7 +95,8 @@ describe('samizdat-server configuration errors', () => {
   it('prints its usage with every flag for --help and exits with 0', async () => {
     const result = await runServer(['--help']);
     expect(result.code).toBe(0);
-    for (const flag of ['--port', '--host', '--data-dir', '--database-url', '--nats-url', '--log-level']) expect(result.stdout).toContain(flag);
+    const flags = ['--port', '--host', '--data-dir', '--database-url', '--nats-url', '--log-level', '--metrics-token', '--username-key-file', '--max-connections-per-ip'];
+    for (const flag of flags) expect(result.stdout).toContain(flag);
   });
 });
 
@@ -123,6 +124,22 @@ describe('samizdat-server', () => {
     // Quiet on success at the default level too: info logs the start only.
     for (const server of [fromEnv, anyPort]) server.kill('SIGTERM');
     expect((await Promise.all([fromEnv.exited, anyPort.exited])).map((e) => e.code)).toEqual([0, 0]);
+  });
+
+  it('keeps the username key where --username-key-file says (0600), not in the data directory, and serves /metrics to --metrics-token', async () => {
+    const dir = dataDir();
+    const keys = dataDir();
+    const keyFile = join(keys, 'username.key');
+    const token = 'metrics-token-for-this-test-0123';
+    const server = await start(['--port', '0', '--data-dir', dir, '--username-key-file', keyFile, '--metrics-token', token, '--log-level', 'warn']);
+    expect(statSync(keyFile).size).toBe(32);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(existsSync(join(dir, 'username.key'))).toBe(false);
+    expect((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    server.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+    expect(server.stderr()).not.toContain(token);
   });
 
   it('finishes in-flight sends on SIGTERM: each answered 200 (and stored) or refused, never lost', async () => {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { needsRekey } from '@samizdat/protocol';
 import { describe, expect, it } from 'vitest';
 import { encodeGroupStateV2 } from '../../../protocol/src/groups/group-state-codec.js';
+import { METRICS_AUTH } from '../../../server/test/helpers/server.js';
 import { ClientError } from '../../src/errors.js';
 import { SqliteClientStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { bodies, linkClient, registerClient, reopen, useServer, waitFor } from './helpers.js';
@@ -30,7 +31,7 @@ async function device(of: TestClient): Promise<TestClient> {
 
 /** How many commits the server has refused as made in an old epoch. */
 async function staleEpochAnswers(): Promise<number> {
-  const text = await (await fetch(`${env.server().url}/metrics`)).text();
+  const text = await (await fetch(`${env.server().url}/metrics`, { headers: METRICS_AUTH })).text();
   const line = text.split('\n').find((l) => l.startsWith('samizdat_errors_total{') && l.includes('code="STALE_EPOCH"'));
   return line === undefined ? 0 : Number(line.split(' ').at(-1));
 }

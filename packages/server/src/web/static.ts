@@ -60,16 +60,18 @@ export function contentSecurityPolicy(host: string | undefined): string {
   ].join('; ');
 }
 
+/** The headers of every page the server serves (the app's and /docs), its Content Security Policy aside. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'permissions-policy': 'camera=(self), microphone=(), geolocation=(), payment=()',
+};
+
 function securityHeaders(request: FastifyRequest, reply: FastifyReply): void {
-  void reply.headers({
-    'content-security-policy': contentSecurityPolicy(request.headers.host),
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
-    'x-frame-options': 'DENY',
-    'cross-origin-opener-policy': 'same-origin',
-    'cross-origin-resource-policy': 'same-origin',
-    'permissions-policy': 'camera=(self), microphone=(), geolocation=(), payment=()',
-  });
+  void reply.headers({ 'content-security-policy': contentSecurityPolicy(request.headers.host), ...SECURITY_HEADERS });
 }
 
 /** Registers the app's routes (`GET /` and the fallback `GET /*`) in their own encapsulated context. */

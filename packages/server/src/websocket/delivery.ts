@@ -19,6 +19,7 @@
  *
  * Logs carry close codes and error types only: never account ids, credentials or envelope bytes.
  */
+import { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -608,6 +609,8 @@ export function attachWebSockets(
       rejectUpgrade(socket, new ApiError('NOT_FOUND'));
       return;
     }
+    // A WebSocket is long-lived and may be silent between pings: the HTTP idle timeout is not for it.
+    if (socket instanceof Socket) socket.setTimeout(0);
     const ip = clientIp(req);
     if (!ctx.ipLimiter.take(ip, ctx.now())) {
       rejectUpgrade(socket, new ApiError('RATE_LIMITED'), { 'Retry-After': String(ctx.ipLimiter.retryAfter(ip)) });

@@ -48,6 +48,11 @@ export const TEST_NATS_URL = process.env.SAMIZDAT_TEST_NATS_URL ?? 'nats://127.0
 
 export const crypto = new NodeCryptoProvider();
 
+/** The /metrics bearer token of every test server (unless a test starts one with `metricsToken: undefined`). */
+export const TEST_METRICS_TOKEN = 'test-metrics-token-0123456789';
+/** Headers that let a request read /metrics of a test server. */
+export const METRICS_AUTH: Readonly<Record<string, string>> = { authorization: `Bearer ${TEST_METRICS_TOKEN}` };
+
 export interface StartServerOptions {
   /** postgres://… to use PostgreSQL instead of the SQLite file in the data directory. */
   readonly databaseUrl?: string;
@@ -68,6 +73,8 @@ export interface StartServerOptions {
   /** Default "debug", so that tests see (and can check) as much of what the server logs as possible. */
   readonly logLevel?: LogLevel;
   readonly now?: () => number;
+  /** Default TEST_METRICS_TOKEN; `undefined` starts a server whose /metrics is off. */
+  readonly metricsToken?: string | undefined;
 }
 
 export interface TestServer {
@@ -116,6 +123,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
     natsUrl: options.natsUrl,
     logLevel: options.logLevel ?? 'debug',
     limits: { ...DEFAULT_LIMITS, ...options.limits },
+    metricsToken: 'metricsToken' in options ? options.metricsToken : TEST_METRICS_TOKEN,
+    usernameKeyFile: join(dataDir, 'username.key'),
   };
   const ownSchema = options.databaseUrl !== undefined && options.postgresSchema === undefined ? newPostgresSchema(options.databaseUrl) : undefined;
   const cleanUps: (() => Promise<void>)[] = [async () => rmSync(dataDir, { recursive: true, force: true })];

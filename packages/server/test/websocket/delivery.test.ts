@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { encodeFrame, FrameType } from '@samizdat/protocol';
 import {
+  METRICS_AUTH,
   api,
   apiOk,
   linkDevice,
@@ -636,7 +637,7 @@ describe('logs', () => {
 });
 
 async function metricsText(): Promise<string> {
-  return (await api<string>(server, 'GET', '/metrics')).body;
+  return (await api<string>(server, 'GET', '/metrics', { headers: METRICS_AUTH })).body;
 }
 
 function metric(text: string, name: string): number {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvelopeType, FrameType, MAX_SEND_COPIES, encodeEnvelope, encodeFrame } from '@samizdat/protocol';
 import type { SendCopy } from '@samizdat/protocol';
-import { api, apiOk, expectEventually, linkDevice, queuedIds, registerDevice, startServer, testEnvelope } from '../helpers/server.js';
+import { METRICS_AUTH, api, apiOk, expectEventually, linkDevice, queuedIds, registerDevice, startServer, testEnvelope } from '../helpers/server.js';
 import type { TestDevice, TestServer } from '../helpers/server.js';
 import { MlsTestGroup } from '../helpers/mls-group.js';
 import { connectDevice } from '../helpers/ws-client.js';
@@ -135,7 +135,7 @@ describe('SEND over /v1/websocket', () => {
     socket.send({ kind: 'send', requestId: 1, accountId: bob.accountId, copies: [copyFor(bob)] });
     const ok = await socket.nextOf('send-ok');
     expect(await queuedIds(server, bob)).toEqual(ok.ids);
-    const metrics = await api(server, 'GET', '/metrics');
+    const metrics = await api(server, 'GET', '/metrics', { headers: METRICS_AUTH });
     expect(String(metrics.body)).toMatch(/code="INVALID_ENVELOPE"/);
   });
 
