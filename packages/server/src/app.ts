@@ -51,6 +51,9 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** The API routes that need no device: registration and linking. Every other /v1/ route authenticates first. */
+const PUBLIC_ROUTES = new Set(['POST /v1/accounts', 'POST /v1/devices/link']);
+
 const SWEEP_INTERVAL_MS = 60_000;
 /** What frameworkErrors gets is a reply of no route; only these two calls are made on it. */
 interface FastifyReplyLike {
@@ -171,6 +174,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   fastify.addHook('onRequest', async (request) => {
     if (!ctx.ipLimiter.take(request.ip, ctx.now())) {
       throw new ApiError('RATE_LIMITED', undefined, { retryAfter: ctx.ipLimiter.retryAfter(request.ip) });
+    }
+    // Every API route but registration and linking needs a device: authenticated here, before a byte of the body is
+    // read, so that nobody without credentials makes the server buffer a large body (the route reuses the answer).
+    const url = request.routeOptions.url;
+    if (url !== undefined && url.startsWith('/v1/') && !PUBLIC_ROUTES.has(`${request.method} ${url}`)) {
+      await ctx.authenticate(request);
     }
   });
   // A response finished while draining closes its connection: server.close() reaps only connections that are idle

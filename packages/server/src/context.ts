@@ -49,6 +49,7 @@ export class ServerContext {
   private dummyHash: Promise<string> | undefined;
   /** Verifications in progress, by device and keyed hash of the secret: concurrent requests share one. */
   private readonly verifying = new Map<string, Promise<boolean>>();
+  private readonly authenticated = new WeakMap<FastifyRequest, Promise<AuthenticatedDevice>>();
   /** scrypt verifications run by this node (tests and metrics). */
   slowVerifications = 0;
   /** Set while shutting down: new sends are refused with SHUTTING_DOWN. */
@@ -192,7 +193,16 @@ export class ServerContext {
     return { accountId, deviceId, registrationId };
   }
 
+  /**
+   * The request's device, authenticated once per request: the app's onRequest hook does it before the body is read
+   * (app.ts), and the route's own call gets the same answer (and costs the account's budget once).
+   */
   authenticate(request: FastifyRequest): Promise<AuthenticatedDevice> {
-    return this.authenticateCredentials(parseBasicAuth(request.headers.authorization), request.ip);
+    let device = this.authenticated.get(request);
+    if (device === undefined) {
+      device = this.authenticateCredentials(parseBasicAuth(request.headers.authorization), request.ip);
+      this.authenticated.set(request, device);
+    }
+    return device;
   }
 }

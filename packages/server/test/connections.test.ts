@@ -153,3 +153,21 @@ describe('connections per IP', () => {
     }, 5_000);
   }, 15_000);
 });
+
+describe('authentication before the body', () => {
+  it('refuses a large unauthenticated body at once, before reading it, and a wrong login too', async () => {
+    const server = await start({});
+    const alice = await registerDevice(server);
+    for (const auth of ['', `Authorization: Basic ${Buffer.from(`${alice.accountId}.${alice.deviceId}:wrong-secret-000000000000`).toString('base64')}\r\n`]) {
+      const peer = await open(server);
+      // 28 MiB announced, 5 bytes sent: an answer now means the body was not waited for.
+      peer.socket.write(
+        `POST /v1/groups/${'ab'.repeat(32)}/commits HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Type: application/json\r\n` +
+          `Content-Length: ${28 * 1024 * 1024}\r\n\r\n{"epo`,
+      );
+      await expectEventually(async () => expect(peer.received()).toMatch(/^HTTP\/1\.1 401 /), 5_000);
+      expect(peer.received()).toContain('"code":"UNAUTHORIZED"');
+      peer.socket.destroy();
+    }
+  }, 15_000);
+});

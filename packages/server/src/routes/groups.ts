@@ -111,13 +111,19 @@ function groupInfoOf(ctx: ServerContext, text: string): Uint8Array {
 
 
 export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const bodyLimit = 40 * 1024 * 1024;
+  // Body limits from what each route may carry (base64 in JSON, plus room for the rest of the object): a message is
+  // one envelope, a commit two envelopes and a GroupInfo, a new group a GroupInfo. Authentication runs before the
+  // body is read (app.ts), so only a device can make the server read one.
+  const base64Length = (bytes: number) => 4 * Math.ceil(bytes / 3);
+  const envelopeText = base64Length(ctx.config.limits.maxGroupEnvelopeBytes);
+  const groupInfoText = base64Length(ctx.config.limits.maxGroupInfoBytes);
+  const JSON_ROOM = 1024;
   const ds: MlsDeliveryService = groupDeliveryService(ctx.repo, ctx.crypto);
 
   app.post<{ Body: Static<typeof CreateBody> }>(
     '/v1/groups',
     {
-      bodyLimit,
+      bodyLimit: groupInfoText + JSON_ROOM,
       schema: {
         tags: ['groups'],
         summary: 'Register a new MLS group with this device as its only member',
@@ -182,7 +188,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.post<{ Params: { groupId: string }; Body: Static<typeof CommitBody> }>(
     '/v1/groups/:groupId/commits',
     {
-      bodyLimit,
+      bodyLimit: 2 * envelopeText + groupInfoText + JSON_ROOM,
       schema: {
         tags: ['groups'],
         summary: 'Apply a commit made in the current epoch: store it for every member device (and the Welcome for new ones)',
@@ -253,7 +259,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.put<{ Params: { groupId: string }; Body: Static<typeof MessageBody> }>(
     '/v1/groups/:groupId/messages',
     {
-      bodyLimit,
+      bodyLimit: envelopeText + JSON_ROOM,
       schema: {
         tags: ['groups'],
         summary: 'Send an MLS application message to every other member device',
