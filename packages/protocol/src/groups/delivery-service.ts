@@ -42,7 +42,7 @@ import { nodeToLeafIndex, toLeafIndex } from 'ts-mls/treemath.js';
 import { applyUpdatePath } from 'ts-mls/updatePath.js';
 import { defaultKeyPackageEqualityConfig, defaultKeyRetentionConfig, defaultPaddingConfig } from 'ts-mls';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { constantTimeEqual, toHex } from '../crypto/bytes.js';
+import { constantTimeEqual } from '../crypto/bytes.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import { defaultMlsCryptoProvider } from './default-mls-provider.js';
 import { verifyDeviceCredential } from './device-credential.js';
@@ -57,14 +57,12 @@ export interface PublicGroupView {
   readonly signer: GroupMember;
 }
 
-/** A commit the DS verified: the group after it, who made it, and which leaves it added and removed. */
+/** A commit the DS verified: the group after it (its members read from the verified tree) and who made it. */
 export interface VerifiedCommit {
   readonly next: PublicGroupView;
   readonly committer: GroupMember;
   /** An external commit (RFC 9420 §12.4.3.2): `committer` joined with it. */
   readonly external: boolean;
-  readonly added: readonly GroupMember[];
-  readonly removed: readonly GroupMember[];
 }
 
 export interface DeliveryServiceOptions {
@@ -156,11 +154,6 @@ export class MlsDeliveryService {
     const message = decodeMessage(commit);
     if (message.wireformat !== 'mls_public_message' || message.publicMessage.content.contentType !== 'commit') return 0;
     return message.publicMessage.content.commit.proposals.filter((p) => p.proposalOrRefType === 'proposal' && p.proposal.proposalType === 'add').length;
-  }
-
-  /** The members of a stored (already verified) GroupInfo, without checking it again. */
-  membersOf(groupInfo: Uint8Array): GroupMember[] {
-    return membersOf(treeOf(groupInfoOf(groupInfo)));
   }
 
   /**
@@ -258,18 +251,7 @@ export class MlsDeliveryService {
       if (!constantTimeEqual(await treeHashRoot(nextTree, impl.hash), treeHash)) throw invalid("the new GroupInfo's ratchet tree is not the one the commit leads to");
       if (nextInfo.signer !== committerIndex) throw invalid('the new GroupInfo is not signed by the committer');
       const view = await this.view(nextInfo, nextTree, impl);
-      const before = new Map(membersOf(tree).map((m) => [m.leafIndex, m]));
-      const after = new Map(view.members.map((m) => [m.leafIndex, m]));
-      const key = (m: GroupMember) => `${m.leafIndex}:${m.accountId}.${m.deviceId}:${toHex(m.identityKey)}`;
-      const afterKeys = new Set(view.members.map(key));
-      const beforeKeys = new Set([...before.values()].map(key));
-      return {
-        next: view,
-        committer: view.signer,
-        external: sender.senderType === 'new_member_commit',
-        added: [...after.values()].filter((m) => !beforeKeys.has(key(m))),
-        removed: [...before.values()].filter((m) => !afterKeys.has(key(m))),
-      };
+      return { next: view, committer: view.signer, external: sender.senderType === 'new_member_commit' };
     });
   }
 
