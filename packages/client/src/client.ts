@@ -14,8 +14,10 @@
  *   device of both people holds the whole conversation. A device-list mismatch is repaired and retried silently.
  * - A contact's identity-key change never stops messages; it is recorded in the conversation, the verified mark is
  *   cleared and 'identity-changed' is emitted.
- * - An envelope that cannot be decrypted never blocks the queue: it is recorded, the session with that device is
- *   replaced, and the sender is asked to resend (its client resends what it still has).
+ * - An envelope that cannot be decrypted never blocks the queue: it is recorded and the sender device is sent a
+ *   retry request (Signal's DecryptionErrorMessage). No session is dropped on the server's word: the sender, which
+ *   gets the request over our session with it, retires its own session only if the failed message came from it,
+ *   and resends what it still has.
  */
 import {
   CiphertextType,
@@ -29,6 +31,7 @@ import {
   encodeIdentityKey,
   encodeIdentityKeyPair,
   formatSafetyNumber,
+  ratchetKeyOf,
   fromHex,
   generateIdentityKeyPair,
   generateProvisioningKeyPair,
@@ -42,8 +45,8 @@ import {
 import type { CryptoProvider, IdentityKeyPair, MlsEngineOptions, ProtocolAddress } from '@samizdat/protocol';
 import { decryptAttachment, encryptAttachment } from './attachments/attachment-cipher.js';
 import type { AttachmentPointer } from './attachments/attachment-cipher.js';
-import { decodeContent, encodeContent, newMessageId } from './content/content.js';
-import type { Content } from './content/content.js';
+import { MAX_TARGETS, decodeContent, encodeContent, newMessageId } from './content/content.js';
+import type { Content, ResendRequestContent } from './content/content.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import { KYBER_ONE_TIME_BATCH, ONE_TIME_BATCH, REFILL_THRESHOLD, generatePreKeys, pruneReplaced, rotationDue } from './keys/prekeys.js';
 import { decodeProvisioningMessage, encodeProvisioningMessage } from './provisioning/provisioning-message.js';
@@ -57,6 +60,7 @@ import type { OutgoingEnvelope } from './transport/http-api.js';
 import { openProvisioningSocket } from './transport/provisioning-socket.js';
 import { GROUP_ID_PATTERN, GroupManager } from './groups/group-manager.js';
 import { Emitter } from './util/emitter.js';
+import { IntervalLimit } from './util/interval-limit.js';
 import { SerialQueue } from './util/serial-queue.js';
 
 const ACCOUNT_ID = /^[0-9a-f]{32}$/;
@@ -64,6 +68,12 @@ const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 const MAX_SEND_ATTEMPTS = 4;
 /** How often expired disappearing messages are swept while the client runs. */
 const EXPIRY_SWEEP_MS = 1000;
+/** Failures from one device within this long go out in one retry request. */
+const RETRY_BATCH_MS = 200;
+/** At most one retry request per peer device per minute, whatever the server delivers in its name. */
+const RETRY_INTERVAL_MS = 60_000;
+/** At most one session rebuilt per peer device per hour on its retry requests (Signal resets at most hourly). */
+const REBUILD_INTERVAL_MS = 60 * 60_000;
 /** On a linked device: account ids of the contacts the provisioning message brought (JSON array). */
 const EARLIER_CONTACTS_KV = 'link.earlierContacts';
 const STATUS_RANK: Record<MessageStatus, number> = { failed: 0, pending: 1, sent: 2, delivered: 3, read: 4, received: 0 };
@@ -166,6 +176,10 @@ export class Client extends Emitter<ClientEvents> {
   private earlierContacts: Set<string> | undefined;
   private readonly followUps = new Set<Promise<void>>();
   private readonly identity: IdentityKeyPair;
+  /** Retry requests being gathered, by peer device (`account.device`). */
+  private readonly retries = new Map<string, { from: ProtocolAddress; timestamps: number[]; ratchetKey: Uint8Array | undefined; timer: ReturnType<typeof setTimeout> }>();
+  private readonly retryLimit = new IntervalLimit(RETRY_INTERVAL_MS);
+  private readonly rebuildLimit = new IntervalLimit(REBUILD_INTERVAL_MS);
 
   /** MLS groups of this device (docs/client.md "Groups"). */
   readonly groups: GroupManager;
@@ -382,6 +396,8 @@ export class Client extends Emitter<ClientEvents> {
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    for (const retry of this.retries.values()) clearTimeout(retry.timer);
+    this.retries.clear();
     const socket = this.socket;
     this.socket = undefined;
     await socket?.close();
@@ -843,6 +859,18 @@ export class Client extends Emitter<ClientEvents> {
       // No other device of ours that we know of: the sync copy still goes, empty, so that the server, which knows
       // the account's devices, answers DEVICE_LIST_MISMATCH if one was linked since (then we fetch it and retry).
       if (devices.size === 0 && !own) return;
+      // A session retired on a peer's retry request whose new bundle could not be fetched then: fetch it now.
+      const unready = await new SessionManager(this.options.crypto, new StagedProtocolStore(this.options.store, this.identity)).missingSessions(
+        [...devices.keys()].map((device) => ({ account: accountId, device })),
+      );
+      for (const address of unready) {
+        try {
+          await this.fetchSessions(accountId, address.device, own);
+        } catch (err) {
+          if (!ClientError.isServer(err, 'DEVICE_NOT_FOUND')) throw err;
+          devices.delete(address.device); // Removed since: the server's device-list check tells us the rest.
+        }
+      }
       const staged = new StagedProtocolStore(this.options.store, this.identity);
       const sessions = new SessionManager(this.options.crypto, staged);
       const messages: { deviceId: number; registrationId: number; envelope: Uint8Array }[] = [];
@@ -1029,7 +1057,7 @@ export class Client extends Emitter<ClientEvents> {
       result = await sessions.decrypt(address, { type, body: envelope.content });
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
-      await this.recordUndecryptable(address, envelope.timestamp, err.code, true);
+      await this.recordUndecryptable(address, envelope.timestamp, err.code, true, ratchetKeyOf({ type, body: envelope.content }));
       return [];
     }
     if (result.kind === 'duplicate') return []; // A redelivery after a lost ack: already stored.
@@ -1077,6 +1105,15 @@ export class Client extends Emitter<ClientEvents> {
           updated.push(u);
         }
       }
+    } else if (content.type === 'resend-request') {
+      // Decrypted under our session with `from`: the request is that device's, not the server's claim. Which session
+      // sent the failed message is decided on the sessions as they were before this request advanced them (the
+      // store still holds them until the commit below), as Signal decides on a request that is not encrypted.
+      const request = content;
+      const failed = request.ratchetKey
+        ? await new SessionManager(this.options.crypto, new StagedProtocolStore(store, this.identity)).sessionSendingWith(from, request.ratchetKey)
+        : undefined;
+      effects.after.push(() => this.answerRetryRequest(from, request, failed));
     } else if (inner) {
       effects.add(await this.interpret({ conversation: inner.conversation, author: inner.author, authorDevice: from.device, group: undefined }, inner.content));
     }
@@ -1189,16 +1226,6 @@ export class Client extends Emitter<ClientEvents> {
         created.push(notice);
         break;
       }
-      case 'resend-request': {
-        if (outgoing || group) break;
-        const targets = await store.findOutgoingByTimestamp(conversation, c.targetTimestamps ?? []);
-        for (const t of targets) {
-          if (t.kind !== 'message' || t.deleted) continue;
-          const again = messageContentOf(t);
-          after.push(() => this.queue.run(() => this.sendToAccount(conversation, again, false)));
-        }
-        break;
-      }
       default:
         break; // Sync contents from another account, or kinds that need no action here.
     }
@@ -1225,25 +1252,87 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /**
-   * An envelope that did not decrypt: recorded in the conversation, then (for session failures) the session with
-   * that device is dropped and a new one started with a resend request, so the conversation heals by itself.
+   * An envelope that did not decrypt: recorded in the conversation and, for session failures, answered with a retry
+   * request to the device the server names as its sender (Signal's DecryptionErrorMessage). Our sessions stay as
+   * they are: the server may have forged or damaged the envelope, and only the real sender can tell whether its
+   * session broke (answerRetryRequest). Failures from one device are gathered for RETRY_BATCH_MS into one request,
+   * and at most one request per device goes out per RETRY_INTERVAL_MS, so a server that forges envelopes in a
+   * peer's name gets at most that many small messages out of us.
    */
-  private async recordUndecryptable(from: ProtocolAddress, timestamp: number, reason: string, repair: boolean): Promise<void> {
-    const now = this.now();
+  private async recordUndecryptable(from: ProtocolAddress, timestamp: number, reason: string, repair: boolean, ratchetKey?: Uint8Array): Promise<void> {
     const notice = this.systemNotice(from.account, from.account, from.device, timestamp, 'undecryptable');
-    await this.options.store.write((tx) => {
-      tx.putMessage(notice);
-      if (repair) tx.putSession(from, undefined);
-    });
+    await this.options.store.write((tx) => tx.putMessage(notice));
     this.emit('undecryptable', { conversation: from.account, author: from.account, authorDevice: from.device, timestamp, reason });
     this.emit('message', notice);
-    if (!repair) return;
-    try {
-      await this.fetchSessions(from.account, from.device, from.account === this.account.accountId);
-      const request: Content = { type: 'resend-request', id: newMessageId(), timestamp: now, targetTimestamps: [timestamp] };
-      await this.sendToAccount(from.account, request, from.account === this.account.accountId);
-    } catch {
-      // The next message in either direction tries again.
+    if (repair && !this.closed) this.gatherRetry(from, timestamp, ratchetKey);
+  }
+
+  private gatherRetry(from: ProtocolAddress, timestamp: number, ratchetKey: Uint8Array | undefined): void {
+    const key = `${from.account}.${from.device}`;
+    const pending = this.retries.get(key);
+    if (pending) {
+      if (pending.timestamps.length < MAX_TARGETS && !pending.timestamps.includes(timestamp)) pending.timestamps.push(timestamp);
+      if (ratchetKey) pending.ratchetKey = ratchetKey; // The latest: the sender's current session is the one to check.
+      return;
+    }
+    const delay = Math.max(RETRY_BATCH_MS, this.retryLimit.nextAllowed(key) - this.now());
+    const timer = setTimeout(() => {
+      const retry = this.retries.get(key);
+      this.retries.delete(key);
+      if (!retry || !this.retryLimit.take(key, this.now())) return;
+      const running = this.queue
+        .run(() => this.sendRetryRequest(retry.from, retry.timestamps, retry.ratchetKey))
+        .catch(() => undefined) // The next message in either direction tries again.
+        .finally(() => this.followUps.delete(running));
+      this.followUps.add(running);
+    }, delay);
+    this.retries.set(key, { from, timestamps: [timestamp], ratchetKey, timer });
+  }
+
+  /** Sends a retry request to the account of `from`, naming the device; a session is started only if there is none. */
+  private async sendRetryRequest(from: ProtocolAddress, timestamps: readonly number[], ratchetKey: Uint8Array | undefined): Promise<void> {
+    const own = from.account === this.account.accountId;
+    const sessions = new SessionManager(this.options.crypto, new StagedProtocolStore(this.options.store, this.identity));
+    if (!(await sessions.hasSession(from))) await this.fetchSessions(from.account, from.device, own);
+    const request: Content = {
+      type: 'resend-request',
+      id: newMessageId(),
+      timestamp: this.now(),
+      targetTimestamps: timestamps,
+      device: from.device,
+      ...(ratchetKey ? { ratchetKey } : {}),
+    };
+    await this.sendToAccount(from.account, request, own);
+  }
+
+  /**
+   * A retry request from `from`, which decrypted under our session with that device (so it is that device's word,
+   * not the server's). Addressed to another device of ours: nothing to do. If the failed message came from the
+   * session we send with (`failed`, its base key: the request named that session's current ratchet key), that
+   * session is retired and a new one started from a fresh bundle — at most once per REBUILD_INTERVAL_MS per device,
+   * as a peer could ask forever. An older session's key leaves our sessions alone. Then the messages it names that
+   * this device sent are resent, with the same ids, to that account's devices (which drop any copy they hold).
+   */
+  private async answerRetryRequest(from: ProtocolAddress, request: ResendRequestContent, failed: Uint8Array | undefined): Promise<void> {
+    if (request.device !== undefined && request.device !== this.account.deviceId) return;
+    const own = from.account === this.account.accountId;
+    if (failed) {
+      await this.queue.run(async () => {
+        const key = `${from.account}.${from.device}`;
+        if (this.now() < this.rebuildLimit.nextAllowed(key)) return;
+        const staged = new StagedProtocolStore(this.options.store, this.identity);
+        if (!(await new SessionManager(this.options.crypto, staged).retireSession(from, failed))) return;
+        this.rebuildLimit.take(key, this.now());
+        await this.commitStaged(staged, () => undefined);
+        await this.fetchSessions(from.account, from.device, own);
+      });
+    }
+    if (own) return; // Our own devices hold our messages already.
+    const targets = await this.options.store.findOutgoingByTimestamp(from.account, request.targetTimestamps ?? []);
+    for (const t of targets) {
+      if (t.kind !== 'message' || t.deleted || t.authorDevice !== this.account.deviceId) continue;
+      const again = messageContentOf(t);
+      await this.queue.run(() => this.sendToAccount(from.account, again, false));
     }
   }
 

@@ -29,7 +29,7 @@ export type { SessionState } from './ratchet/session-state.js';
 
 export * from './sessions/stores.js';
 export { InMemoryProtocolStore } from './sessions/in-memory-store.js';
-export { CiphertextType, decryptMessage, encryptMessage, processPreKeyBundle } from './sessions/session-cipher.js';
+export { CiphertextType, decryptMessage, encryptMessage, processPreKeyBundle, ratchetKeyOf, retireSession, sessionSendingWith } from './sessions/session-cipher.js';
 export type { CiphertextMessage, DecryptResult } from './sessions/session-cipher.js';
 export { MAX_INACTIVE_SESSIONS, decodeSessionRecord, encodeSessionRecord } from './sessions/session-record.js';
 export type { SessionRecord } from './sessions/session-record.js';

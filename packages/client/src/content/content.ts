@@ -55,6 +55,10 @@ export const MAX_EMOJI_BYTES = 64;
 export const MAX_EXPIRE_TIMER = 2 ** 32 - 1;
 /** Image or video dimensions in pixels. */
 export const MAX_DIMENSION = 2 ** 31 - 1;
+/** Device ids are 1 to 9999 (docs/api.md, the server's schema). */
+const MAX_DEVICE_ID = 9999;
+/** A Double Ratchet public key (X25519) as carried in a ratchet message header. */
+const RATCHET_KEY_LENGTH = 32;
 
 /** What the sender says about itself, so that receivers can show who wrote (not verified: a hint for display). */
 export interface Profile {
@@ -151,12 +155,17 @@ export interface SessionResetContent extends ContentBase {
 }
 
 /**
- * "Please send these again": the envelope timestamps (visible outside the encryption) of messages that failed to
- * decrypt; absent when the receiver does not know them.
+ * A retry request (Signal's DecryptionErrorMessage): "please send these again". `targetTimestamps` are the envelope
+ * timestamps (visible outside the encryption) of messages that failed to decrypt, absent when the receiver does not
+ * know them; `device` is the device that sent them (the others of the account ignore the request); `ratchetKey` is
+ * the Double Ratchet public key in the failed message's header, so that the sender can tell whether its current
+ * session is the one that failed (then it archives it and starts a new one) or an older one.
  */
 export interface ResendRequestContent extends ContentBase {
   readonly type: 'resend-request';
   readonly targetTimestamps?: readonly number[];
+  readonly device?: number;
+  readonly ratchetKey?: Uint8Array;
 }
 
 /**
@@ -332,7 +341,7 @@ const FIELDS: Readonly<Record<ContentType, readonly string[]>> = {
   'sync-sent': [...COMMON_FIELDS, 'destination', 'content'],
   'sync-read': [...COMMON_FIELDS, 'read'],
   'session-reset': [...COMMON_FIELDS],
-  'resend-request': [...COMMON_FIELDS, 'targetTimestamps'],
+  'resend-request': [...COMMON_FIELDS, 'targetTimestamps', 'device', 'ratchetKey'],
   'group-update': [...COMMON_FIELDS, 'name', 'admins', 'current'],
 };
 
@@ -414,6 +423,8 @@ function readContent(value: unknown, mode: Mode, allowSync: boolean, path = ''):
         type: t,
         ...base,
         ...optional(f, 'targetTimestamps', (v, p) => list(v, p, 1, MAX_TARGETS, (n, q) => timestamp(n, q))),
+        ...optional(f, 'device', (v, p) => integer(v, p, 1, MAX_DEVICE_ID)),
+        ...optional(f, 'ratchetKey', (v, p) => bytes(v, p, RATCHET_KEY_LENGTH, mode)),
       };
     case 'group-update':
       return {
@@ -582,6 +593,8 @@ function toJson(content: Content): Record<string, unknown> {
   for (const [key, value] of Object.entries(content)) {
     if (key === 'attachments') {
       out[key] = (value as readonly AttachmentPointer[]).map((a) => ({ ...a, key: toBase64(a.key), digest: toBase64(a.digest) }));
+    } else if (key === 'ratchetKey') {
+      out[key] = toBase64(value as Uint8Array);
     } else if (key === 'content') {
       out[key] = toJson(value as Content);
     } else {

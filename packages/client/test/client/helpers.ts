@@ -34,8 +34,8 @@ export interface Interceptor {
   fetch?(url: string, init: Parameters<Connector['fetch']>[1]): void;
   /** A frame this device sends. */
   send?(data: Uint8Array): boolean;
-  /** A frame the server sends; `ws` is the real socket (to close it, say). */
-  receive?(data: Uint8Array | string, ws: WebSocketLike): boolean;
+  /** A frame the server sends; `ws` is the real socket (to close it, say). Bytes returned replace the frame. */
+  receive?(data: Uint8Array | string, ws: WebSocketLike): boolean | Uint8Array;
 }
 
 /** The real node connector with frames watched, or lost on the way, in either direction (lost acks, lost answers). */
@@ -51,8 +51,9 @@ export function interceptedConnector(hooks: Interceptor): Connector {
       const ws = base.openWebSocket(url, headers);
       let onmessage: WebSocketLike['onmessage'] = null;
       ws.onmessage = (data) => {
-        if (hooks.receive && !hooks.receive(data, ws)) return;
-        onmessage?.(data);
+        const verdict = hooks.receive ? hooks.receive(data, ws) : true;
+        if (verdict === false) return;
+        onmessage?.(verdict === true ? data : verdict);
       };
       return {
         send: (data) => {

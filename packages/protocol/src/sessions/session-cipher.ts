@@ -19,7 +19,7 @@ import type { PreKeyMessage } from '../wire/prekey-message.js';
 import { decodePreKeyMessage, encodePreKeyMessage } from '../wire/prekey-message.js';
 import { decodeRatchetMessage } from '../wire/ratchet-message.js';
 import type { SessionRecord } from './session-record.js';
-import { decodeSessionRecord, EMPTY_RECORD, encodeSessionRecord, promote, replace } from './session-record.js';
+import { decodeSessionRecord, EMPTY_RECORD, encodeSessionRecord, promote, replace, retire } from './session-record.js';
 import type { ProtocolAddress, ProtocolStore } from './stores.js';
 
 /** The two kinds of ciphertext a device sends (the same numbers as the envelope types). */
@@ -165,6 +165,42 @@ async function newResponderSession(
     baseKey: message.baseKey,
     initialMessageDigest: await initialMessageDigest(provider, message),
   });
+}
+
+/**
+ * The Double Ratchet public key in a message's header, or undefined when the message does not parse. A retry request
+ * names it (as libsignal's DecryptionErrorMessage does), so that the sender can tell which of its sessions failed.
+ */
+export function ratchetKeyOf(ciphertext: CiphertextMessage): Uint8Array | undefined {
+  try {
+    const ratchet = ciphertext.type === CiphertextType.PreKey ? decodePreKeyMessage(ciphertext.body).message : ciphertext.body;
+    return decodeRatchetMessage(ratchet).header.ratchetKey;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The base key (which names a session) of the active session with `address` if it sends with `ratchetKey` now
+ * (libsignal's current_ratchet_key_matches, checked on a DecryptionErrorMessage): then the message the peer could
+ * not decrypt came from the session we use, and retireSession may retire it. Undefined for any other key (an older
+ * session's, a forged one).
+ */
+export async function sessionSendingWith(store: ProtocolStore, address: ProtocolAddress, ratchetKey: Uint8Array): Promise<Uint8Array | undefined> {
+  const active = (await loadRecord(store, address)).active;
+  return active && constantTimeEqual(active.sendingRatchetKey.publicKey, ratchetKey) ? active.baseKey : undefined;
+}
+
+/**
+ * Retires the active session with `address` if it is still the one named by `baseKey`: it stays among the inactive
+ * ones (messages in flight on it still decrypt, and one that does makes it active again, Sesame §3), and the next
+ * message to the device needs a new session from a fresh bundle. Returns whether it did.
+ */
+export async function retireSession(store: ProtocolStore, address: ProtocolAddress, baseKey: Uint8Array): Promise<boolean> {
+  const record = await loadRecord(store, address);
+  if (!record.active || !constantTimeEqual(record.active.baseKey, baseKey)) return false;
+  await store.storeSession(address, encodeSessionRecord(retire(record)));
+  return true;
 }
 
 function isRetryable(err: unknown): boolean {

@@ -7,7 +7,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import type { PreKeyBundle } from '../keys/bundle.js';
 import type { CiphertextMessage, DecryptResult } from './session-cipher.js';
-import { decryptMessage, encryptMessage, processPreKeyBundle } from './session-cipher.js';
+import { decryptMessage, encryptMessage, processPreKeyBundle, retireSession, sessionSendingWith } from './session-cipher.js';
 import { decodeSessionRecord } from './session-record.js';
 import type { ProtocolAddress, ProtocolStore } from './stores.js';
 
@@ -63,6 +63,16 @@ export class SessionManager {
 
   decrypt(address: ProtocolAddress, message: CiphertextMessage): Promise<DecryptResult> {
     return decryptMessage(this.provider, this.store, address, message);
+  }
+
+  /** The active session with `address`, by base key, if it sends with `ratchetKey` now (session-cipher.ts). */
+  sessionSendingWith(address: ProtocolAddress, ratchetKey: Uint8Array): Promise<Uint8Array | undefined> {
+    return sessionSendingWith(this.store, address, ratchetKey);
+  }
+
+  /** Retires the active session with `address` if it is the one named by `baseKey` (session-cipher.ts). */
+  retireSession(address: ProtocolAddress, baseKey: Uint8Array): Promise<boolean> {
+    return retireSession(this.store, address, baseKey);
   }
 
   /** Devices of `account` with which we hold a session. */

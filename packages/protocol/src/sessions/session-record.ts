@@ -57,6 +57,12 @@ export function archive(record: SessionRecord, state: SessionState, replacing?: 
   return { active: record.active, inactive: [state, ...inactive].slice(0, MAX_INACTIVE_SESSIONS) };
 }
 
+/** Makes the active session inactive (newest first), so that the next message to the device starts a new one. */
+export function retire(record: SessionRecord): SessionRecord {
+  if (!record.active) return record;
+  return { active: undefined, inactive: [record.active, ...record.inactive].slice(0, MAX_INACTIVE_SESSIONS) };
+}
+
 /** Replaces `old` by `next` where it stands (active or inactive). */
 export function replace(record: SessionRecord, old: SessionState, next: SessionState): SessionRecord {
   if (record.active === old) return { active: next, inactive: record.inactive };

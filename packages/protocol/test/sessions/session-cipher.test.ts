@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
 import { decodeSessionRecord } from '../../src/sessions/session-record.js';
-import { CiphertextType } from '../../src/sessions/session-cipher.js';
+import { CiphertextType, ratchetKeyOf } from '../../src/sessions/session-cipher.js';
 import type { CiphertextMessage, DecryptResult } from '../../src/sessions/session-cipher.js';
 import { toHex } from '../../src/crypto/bytes.js';
 import { InMemoryProtocolStore } from '../../src/sessions/in-memory-store.js';
@@ -192,5 +192,46 @@ describe.each(providers)('Sessions (%s provider)', (_name, provider) => {
     expect(await rejection(bob.manager.decrypt(alice.address, { type: first.type, body: tampered }))).toBe('BAD_MAC');
     expect(bob.store.oneTimePreKeys.size).toBe(2); // a failed initial message consumes nothing
     expect(plain(await bob.manager.decrypt(alice.address, first))).toBe('first');
+  });
+
+  it('retires the active session only for a retry request naming its current ratchet key', async () => {
+    const [alice, bob] = [await dev('alice'), await dev('bob')];
+    await alice.manager.processPreKeyBundle(bob.address, bob.bundle());
+    const first = await alice.manager.encrypt(bob.address, utf8('first'));
+    expect(plain(await bob.manager.decrypt(alice.address, first))).toBe('first');
+    expect(plain(await alice.manager.decrypt(bob.address, await bob.manager.encrypt(alice.address, utf8('ack'))))).toBe('ack');
+    const failed = await alice.manager.encrypt(bob.address, utf8('lost')); // a ratchet message now
+    expect(failed.type).toBe(CiphertextType.Ratchet);
+    const current = ratchetKeyOf(failed)!;
+    expect(current).toHaveLength(32);
+    // The prekey message carries the ratchet key of its inner message.
+    expect(toHex(ratchetKeyOf(first)!)).toHaveLength(64);
+    expect(ratchetKeyOf({ type: CiphertextType.Ratchet, body: new Uint8Array([1, 2, 3]) })).toBeUndefined();
+    expect(ratchetKeyOf({ type: CiphertextType.PreKey, body: new Uint8Array(0) })).toBeUndefined();
+
+    // A key the session never sent with (forged, or an older session's) names no session.
+    const other = current.slice();
+    other[0]! ^= 0x01;
+    expect(await alice.manager.sessionSendingWith(bob.address, other)).toBeUndefined();
+    expect(await alice.manager.sessionSendingWith(bob.address, ratchetKeyOf(first)!)).toBeUndefined();
+    // The current one names the active session; retiring it needs that session's base key.
+    const failedSession = await alice.manager.sessionSendingWith(bob.address, current);
+    expect(failedSession && toHex(failedSession)).toBe(await activeBaseKey(alice, bob));
+    expect(await alice.manager.retireSession(bob.address, other)).toBe(false);
+    expect(await alice.manager.hasSession(bob.address)).toBe(true);
+    expect(await alice.manager.retireSession(bob.address, failedSession!)).toBe(true);
+    expect(await alice.manager.hasSession(bob.address)).toBe(false);
+    expect(await alice.manager.retireSession(bob.address, failedSession!)).toBe(false);
+    const record = decodeSessionRecord((await alice.store.loadSession(bob.address))!);
+    expect(record.inactive).toHaveLength(1);
+    // A message still in flight on the retired session decrypts (it is kept, inactive) and makes it active again.
+    expect(plain(await alice.manager.decrypt(bob.address, await bob.manager.encrypt(alice.address, utf8('late'))))).toBe('late');
+    expect(await alice.manager.hasSession(bob.address)).toBe(true);
+    expect(await alice.manager.retireSession(bob.address, failedSession!)).toBe(true);
+    // A new session from a fresh bundle: bob decrypts its prekey message and it becomes the active one on both sides.
+    await alice.manager.processPreKeyBundle(bob.address, bob.bundle());
+    const fresh = await alice.manager.encrypt(bob.address, utf8('again'));
+    expect(fresh.type).toBe(CiphertextType.PreKey);
+    expect(plain(await bob.manager.decrypt(alice.address, fresh))).toBe('again');
   });
 });
