@@ -46,7 +46,7 @@ import type { CryptoProvider, IdentityKeyPair, MlsEngineOptions, ProtocolAddress
 import { decryptAttachment, encryptAttachment } from './attachments/attachment-cipher.js';
 import type { AttachmentPointer } from './attachments/attachment-cipher.js';
 import { MAX_TARGETS, decodeContent, encodeContent, newMessageId } from './content/content.js';
-import type { Content, ResendRequestContent } from './content/content.js';
+import type { Content, RequestAction, ResendRequestContent } from './content/content.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import { KYBER_ONE_TIME_BATCH, ONE_TIME_BATCH, REFILL_THRESHOLD, generatePreKeys, pruneReplaced, rotationDue } from './keys/prekeys.js';
 import { decodeProvisioningMessage, encodeProvisioningMessage } from './provisioning/provisioning-message.js';
@@ -59,6 +59,8 @@ import { HttpApi, mismatchOf } from './transport/http-api.js';
 import type { OutgoingEnvelope } from './transport/http-api.js';
 import { openProvisioningSocket } from './transport/provisioning-socket.js';
 import { GROUP_ID_PATTERN, GroupManager } from './groups/group-manager.js';
+import { contactState, contactWith, groupState, groupWith, isGroupId } from './contacts/requests.js';
+import type { ConversationState } from './contacts/requests.js';
 import { Emitter } from './util/emitter.js';
 import { IntervalLimit } from './util/interval-limit.js';
 import { SerialQueue } from './util/serial-queue.js';
@@ -68,6 +70,8 @@ const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 const MAX_SEND_ATTEMPTS = 4;
 /** How often expired disappearing messages are swept while the client runs. */
 const EXPIRY_SWEEP_MS = 1000;
+/** Contents that are the user writing to someone (which accepts their message request). */
+const WRITES: ReadonlySet<Content['type']> = new Set(['message', 'edit', 'delete', 'reaction', 'timer']);
 /** Failures from one device within this long go out in one retry request. */
 const RETRY_BATCH_MS = 200;
 /** At most one retry request per peer device per minute, whatever the server delivers in its name. */
@@ -76,6 +80,8 @@ const RETRY_INTERVAL_MS = 60_000;
 const REBUILD_INTERVAL_MS = 60 * 60_000;
 /** On a linked device: account ids of the contacts the provisioning message brought (JSON array). */
 const EARLIER_CONTACTS_KV = 'link.earlierContacts';
+/** Set once acceptEarlierContacts has run on this profile. */
+const REQUESTS_MIGRATED_KV = 'requests.migrated';
 const STATUS_RANK: Record<MessageStatus, number> = { failed: 0, pending: 1, sent: 2, delivered: 3, read: 4, received: 0 };
 
 export interface ClientOptions {
@@ -121,6 +127,14 @@ export interface UndecryptableEvent {
   readonly reason: string;
 }
 
+export interface ConversationChangedEvent {
+  readonly conversation: string;
+  /** What it is now (docs/client.md "Message requests"). */
+  readonly state: ConversationState;
+  /** Its messages were deleted (a declined request). */
+  readonly deleted: boolean;
+}
+
 export interface ClientEvents {
   /** A new message in a conversation (incoming, or sent by this account's other device). */
   message: [MessageRecord];
@@ -135,6 +149,8 @@ export interface ClientEvents {
   connection: [DeliveryState];
   /** Everything queued on the server when the connection opened has been processed. */
   'queue-empty': [];
+  /** A conversation was accepted, blocked, unblocked or deleted, here or on another device of the account. */
+  'conversation-changed': [ConversationChangedEvent];
 }
 
 export interface SendOptions {
@@ -207,6 +223,7 @@ export class Client extends Emitter<ClientEvents> {
           return { groupWrites: effects.groupWrites, writes: effects.writes, created: effects.created, stage: (tx) => effects.stage(tx), emit: () => effects.emit(this) };
         },
         emitMessage: (m) => this.emit('message', m),
+        stateOf: (accountId) => this.requestState(accountId),
         learnUsername: (accountId, username) => this.learnUsername(accountId, username),
         postGroupMessage: (groupId, envelope) => this.postGroupMessage(groupId, envelope),
       },
@@ -220,6 +237,7 @@ export class Client extends Emitter<ClientEvents> {
   static async open(options: ClientOptions): Promise<Client> {
     const account = await options.store.getAccount();
     if (!account) throw new ClientError(ClientErrorCode.NotRegistered, 'this profile has no account: register or link it first');
+    await acceptEarlierContacts(options.store);
     return new Client(options, account, Client.apiFor(options.connector, account));
   }
 
@@ -301,7 +319,14 @@ export class Client extends Emitter<ClientEvents> {
       tx.putAccount(account);
       tx.putIdentity(accountId, encodeIdentityKey(identity.publicKey));
       for (const c of message.contacts) {
-        tx.putContact({ accountId: c.accountId, ...(c.username !== undefined ? { username: c.username } : {}), verified: c.verified, expireTimer: 0 });
+        tx.putContact({
+          accountId: c.accountId,
+          ...(c.username !== undefined ? { username: c.username } : {}),
+          verified: c.verified,
+          expireTimer: 0,
+          ...(c.accepted ? { accepted: true } : {}),
+          ...(c.blocked ? { blocked: true } : {}),
+        });
       }
       // The people the account talked with before this device existed: their conversations start here with a line
       // saying that the earlier messages are not on this device (historyNotice).
@@ -527,15 +552,23 @@ export class Client extends Emitter<ClientEvents> {
       throw new ClientError(ClientErrorCode.InvalidArgument, 'that is not a device link code (copy it exactly as the new device shows it)');
     }
     const { code: linkCode } = await this.api.createLinkCode();
-    // Verified contacts first; as many as fit the relay's 64 KiB limit (the new device looks others up when needed).
-    let contacts = (await this.options.store.listContacts()).sort((a, b) => Number(b.verified) - Number(a.verified));
+    // Blocked, verified, then accepted contacts first; as many as fit the relay's 64 KiB limit (the new device looks
+    // others up when needed, and holds their messages as requests).
+    const rank = (c: ContactRecord) => (c.blocked ? 4 : 0) + (c.verified ? 2 : 0) + (c.accepted ? 1 : 0);
+    let contacts = (await this.options.store.listContacts()).sort((a, b) => rank(b) - rank(a));
     const encode = () =>
       encodeProvisioningMessage({
         accountId: this.account.accountId,
         identityKeyPair: this.account.identityKeyPair,
         linkCode,
         ...(this.account.username !== undefined ? { username: this.account.username } : {}),
-        contacts: contacts.map((c) => ({ accountId: c.accountId, verified: c.verified, ...(c.username !== undefined ? { username: c.username } : {}) })),
+        contacts: contacts.map((c) => ({
+          accountId: c.accountId,
+          verified: c.verified,
+          ...(c.username !== undefined ? { username: c.username } : {}),
+          ...(c.accepted ? { accepted: true } : {}),
+          ...(c.blocked ? { blocked: true } : {}),
+        })),
       });
     let message = encode();
     while (message.length > MAX_PROVISIONING_PLAINTEXT && contacts.length > 0) {
@@ -557,8 +590,128 @@ export class Client extends Emitter<ClientEvents> {
     return this.options.store.getMessage(conversation, author, id);
   }
 
-  conversations(): Promise<ConversationSummary[]> {
-    return this.options.store.listConversations();
+  /** Every conversation with its last message, newest first; `state` tells message requests and blocked ones. */
+  async conversations(): Promise<ConversationSummary[]> {
+    const out: ConversationSummary[] = [];
+    for (const c of await this.options.store.listConversations()) out.push({ ...c, state: await this.requestState(c.conversation) });
+    return out;
+  }
+
+  // ---- message requests and blocking (contacts/requests.ts) ----
+
+  /** Whether `peer` (a username, an account id or a group id) is a conversation the user talks in, a request, or blocked. */
+  async requestState(peer: Peer): Promise<ConversationState> {
+    if (isGroupId(peer)) return groupState(await this.options.store.getGroup(peer));
+    const accountId = ACCOUNT_ID.test(peer) ? peer : (await this.resolve(peer)).accountId;
+    return contactState(this.account.accountId, accountId, await this.options.store.getContact(accountId));
+  }
+
+  /** Accepts a message request (a person or a group): it becomes an ordinary conversation on every device of ours. */
+  async acceptRequest(peer: Peer): Promise<void> {
+    const target = await this.requestTarget(peer);
+    const wasRequest = (await this.requestState(target)) === 'request';
+    await this.decide(target, 'accept');
+    if (!wasRequest || isGroupId(target)) return;
+    // What was read while it was a request: its sender learns now (read receipts were held back until accepted).
+    const read = (await this.options.store.listMessages(target, { limit: 1000 })).filter(
+      (m) => m.direction === 'incoming' && m.kind === 'message' && m.readAt !== undefined && !m.deleted,
+    );
+    if (read.length === 0) return;
+    const receipt: Content = { type: 'receipt', id: newMessageId(), timestamp: this.now(), receipt: 'read', targetIds: read.map((m) => m.id) };
+    await this.queue.run(() => this.sendToAccount(target, receipt, false));
+  }
+
+  /**
+   * Deletes a conversation's messages on every device of ours; for a group this device is in, leaves it first. A
+   * person whose request is deleted is not blocked: what they send next is a request again.
+   */
+  async deleteConversation(peer: Peer): Promise<void> {
+    const target = await this.requestTarget(peer);
+    if (isGroupId(target)) await this.groups.leave(target);
+    await this.decide(target, 'delete');
+  }
+
+  /**
+   * Blocks an account on every device of ours: its 1:1 messages are dropped unread and unanswered, nothing can be
+   * sent to it, and a group it adds us to is left at once. History stays (deleteConversation removes it).
+   */
+  async block(peer: Peer): Promise<void> {
+    const target = await this.requestTarget(peer);
+    if (isGroupId(target)) throw new ClientError(ClientErrorCode.InvalidArgument, 'block a person; to leave a group, delete it');
+    if (target === this.account.accountId) throw new ClientError(ClientErrorCode.InvalidArgument, 'you cannot block yourself');
+    await this.decide(target, 'block');
+  }
+
+  async unblock(peer: Peer): Promise<void> {
+    const target = await this.requestTarget(peer);
+    if (isGroupId(target)) throw new ClientError(ClientErrorCode.InvalidArgument, 'only people are blocked');
+    await this.decide(target, 'unblock');
+  }
+
+  /** The blocked accounts. */
+  async blocked(): Promise<ContactRecord[]> {
+    return (await this.options.store.listContacts()).filter((c) => c.blocked === true);
+  }
+
+  private async requestTarget(peer: Peer): Promise<string> {
+    if (isGroupId(peer)) {
+      if (!(await this.options.store.getGroup(peer))) throw new ClientError(ClientErrorCode.InvalidArgument, 'no such group on this device');
+      return peer;
+    }
+    return (await this.resolve(peer)).accountId;
+  }
+
+  /** Applies a decision here, then tells the account's other devices (a sync-request; they apply it on receipt). */
+  private async decide(target: string, action: RequestAction): Promise<void> {
+    await this.applyDecision(target, action);
+    const content: Content = { type: 'sync-request', id: newMessageId(), timestamp: this.now(), target, action };
+    await this.queue.run(() => this.sendToAccount(this.account.accountId, content, true));
+  }
+
+  /** In the queue: the group and contact records are read and rewritten there by the receive path too. */
+  private async applyDecision(target: string, action: RequestAction): Promise<void> {
+    const store = this.options.store;
+    const applied = await this.queue.run(async () => {
+      const group = isGroupId(target) ? await store.getGroup(target) : undefined;
+      if (isGroupId(target) && !group) return false;
+      const contact = group ? undefined : contactWith(target, await store.getContact(target), action);
+      await store.write((tx) => {
+        if (group) tx.putGroup(groupWith(group, action));
+        if (contact) tx.putContact(contact);
+        if (action === 'delete') tx.deleteConversation(target);
+      });
+      return true;
+    });
+    if (!applied) return;
+    this.emit('conversation-changed', { conversation: target, state: await this.requestState(target), deleted: action === 'delete' });
+  }
+
+  /**
+   * A decision made on another device of the account. A group it deleted: that device left with the whole account
+   * (GroupManager.leave), so here only the history goes.
+   */
+  private async applySyncedDecision(target: string, action: RequestAction): Promise<void> {
+    if (isGroupId(target) ? action === 'block' || action === 'unblock' : target === this.account.accountId) return;
+    await this.applyDecision(target, action);
+  }
+
+  /** Writing to someone accepts their request (and answers nobody blocked: unblock them first). */
+  private async acceptOnSend(conversation: string): Promise<void> {
+    if (conversation === this.account.accountId) return;
+    const store = this.options.store;
+    if (isGroupId(conversation)) {
+      const group = await store.getGroup(conversation);
+      if (group?.request) await this.decide(conversation, 'accept');
+      return;
+    }
+    const contact = await store.getContact(conversation);
+    if (contact?.blocked) throw new ClientError(ClientErrorCode.Blocked, 'this account is blocked: unblock it to write to it');
+    if (!contact?.accepted) {
+      await this.queue.run(async () => {
+        const current = await store.getContact(conversation);
+        await store.write((tx) => tx.putContact(contactWith(conversation, current, 'accept')));
+      });
+    }
   }
 
   // ---- sending ----
@@ -643,6 +796,7 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   private async sendTextTo(conversation: { id: string; expireTimer: number }, body: string, options: SendOptions): Promise<MessageRecord> {
+    await this.acceptOnSend(conversation.id);
     const attachments: AttachmentPointer[] = [];
     for (const a of options.attachments ?? []) attachments.push(await this.uploadAttachment(a, options.onProgress));
     const timestamp = this.now();
@@ -753,6 +907,7 @@ export class Client extends Emitter<ClientEvents> {
   async sendTyping(peer: Peer, action: 'started' | 'stopped'): Promise<void> {
     const conversation = await this.conversationOf(peer);
     if (conversation.id === this.account.accountId) return;
+    if ((await this.requestState(conversation.id)) !== 'accepted') return; // Nothing goes to a request or a blocked account.
     const content: Content = { type: 'typing', id: newMessageId(), timestamp: this.now(), action };
     if (conversation.group) await this.groups.sendContent(conversation.id, content, false);
     else await this.queue.run(() => this.sendToAccount(conversation.id, content, false));
@@ -788,13 +943,16 @@ export class Client extends Emitter<ClientEvents> {
     const updated = unread.map((m) => ({ ...m, readAt: now, ...(m.expireTimer ? { expiresAt: now + m.expireTimer * 1000 } : {}) }));
     await this.options.store.write((tx) => updated.forEach((m) => tx.putMessage(m)));
     for (const m of updated) this.emit('message-updated', m);
+    // A message request is read without telling its sender (as Signal): only our other devices learn it.
+    const tellAuthors = (await this.requestState(conversation.id)) === 'accepted';
+    if (conversation.group && !tellAuthors) return unread.length;
     if (conversation.group) {
       // One receipt into the group: each author's devices mark theirs read; our devices mark the whole batch.
       await this.groups.sendContent(conversation.id, { type: 'receipt', id: newMessageId(), timestamp: now, receipt: 'read', targetIds: unread.slice(-1000).map((m) => m.id) }, false);
       return unread.length;
     }
     await this.queue.run(async () => {
-      await this.sendToAccount(conversation.id, { type: 'receipt', id: newMessageId(), timestamp: now, receipt: 'read', targetIds: unread.map((m) => m.id) }, false);
+      if (tellAuthors) await this.sendToAccount(conversation.id, { type: 'receipt', id: newMessageId(), timestamp: now, receipt: 'read', targetIds: unread.map((m) => m.id) }, false);
       await this.sendToAccount(this.account.accountId, { type: 'sync-read', id: newMessageId(), timestamp: now, read: unread.map((m) => ({ author: m.author, targetId: m.id })) }, true);
     });
     return unread.length;
@@ -838,6 +996,9 @@ export class Client extends Emitter<ClientEvents> {
 
   /** A content to a conversation: to the peer's devices, and a sync copy to our other devices. */
   private async sendContent(conversation: string, content: Content): Promise<void> {
+    if ((await this.options.store.getContact(conversation))?.blocked) {
+      throw new ClientError(ClientErrorCode.Blocked, 'this account is blocked: unblock it to write to it');
+    }
     if (conversation !== this.account.accountId) await this.sendToAccount(conversation, content, false);
     await this.sendToAccount(this.account.accountId, { type: 'sync-sent', id: content.id, timestamp: content.timestamp, destination: conversation, content }, true);
   }
@@ -1089,6 +1250,16 @@ export class Client extends Emitter<ClientEvents> {
     const effects = new Effects();
     const { writes, updated } = effects;
 
+    if (!fromSelf) {
+      // Message requests and blocking: a blocked account's contents are dropped unread (the session still
+      // advances), and typing from someone the user does not talk with yet is not shown.
+      const state = contactState(me, from.account, await store.getContact(from.account));
+      if (state === 'blocked' || (state === 'request' && content.type === 'typing')) {
+        await this.commitStaged(staged, () => undefined);
+        return [];
+      }
+    }
+
     const inner: { conversation: string; content: Content; author: string } | undefined = fromSelf
       ? content.type === 'sync-sent'
         ? { conversation: content.destination, content: content.content, author: me }
@@ -1105,6 +1276,9 @@ export class Client extends Emitter<ClientEvents> {
           updated.push(u);
         }
       }
+    } else if (fromSelf && content.type === 'sync-request') {
+      const decision = content;
+      effects.after.push(() => this.applySyncedDecision(decision.target, decision.action));
     } else if (content.type === 'resend-request') {
       // Decrypted under our session with `from`: the request is that device's, not the server's claim. Which session
       // sent the failed message is decided on the sessions as they were before this request advanced them (the
@@ -1116,6 +1290,16 @@ export class Client extends Emitter<ClientEvents> {
       effects.after.push(() => this.answerRetryRequest(from, request, failed));
     } else if (inner) {
       effects.add(await this.interpret({ conversation: inner.conversation, author: inner.author, authorDevice: from.device, group: undefined }, inner.content));
+      // Our other device wrote to them: that accepts their request here too.
+      if (fromSelf && inner.conversation !== me && WRITES.has(inner.content.type)) {
+        const i = effects.contactWrites.findIndex((c) => c.accountId === inner.conversation);
+        const current = i >= 0 ? effects.contactWrites[i] : await store.getContact(inner.conversation);
+        if (!current?.accepted) {
+          const accepted = contactWith(inner.conversation, current, 'accept');
+          if (i >= 0) effects.contactWrites[i] = accepted;
+          else effects.contactWrites.push(accepted);
+        }
+      }
     }
 
     await this.commitStaged(staged, (tx) => effects.stage(tx));
@@ -1408,6 +1592,24 @@ export class Effects {
     for (const m of this.updated) client.emit('message-updated', m);
     if (this.typing) client.emit('typing', this.typing);
   }
+}
+
+/**
+ * Profiles from before message requests: everyone the account had written to is accepted, once, so that no
+ * existing conversation turns into a request.
+ */
+async function acceptEarlierContacts(store: ClientStore): Promise<void> {
+  if ((await store.getKv(REQUESTS_MIGRATED_KV)) !== undefined) return;
+  const accepted: ContactRecord[] = [];
+  for (const contact of await store.listContacts()) {
+    if (contact.accepted || contact.blocked) continue;
+    const history = await store.listMessages(contact.accountId, { limit: 1000 });
+    if (history.some((m) => m.direction === 'outgoing' && m.kind === 'message')) accepted.push({ ...contact, accepted: true });
+  }
+  await store.write((tx) => {
+    for (const c of accepted) tx.putContact(c);
+    tx.putKv(REQUESTS_MIGRATED_KV, '1');
+  });
 }
 
 /** The content of one of our stored messages, to send it (again) with the same id: a pending send, a resend. */

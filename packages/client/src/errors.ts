@@ -30,6 +30,8 @@ export const ClientErrorCode = {
   Timeout: 'TIMEOUT',
   /** The client was closed. */
   Closed: 'CLOSED',
+  /** The account is blocked on this device: unblock it to write to it. */
+  Blocked: 'BLOCKED',
 } as const;
 
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];

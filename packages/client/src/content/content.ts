@@ -149,6 +149,19 @@ export interface SyncReadContent extends ContentBase {
   readonly read: readonly { readonly author: string; readonly targetId: string }[];
 }
 
+/**
+ * To the sender's other devices: what the user decided about a message request or a contact (Signal's
+ * MessageRequestResponse sync): `target` is an account id, or a group id (accept and delete only).
+ */
+export interface SyncRequestContent extends ContentBase {
+  readonly type: 'sync-request';
+  readonly target: string;
+  readonly action: RequestAction;
+}
+
+export const REQUEST_ACTIONS = ['accept', 'block', 'unblock', 'delete'] as const;
+export type RequestAction = (typeof REQUEST_ACTIONS)[number];
+
 /** "I could not decrypt your message": the receiver asks for a fresh session (and a resend). */
 export interface SessionResetContent extends ContentBase {
   readonly type: 'session-reset';
@@ -196,11 +209,12 @@ export type Content =
   | TimerContent
   | SyncSentContent
   | SyncReadContent
+  | SyncRequestContent
   | SessionResetContent
   | ResendRequestContent;
 
 /** What a sync-sent copy may carry: anything but another sync. */
-export type SyncedContent = Exclude<Content, SyncSentContent | SyncReadContent>;
+export type SyncedContent = Exclude<Content, SyncSentContent | SyncReadContent | SyncRequestContent>;
 
 export type ContentType = Content['type'];
 
@@ -290,6 +304,7 @@ const CONTENT_TYPES: ReadonlySet<string> = new Set<ContentType>([
   'timer',
   'sync-sent',
   'sync-read',
+  'sync-request',
   'session-reset',
   'resend-request',
   'group-update',
@@ -340,6 +355,7 @@ const FIELDS: Readonly<Record<ContentType, readonly string[]>> = {
   timer: [...COMMON_FIELDS, 'expireTimer'],
   'sync-sent': [...COMMON_FIELDS, 'destination', 'content'],
   'sync-read': [...COMMON_FIELDS, 'read'],
+  'sync-request': [...COMMON_FIELDS, 'target', 'action'],
   'session-reset': [...COMMON_FIELDS],
   'resend-request': [...COMMON_FIELDS, 'targetTimestamps', 'device', 'ratchetKey'],
   'group-update': [...COMMON_FIELDS, 'name', 'admins', 'current'],
@@ -354,7 +370,7 @@ function readContent(value: unknown, mode: Mode, allowSync: boolean, path = ''):
     throw new ContentRuleError(`${path === '' ? 'content' : path} has no known type`);
   }
   const t = type as ContentType;
-  if (!allowSync && (t === 'sync-sent' || t === 'sync-read')) throw new ContentRuleError(`${path} cannot be a sync`);
+  if (!allowSync && (t === 'sync-sent' || t === 'sync-read' || t === 'sync-request')) throw new ContentRuleError(`${path} cannot be a sync`);
   const f = new Fields(value, path, FIELDS[t]);
   const base = {
     id: id(f, 'id'),
@@ -416,6 +432,13 @@ function readContent(value: unknown, mode: Mode, allowSync: boolean, path = ''):
           return { author: id(entry, 'author'), targetId: id(entry, 'targetId') };
         }),
       };
+    case 'sync-request': {
+      const target = f.required('target');
+      if (typeof target !== 'string' || !(ID.test(target) || BLOB_ID.test(target))) {
+        throw new ContentRuleError(`${f.at('target')} must be an account id or a group id`);
+      }
+      return { type: t, ...base, target, action: oneOf(f.required('action'), f.at('action'), REQUEST_ACTIONS) };
+    }
     case 'session-reset':
       return { type: t, ...base };
     case 'resend-request':

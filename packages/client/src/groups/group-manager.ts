@@ -69,6 +69,8 @@ export interface GroupHost {
   /** What a content means for a conversation (Client.interpret); stored by the caller. */
   interpret(target: { conversation: string; author: string; authorDevice: number; group: GroupRecord | undefined }, c: Content): Promise<GroupEffects>;
   emitMessage(m: MessageRecord): void;
+  /** Whether the user talks with an account, holds it as a message request, or blocked it (contacts/requests.ts). */
+  stateOf(accountId: string): Promise<'accepted' | 'request' | 'blocked'>;
   /** Stores the username a member claims once the server confirms it (Client.learnUsername). */
   learnUsername(accountId: string, username: string): Promise<void>;
   /**
@@ -463,15 +465,12 @@ export class GroupManager {
    * Who sent it is read from MLS (signatures), never from the server's envelope metadata.
    */
   async receive(type: EnvelopeType, content: Uint8Array, sentAt: number): Promise<(() => Promise<void>)[]> {
-    if (type === EnvelopeType.GroupWelcome) {
-      await this.receiveWelcome(content, sentAt);
-      return [];
-    }
+    if (type === EnvelopeType.GroupWelcome) return this.receiveWelcome(content, sentAt);
     return this.receiveMessage(content);
   }
 
   /** `sentAt`: the envelope's timestamp, which only places the "added you" line before what the adder sent next. */
-  private async receiveWelcome(welcome: Uint8Array, sentAt: number): Promise<void> {
+  private async receiveWelcome(welcome: Uint8Array, sentAt: number): Promise<(() => Promise<void>)[]> {
     const store = this.host.store;
     for (const ref of await store.listKeyPackageRefs()) {
       const bundle = (await store.getKeyPackageBundle(ref)) as Uint8Array;
@@ -484,26 +483,47 @@ export class GroupManager {
         continue; // Not for this key package.
       }
       const groupId = toHex(groupIdOf(state));
-      if (await store.getGroup(groupId)) return; // A redelivered Welcome.
+      if (await store.getGroup(groupId)) return []; // A redelivered Welcome.
       const now = this.host.now();
       const me = this.host.account();
-      // Until the group's settings arrive (inside the group), whoever added us (the GroupInfo's signer, not the
-      // envelope's claimed sender) is taken as its admin.
-      const group: GroupRecord = { groupId, state: this.engine.encodeGroupState(state), epoch: Number(epochOf(state)), admins: [inviter.accountId], expireTimer: 0, createdAt: now, active: true, updatedAt: now };
+      // Who added us is the GroupInfo's signer, never the envelope's claimed sender. Someone the user does not talk
+      // with makes the group a message request; someone they blocked makes this device leave at once, unannounced.
+      const standing = inviter.accountId === me.accountId ? 'accepted' : await this.host.stateOf(inviter.accountId);
+      // Until the group's settings arrive (inside the group), the inviter is taken as its admin.
+      const group: GroupRecord = {
+        groupId,
+        state: this.engine.encodeGroupState(state),
+        epoch: Number(epochOf(state)),
+        admins: [inviter.accountId],
+        expireTimer: 0,
+        createdAt: now,
+        active: true,
+        updatedAt: now,
+        addedBy: inviter.accountId,
+        ...(standing === 'accepted' ? {} : { request: true }),
+      };
+      const lastResort = this.engine.decodeKeyPackageBundle(bundle).lastResort;
+      if (standing === 'blocked') {
+        await store.write((tx) => {
+          tx.putGroup(group);
+          if (!lastResort) tx.putKeyPackageBundle(ref, undefined);
+        });
+        return [() => this.leave(groupId).then(() => this.host.store.write((tx) => tx.deleteConversation(groupId)))];
+      }
       // "alice added you"; our own device's Welcome comes only with a new group: "You added bob and carol".
       const others = [...new Set(membersOfGroup(state).map((m) => m.accountId))].filter((a) => a !== me.accountId);
       const added = inviter.accountId === me.accountId ? others : [me.accountId];
       const notice = this.notice(groupId, inviter, Math.min(now, sentAt), 'group-members', JSON.stringify({ added, removed: [], left: [], byAdmin: true }));
-      const lastResort = this.engine.decodeKeyPackageBundle(bundle).lastResort;
       await store.write((tx) => {
         tx.putGroup(group);
         tx.putMessage(notice);
         if (!lastResort) tx.putKeyPackageBundle(ref, undefined);
       });
       this.host.emitMessage(notice);
-      return;
+      return [];
     }
     // None of our key packages: a Welcome for a package we no longer hold. Nothing to join.
+    return [];
   }
 
   private async receiveMessage(bytes: Uint8Array): Promise<(() => Promise<void>)[]> {

@@ -18,6 +18,9 @@ export interface ProvisionedContact {
   readonly accountId: string;
   readonly username?: string;
   readonly verified: boolean;
+  /** The account talks with them / blocked them (message requests, contacts/requests.ts). */
+  readonly accepted?: boolean;
+  readonly blocked?: boolean;
 }
 
 export interface ProvisioningMessage {
@@ -38,7 +41,13 @@ export function encodeProvisioningMessage(message: ProvisioningMessage): Uint8Ar
     identityKeyPair: toBase64(message.identityKeyPair),
     linkCode: message.linkCode,
     ...(message.username !== undefined ? { username: message.username } : {}),
-    contacts: message.contacts.map((c) => ({ accountId: c.accountId, verified: c.verified, ...(c.username !== undefined ? { username: c.username } : {}) })),
+    contacts: message.contacts.map((c) => ({
+      accountId: c.accountId,
+      verified: c.verified,
+      ...(c.username !== undefined ? { username: c.username } : {}),
+      ...(c.accepted ? { accepted: true } : {}),
+      ...(c.blocked ? { blocked: true } : {}),
+    })),
   });
   const body = new TextEncoder().encode(json);
   const out = new Uint8Array(1 + body.length);
@@ -75,7 +84,15 @@ export function decodeProvisioningMessage(bytes: Uint8Array): ProvisioningMessag
     if (typeof r.accountId !== 'string' || !ACCOUNT_ID.test(r.accountId)) throw bad('contact account id');
     if (typeof r.verified !== 'boolean') throw bad('contact verified');
     if (r.username !== undefined && (typeof r.username !== 'string' || r.username.length > 64)) throw bad('contact username');
-    return { accountId: r.accountId, verified: r.verified, ...(typeof r.username === 'string' ? { username: r.username } : {}) };
+    if (r.accepted !== undefined && r.accepted !== true) throw bad('contact accepted');
+    if (r.blocked !== undefined && r.blocked !== true) throw bad('contact blocked');
+    return {
+      accountId: r.accountId,
+      verified: r.verified,
+      ...(typeof r.username === 'string' ? { username: r.username } : {}),
+      ...(r.accepted === true ? { accepted: true } : {}),
+      ...(r.blocked === true ? { blocked: true } : {}),
+    };
   });
   return {
     accountId: v.accountId,

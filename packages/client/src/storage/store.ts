@@ -39,6 +39,13 @@ export interface ContactRecord {
   readonly identityChangedAt?: number;
   /** Disappearing-message timer of the conversation with them, in seconds (0 = off). */
   readonly expireTimer: number;
+  /**
+   * The user talks with them: they wrote to them, or accepted their message request (on any device of the
+   * account). Until then what they send is held as a message request (docs/client.md "Message requests").
+   */
+  readonly accepted?: boolean;
+  /** Blocked by the user: nothing they send is stored or answered, and nothing is sent to them. */
+  readonly blocked?: boolean;
 }
 
 export type MessageStatus =
@@ -112,6 +119,10 @@ export interface GroupRecord {
   readonly active: boolean;
   /** When this device last made an update commit (post-compromise security), ms. */
   readonly updatedAt: number;
+  /** Joined through a Welcome from someone the user does not talk with: held as a message request until accepted. */
+  readonly request?: boolean;
+  /** Who added this device (the Welcome's GroupInfo signer), when it joined through a Welcome. */
+  readonly addedBy?: string;
 }
 
 /** A conversation as the chat list shows it. */
@@ -119,6 +130,8 @@ export interface ConversationSummary {
   readonly conversation: string;
   readonly lastMessage: MessageRecord | undefined;
   readonly unread: number;
+  /** Set by Client.conversations(): a conversation the user talks in, a message request, or a blocked account's. */
+  readonly state?: 'accepted' | 'request' | 'blocked';
 }
 
 /** The synchronous writer of one atomic batch (see `ClientStore.write`). */
@@ -139,6 +152,8 @@ export interface StoreTx {
   /** Inserts or replaces (key: conversation, author, id). */
   putMessage(message: MessageRecord): void;
   deleteMessage(conversation: string, author: string, id: string): void;
+  /** Deletes every message of a conversation (a declined message request). */
+  deleteConversation(conversation: string): void;
   putGroup(group: GroupRecord): void;
   /** An MLS key package's private bundle, by its KeyPackageRef (hex); undefined deletes. */
   putKeyPackageBundle(ref: string, bundle: Uint8Array | undefined): void;

@@ -104,6 +104,7 @@ function record(client: Client): TestClient['events'] {
     undecryptable: [],
     connection: [],
     'queue-empty': [],
+    'conversation-changed': [],
   } as TestClient['events'];
   for (const name of Object.keys(events) as (keyof ClientEvents)[]) {
     client.on(name, (...args: unknown[]) => (events[name] as unknown[][]).push(args));

@@ -456,6 +456,24 @@ test('deletes one message', async (ctx) =>
   }),
 );
 
+test('deletes a whole conversation and nothing else', async (ctx) =>
+  withStore(ctx, async ({ store }) => {
+    const kept = [incoming(BOB, 4, 1300), outgoing(BOB, 5, 1400)];
+    await store.write((tx) => {
+      tx.putMessage(incoming(ALICE, 1, 1000, { expiresAt: 5000 }));
+      tx.putMessage(outgoing(ALICE, 2, 1100, { status: 'pending' }));
+      tx.putMessage(incoming(ALICE, 3, 1200));
+      for (const m of kept) tx.putMessage(m);
+    });
+    await store.write((tx) => tx.deleteConversation(ALICE));
+    assertEqual(await store.listMessages(ALICE), [], 'nothing left of it');
+    assertEqual(await store.listMessages(BOB), kept, 'the other conversation');
+    assertEqual(await store.listPending(), [], 'its pending message is gone');
+    assertEqual(await store.listExpired(10_000), [], 'nothing of it expires');
+    assertEqual((await store.listConversations()).map((c) => c.conversation), [BOB], 'conversations');
+  }),
+);
+
 test('lists a conversation oldest first and pages backwards by timestamp', async (ctx) =>
   withStore(ctx, async ({ store }) => {
     // Written out of order, with a tie on timestamp broken by receivedAt, and other conversations in between.

@@ -522,6 +522,11 @@ function writer(tx: IDBTransaction): StoreTx {
     deleteMessage(conversation, author, id) {
       store(Stores.messages).delete([conversation, author, id]);
     },
+    deleteConversation(conversation) {
+      // Keys are [conversation, author, id]: every key that starts with `conversation` sorts between these two
+      // (an array sorts after any string).
+      store(Stores.messages).delete(IDBKeyRange.bound([conversation], [conversation, []]));
+    },
     putGroup(group) {
       store(Stores.groups).put(plain({ ...group, state: copyBytes(group.state), admins: [...group.admins] }));
     },

@@ -351,6 +351,7 @@ export class SqliteClientStore implements ClientStore {
       },
       deleteMessage: (conversation, author, id) =>
         this.run('DELETE FROM messages WHERE conversation = ? AND author = ? AND id = ?', conversation, author, id),
+      deleteConversation: (conversation) => this.run('DELETE FROM messages WHERE conversation = ?', conversation),
     };
   }
 
