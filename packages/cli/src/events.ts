@@ -17,7 +17,10 @@ export async function messageJson(
 ): Promise<Record<string, unknown>> {
   const type = m.kind === 'system' ? (m.event ?? 'system') : 'message';
   const isGroup = GROUP_ID_PATTERN.test(m.conversation);
+  // A message request: shown, but a UI built on this output should not alert for it (docs/cli.md).
+  const request = m.direction === 'incoming' && (await client.requestState(m.conversation)) === 'request';
   return {
+    ...(request ? { request: true } : {}),
     ...(isGroup ? { group: await client.displayName(m.conversation), groupId: m.conversation } : {}),
     id: m.id,
     type,

@@ -13,6 +13,7 @@ import { infoCommands } from './commands/info.js';
 import { linkCommand } from './commands/link.js';
 import { receiveCommand } from './commands/receive.js';
 import { registerCommand } from './commands/register.js';
+import { requestsCommand } from './commands/requests.js';
 import { sendCommand } from './commands/send.js';
 import { unregisterCommand } from './commands/unregister.js';
 import { verifyCommand } from './commands/verify.js';
@@ -28,7 +29,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
-  for (const add of [registerCommand, linkCommand, sendCommand, receiveCommand, devicesCommand, verifyCommand, chatCommand, daemonCommand, infoCommands, unregisterCommand, groupsCommand]) {
+  for (const add of [registerCommand, linkCommand, sendCommand, receiveCommand, devicesCommand, verifyCommand, chatCommand, daemonCommand, infoCommands, unregisterCommand, groupsCommand, requestsCommand]) {
     add(program, runAction);
   }
   for (const command of program.commands) {

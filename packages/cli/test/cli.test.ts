@@ -331,6 +331,9 @@ describe('samizdat CLI, end to end', () => {
   it('serves JSON-RPC on its Unix socket and keeps other commands off the profile while it runs', async () => {
     const alice = await register('alice');
     const bot = await register('bot');
+    // They have written to each other: typing goes only between people who talk (not to or from message requests).
+    await alice.ok('send', bot.name, secretText('hi bot'));
+    await bot.ok('send', alice.name, secretText('hi alice'));
     const socketPath = join(bot.home, 'rpc.sock');
     const daemon = bot.spawn('daemon', '--json-rpc', '--socket', socketPath, '--no-stdio');
     try {
@@ -381,6 +384,46 @@ describe('samizdat CLI, end to end', () => {
       await socks.close();
       await http.close();
     }
+  });
+
+  it('holds a stranger\'s first message as a request; accept, delete, block and unblock, synced to the other device', async () => {
+    const alice = await register('alice');
+    const bob = await register('bob');
+    const bobLaptop = await link(bob);
+    const eve = await register('eve');
+    const hi = secretText('hi from a stranger');
+    await alice.ok('send', bob.name, hi);
+    expect((await messages(bob)).map((m) => [m.from, m.body, m.request])).toEqual([[alice.name, hi, true]]);
+    expect((await bob.json('requests')).map((r) => [r.type, r.conversation])).toEqual([['request', alice.name]]);
+    await bob.ok('requests', 'accept', alice.name);
+    expect(await bob.json('requests')).toEqual([]);
+    const next = secretText('now we talk');
+    await alice.ok('send', bob.name, next);
+    expect((await messages(bob)).map((m) => [m.body, m.request])).toEqual([[next, undefined]]);
+    // The laptop got both, and the accept.
+    expect((await messages(bobLaptop)).map((m) => m.body)).toEqual([hi, next]);
+    expect(await bobLaptop.json('requests')).toEqual([]);
+
+    const spam = secretText('spam');
+    await eve.ok('send', bob.name, spam);
+    expect((await bob.json('requests')).map((r) => r.conversation)).toEqual([eve.name]);
+    await bob.ok('requests', 'delete', eve.name);
+    expect(await bob.json('requests')).toEqual([]);
+    expect(await historyBodies(bob, eve.name)).toEqual([]);
+    await bob.ok('block', eve.name);
+    expect((await bob.ok('blocked')).blocked).toEqual([{ name: eve.name, accountId: expect.any(String) }]);
+    const dropped = secretText('still spamming');
+    await eve.ok('send', bob.name, dropped);
+    expect((await messages(bob)).map((m) => m.body)).not.toContain(dropped);
+    expect((await messages(bobLaptop)).map((m) => m.body)).not.toContain(dropped);
+    const refused = await runCli(['--home', bob.home, '--json', 'send', eve.name, 'x']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout.trim()).error.code).toBe('BLOCKED');
+    await bobLaptop.ok('unblock', eve.name);
+    expect((await bob.ok('blocked')).blocked).toEqual([]);
+    const after = secretText('sorry');
+    await eve.ok('send', bob.name, after);
+    expect((await messages(bob)).map((m) => [m.body, m.request])).toEqual([[after, true]]);
   });
 
   it('runs a three-person group chat: create, talk, add, remove', async () => {

@@ -670,29 +670,30 @@ export class Client extends Emitter<ClientEvents> {
 
   /** In the queue: the group and contact records are read and rewritten there by the receive path too. */
   private async applyDecision(target: string, action: RequestAction): Promise<void> {
-    const store = this.options.store;
     const applied = await this.queue.run(async () => {
-      const group = isGroupId(target) ? await store.getGroup(target) : undefined;
-      if (isGroupId(target) && !group) return false;
-      const contact = group ? undefined : contactWith(target, await store.getContact(target), action);
-      await store.write((tx) => {
-        if (group) tx.putGroup(groupWith(group, action));
-        if (contact) tx.putContact(contact);
-        if (action === 'delete') tx.deleteConversation(target);
-      });
-      return true;
+      const writes = await this.decisionWrites(target, action);
+      if (writes) await this.options.store.write(writes);
+      return writes !== undefined;
     });
-    if (!applied) return;
-    this.emit('conversation-changed', { conversation: target, state: await this.requestState(target), deleted: action === 'delete' });
+    if (applied) await this.announceDecision(target, action);
   }
 
-  /**
-   * A decision made on another device of the account. A group it deleted: that device left with the whole account
-   * (GroupManager.leave), so here only the history goes.
-   */
-  private async applySyncedDecision(target: string, action: RequestAction): Promise<void> {
-    if (isGroupId(target) ? action === 'block' || action === 'unblock' : target === this.account.accountId) return;
-    await this.applyDecision(target, action);
+  /** What a decision writes (undefined: nothing, e.g. a group this device does not hold). Call inside the queue. */
+  private async decisionWrites(target: string, action: RequestAction): Promise<((tx: StoreTx) => void) | undefined> {
+    const store = this.options.store;
+    if (isGroupId(target) ? action === 'block' || action === 'unblock' : target === this.account.accountId) return undefined;
+    const group = isGroupId(target) ? await store.getGroup(target) : undefined;
+    if (isGroupId(target) && !group) return undefined;
+    const contact = group ? undefined : contactWith(target, await store.getContact(target), action);
+    return (tx) => {
+      if (group) tx.putGroup(groupWith(group, action));
+      if (contact) tx.putContact(contact);
+      if (action === 'delete') tx.deleteConversation(target);
+    };
+  }
+
+  private async announceDecision(target: string, action: RequestAction): Promise<void> {
+    this.emit('conversation-changed', { conversation: target, state: await this.requestState(target), deleted: action === 'delete' });
   }
 
   /** Writing to someone accepts their request (and answers nobody blocked: unblock them first). */
@@ -1277,8 +1278,15 @@ export class Client extends Emitter<ClientEvents> {
         }
       }
     } else if (fromSelf && content.type === 'sync-request') {
-      const decision = content;
-      effects.after.push(() => this.applySyncedDecision(decision.target, decision.action));
+      // A decision made on another device of the account, stored with this envelope, so that what is queued after
+      // it (the blocked account's next message) is judged by it. A group it deleted: that device left with the
+      // whole account (GroupManager.leave), so here only the history goes.
+      const writes = await this.decisionWrites(content.target, content.action);
+      if (writes) {
+        await this.commitStaged(staged, writes);
+        await this.announceDecision(content.target, content.action);
+        return [];
+      }
     } else if (content.type === 'resend-request') {
       // Decrypted under our session with `from`: the request is that device's, not the server's claim. Which session
       // sent the failed message is decided on the sessions as they were before this request advanced them (the

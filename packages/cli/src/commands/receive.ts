@@ -82,7 +82,8 @@ function humanLine(json: Record<string, unknown>): string {
       const files = (json.attachments as { file?: string; error?: string }[] | undefined) ?? [];
       const extra = files.map((f) => (f.file ? ` [file: ${f.file}]` : ` [attachment failed: ${f.error}]`)).join('');
       const who = json.direction === 'outgoing' ? `me → ${json.conversation as string}` : (json.from as string);
-      return `${when} ${who}: ${(json.body as string | null) ?? ''}${extra}`;
+      const request = json.request === true ? '(message request) ' : '';
+      return `${when} ${request}${who}: ${(json.body as string | null) ?? ''}${extra}`;
     }
     case 'identity-changed':
       return `${when} the safety number with ${json.conversation as string} changed`;

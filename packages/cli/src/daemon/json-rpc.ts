@@ -88,7 +88,13 @@ export function methods(client: Client): Record<string, Method> {
       const list = await client.conversations();
       return {
         conversations: await Promise.all(
-          list.map(async (c) => ({ conversation: await client.displayName(c.conversation), accountId: c.conversation, unread: c.unread, lastMessage: c.lastMessage ? await messageJson(client, c.lastMessage) : null })),
+          list.map(async (c) => ({
+            conversation: await client.displayName(c.conversation),
+            accountId: c.conversation,
+            state: c.state ?? 'accepted',
+            unread: c.unread,
+            lastMessage: c.lastMessage ? await messageJson(client, c.lastMessage) : null,
+          })),
         ),
       };
     },
@@ -97,6 +103,23 @@ export function methods(client: Client): Record<string, Method> {
       const limit = p.limit === undefined ? 50 : int(p, 'limit');
       return { messages: await Promise.all((await client.history(peer.accountId, { limit })).map((m) => messageJson(client, m))) };
     },
+    acceptRequest: async (p) => {
+      await client.acceptRequest(str(p, 'with'));
+      return {};
+    },
+    deleteConversation: async (p) => {
+      await client.deleteConversation(str(p, 'with'));
+      return {};
+    },
+    block: async (p) => {
+      await client.block(str(p, 'with'));
+      return {};
+    },
+    unblock: async (p) => {
+      await client.unblock(str(p, 'with'));
+      return {};
+    },
+    blocked: async () => ({ blocked: (await client.blocked()).map((c) => ({ accountId: c.accountId, username: c.username ?? null })) }),
     devices: async () => ({ devices: await client.devices() }),
     safetyNumber: async (p) => {
       const sn = await client.safetyNumber(str(p, 'with'));
