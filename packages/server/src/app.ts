@@ -265,6 +265,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await deps.repo.deleteExpiredEnvelopes(now);
       for (const id of await deps.repo.deleteExpiredAttachments(now)) await deps.blobs.delete(id);
       await deps.repo.deleteExpiredLinkCodes(now);
+      ctx.forgetIdleLimits(now);
       // What was acknowledged, expired or unregistered since the last sweep leaves the files too.
       await deps.repo.forget?.();
     } catch (err) {

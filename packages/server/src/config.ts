@@ -4,7 +4,9 @@
  * --database-url/SAMIZDAT_DATABASE_URL, --log-level/SAMIZDAT_LOG_LEVEL, --nats-url/SAMIZDAT_NATS_URL.
  * Rate limits (environment only, for load tests and operators): SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN and
  * SAMIZDAT_RATE_LIMIT_IP_PER_MIN, requests per minute per account / per IP, integers from 1 to 1,000,000,000
- * (defaults: DEFAULT_LIMITS below).
+ * (defaults: DEFAULT_LIMITS below); likewise the per-target budgets (SAMIZDAT_RATE_LIMIT_BUNDLES_PER_TARGET_BURST and
+ * the others of ENV_LIMITS) and the storage quotas per account (SAMIZDAT_QUOTA_ATTACHMENTS_PER_ACCOUNT,
+ * SAMIZDAT_QUOTA_ATTACHMENT_BYTES_PER_ACCOUNT, SAMIZDAT_QUOTA_GROUPS_PER_ACCOUNT).
  * Hardening: --max-connections-per-ip/SAMIZDAT_MAX_CONNECTIONS_PER_IP (default 256), --metrics-token/
  * SAMIZDAT_METRICS_TOKEN (without one /metrics answers 404), --username-key-file/SAMIZDAT_USERNAME_KEY_FILE
  * (default <data-dir>/username.key).
@@ -59,6 +61,37 @@ export interface Limits {
   readonly idleTimeoutMs: number;
   /** Open TCP connections (HTTP and WebSocket) per remote address; one more is closed as it arrives. */
   readonly maxConnectionsPerIp: number;
+  /**
+   * Prekey bundle fetches (GET /v1/keys/:accountId/:deviceId, each consuming one-time keys) by one account of one
+   * target account: a burst, then so many a minute; and target accounts one account may fetch from that it has not
+   * fetched from lately (its bucket for that target is full): a burst, then so many a minute (rate-limit.ts
+   * TargetBudget). Past either, RATE_LIMITED with Retry-After. Fetches of one's own account are not counted.
+   */
+  readonly bundlesPerTargetBurst: number;
+  readonly bundlesPerTargetPerMinute: number;
+  readonly bundleTargetsBurst: number;
+  readonly bundleTargetsPerMinute: number;
+  /** The same for KeyPackage claims (POST /v1/groups/key-packages/claim), each account named in a claim counting once. */
+  readonly keyPackageClaimsPerTargetBurst: number;
+  readonly keyPackageClaimsPerTargetPerMinute: number;
+  /** At least the accounts one claim may name (100), or a claim naming that many new ones could never pass. */
+  readonly keyPackageTargetsBurst: number;
+  readonly keyPackageTargetsPerMinute: number;
+  /** Username lookups (POST /v1/accounts/lookup) per account, found or not: a burst, then so many a minute. */
+  readonly usernameLookupsBurst: number;
+  readonly usernameLookupsPerMinute: number;
+  /**
+   * Storage quotas per account, QUOTA_EXCEEDED past them with nothing stored: live (unexpired) attachments it
+   * uploaded, their total bytes, and groups it created while a device of it is still a member.
+   */
+  readonly maxAttachmentsPerAccount: number;
+  readonly maxAttachmentBytesPerAccount: number;
+  readonly maxGroupsPerAccount: number;
+  /**
+   * Largest GroupInfo of a new group (the creating device alone: a few KiB); later ones, which carry every member's
+   * leaf, are bounded by maxGroupInfoBytes.
+   */
+  readonly maxNewGroupInfoBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -85,6 +118,26 @@ export const DEFAULT_LIMITS: Limits = {
   idleTimeoutMs: 120_000,
   // Generous: users behind one NAT share an address, and each holds a WebSocket plus a few HTTP connections.
   maxConnectionsPerIp: 256,
+  // A client fetches an account's bundles once per new session (and per device it learns of); 20 at once covers a
+  // contact's devices being relinked and sessions being repaired in one go. Signal: 6, then one per 10 minutes.
+  bundlesPerTargetBurst: 20,
+  bundlesPerTargetPerMinute: 6,
+  bundleTargetsBurst: 100,
+  bundleTargetsPerMinute: 20,
+  keyPackageClaimsPerTargetBurst: 20,
+  keyPackageClaimsPerTargetPerMinute: 6,
+  // A claim for a group being filled names up to 100 accounts at once.
+  keyPackageTargetsBurst: 1_000,
+  keyPackageTargetsPerMinute: 100,
+  // Lookups are of usernames a person types or a contact claims, and clients keep what they found. Signal: 100, then
+  // one per 15 minutes.
+  usernameLookupsBurst: 100,
+  usernameLookupsPerMinute: 1,
+  // Attachments live 30 days: a heavy sender's 60 a day is 1,800, and 10 GiB holds a hundred of the largest.
+  maxAttachmentsPerAccount: 2_000,
+  maxAttachmentBytesPerAccount: 10 * 1024 * 1024 * 1024,
+  maxGroupsPerAccount: 1_000,
+  maxNewGroupInfoBytes: 64 * 1024,
 };
 
 export interface Config {
@@ -118,6 +171,26 @@ const MAX_CONNECTIONS_PER_IP = 1_000_000;
 /** A metrics token is a header value: visible ASCII, long enough not to be guessed. */
 const METRICS_TOKEN = /^[\x21-\x7e]{16,512}$/;
 
+/** The limits an operator may set in the environment: integers from `min` to `max`. */
+const ENV_LIMITS: readonly { readonly key: keyof Limits; readonly env: string; readonly min?: number; readonly max: number }[] = [
+  { key: 'accountRequestsPerMinute', env: 'SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN', max: MAX_RATE_PER_MINUTE },
+  { key: 'ipRequestsPerMinute', env: 'SAMIZDAT_RATE_LIMIT_IP_PER_MIN', max: MAX_RATE_PER_MINUTE },
+  { key: 'bundlesPerTargetBurst', env: 'SAMIZDAT_RATE_LIMIT_BUNDLES_PER_TARGET_BURST', max: MAX_RATE_PER_MINUTE },
+  { key: 'bundlesPerTargetPerMinute', env: 'SAMIZDAT_RATE_LIMIT_BUNDLES_PER_TARGET_PER_MIN', max: MAX_RATE_PER_MINUTE },
+  { key: 'bundleTargetsBurst', env: 'SAMIZDAT_RATE_LIMIT_BUNDLE_TARGETS_BURST', max: MAX_RATE_PER_MINUTE },
+  { key: 'bundleTargetsPerMinute', env: 'SAMIZDAT_RATE_LIMIT_BUNDLE_TARGETS_PER_MIN', max: MAX_RATE_PER_MINUTE },
+  { key: 'keyPackageClaimsPerTargetBurst', env: 'SAMIZDAT_RATE_LIMIT_KEY_PACKAGES_PER_TARGET_BURST', max: MAX_RATE_PER_MINUTE },
+  { key: 'keyPackageClaimsPerTargetPerMinute', env: 'SAMIZDAT_RATE_LIMIT_KEY_PACKAGES_PER_TARGET_PER_MIN', max: MAX_RATE_PER_MINUTE },
+  // One claim names up to 100 accounts (routes/groups.ts): a smaller burst would refuse such a claim for ever.
+  { key: 'keyPackageTargetsBurst', env: 'SAMIZDAT_RATE_LIMIT_KEY_PACKAGE_TARGETS_BURST', min: 100, max: MAX_RATE_PER_MINUTE },
+  { key: 'keyPackageTargetsPerMinute', env: 'SAMIZDAT_RATE_LIMIT_KEY_PACKAGE_TARGETS_PER_MIN', max: MAX_RATE_PER_MINUTE },
+  { key: 'usernameLookupsBurst', env: 'SAMIZDAT_RATE_LIMIT_USERNAME_LOOKUPS_BURST', max: MAX_RATE_PER_MINUTE },
+  { key: 'usernameLookupsPerMinute', env: 'SAMIZDAT_RATE_LIMIT_USERNAME_LOOKUPS_PER_MIN', max: MAX_RATE_PER_MINUTE },
+  { key: 'maxAttachmentsPerAccount', env: 'SAMIZDAT_QUOTA_ATTACHMENTS_PER_ACCOUNT', max: MAX_RATE_PER_MINUTE },
+  { key: 'maxAttachmentBytesPerAccount', env: 'SAMIZDAT_QUOTA_ATTACHMENT_BYTES_PER_ACCOUNT', max: Number.MAX_SAFE_INTEGER },
+  { key: 'maxGroupsPerAccount', env: 'SAMIZDAT_QUOTA_GROUPS_PER_ACCOUNT', max: MAX_RATE_PER_MINUTE },
+];
+
 function parseConnections(value: string | undefined): number {
   if (value === undefined) return DEFAULT_LIMITS.maxConnectionsPerIp;
   if (!/^\d{1,7}$/.test(value) || Number(value) < 1 || Number(value) > MAX_CONNECTIONS_PER_IP) {
@@ -126,10 +199,10 @@ function parseConnections(value: string | undefined): number {
   return Number(value);
 }
 
-function parseRate(value: string | undefined, name: string, fallback: number): number {
+function parseLimit(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d{1,10}$/.test(value) || Number(value) < 1 || Number(value) > MAX_RATE_PER_MINUTE) {
-    throw new ConfigError(`invalid ${name} "${value}": expected an integer from 1 to ${MAX_RATE_PER_MINUTE}`);
+  if (!/^\d{1,16}$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(`invalid ${name} "${value}": expected an integer from ${min} to ${max}`);
   }
   return Number(value);
 }
@@ -172,15 +245,8 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv, cwd = p
   const limits: Limits = {
     ...DEFAULT_LIMITS,
     maxConnectionsPerIp: parseConnections(pick(flags.maxConnectionsPerIp, 'SAMIZDAT_MAX_CONNECTIONS_PER_IP')),
-    accountRequestsPerMinute: parseRate(
-      pick(undefined, 'SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN'),
-      'SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN',
-      DEFAULT_LIMITS.accountRequestsPerMinute,
-    ),
-    ipRequestsPerMinute: parseRate(
-      pick(undefined, 'SAMIZDAT_RATE_LIMIT_IP_PER_MIN'),
-      'SAMIZDAT_RATE_LIMIT_IP_PER_MIN',
-      DEFAULT_LIMITS.ipRequestsPerMinute,
+    ...Object.fromEntries(
+      ENV_LIMITS.map(({ key, env: name, min, max }) => [key, parseLimit(pick(undefined, name), name, DEFAULT_LIMITS[key], min ?? 1, max)]),
     ),
   };
   return { port, host, dataDir, databaseUrl, natsUrl, logLevel: logLevel as LogLevel, limits, metricsToken, usernameKeyFile };

@@ -9,7 +9,7 @@ import type { Metrics } from './metrics.js';
 import type { Credentials } from './auth.js';
 import { randomBytes } from 'node:crypto';
 import { Semaphore, VerifiedSecretCache, hashSecret, parseBasicAuth, verifySecret } from './auth.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter, TargetBudget } from './rate-limit.js';
 import { ExpiringCache } from './expiring-cache.js';
 import { ApiError } from './errors.js';
 
@@ -40,6 +40,11 @@ export class ServerContext {
   readonly slowLoginLimiter: RateLimiter;
   readonly unknownLoginLimiter: RateLimiter;
   readonly failedLoginLimiter: RateLimiter;
+  /** What one account may have handed out of others: prekey bundles and KeyPackages (rate-limit.ts TargetBudget). */
+  readonly bundleBudget: TargetBudget;
+  readonly keyPackageBudget: TargetBudget;
+  /** Username lookups per account. */
+  readonly usernameLookupLimiter: RateLimiter;
   /**
    * At most SLOW_HASHES_AT_ONCE scrypt runs at a time: they use libuv's thread pool (4 threads), which the SQLite
    * writer's fdatasync and file I/O need too, so a login flood cannot hold every thread.
@@ -77,8 +82,31 @@ export class ServerContext {
     this.slowLoginLimiter = new RateLimiter(config.limits.slowLoginsPerIpPerMinute);
     this.unknownLoginLimiter = new RateLimiter(config.limits.unknownLoginsPerIpPerMinute);
     this.failedLoginLimiter = new RateLimiter(config.limits.failedLoginsPerDevicePerMinute);
+    const limits = config.limits;
+    this.bundleBudget = new TargetBudget({
+      perTargetBurst: limits.bundlesPerTargetBurst,
+      perTargetPerMinute: limits.bundlesPerTargetPerMinute,
+      targetsBurst: limits.bundleTargetsBurst,
+      targetsPerMinute: limits.bundleTargetsPerMinute,
+    });
+    this.keyPackageBudget = new TargetBudget({
+      perTargetBurst: limits.keyPackageClaimsPerTargetBurst,
+      perTargetPerMinute: limits.keyPackageClaimsPerTargetPerMinute,
+      targetsBurst: limits.keyPackageTargetsBurst,
+      targetsPerMinute: limits.keyPackageTargetsPerMinute,
+    });
+    this.usernameLookupLimiter = new RateLimiter(limits.usernameLookupsPerMinute, { burst: limits.usernameLookupsBurst });
     // Removals on other nodes (and, a microtask later, on this one) arrive here.
     bus.onRemoved((device) => this.forgetDeviceRecord(device.accountId, device.deviceId));
+  }
+
+  /** Forgets the rate-limit buckets that are full again (the server's sweep): memory, and who asked about whom. */
+  forgetIdleLimits(now: number): void {
+    for (const limiter of [this.accountLimiter, this.ipLimiter, this.slowLoginLimiter, this.unknownLoginLimiter, this.failedLoginLimiter, this.usernameLookupLimiter]) {
+      limiter.forgetFull(now);
+    }
+    this.bundleBudget.forgetFull(now);
+    this.keyPackageBudget.forgetFull(now);
   }
 
   /** Call when a device was removed: its credentials stop working on this node at once. */

@@ -25,6 +25,7 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this route accepts.' },
   ENVELOPE_TOO_LARGE: { status: 413, message: 'An envelope is larger than the server accepts.' },
   ATTACHMENT_TOO_LARGE: { status: 413, message: 'The attachment is larger than the server accepts.' },
+  QUOTA_EXCEEDED: { status: 413, message: 'The account has used its storage quota for this; nothing was stored.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type.' },
   QUEUE_FULL: { status: 429, message: 'The recipient device has too many undelivered messages.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive whole in time; the connection is closed.' },
@@ -61,6 +62,11 @@ export class ApiError extends Error {
   static is(err: unknown, code?: ErrorCode): err is ApiError {
     return err instanceof ApiError && (code === undefined || err.code === code);
   }
+}
+
+/** QUOTA_EXCEEDED for a store's quota error, with which quota and its limit (the caller's own account's: safe to show). */
+export function quotaError(err: { readonly quota: string; readonly limit: number; readonly message: string }): ApiError {
+  return new ApiError('QUOTA_EXCEEDED', err.message, { quota: err.quota, limit: err.limit });
 }
 
 /** The JSON body of every error response. */

@@ -120,6 +120,45 @@ describe('resolveConfig', () => {
     }
   });
 
+  it('reads the per-target budgets and the storage quotas from the environment, and rejects values out of range', () => {
+    const env = {
+      SAMIZDAT_RATE_LIMIT_BUNDLES_PER_TARGET_BURST: '5',
+      SAMIZDAT_RATE_LIMIT_BUNDLES_PER_TARGET_PER_MIN: '2',
+      SAMIZDAT_RATE_LIMIT_BUNDLE_TARGETS_BURST: '50',
+      SAMIZDAT_RATE_LIMIT_BUNDLE_TARGETS_PER_MIN: '10',
+      SAMIZDAT_RATE_LIMIT_KEY_PACKAGES_PER_TARGET_BURST: '7',
+      SAMIZDAT_RATE_LIMIT_KEY_PACKAGES_PER_TARGET_PER_MIN: '3',
+      SAMIZDAT_RATE_LIMIT_KEY_PACKAGE_TARGETS_BURST: '100',
+      SAMIZDAT_RATE_LIMIT_KEY_PACKAGE_TARGETS_PER_MIN: '40',
+      SAMIZDAT_RATE_LIMIT_USERNAME_LOOKUPS_BURST: '30',
+      SAMIZDAT_RATE_LIMIT_USERNAME_LOOKUPS_PER_MIN: '4',
+      SAMIZDAT_QUOTA_ATTACHMENTS_PER_ACCOUNT: '500',
+      SAMIZDAT_QUOTA_ATTACHMENT_BYTES_PER_ACCOUNT: '1099511627776',
+      SAMIZDAT_QUOTA_GROUPS_PER_ACCOUNT: '20',
+    };
+    expect(resolveConfig({}, env, CWD).limits).toEqual({
+      ...DEFAULT_LIMITS,
+      bundlesPerTargetBurst: 5,
+      bundlesPerTargetPerMinute: 2,
+      bundleTargetsBurst: 50,
+      bundleTargetsPerMinute: 10,
+      keyPackageClaimsPerTargetBurst: 7,
+      keyPackageClaimsPerTargetPerMinute: 3,
+      keyPackageTargetsBurst: 100,
+      keyPackageTargetsPerMinute: 40,
+      usernameLookupsBurst: 30,
+      usernameLookupsPerMinute: 4,
+      maxAttachmentsPerAccount: 500,
+      maxAttachmentBytesPerAccount: 2 ** 40,
+      maxGroupsPerAccount: 20,
+    });
+    for (const name of Object.keys(env)) {
+      for (const bad of ['0', '-5', '1.5', 'lots', '99999999999999999']) expectConfigError({}, { [name]: bad });
+    }
+    // One claim may name 100 accounts: a smaller new-target burst would refuse it for ever.
+    expectConfigError({}, { SAMIZDAT_RATE_LIMIT_KEY_PACKAGE_TARGETS_BURST: '99' });
+  });
+
   it('reads the metrics token, the username key file and the connections per IP, and rejects bad ones without echoing a token', () => {
     const config = resolveConfig(
       { metricsToken: 'a'.repeat(32), usernameKeyFile: 'keys/username.key', maxConnectionsPerIp: '12' },

@@ -153,11 +153,16 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
         tags: ['accounts'],
         summary: 'Find an account by username',
         body: Type.Object({ username: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
-        response: { 200: AccountView, 400: ErrorResponse, 404: ErrorResponse },
+        response: { 200: AccountView, 400: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse },
       },
     },
     async (request) => {
-      await ctx.authenticate(request);
+      const device = await ctx.authenticate(request);
+      // Every lookup counts, found or not: what it limits is guessing usernames to find out who is on the server.
+      const limiter = ctx.usernameLookupLimiter;
+      if (!limiter.take(device.accountId, ctx.now())) {
+        throw new ApiError('RATE_LIMITED', 'too many username lookups', { retryAfter: limiter.retryAfter(device.accountId) });
+      }
       const account = await ctx.repo.findAccountByUsernameHash(usernameHash(ctx, request.body.username));
       if (!account) throw new ApiError('ACCOUNT_NOT_FOUND');
       return { accountId: account.id, identityKey: toBase64(account.identityKey) };

@@ -25,9 +25,9 @@ import { Type } from '@sinclair/typebox';
 import { EnvelopeType, ProtocolError, ProtocolErrorCode, decodeEnvelope, toHex } from '@samizdat/protocol';
 import type { MlsDeliveryService, PublicGroupView } from '@samizdat/protocol';
 import type { ServerContext } from '../context.js';
-import { ApiError } from '../errors.js';
+import { ApiError, quotaError } from '../errors.js';
 import { fromBase64, toBase64 } from '../http.js';
-import { StaleEpochError, memberKey, uniqueMembers } from '../store/repository.js';
+import { QuotaExceededError, StaleEpochError, memberKey, uniqueMembers } from '../store/repository.js';
 import type { GroupMember, StoredGroupEnvelope } from '../store/repository.js';
 import { groupDeliveryService } from '../delivery-service.js';
 import { AccountId, Base64, DeviceId, ErrorResponse } from '../schemas.js';
@@ -102,10 +102,11 @@ async function verified<T>(code: 'INVALID_COMMIT' | 'INVALID_GROUP_INFO', check:
   }
 }
 
-function groupInfoOf(ctx: ServerContext, text: string): Uint8Array {
+/** The GroupInfo of a request, at most `max` bytes (a new group's: maxNewGroupInfoBytes; a commit's: maxGroupInfoBytes). */
+function groupInfoOf(text: string, max: number): Uint8Array {
   const bytes = fromBase64(text, 'groupInfo');
   if (bytes.length === 0) throw new ApiError('BAD_REQUEST', 'groupInfo is empty');
-  if (bytes.length > ctx.config.limits.maxGroupInfoBytes) throw new ApiError('PAYLOAD_TOO_LARGE', 'groupInfo is larger than the server keeps');
+  if (bytes.length > max) throw new ApiError('PAYLOAD_TOO_LARGE', `groupInfo is larger than the server keeps (${max} bytes)`);
   return bytes;
 }
 
@@ -117,24 +118,32 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
   const base64Length = (bytes: number) => 4 * Math.ceil(bytes / 3);
   const envelopeText = base64Length(ctx.config.limits.maxGroupEnvelopeBytes);
   const groupInfoText = base64Length(ctx.config.limits.maxGroupInfoBytes);
+  const newGroupInfoText = base64Length(ctx.config.limits.maxNewGroupInfoBytes);
   const JSON_ROOM = 1024;
   const ds: MlsDeliveryService = groupDeliveryService(ctx.repo, ctx.crypto);
 
   app.post<{ Body: Static<typeof CreateBody> }>(
     '/v1/groups',
     {
-      bodyLimit: groupInfoText + JSON_ROOM,
+      // A new group holds its creating device alone: its GroupInfo is a few KiB (maxNewGroupInfoBytes).
+      bodyLimit: newGroupInfoText + JSON_ROOM,
       schema: {
         tags: ['groups'],
         summary: 'Register a new MLS group with this device as its only member',
         body: CreateBody,
-        response: { 204: Type.Null(), 400: ErrorResponse, 401: ErrorResponse, 409: ErrorResponse },
+        response: { 204: Type.Null(), 400: ErrorResponse, 401: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse },
       },
     },
     async (request, reply) => {
       const device = await ctx.authenticate(request);
       const { groupId, epoch } = request.body;
-      const groupInfo = groupInfoOf(ctx, request.body.groupInfo);
+      const groupInfo = groupInfoOf(request.body.groupInfo, ctx.config.limits.maxNewGroupInfoBytes);
+      const { maxGroupsPerAccount } = ctx.config.limits;
+      // Before the verification's work; createGroup checks again as one step with the insert, so that creations
+      // running at once cannot pass the quota together.
+      if ((await ctx.repo.countCreatedGroups(device.accountId)) >= maxGroupsPerAccount) {
+        throw quotaError(new QuotaExceededError('groups', maxGroupsPerAccount));
+      }
       const view = await verified('INVALID_GROUP_INFO', () => ds.verifyGroupInfo(groupInfo));
       const [only, ...others] = view.members;
       if (toHex(view.groupId) !== groupId) throw new ApiError('INVALID_GROUP_INFO', 'the GroupInfo is of another group id');
@@ -142,7 +151,12 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
       if (only === undefined || others.length > 0 || memberKey(only) !== memberKey(device)) {
         throw new ApiError('INVALID_GROUP_INFO', 'a new group must have the creating device as its only member');
       }
-      await ctx.repo.createGroup(groupId, epoch, device, groupInfo, ctx.now());
+      try {
+        await ctx.repo.createGroup(groupId, epoch, device, groupInfo, ctx.now(), maxGroupsPerAccount);
+      } catch (err) {
+        if (err instanceof QuotaExceededError) throw quotaError(err);
+        throw err;
+      }
       return reply.code(204).send();
     },
   );
@@ -217,7 +231,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
       if (!isMember && !group.members.some((m) => m.accountId === device.accountId)) throw new ApiError('NOT_A_GROUP_MEMBER');
       const commit = groupEnvelope(ctx, body.commit, 'commit', EnvelopeType.GroupMessage);
       const welcome = body.welcome === undefined ? undefined : groupEnvelope(ctx, body.welcome, 'welcome', EnvelopeType.GroupWelcome);
-      const groupInfo = groupInfoOf(ctx, body.groupInfo);
+      const groupInfo = groupInfoOf(body.groupInfo, ctx.config.limits.maxGroupInfoBytes);
       const mls = decodeEnvelope(commit).content;
       // Before the verification, whose cost grows with the key packages added: a commit past the cap is refused at once.
       const adds = await verified('INVALID_COMMIT', async () => ds.addsOf(mls));
@@ -315,11 +329,19 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
         body: ClaimBody,
         response: {
           200: Type.Object({ keyPackages: Type.Array(Type.Object({ accountId: AccountId, deviceId: Type.Integer(), keyPackage: Type.String() })) }),
+          429: ErrorResponse,
         },
       },
     },
     async (request) => {
-      await ctx.authenticate(request);
+      const device = await ctx.authenticate(request);
+      // Each account named costs one of its pair's budget, and one of the claimer's new-target budget when it was not
+      // claimed from lately (rate-limit.ts TargetBudget): all or nothing, before anything is consumed.
+      const budget = ctx.keyPackageBudget.take(device.accountId, request.body.accountIds, ctx.now());
+      if (budget.kind === 'limited') {
+        const what = budget.scope === 'target' ? 'of one account' : 'of accounts not claimed from lately';
+        throw new ApiError('RATE_LIMITED', `too many KeyPackage claims ${what}`, { retryAfter: budget.retryAfter });
+      }
       const claimed = await ctx.repo.claimKeyPackages(request.body.accountIds);
       return { keyPackages: claimed.map((k) => ({ accountId: k.accountId, deviceId: k.deviceId, keyPackage: toBase64(k.keyPackage) })) };
     },

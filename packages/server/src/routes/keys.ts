@@ -126,12 +126,20 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: ServerContext): voi
         tags: ['keys'],
         summary: 'Prekey bundles of one device, or of every device with "*"; consumes one-time keys',
         params: Type.Object({ accountId: AccountId, deviceId: Type.String({ pattern: '^(\\*|[1-9][0-9]{0,3})$' }) }),
-        response: { 200: BundleResponse, 404: ErrorResponse },
+        response: { 200: BundleResponse, 404: ErrorResponse, 429: ErrorResponse },
       },
     },
     async (request) => {
       const requester = await ctx.authenticate(request);
       const { accountId, deviceId } = request.params;
+      // Before anything is read or consumed: each fetch takes one of the (requester, target) pair's budget, and one of
+      // the requester's new-target budget when it has not fetched from this account lately (rate-limit.ts
+      // TargetBudget). A fetch of "*" counts once: it takes at most one one-time key of each kind per device.
+      const budget = ctx.bundleBudget.take(requester.accountId, [accountId], ctx.now());
+      if (budget.kind === 'limited') {
+        const what = budget.scope === 'target' ? 'of this account' : 'of accounts not fetched from lately';
+        throw new ApiError('RATE_LIMITED', `too many prekey bundle fetches ${what}`, { retryAfter: budget.retryAfter });
+      }
       const account = await ctx.repo.getAccount(accountId);
       if (!account) throw new ApiError('ACCOUNT_NOT_FOUND');
       let ids: number[];

@@ -300,6 +300,23 @@ ALTER TABLE accounts ADD COLUMN next_device_id integer NOT NULL DEFAULT 1;
 UPDATE accounts SET next_device_id = 1 + coalesce((SELECT max(device_id) FROM devices WHERE devices.account_id = accounts.id), 0);
 `;
 
+// Storage quotas per account (issue 14). A group remembers the account that created it, so that the groups an account
+// created (and is still in) can be counted; groups created before this migration have no creator and count for nobody.
+// The attachments of an account are summed at every upload, from an index that holds what the sum needs.
+const SQLITE_V4 = `
+ALTER TABLE groups ADD COLUMN creator_account_id TEXT;
+CREATE INDEX groups_creator ON groups (creator_account_id);
+CREATE INDEX attachments_owner_live ON attachments (owner_account_id, expires_at, size);
+DROP INDEX attachments_owner;
+`;
+
+const POSTGRES_V4 = `
+ALTER TABLE groups ADD COLUMN creator_account_id text;
+CREATE INDEX groups_creator ON groups (creator_account_id);
+CREATE INDEX attachments_owner_live ON attachments (owner_account_id, expires_at, size);
+DROP INDEX attachments_owner;
+`;
+
 /** Every migration, in version order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -319,6 +336,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'device ids are never reused within an account (accounts.next_device_id)',
     sqlite: SQLITE_V3,
     postgres: POSTGRES_V3,
+  },
+  {
+    version: 4,
+    name: 'storage quotas per account (groups.creator_account_id, attachments by owner and expiry)',
+    sqlite: SQLITE_V4,
+    postgres: POSTGRES_V4,
   },
 ];
 

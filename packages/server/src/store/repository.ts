@@ -95,6 +95,19 @@ export interface AttachmentRecord {
   readonly expiresAt: number;
 }
 
+/** What an account may keep of live attachments (expiresAt > now): how many, and how many bytes in all. */
+export interface AttachmentQuota {
+  readonly maxCount: number;
+  readonly maxBytes: number;
+  /** Attachments that have expired at `now` count no more, swept or not. */
+  readonly now: number;
+}
+
+export interface AttachmentUsage {
+  readonly count: number;
+  readonly bytes: number;
+}
+
 export class RepositoryError extends Error {
   override readonly name = 'RepositoryError';
   constructor(
@@ -106,7 +119,8 @@ export class RepositoryError extends Error {
       | 'QUEUE_FULL'
       | 'GROUP_EXISTS'
       | 'GROUP_NOT_FOUND'
-      | 'STALE_EPOCH',
+      | 'STALE_EPOCH'
+      | 'QUOTA_EXCEEDED',
     message: string,
   ) {
     super(message);
@@ -132,6 +146,32 @@ export function groupExists(): RepositoryError {
 
 export function groupNotFound(): RepositoryError {
   return new RepositoryError('GROUP_NOT_FOUND', 'no such group');
+}
+
+/** Which storage quota of an account a write would exceed. */
+export type Quota = 'attachments' | 'attachmentBytes' | 'groups';
+
+const QUOTA_NAMES: Record<Quota, string> = {
+  attachments: 'live attachments',
+  attachmentBytes: 'attachment bytes',
+  groups: 'groups created',
+};
+
+/** A write that would take the account past one of its storage quotas: nothing was written. */
+export class QuotaExceededError extends RepositoryError {
+  constructor(
+    readonly quota: Quota,
+    readonly limit: number,
+  ) {
+    super('QUOTA_EXCEEDED', `the account has reached its quota of ${QUOTA_NAMES[quota]} (${limit})`);
+  }
+}
+
+/** The quota that one more attachment of `size` bytes would exceed, if any (the contract of createAttachment). */
+export function exceededAttachmentQuota(usage: AttachmentUsage, size: number, quota: AttachmentQuota): QuotaExceededError | undefined {
+  if (usage.count + 1 > quota.maxCount) return new QuotaExceededError('attachments', quota.maxCount);
+  if (usage.bytes + size > quota.maxBytes) return new QuotaExceededError('attachmentBytes', quota.maxBytes);
+  return undefined;
 }
 
 /** A commit made in an epoch the group has left: `epoch` is the group's current one. */
@@ -319,8 +359,14 @@ export interface Repository {
   deleteExpiredEnvelopes(now: number): Promise<number>;
 
   // Attachments (metadata; the bytes live in the blob store)
-  /** ACCOUNT_NOT_FOUND when the owner does not exist. */
-  createAttachment(record: AttachmentRecord): Promise<void>;
+  /**
+   * Stores the record if its owner stays within `quota` with it, else QUOTA_EXCEEDED and nothing is stored. The check
+   * and the insert are one step for the account: concurrent uploads of one account, on any node, cannot both pass on
+   * the same room. ACCOUNT_NOT_FOUND when the owner does not exist.
+   */
+  createAttachment(record: AttachmentRecord, quota: AttachmentQuota): Promise<void>;
+  /** The account's live attachments at `now` (expired ones not counted). */
+  attachmentUsage(accountId: string, now: number): Promise<AttachmentUsage>;
   getAttachment(id: string): Promise<AttachmentRecord | undefined>;
   deleteAttachment(id: string): Promise<void>;
   /** Deletes expired attachment rows and returns their ids (the caller deletes the blobs). */
@@ -338,8 +384,14 @@ export interface Repository {
   deleteExpiredLinkCodes(now: number): Promise<number>;
 
   // Groups (the MLS Delivery Service, RFC 9420 §16.8 and RFC 9750 §5)
-  /** Registers a new group at `epoch` with `creator` as its only device. GROUP_EXISTS if the id is taken. */
-  createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number): Promise<void>;
+  /**
+   * Registers a new group at `epoch` with `creator` as its only device. GROUP_EXISTS if the id is taken;
+   * QUOTA_EXCEEDED (nothing stored) when the creator's account already created `maxGroups` groups that a device of it
+   * is still a member of — checked and inserted as one step for the account, like createAttachment's quota.
+   */
+  createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number, maxGroups: number): Promise<void>;
+  /** Groups the account created that a device of it is still a member of (what maxGroups counts). */
+  countCreatedGroups(accountId: string): Promise<number>;
   getGroup(groupId: string): Promise<GroupRecord | undefined>;
   /** Groups in which some device of `accountId` is a member. */
   listGroups(accountId: string): Promise<{ groupId: string; epoch: number }[]>;

@@ -197,8 +197,8 @@ describe('postgres repository', () => {
       const owner = account();
       await repo.createAccount(owner, device());
       const record = { id: 'f'.repeat(64), ownerAccountId: owner.id, size: 1, createdAt: 1, expiresAt: 2 };
-      await repo.createAttachment(record);
-      const err = await repo.createAttachment(record).catch((e: unknown) => e);
+      await repo.createAttachment(record, { maxCount: 10, maxBytes: 10, now: 0 });
+      const err = await repo.createAttachment(record, { maxCount: 10, maxBytes: 10, now: 0 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PostgresStoreError);
       expect((err as PostgresStoreError).code).toBe('23505');
       expect(JSON.stringify(err)).not.toContain(record.id);

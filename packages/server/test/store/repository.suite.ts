@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/migrations.js';
-import { RepositoryError } from '../../src/store/repository.js';
+import { QuotaExceededError, RepositoryError } from '../../src/store/repository.js';
 import type {
   AccountRecord,
   AttachmentRecord,
@@ -56,6 +56,10 @@ export function envelope(accountId: string, deviceId: number, overrides: Partial
     ...overrides,
   };
 }
+
+/** Quotas no test of the contract reaches, but those of quotas. */
+const ROOMY = { maxCount: 1_000, maxBytes: 2 ** 40, now: T0 };
+const MAX_GROUPS = 1_000;
 
 function attachment(id: string, ownerAccountId: string, expiresAt: number): AttachmentRecord {
   return { id, ownerAccountId, size: 10, createdAt: T0, expiresAt };
@@ -217,9 +221,9 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         await repo.createLinkCode(id, fill(32, 1), T0 + DAY);
         const attachmentIds = ['b'.repeat(64), 'a'.repeat(64)];
         for (const attachmentId of attachmentIds) {
-          await repo.createAttachment(attachment(attachmentId, id, T0 + DAY));
+          await repo.createAttachment(attachment(attachmentId, id, T0 + DAY), ROOMY);
         }
-        await repo.createAttachment(attachment('c'.repeat(64), other, T0 + DAY));
+        await repo.createAttachment(attachment('c'.repeat(64), other, T0 + DAY), ROOMY);
 
         expect((await repo.deleteAccount(id)).sort()).toEqual([...attachmentIds].sort());
 
@@ -589,7 +593,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
       it('stores, reads and deletes attachment records', async () => {
         const owner = await accountWithDevices();
         const record = { id: 'd'.repeat(64), ownerAccountId: owner, size: 104_857_600, createdAt: T0, expiresAt: T0 + DAY };
-        await repo.createAttachment(record);
+        await repo.createAttachment(record, ROOMY);
         expect(await repo.getAttachment(record.id)).toEqual(record);
         await repo.deleteAttachment(record.id);
         expect(await repo.getAttachment(record.id)).toBeUndefined();
@@ -599,7 +603,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
       it('deletes expired attachments and returns their ids', async () => {
         const owner = await accountWithDevices();
         for (const [i, expiresAt] of [T0 + 1, T0 + 2, T0 + 3].entries()) {
-          await repo.createAttachment(attachment(String(i).repeat(64), owner, expiresAt));
+          await repo.createAttachment(attachment(String(i).repeat(64), owner, expiresAt), ROOMY);
         }
         expect((await repo.deleteExpiredAttachments(T0 + 2)).sort()).toEqual(['0'.repeat(64), '1'.repeat(64)]);
         expect(await repo.getAttachment('2'.repeat(64))).toBeDefined();
@@ -608,9 +612,45 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
 
       it('refuses an attachment of an unknown account', async () => {
         await expectCode(
-          repo.createAttachment(attachment('e'.repeat(64), newAccountId(), T0 + 1)),
+          repo.createAttachment(attachment('e'.repeat(64), newAccountId(), T0 + 1), ROOMY),
           'ACCOUNT_NOT_FOUND',
         );
+      });
+
+      it("keeps an account within its quota of live attachments and bytes; expired and deleted ones free it", async () => {
+        const owner = await accountWithDevices();
+        const other = await accountWithDevices();
+        const quota = { maxCount: 3, maxBytes: 25, now: T0 };
+        const id = (i: number) => i.toString(16).padStart(64, '0');
+        await repo.createAttachment(attachment(id(1), owner, T0 + 10), quota);
+        await repo.createAttachment(attachment(id(2), owner, T0 + DAY), quota);
+        expect(await repo.attachmentUsage(owner, T0)).toEqual({ count: 2, bytes: 20 });
+        // 10 bytes more would make 30 > 25: refused, nothing stored; the other account's quota is its own.
+        const err = await rejection(repo.createAttachment(attachment(id(3), owner, T0 + DAY), quota));
+        expect(err).toBeInstanceOf(QuotaExceededError);
+        expect(err).toMatchObject({ code: 'QUOTA_EXCEEDED', quota: 'attachmentBytes', limit: 25 });
+        expect(await repo.getAttachment(id(3))).toBeUndefined();
+        await repo.createAttachment(attachment(id(4), other, T0 + DAY), quota);
+        await repo.createAttachment({ ...attachment(id(5), owner, T0 + DAY), size: 5 }, quota);
+        await expect(repo.createAttachment({ ...attachment(id(6), owner, T0 + DAY), size: 0 }, quota)).rejects.toMatchObject({ quota: 'attachments', limit: 3 });
+        // Once the first has expired it counts no more, swept or not.
+        expect(await repo.attachmentUsage(owner, T0 + 10)).toEqual({ count: 2, bytes: 15 });
+        await repo.createAttachment(attachment(id(7), owner, T0 + DAY), { ...quota, now: T0 + 10 });
+        expect(await repo.deleteExpiredAttachments(T0 + 10)).toEqual([id(1)]);
+        await repo.deleteAttachment(id(7));
+        expect(await repo.attachmentUsage(owner, T0 + 10)).toEqual({ count: 2, bytes: 15 });
+        await repo.createAttachment(attachment(id(8), owner, T0 + DAY), { ...quota, now: T0 + 10 });
+      });
+
+      it('lets no concurrent burst of uploads past the quota', async () => {
+        const owner = await accountWithDevices();
+        const quota = { maxCount: 5, maxBytes: 2 ** 40, now: T0 };
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) => repo.createAttachment(attachment(i.toString(16).padStart(64, 'f'), owner, T0 + DAY), quota)),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+        for (const r of results) if (r.status === 'rejected') expect((r.reason as RepositoryError).code).toBe('QUOTA_EXCEEDED');
+        expect(await repo.attachmentUsage(owner, T0)).toEqual({ count: 5, bytes: 50 });
       });
     });
 
@@ -671,10 +711,10 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
       it('creates a group and refuses a second one with the same id', async () => {
         const a = await accountWithDevices();
         const id = groupId();
-        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0);
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS);
         const group = await repo.getGroup(id);
         expect(group).toEqual({ groupId: id, epoch: 0, groupInfo: fill(10, 1), members: [{ accountId: a, deviceId: 1 }] });
-        await expectCode(repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0), 'GROUP_EXISTS');
+        await expectCode(repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS), 'GROUP_EXISTS');
         expect(await repo.getGroup(groupId())).toBeUndefined();
         expect(await repo.listGroups(a)).toEqual([{ groupId: id, epoch: 0 }]);
       });
@@ -683,7 +723,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         const a = await accountWithDevices(2);
         const b = await accountWithDevices(2);
         const id = groupId();
-        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0);
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS);
         const members = [
           { accountId: a, deviceId: 1 },
           { accountId: a, deviceId: 2 },
@@ -714,7 +754,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
       it('exactly one of concurrent commits for the same epoch wins', async () => {
         const a = await accountWithDevices(2);
         const id = groupId();
-        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0);
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS);
         await repo.commitGroup(commitOf(id, 0, { accountId: a, deviceId: 1 }, [{ accountId: a, deviceId: 1 }, { accountId: a, deviceId: 2 }]));
         const both = [{ accountId: a, deviceId: 1 }, { accountId: a, deviceId: 2 }];
         const results = await Promise.allSettled(
@@ -729,7 +769,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         const a = await accountWithDevices(2);
         const b = await accountWithDevices(1);
         const id = groupId();
-        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0);
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS);
         const members = [
           { accountId: a, deviceId: 1 },
           { accountId: a, deviceId: 2 },
@@ -750,7 +790,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         const a = await accountWithDevices(1);
         const b = await accountWithDevices(2);
         const id = groupId();
-        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0);
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS);
         const members = [
           { accountId: a, deviceId: 1 },
           { accountId: b, deviceId: 1 },
@@ -787,6 +827,36 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         expect((await repo.claimKeyPackages([a]))[0]?.keyPackage[0]).toBe(10);
         await expectCode(repo.addKeyPackages(a, 7, [fill(8, 1)], undefined), 'DEVICE_NOT_FOUND');
         expect(await repo.claimKeyPackages([newAccountId()])).toEqual([]);
+      });
+
+      it('counts the groups an account created while it is in them, and refuses one past the quota', async () => {
+        const a = await accountWithDevices(2);
+        const b = await accountWithDevices();
+        const [first, second, third] = [groupId(), groupId(), groupId()];
+        await repo.createGroup(first, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, 2);
+        await repo.createGroup(second, 0, { accountId: a, deviceId: 2 }, fill(10, 1), T0, 2);
+        await repo.createGroup(groupId(), 0, { accountId: b, deviceId: 1 }, fill(10, 1), T0, 2);
+        expect(await repo.countCreatedGroups(a)).toBe(2);
+        const err = await rejection(repo.createGroup(third, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, 2));
+        expect(err).toBeInstanceOf(QuotaExceededError);
+        expect(err).toMatchObject({ code: 'QUOTA_EXCEEDED', quota: 'groups', limit: 2 });
+        expect(await repo.getGroup(third)).toBeUndefined();
+        // A group the account created and has left (b goes on without it) counts no more.
+        await repo.commitGroup(commitOf(first, 0, { accountId: a, deviceId: 1 }, [{ accountId: b, deviceId: 1 }]));
+        expect(await repo.countCreatedGroups(a)).toBe(1);
+        await repo.createGroup(third, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, 2);
+        expect(await repo.countCreatedGroups(a)).toBe(2);
+      });
+
+      it('lets no concurrent burst of group creations past the quota', async () => {
+        const a = await accountWithDevices();
+        const results = await Promise.allSettled(
+          Array.from({ length: 12 }, () => repo.createGroup(groupId(), 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, 3)),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+        for (const r of results) if (r.status === 'rejected') expect((r.reason as RepositoryError).code).toBe('QUOTA_EXCEEDED');
+        expect(await repo.countCreatedGroups(a)).toBe(3);
+        expect(await repo.listGroups(a)).toHaveLength(3);
       });
     });
   });

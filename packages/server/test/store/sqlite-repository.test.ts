@@ -241,6 +241,36 @@ describe('sqlite repository', () => {
     }
   });
 
+  it('migrates a version 3 database: its groups count against no quota, its attachments against their owners', async () => {
+    const file = join(dir, `v3-${++files}.db`);
+    const raw = new Database(file);
+    raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT');
+    for (const m of MIGRATIONS.filter((m) => m.version <= 3)) {
+      raw.exec(m.sqlite);
+      raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)').run(m.version);
+    }
+    const accountId = 'b'.repeat(32);
+    raw.prepare('INSERT INTO accounts (id, username_hash, identity_key, created_at) VALUES (?, NULL, ?, 0)').run(accountId, Buffer.alloc(33, 5));
+    raw
+      .prepare('INSERT INTO devices (account_id, device_id, registration_id, auth_hash, encrypted_name, created_at, last_seen_at) VALUES (?, 1, 1, ?, ?, 0, 0)')
+      .run(accountId, 'x', Buffer.alloc(0));
+    raw.prepare('INSERT INTO groups (id, epoch, group_info, created_at, updated_at) VALUES (?, 0, ?, 0, 0)').run('c'.repeat(64), Buffer.alloc(4));
+    raw.prepare('INSERT INTO group_members (group_id, account_id, device_id) VALUES (?, ?, 1)').run('c'.repeat(64), accountId);
+    raw.prepare('INSERT INTO attachments (id, owner_account_id, size, created_at, expires_at) VALUES (?, ?, 7, 0, 100)').run('d'.repeat(64), accountId);
+    raw.close();
+    const repo = SqliteRepository.open(file);
+    try {
+      await repo.migrate();
+      expect(await repo.appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(await repo.countCreatedGroups(accountId)).toBe(0);
+      expect(await repo.attachmentUsage(accountId, 50)).toEqual({ count: 1, bytes: 7 });
+      await repo.createGroup('e'.repeat(64), 0, { accountId, deviceId: 1 }, fill(4, 1), 0, 1);
+      expect(await repo.countCreatedGroups(accountId)).toBe(1);
+    } finally {
+      await repo.close();
+    }
+  });
+
   it('lets a second connection to the same file migrate without applying anything twice', async () => {
     const file = join(dir, `twice-${++files}.db`);
     const a = SqliteRepository.open(file);

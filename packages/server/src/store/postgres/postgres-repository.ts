@@ -12,7 +12,8 @@
  *   a queue of 9,000-10,000 envelopes inside the lock made sends to it ~10x slower). The lock also makes ids of one
  *   queue increase in commit order: an envelope committed later always has a larger id, so a client paginating
  *   with afterId can never miss one (plain sequence ids would not guarantee that).
- * - addDevice and deleteAccount lock the account row first (max + 1 and "delete everything" need a stable set).
+ * - addDevice and deleteAccount lock the account row first (max + 1 and "delete everything" need a stable set), and
+ *   so do createAttachment and createGroup (a quota check and the insert it allows must see a stable count).
  *
  * The hot-path queue writes — enqueue, ack, touchDevice — are batched across calls (QueueBatch below): every call
  * made while a batch is starting joins the next one, and a batch is ONE transaction of five statements
@@ -36,9 +37,25 @@ import postgres from 'postgres';
 import type { Sql } from 'postgres';
 import { reservedTransaction } from './reserved-transaction.js';
 import { appliedPostgresMigrations, migratePostgres } from '../migrations.js';
-import { RepositoryError, StaleEpochError, accountNotFound, commitEnvelopes, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken, withinQueueDepth } from '../repository.js';
+import {
+  QuotaExceededError,
+  RepositoryError,
+  StaleEpochError,
+  accountNotFound,
+  commitEnvelopes,
+  deviceNotFound,
+  exceededAttachmentQuota,
+  groupExists,
+  groupNotFound,
+  memberKey,
+  uniqueMembers,
+  usernameTaken,
+  withinQueueDepth,
+} from '../repository.js';
 import type {
   AccountRecord,
+  AttachmentQuota,
+  AttachmentUsage,
   GroupCommit,
   GroupMember,
   GroupRecord,
@@ -687,13 +704,23 @@ export class PostgresRepository implements Repository {
 
   // Attachments
 
-  async createAttachment(record: AttachmentRecord): Promise<void> {
-    await this.guard(
-      () => this.sql`
+  async createAttachment(record: AttachmentRecord, quota: AttachmentQuota): Promise<void> {
+    await this.transaction(async (tx) => {
+      // The owner's row lock makes the uploads of one account take turns, on every node: each sums what the ones
+      // before it committed, so a concurrent burst cannot pass the quota on the same room. (FOR NO KEY UPDATE: the
+      // foreign key checks of other writes to the account, FOR KEY SHARE, do not wait for it.)
+      const [owner] = await tx`SELECT 1 FROM accounts WHERE id = ${record.ownerAccountId} FOR NO KEY UPDATE`;
+      if (owner === undefined) throw accountNotFound();
+      const exceeded = exceededAttachmentQuota(await usageOf(tx, record.ownerAccountId, quota.now), record.size, quota);
+      if (exceeded) throw exceeded;
+      await tx`
         INSERT INTO attachments (id, owner_account_id, size, created_at, expires_at)
-        VALUES (${record.id}, ${record.ownerAccountId}, ${record.size}, ${record.createdAt}, ${record.expiresAt})`,
-      'ACCOUNT_NOT_FOUND',
-    );
+        VALUES (${record.id}, ${record.ownerAccountId}, ${record.size}, ${record.createdAt}, ${record.expiresAt})`;
+    });
+  }
+
+  async attachmentUsage(accountId: string, now: number): Promise<AttachmentUsage> {
+    return this.guard(() => usageOf(this.sql, accountId, now));
   }
 
   async getAttachment(id: string): Promise<AttachmentRecord | undefined> {
@@ -738,15 +765,25 @@ export class PostgresRepository implements Repository {
 
   // Groups
 
-  async createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number): Promise<void> {
+  async createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number, maxGroups: number): Promise<void> {
     await this.transaction(async (tx) => {
       const [exists] = await tx`SELECT 1 FROM groups WHERE id = ${groupId}`;
       if (exists) throw groupExists();
+      // As createAttachment: the creator's account row lock makes its creations take turns, so the quota holds on
+      // every node.
+      const [account] = await tx`SELECT 1 FROM accounts WHERE id = ${creator.accountId} FOR NO KEY UPDATE`;
       const [device] = await tx`SELECT 1 FROM devices WHERE account_id = ${creator.accountId} AND device_id = ${creator.deviceId} FOR KEY SHARE`;
-      if (!device) throw deviceNotFound();
-      await tx`INSERT INTO groups (id, epoch, group_info, created_at, updated_at) VALUES (${groupId}, ${epoch}, ${groupInfo}, ${now}, ${now})`;
+      if (!account || !device) throw deviceNotFound();
+      if ((await createdGroupsOf(tx, creator.accountId)) >= maxGroups) throw new QuotaExceededError('groups', maxGroups);
+      await tx`
+        INSERT INTO groups (id, epoch, group_info, created_at, updated_at, creator_account_id)
+        VALUES (${groupId}, ${epoch}, ${groupInfo}, ${now}, ${now}, ${creator.accountId})`;
       await tx`INSERT INTO group_members (group_id, account_id, device_id) VALUES (${groupId}, ${creator.accountId}, ${creator.deviceId})`;
     });
+  }
+
+  async countCreatedGroups(accountId: string): Promise<number> {
+    return this.guard(() => createdGroupsOf(this.sql, accountId));
   }
 
   async getGroup(groupId: string): Promise<GroupRecord | undefined> {
@@ -951,6 +988,21 @@ async function insertCounted(sql: Sql, tx: Sql, envelopes: readonly NewEnvelope[
     RETURNING id`;
   // Ids are drawn in insertion order (ORDER BY ord); sorting does not rely on RETURNING keeping that order.
   return rows.map((row) => BigInt(row.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+async function usageOf(sql: Sql, accountId: string, now: number): Promise<AttachmentUsage> {
+  const [row] = await sql<{ count: number; bytes: string }[]>`
+    SELECT count(*)::int AS count, coalesce(sum(size), 0)::bigint AS bytes FROM attachments
+    WHERE owner_account_id = ${accountId} AND expires_at > ${now}`;
+  return { count: row?.count ?? 0, bytes: Number(row?.bytes ?? 0) };
+}
+
+/** Groups the account created that a device of it is still a member of. */
+async function createdGroupsOf(sql: Sql, accountId: string): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM groups g WHERE g.creator_account_id = ${accountId}
+      AND EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.account_id = g.creator_account_id)`;
+  return row?.n ?? 0;
 }
 
 async function insertDevice(tx: Sql, accountId: string, deviceId: number, device: NewDevice): Promise<void> {

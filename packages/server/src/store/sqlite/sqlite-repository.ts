@@ -24,9 +24,25 @@ import { chmodSync, closeSync, fdatasync, fstatSync, mkdirSync, openSync } from 
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { appliedSqliteMigrations, migrateSqlite } from '../migrations.js';
-import { RepositoryError, StaleEpochError, accountNotFound, commitEnvelopes, deviceNotFound, groupExists, groupNotFound, memberKey, uniqueMembers, usernameTaken, withinQueueDepth } from '../repository.js';
+import {
+  QuotaExceededError,
+  RepositoryError,
+  StaleEpochError,
+  accountNotFound,
+  commitEnvelopes,
+  deviceNotFound,
+  exceededAttachmentQuota,
+  groupExists,
+  groupNotFound,
+  memberKey,
+  uniqueMembers,
+  usernameTaken,
+  withinQueueDepth,
+} from '../repository.js';
 import type {
   AccountRecord,
+  AttachmentQuota,
+  AttachmentUsage,
   GroupCommit,
   GroupMember,
   GroupRecord,
@@ -505,15 +521,25 @@ export class SqliteRepository implements Repository {
 
   // Attachments
 
-  async createAttachment(record: AttachmentRecord): Promise<void> {
+  async createAttachment(record: AttachmentRecord, quota: AttachmentQuota): Promise<void> {
     try {
-      this.stmt(
-        'INSERT INTO attachments (id, owner_account_id, size, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
-      ).run(record.id, record.ownerAccountId, record.size, record.createdAt, record.expiresAt);
+      // The sum and the insert are one synchronous transaction on the process's only connection (BEGIN IMMEDIATE
+      // against other processes): no other upload's insert can come between them, so the quota holds exactly.
+      this.transaction(() => {
+        const exceeded = exceededAttachmentQuota(this.usage(record.ownerAccountId, quota.now), record.size, quota);
+        if (exceeded) throw exceeded;
+        this.stmt(
+          'INSERT INTO attachments (id, owner_account_id, size, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+        ).run(record.id, record.ownerAccountId, record.size, record.createdAt, record.expiresAt);
+      });
     } catch (err) {
       if (sqliteCode(err) === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw accountNotFound();
       throw err;
     }
+  }
+
+  async attachmentUsage(accountId: string, now: number): Promise<AttachmentUsage> {
+    return this.usage(accountId, now);
   }
 
   async getAttachment(id: string): Promise<AttachmentRecord | undefined> {
@@ -558,15 +584,28 @@ export class SqliteRepository implements Repository {
 
   // Groups
 
-  async createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number): Promise<void> {
+  async createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number, maxGroups: number): Promise<void> {
+    // As createAttachment: the count and the insert are one transaction, so the quota holds exactly.
     this.transaction(() => {
       if (this.stmt('SELECT 1 FROM groups WHERE id = ?', { pluck: true }).get(groupId) !== undefined) throw groupExists();
       if (this.stmt('SELECT 1 FROM devices WHERE account_id = ? AND device_id = ?', { pluck: true }).get(creator.accountId, creator.deviceId) === undefined) {
         throw deviceNotFound();
       }
-      this.stmt('INSERT INTO groups (id, epoch, group_info, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(groupId, epoch, groupInfo, now, now);
+      if (this.createdGroups(creator.accountId) >= maxGroups) throw new QuotaExceededError('groups', maxGroups);
+      this.stmt('INSERT INTO groups (id, epoch, group_info, created_at, updated_at, creator_account_id) VALUES (?, ?, ?, ?, ?, ?)').run(
+        groupId,
+        epoch,
+        groupInfo,
+        now,
+        now,
+        creator.accountId,
+      );
       this.stmt('INSERT INTO group_members (group_id, account_id, device_id) VALUES (?, ?, ?)').run(groupId, creator.accountId, creator.deviceId);
     });
+  }
+
+  async countCreatedGroups(accountId: string): Promise<number> {
+    return this.createdGroups(accountId);
   }
 
   async getGroup(groupId: string): Promise<GroupRecord | undefined> {
@@ -682,6 +721,20 @@ export class SqliteRepository implements Repository {
       accountId,
       deviceId,
     ) as number;
+  }
+
+  private usage(accountId: string, now: number): AttachmentUsage {
+    return this.stmt(
+      'SELECT count(*) AS count, coalesce(sum(size), 0) AS bytes FROM attachments WHERE owner_account_id = ? AND expires_at > ?',
+    ).get(accountId, now) as AttachmentUsage;
+  }
+
+  private createdGroups(accountId: string): number {
+    return this.stmt(
+      `SELECT count(*) FROM groups g WHERE g.creator_account_id = ?
+         AND EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.account_id = g.creator_account_id)`,
+      { pluck: true },
+    ).get(accountId) as number;
   }
 
   private groupMembers(groupId: string): GroupMember[] {
