@@ -13,9 +13,9 @@ const env = useServer();
 /** What the "server" in front of one client does to envelopes on their way to it. */
 interface Forgery {
   /** Flip the last byte (in the AEAD tag) of envelopes from this account. */
-  damageFrom?: string;
+  damageFrom?: string | undefined;
   /** Deliver envelopes from `from` as if `as` (account and device) had sent them. */
-  relabel?: { from: string; as: { accountId: string; deviceId: number } };
+  relabel?: { from: string; as: { accountId: string; deviceId: number } } | undefined;
 }
 
 async function person(base: string, forgery?: Forgery): Promise<TestClient & { username: string }> {
