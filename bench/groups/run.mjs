@@ -3,10 +3,14 @@
 // sender's cost of one group message against sending it pairwise to n devices with the 1:1 protocol
 // (SessionManager.encryptForDevices). Run with `npm run bench:groups` (builds first). Last line: one JSON object.
 //
+// The server's verification of each commit (MlsDeliveryService.verifyCommit, issue 14) is timed beside it: `ds_*_ms`,
+// the event-loop time the server spends before it orders the commit.
+//
 // Environment: BENCH_GROUP_SIZES=100,1000,10000  BENCH_GROUP_PROVIDERS=native,default  BENCH_PAIRWISE=1  BENCH_FILLED=1
 import { performance } from 'node:perf_hooks';
 import {
   InMemoryProtocolStore,
+  MlsDeliveryService,
   MlsEngine,
   SessionManager,
   encodeIdentityKey,
@@ -56,17 +60,29 @@ async function groupRun(n, providerName, people) {
   const options = { crypto, isTrustedIdentity: people.isTrustedIdentity, ...(mlsCryptoProvider ? { mlsCryptoProvider } : {}) };
   const a = new MlsEngine(options); // the creator, who also adds and removes
   const b = new MlsEngine(options); // a member who joins by Welcome and processes everything
+  const ds = new MlsDeliveryService({ crypto, isTrustedIdentity: people.isTrustedIdentity, ...(mlsCryptoProvider ? { mlsCryptoProvider } : {}) });
   const [creator, joiner, removed, ...others] = people.devices;
   const extra = others.pop(); // added later, one by one
   const r = {};
   const commits = []; // every commit after the batch add, in order (for members who join late and catch up)
+  /** The DS's verification of `commit`, which moves the group from `before` to `after` (GroupInfos exported untimed). */
+  const verified = async (name, engine, before, commit, after) => {
+    const current = await engine.exportGroupInfo(before);
+    const next = await engine.exportGroupInfo(after);
+    const t = performance.now();
+    const result = await ds.verifyCommit(current, commit, next);
+    r[`ds_${name}_ms`] = ms(t);
+    if (result.next.members.length !== membersOfGroup(after).length) throw new Error(`${name}: the DS derived the wrong members`);
+  };
 
   let t0 = performance.now();
   let stateA = await a.createGroup(creator.mls);
+  const empty = stateA;
   const batch = await a.addMembers(stateA, [joiner, removed, ...others].map((d) => d.bundle.publicKeyPackage));
   stateA = batch.state;
   r.create_ms = ms(t0);
   r.welcome_kb = kb(batch.welcome.length);
+  if (providerName === 'native') await verified('batch_add', a, empty, batch.commit, stateA);
 
   t0 = performance.now();
   let stateB = await b.joinFromWelcome(joiner.bundle.privateKeyPackage, batch.welcome);
@@ -84,6 +100,7 @@ async function groupRun(n, providerName, people) {
     t = performance.now();
     const processed = await engines[1].processMessage(states()[1], result.commit);
     r[`${name}_process_ms`] = ms(t);
+    if (providerName === 'native') await verified(name, engines[0], mine, result.commit, result.state);
     commits.push(result.commit);
     if (committer === 'a') [stateA, stateB] = [result.state, processed.state];
     else [stateB, stateA] = [result.state, processed.state];

@@ -29,6 +29,8 @@ import { registerGroupRoutes } from './routes/groups.js';
 import { SECURITY_HEADERS, registerWebApp } from './web/static.js';
 import { attachWebSockets } from './websocket/delivery.js';
 import type { WebSocketEndpoints, WebSocketOptions } from './websocket/delivery.js';
+import { inProcessVerifier } from './ds/commit-verifier.js';
+import type { CommitVerifier } from './ds/commit-verifier.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -41,6 +43,11 @@ export interface AppDeps {
   readonly now?: () => number;
   /** WebSocket timings (keepalive, auth timeout, provisioning lifetime); tests shorten them. */
   readonly websocket?: WebSocketOptions;
+  /**
+   * Where MLS commits are verified (ds/commit-verifier.ts): main.ts gives worker threads (`--ds-threads`); without
+   * one they are verified on the event loop.
+   */
+  readonly verifier?: CommitVerifier;
 }
 
 export interface App {
@@ -151,6 +158,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const metrics = new Metrics();
   const ctx = new ServerContext(config, deps.repo, deps.blobs, deps.bus, metrics, deps.usernameKey, fastify.log, deps.now);
+  const verifier = deps.verifier ?? inProcessVerifier(deps.repo, ctx.crypto);
   const waiters = new DeviceWaiters(deps.bus);
 
   // At most maxConnectionsPerIp open connections per address: one more is closed as it arrives, before it is read.
@@ -204,6 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       // The error's own message may name internals; log its type and code only, answer with the generic text.
       request.log.error({ err: { type: error.name, code: error.code }, route: request.routeOptions.url }, 'internal error');
     }
+    if (apiError.code === 'SERVER_BUSY') void reply.header('retry-after', '5');
     if (apiError.code === 'RATE_LIMITED' && typeof apiError.details?.retryAfter === 'number') {
       void reply.header('retry-after', String(apiError.details.retryAfter));
     }
@@ -253,7 +262,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerKeyRoutes(fastify, ctx);
   registerMessageRoutes(fastify, ctx, waiters);
   registerAttachmentRoutes(fastify, ctx);
-  registerGroupRoutes(fastify, ctx);
+  registerGroupRoutes(fastify, ctx, verifier);
   await registerWebApp(fastify);
   await fastify.ready();
 
@@ -296,6 +305,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         } finally {
           clearInterval(reaper);
         }
+        await verifier.close();
         await deps.bus.close();
         await deps.repo.close();
       })();

@@ -152,6 +152,8 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** Where the username-hash key is kept (created 0600 when missing) unless SAMIZDAT_USERNAME_KEY gives it. */
   readonly usernameKeyFile: string;
+  /** Worker threads that verify MLS commits (ds/threaded-verifier.ts); 0: on the event loop. */
+  readonly dsThreads: number;
 }
 
 export interface RawOptions {
@@ -164,10 +166,12 @@ export interface RawOptions {
   readonly maxConnectionsPerIp?: string | undefined;
   readonly metricsToken?: string | undefined;
   readonly usernameKeyFile?: string | undefined;
+  readonly dsThreads?: string | undefined;
 }
 
 const MAX_RATE_PER_MINUTE = 1_000_000_000;
 const MAX_CONNECTIONS_PER_IP = 1_000_000;
+const MAX_DS_THREADS = 64;
 /** A metrics token is a header value: visible ASCII, long enough not to be guessed. */
 const METRICS_TOKEN = /^[\x21-\x7e]{16,512}$/;
 
@@ -249,5 +253,6 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv, cwd = p
       ENV_LIMITS.map(({ key, env: name, min, max }) => [key, parseLimit(pick(undefined, name), name, DEFAULT_LIMITS[key], min ?? 1, max)]),
     ),
   };
-  return { port, host, dataDir, databaseUrl, natsUrl, logLevel: logLevel as LogLevel, limits, metricsToken, usernameKeyFile };
+  const dsThreads = parseLimit(pick(flags.dsThreads, 'SAMIZDAT_DS_THREADS'), 'delivery service threads', 1, 0, MAX_DS_THREADS);
+  return { port, host, dataDir, databaseUrl, natsUrl, logLevel: logLevel as LogLevel, limits, metricsToken, usernameKeyFile, dsThreads };
 }

@@ -40,6 +40,7 @@ export const ERRORS = {
   GROUP_TOO_LARGE: { status: 403, message: 'The group would have more members than this server allows.' },
   NOT_A_GROUP_MEMBER: { status: 403, message: 'This device is not a member of the group.' },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down; retry shortly.' },
+  SERVER_BUSY: { status: 503, message: 'The server is verifying too many group changes at once; retry in a few seconds.' },
   INTERNAL: { status: 500, message: 'Internal server error.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

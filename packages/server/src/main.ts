@@ -15,6 +15,9 @@ import type { MessageBus } from './bus/bus.js';
 import { LocalBus } from './bus/bus.js';
 import { NatsBus } from './bus/nats-bus.js';
 import { openRepository } from './store/open-repository.js';
+import { inProcessVerifier, registeredIdentity } from './ds/commit-verifier.js';
+import { ThreadedVerifier } from './ds/threaded-verifier.js';
+import { NodeCryptoProvider } from '@samizdat/protocol/node';
 
 /**
  * The username-hash key: from SAMIZDAT_USERNAME_KEY (hex, shared by all nodes), else kept in --username-key-file
@@ -52,6 +55,7 @@ function parseArgs(argv: string[]): RawOptions {
     .option('--metrics-token <token>', 'serve /metrics to requests with "Authorization: Bearer <token>" (SAMIZDAT_METRICS_TOKEN; without it /metrics is off)')
     .option('--username-key-file <file>', 'the username-hash key (SAMIZDAT_USERNAME_KEY_FILE, default <data-dir>/username.key)')
     .option('--max-connections-per-ip <n>', 'open connections per remote address (SAMIZDAT_MAX_CONNECTIONS_PER_IP, default 256)')
+    .option('--ds-threads <n>', 'worker threads that verify MLS group commits, off the event loop (SAMIZDAT_DS_THREADS, default 1; 0: on it)')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   program.parse(argv, { from: 'node' });
@@ -78,7 +82,12 @@ async function main(): Promise<void> {
     const repo = await openRepository(config);
     const blobs = await LocalBlobStore.open(config.dataDir);
     const bus: MessageBus = config.natsUrl ? await NatsBus.connect(config.natsUrl) : new LocalBus();
-    app = await buildApp({ config, repo, blobs, bus, usernameKey });
+    const local = inProcessVerifier(repo, new NodeCryptoProvider());
+    const verifier =
+      config.dsThreads > 0
+        ? new ThreadedVerifier({ threads: config.dsThreads, maxQueued: 8 * config.dsThreads, isRegistered: registeredIdentity(repo), addsOf: (c) => local.addsOf(c) })
+        : local;
+    app = await buildApp({ config, repo, blobs, bus, usernameKey, verifier });
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -20,7 +20,16 @@ describe('resolveConfig', () => {
       limits: DEFAULT_LIMITS,
       metricsToken: undefined,
       usernameKeyFile: '/srv/samizdat/data/username.key',
+      dsThreads: 1,
     });
+  });
+
+  it('reads the delivery service threads from --ds-threads or SAMIZDAT_DS_THREADS (0: the event loop), and rejects bad counts', () => {
+    expect(resolveConfig({ dsThreads: '3' }, { SAMIZDAT_DS_THREADS: '2' }, CWD).dsThreads).toBe(3);
+    expect(resolveConfig({}, { SAMIZDAT_DS_THREADS: '0' }, CWD).dsThreads).toBe(0);
+    for (const bad of ['-1', '65', '1.5', 'two']) {
+      expect(() => resolveConfig({ dsThreads: bad }, {}, CWD)).toThrow(ConfigError);
+    }
   });
 
   it('reads every setting from its SAMIZDAT_* environment variable', () => {

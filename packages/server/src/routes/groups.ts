@@ -23,13 +23,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import { EnvelopeType, ProtocolError, ProtocolErrorCode, decodeEnvelope, toHex } from '@samizdat/protocol';
-import type { MlsDeliveryService, PublicGroupView } from '@samizdat/protocol';
+import type { PublicGroupView } from '@samizdat/protocol';
 import type { ServerContext } from '../context.js';
 import { ApiError, quotaError } from '../errors.js';
 import { fromBase64, toBase64 } from '../http.js';
 import { QuotaExceededError, StaleEpochError, memberKey, uniqueMembers } from '../store/repository.js';
 import type { GroupMember, StoredGroupEnvelope } from '../store/repository.js';
-import { groupDeliveryService } from '../delivery-service.js';
+import type { CommitVerifier } from '../ds/commit-verifier.js';
 import { AccountId, Base64, DeviceId, ErrorResponse } from '../schemas.js';
 import { checkGroupEnvelope, sendGroupMessage, wakeGroup } from '../send.js';
 
@@ -111,7 +111,7 @@ function groupInfoOf(text: string, max: number): Uint8Array {
 }
 
 
-export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext, ds: CommitVerifier): void {
   // Body limits from what each route may carry (base64 in JSON, plus room for the rest of the object): a message is
   // one envelope, a commit two envelopes and a GroupInfo, a new group a GroupInfo. Authentication runs before the
   // body is read (app.ts), so only a device can make the server read one.
@@ -120,7 +120,6 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
   const groupInfoText = base64Length(ctx.config.limits.maxGroupInfoBytes);
   const newGroupInfoText = base64Length(ctx.config.limits.maxNewGroupInfoBytes);
   const JSON_ROOM = 1024;
-  const ds: MlsDeliveryService = groupDeliveryService(ctx.repo, ctx.crypto);
 
   app.post<{ Body: Static<typeof CreateBody> }>(
     '/v1/groups',

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import postgres from 'postgres';
 import {
@@ -41,6 +42,10 @@ import { openRepository } from '../../src/store/open-repository.js';
 import { PostgresRepository } from '../../src/store/postgres/postgres-repository.js';
 import type { Repository } from '../../src/store/repository.js';
 import type { WebSocketOptions } from '../../src/websocket/delivery.js';
+import { inProcessVerifier, registeredIdentity } from '../../src/ds/commit-verifier.js';
+import type { CommitVerifier } from '../../src/ds/commit-verifier.js';
+import { ThreadedVerifier } from '../../src/ds/threaded-verifier.js';
+import { REPO_ROOT, buildServer } from './child-server.js';
 
 /** The databases and brokers the integration tests expect on this machine. */
 export const TEST_POSTGRES_URL = process.env.SAMIZDAT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -75,6 +80,11 @@ export interface StartServerOptions {
   readonly now?: () => number;
   /** Default TEST_METRICS_TOKEN; `undefined` starts a server whose /metrics is off. */
   readonly metricsToken?: string | undefined;
+  /**
+   * Worker threads that verify MLS commits, as the real server runs them (`--ds-threads`; they load the compiled
+   * worker, so dist/ is brought up to date first). Default 0: verified on the event loop.
+   */
+  readonly dsThreads?: number;
 }
 
 export interface TestServer {
@@ -106,6 +116,9 @@ export function newPostgresSchema(databaseUrl = TEST_POSTGRES_URL): { readonly n
   };
 }
 
+/** The compiled Delivery Service worker (buildServer brings it up to date). */
+export const DS_WORKER = pathToFileURL(join(REPO_ROOT, 'packages/server/dist/ds/ds-worker.js'));
+
 export async function startServer(options: StartServerOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'samizdat-server-'));
   const logs: string[] = [];
@@ -125,6 +138,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     metricsToken: 'metricsToken' in options ? options.metricsToken : TEST_METRICS_TOKEN,
     usernameKeyFile: join(dataDir, 'username.key'),
+    dsThreads: options.dsThreads ?? 0,
   };
   const ownSchema = options.databaseUrl !== undefined && options.postgresSchema === undefined ? newPostgresSchema(options.databaseUrl) : undefined;
   const cleanUps: (() => Promise<void>)[] = [async () => rmSync(dataDir, { recursive: true, force: true })];
@@ -148,7 +162,20 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
     bus = options.natsUrl
       ? await NatsBus.connect(options.natsUrl, { subjectPrefix: options.natsSubjectPrefix ?? `test.${randomBytes(6).toString('hex')}` })
       : new LocalBus();
+    let verifier: CommitVerifier | undefined;
+    if (config.dsThreads > 0) {
+      await buildServer();
+      const local = inProcessVerifier(repo, new NodeCryptoProvider());
+      verifier = new ThreadedVerifier({
+        threads: config.dsThreads,
+        maxQueued: 8 * config.dsThreads,
+        isRegistered: registeredIdentity(repo),
+        addsOf: (c) => local.addsOf(c),
+        workerUrl: DS_WORKER,
+      });
+    }
     const app = await buildApp({
+      ...(verifier ? { verifier } : {}),
       config,
       repo,
       blobs,

@@ -11,7 +11,7 @@ import { MlsTestGroup, engine, envelopeOf } from '../helpers/mls-group.js';
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer();
+  server = await startServer({ dsThreads: 1 }); // As the real server runs: commits verified on a worker thread.
 });
 
 afterAll(async () => {
