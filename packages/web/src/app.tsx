@@ -5,7 +5,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { Client, ClientOptions, ClientStore } from '@samizdat/client';
 import { ConnectionBanner } from './components/connection-banner.js';
-import { Messenger, describeError, useMessenger } from './state/messenger.js';
+import { Messenger, chatsOf, describeError, stateOf, useMessenger } from './state/messenger.js';
 import { navigate, useRoute } from './state/router.js';
 import { eraseProfile, openAccount, openProfile } from './state/session.js';
 import { clearSettings } from './state/settings.js';
@@ -15,6 +15,7 @@ import { DevicesScreen } from './screens/devices-screen.js';
 import { GroupInfoScreen } from './screens/group-info-screen.js';
 import { NewChatScreen } from './screens/new-chat-screen.js';
 import { NewGroupScreen } from './screens/new-group-screen.js';
+import { RequestsScreen } from './screens/requests-screen.js';
 import { SettingsScreen } from './screens/settings-screen.js';
 import { VerifyScreen } from './screens/verify-screen.js';
 import { WelcomeScreen } from './screens/welcome-screen.js';
@@ -79,16 +80,21 @@ export function App() {
 
 function Shell({ messenger, onErase }: { messenger: Messenger; onErase: () => void }) {
   const route = useRoute();
-  const { conversations } = useMessenger(messenger);
-  const unread = conversations.reduce((sum, c) => sum + c.unread, 0);
+  const snapshot = useMessenger(messenger);
+  // Message requests never count as unread (nor do blocked chats): only the chats the user talks in.
+  const unread = chatsOf(snapshot).reduce((sum, c) => sum + c.unread, 0);
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) Samizdat` : 'Samizdat';
   }, [unread]);
   const activePeer = route.name === 'chat' ? route.peer : route.name === 'group' ? route.group : undefined;
+  const requestsActive = route.name === 'requests' || (route.name === 'chat' && stateOf(snapshot, route.peer) === 'request');
   let detail;
   switch (route.name) {
     case 'chat':
       detail = <ConversationScreen key={route.peer} messenger={messenger} peer={route.peer} />;
+      break;
+    case 'requests':
+      detail = <RequestsScreen messenger={messenger} />;
       break;
     case 'new':
       detail = <NewChatScreen messenger={messenger} />;
@@ -124,7 +130,7 @@ function Shell({ messenger, onErase }: { messenger: Messenger; onErase: () => vo
       <ConnectionBanner messenger={messenger} onErase={onErase} />
       <div className="panes">
         <aside className="sidebar">
-          <ChatList messenger={messenger} activePeer={activePeer} />
+          <ChatList messenger={messenger} activePeer={activePeer} requestsActive={requestsActive} />
         </aside>
         <main className="main" id="main">
           {detail}

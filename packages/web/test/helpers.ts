@@ -97,6 +97,22 @@ export async function openChat(page: Page, username: string): Promise<void> {
   await page.getByRole('log', { name: `Messages with ${username}` }).waitFor();
 }
 
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** From the chat list, "Message requests", then the request of `name` (a username, or a group's name). */
+export async function openRequest(page: Page, name: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Chats' }).getByRole('link', { name: /^Message requests, \d+$/ }).click();
+  await page.getByRole('navigation', { name: 'Message requests' }).getByRole('link', { name: new RegExp(`^${escapeRegExp(name)}\\b`) }).click();
+  await page.getByRole('region', { name: 'Message request', exact: true }).waitFor();
+}
+
+/** Opens the message request of `name` and accepts it: it becomes an ordinary chat, with the composer. */
+export async function acceptRequest(page: Page, name: string): Promise<void> {
+  await openRequest(page, name);
+  await page.getByRole('region', { name: 'Message request', exact: true }).getByRole('button', { name: 'Accept' }).click();
+  await page.getByRole('textbox', { name: 'Message' }).waitFor();
+}
+
 /** From an open group conversation, its info (members, admins, add, remove, leave). */
 export async function openGroupInfo(page: Page): Promise<void> {
   await page.getByRole('link', { name: 'Group info' }).click();

@@ -11,7 +11,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../../server/test/helpers/child-server.js';
 import type { ServerProcess } from '../../server/test/helpers/child-server.js';
-import { buildAll, launchChromium, messageWith, openApp, openChat, openGroupInfo, registerInPage, sendInPage } from './helpers.js';
+import { acceptRequest, buildAll, launchChromium, messageWith, openApp, openChat, openGroupInfo, registerInPage, sendInPage } from './helpers.js';
 import type { AppPage } from './helpers.js';
 
 let dataDir: string;
@@ -99,7 +99,8 @@ describe('one account on several browsers', () => {
     // Alice and Bob talk first.
     await openChat(a1.page, 'bob');
     await sendInPage(a1.page, 'Hi Bob, one browser so far');
-    await openChat(b.page, 'alice');
+    // Alice is a stranger to Bob: her chat is a message request until he accepts it.
+    await acceptRequest(b.page, 'alice');
     await sendInPage(b.page, 'Hi Alice');
     await shownOnceEverywhere('Hi Bob, one browser so far', [a1, b], [a1]);
     await shownOnceEverywhere('Hi Alice', [a1, b], [b]);
@@ -172,8 +173,10 @@ describe('one account on several browsers', () => {
     await a1.page.getByRole('log', { name: `Messages in ${GROUP}` }).getByText('You added dan.').waitFor({ timeout: 15_000 });
     const groupItem = (app: AppPage) => app.page.getByRole('navigation', { name: 'Chats' }).getByRole('link', { name: new RegExp(`^${GROUP}, group`) });
     await groupItem(a2).waitFor({ timeout: 15_000 });
-    await groupItem(b).waitFor({ timeout: 15_000 });
-    await groupItem(b).click();
+    // Carla is a stranger to Dan: the group is a message request until he accepts it.
+    await b.page.getByRole('navigation', { name: 'Chats' }).getByRole('link', { name: /^Message requests/ }).waitFor({ timeout: 15_000 });
+    await acceptRequest(b.page, GROUP);
+    await groupItem(b).waitFor();
     await openGroupInfo(b.page);
     const carlaOnB = b.page.locator('[data-member="carla"]');
     await carlaOnB.getByText('2 devices').waitFor({ timeout: 15_000 });

@@ -13,7 +13,7 @@ import { cliDevice, removeHomes } from '../../cli/test/helpers.js';
 import type { CliDevice } from '../../cli/test/helpers.js';
 import { spawnServer } from '../../server/test/helpers/child-server.js';
 import type { ServerProcess } from '../../server/test/helpers/child-server.js';
-import { SCREENSHOTS, buildAll, launchChromium, makePng, messageWith, openApp, openChat, openGroupInfo, registerInPage, sendInPage } from './helpers.js';
+import { SCREENSHOTS, buildAll, launchChromium, makePng, messageWith, openApp, openChat, openGroupInfo, openRequest, registerInPage, sendInPage } from './helpers.js';
 import type { AppPage } from './helpers.js';
 
 let dataDir: string;
@@ -98,14 +98,17 @@ describe('web client', () => {
     const first = messageWith(alice.page, 'Hello Bob');
     await expect.poll(() => first.getAttribute('data-status'), { timeout: 15_000 }).toBe('delivered');
 
-    // Bob's chat list: the conversation, its last message and one unread.
-    const item = bob.page.getByRole('navigation', { name: 'Chats' }).getByRole('link', { name: /^alice, 1 unread/ });
-    await item.waitFor();
-    await expect.poll(() => item.textContent()).toContain('Hello Bob');
+    // Bob has never talked with Alice: her chat is a message request, with its last message; he reads it, and
+    // Alice is told so once he accepts it.
+    const requests = bob.page.getByRole('navigation', { name: 'Chats' }).getByRole('link', { name: 'Message requests, 1' });
+    await requests.waitFor();
     await shot(bob, 'chat-list');
-
+    await requests.click();
+    const item = bob.page.getByRole('navigation', { name: 'Message requests' }).getByRole('link', { name: /^alice/ });
+    await expect.poll(() => item.textContent()).toContain('Hello Bob');
     await item.click();
     await messageWith(bob.page, 'Hello Bob').waitFor();
+    await bob.page.getByRole('button', { name: 'Accept' }).click();
     await expect.poll(() => first.getAttribute('data-status'), { timeout: 15_000 }).toBe('read');
 
     await sendInPage(bob.page, 'Hi Alice! Got it.');
@@ -347,13 +350,15 @@ describe('web client', () => {
     await shot(alice, 'group-info');
     await alice.page.getByRole('link', { name: 'Back to the chat' }).click();
 
-    const erinsItem = erin.page.getByRole('navigation', { name: 'Chats' }).getByRole('link', { name: new RegExp(`^${GROUP}, group`) });
-    await erinsItem.waitFor({ timeout: 15_000 });
-    await erinsItem.click();
+    // Erin has never talked with Alice: the group is a message request until she accepts it.
+    await erin.page.getByRole('navigation', { name: 'Chats' }).getByRole('link', { name: /^Message requests/ }).waitFor({ timeout: 15_000 });
+    await openRequest(erin.page, GROUP);
     const erinsLog = erin.page.getByRole('log', { name: `Messages in ${GROUP}` });
     // Added to a group that exists: who added her, and the settings as they stand (not "alice named the group").
     await erinsLog.getByText('alice added you.').waitFor();
     await erinsLog.getByText(`This group is called “${GROUP}”.`, { exact: false }).waitFor();
+    await erin.page.getByText(`alice added you to ${GROUP}.`).waitFor();
+    await erin.page.getByRole('button', { name: 'Accept' }).click();
     // She joined after those were sent: MLS gives her no key to read them.
     expect(await messageWith(erin.page, 'Welcome to the club').count()).toBe(0);
     expect(await erin.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);

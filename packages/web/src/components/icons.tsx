@@ -4,7 +4,7 @@
  */
 import type { ReactNode } from 'react';
 
-export type IconName = 'plus' | 'devices' | 'settings' | 'back' | 'attach' | 'shield' | 'timer' | 'more' | 'clock' | 'check' | 'checks' | 'close' | 'file' | 'alert' | 'send' | 'group' | 'info';
+export type IconName = 'plus' | 'devices' | 'settings' | 'back' | 'attach' | 'shield' | 'timer' | 'more' | 'clock' | 'check' | 'checks' | 'close' | 'file' | 'alert' | 'send' | 'group' | 'info' | 'inbox' | 'block';
 
 const PATHS: Record<IconName, ReactNode> = {
   plus: <path d="M12 5v14M5 12h14" />,
@@ -70,6 +70,18 @@ const PATHS: Record<IconName, ReactNode> = {
       <path d="M2.5 20c0-3.6 2.9-6 6.5-6s6.5 2.4 6.5 6" />
       <circle cx="17" cy="9" r="2.5" />
       <path d="M17 14c2.8 0 4.5 1.9 4.5 4.8" />
+    </>
+  ),
+  inbox: (
+    <>
+      <path d="M3 13l3-8h12l3 8v6a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1z" />
+      <path d="M3 13h5l1.5 2.5h5L16 13h5" />
+    </>
+  ),
+  block: (
+    <>
+      <circle cx="12" cy="12" r="9" />
+      <path d="M5.6 5.6l12.8 12.8" />
     </>
   ),
   info: (

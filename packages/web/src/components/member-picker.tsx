@@ -64,7 +64,7 @@ export function MemberPicker({
     }
   };
   const suggestions = [...contacts.values()]
-    .filter((c) => c.username !== undefined && c.accountId !== me && !taken.has(c.accountId))
+    .filter((c) => c.username !== undefined && c.accountId !== me && !taken.has(c.accountId) && !c.blocked)
     .sort((a, b) => (a.username ?? '').localeCompare(b.username ?? ''))
     .slice(0, MAX_SUGGESTIONS);
 

@@ -1,20 +1,23 @@
 /**
- * The chat list: every conversation with its last message, time and unread count, newest first. Groups carry a
- * group avatar and "group" in their accessible name; their previews name who wrote.
+ * The chat list: every conversation the user talks in, with its last message, time and unread count, newest first.
+ * Message requests are not among them: one "Message requests" entry at the top (with how many) opens them; a blocked
+ * account's chat is not listed (Settings → Blocked lists who is blocked).
  */
+import { ConversationItem } from '../components/conversation-item.js';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
-import { listOf, previewOf, shortTime } from '../state/format.js';
+import { listOf } from '../state/format.js';
 import type { Messenger } from '../state/messenger.js';
-import { useMessenger } from '../state/messenger.js';
+import { chatsOf, requestsOf, useMessenger } from '../state/messenger.js';
 import { isGroupId } from '../state/router.js';
 import { useSettings } from '../state/settings.js';
 
-export function ChatList({ messenger, activePeer }: { messenger: Messenger; activePeer: string | undefined }) {
-  const { conversations, typing, groups } = useMessenger(messenger);
+export function ChatList({ messenger, activePeer, requestsActive }: { messenger: Messenger; activePeer: string | undefined; requestsActive: boolean }) {
+  const snapshot = useMessenger(messenger);
+  const chats = chatsOf(snapshot);
+  const requests = requestsOf(snapshot);
   const { displayName } = useSettings();
   const me = messenger.client.accountId;
-  const nameOf = (id: string) => (id === me ? 'You' : messenger.nameOf(id));
   return (
     <nav className="chat-list" aria-label="Chats">
       <header className="pane-header">
@@ -39,7 +42,31 @@ export function ChatList({ messenger, activePeer }: { messenger: Messenger; acti
           </Link>
         </div>
       </header>
-      {conversations.length === 0 ? (
+      {requests.length > 0 && (
+        <ul className="conversations requests-entry">
+          <li>
+            <Link
+              to={{ name: 'requests' }}
+              className={`conversation-item${requestsActive ? ' active' : ''}`}
+              label={`Message requests, ${requests.length}`}
+            >
+              <span className="avatar requests" aria-hidden="true">
+                <Icon name="inbox" size={22} />
+              </span>
+              <span className="conversation-text">
+                <span className="conversation-top">
+                  <span className="conversation-name">Message requests</span>
+                  <span className="request-count">{requests.length}</span>
+                </span>
+                <span className="conversation-bottom">
+                  <span className="preview">{listOf(requests.slice(0, 3).map((r) => messenger.nameOf(r.conversation)))}</span>
+                </span>
+              </span>
+            </Link>
+          </li>
+        </ul>
+      )}
+      {chats.length === 0 ? (
         <div className="empty">
           <p>No chats yet.</p>
           <div className="row center">
@@ -53,49 +80,16 @@ export function ChatList({ messenger, activePeer }: { messenger: Messenger; acti
         </div>
       ) : (
         <ul className="conversations">
-          {conversations.map((summary) => {
-            const group = isGroupId(summary.conversation);
-            const left = group && groups.get(summary.conversation)?.active === false;
-            const name = summary.conversation === me ? 'Note to self' : messenger.nameOf(summary.conversation);
-            const last = summary.lastMessage;
-            const typists = typing.get(summary.conversation);
-            const preview = typists
-              ? group
-                ? `${listOf(typists.map(nameOf))} ${typists.length === 1 ? 'is' : 'are'} typing…`
-                : 'typing…'
-              : last
-                ? previewOf(last, nameOf, { me, group })
-                : group
-                  ? 'No messages yet'
-                  : '';
-            return (
-              <li key={summary.conversation}>
-                <Link
-                  to={{ name: 'chat', peer: summary.conversation }}
-                  className={`conversation-item${summary.conversation === activePeer ? ' active' : ''}`}
-                  label={`${name}${group ? `, group${left ? ', no longer a member' : ''}` : ''}${summary.unread ? `, ${summary.unread} unread` : ''}`}
-                >
-                  <span className={`avatar${group ? ' group' : ''}`} aria-hidden="true">
-                    {group ? <Icon name="group" size={22} /> : name.slice(0, 1).toUpperCase()}
-                  </span>
-                  <span className="conversation-text">
-                    <span className="conversation-top">
-                      <span className="conversation-name">{name}</span>
-                      {last && <time dateTime={new Date(last.timestamp).toISOString()}>{shortTime(last.timestamp)}</time>}
-                    </span>
-                    <span className="conversation-bottom">
-                      <span className="preview">{preview}</span>
-                      {summary.unread > 0 && (
-                        <span className="unread" data-testid="unread">
-                          {summary.unread}
-                        </span>
-                      )}
-                    </span>
-                  </span>
-                </Link>
-              </li>
-            );
-          })}
+          {chats.map((summary) => (
+            <ConversationItem
+              key={summary.conversation}
+              messenger={messenger}
+              summary={summary}
+              active={summary.conversation === activePeer}
+              typing={snapshot.typing.get(summary.conversation)}
+              left={isGroupId(summary.conversation) && snapshot.groups.get(summary.conversation)?.active === false}
+            />
+          ))}
         </ul>
       )}
     </nav>

@@ -3,21 +3,26 @@
  * composer (text, a file, replies, edits). Messages are sent with `queueIfOffline`: without a connection they stay
  * "sending" and go out when it returns. What is on screen is marked read while the page is visible. In a group,
  * incoming messages carry their sender's name, and a group this device left (or was removed from) stays readable
- * but takes no new messages.
+ * but takes no new messages. A message request shows the request bar instead of the composer (reading it is fine:
+ * the SDK holds its read receipts back until it is accepted), a blocked person's chat the blocked bar; the header's
+ * menu blocks, unblocks and deletes a chat with a person.
  */
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import type { ChangeEvent, FormEvent, KeyboardEvent } from 'react';
+import type { ChangeEvent, FocusEvent, FormEvent, KeyboardEvent } from 'react';
 import type { MessageRecord } from '@samizdat/client';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
 import { MessageItem } from '../components/message-item.js';
 import type { MessageActions } from '../components/message-item.js';
+import { BlockedBar, ConfirmBar, RequestBar, blockPerson, deleteChat } from '../components/request-bar.js';
+import type { PendingDecision } from '../components/request-bar.js';
 import { formatBytes } from '../state/attachments.js';
 import { TIMER_CHOICES, groupSettingsOf, listOf, timerLabel } from '../state/format.js';
 import type { GroupSettings, SystemContext } from '../state/format.js';
 import type { MessageChange, Messenger } from '../state/messenger.js';
-import { describeError, useGroupWatch, useMessenger } from '../state/messenger.js';
-import { isGroupId } from '../state/router.js';
+import { describeError, requestsOf, stateOf, useGroupWatch, useMessenger } from '../state/messenger.js';
+import { unblock } from '../state/requests.js';
+import { isGroupId, navigate } from '../state/router.js';
 
 const HISTORY_LIMIT = 500;
 /** "Started typing" is repeated this often while typing, and "stopped" sent after this long without a key. */
@@ -63,7 +68,14 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
   const composer = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const typingState = useRef<{ startedAt: number; idle: ReturnType<typeof setTimeout> | undefined }>({ startedAt: 0, idle: undefined });
-  const readOnly = snapshot.connection === 'replaced' || snapshot.connection === 'removed' || snapshot.connection === 'unauthorized' || !member;
+  const state = self ? 'accepted' : stateOf(snapshot, peer);
+  const request = state === 'request';
+  const blocked = !group && state === 'blocked';
+  const [menu, setMenu] = useState(false);
+  const [pending, setPending] = useState<PendingDecision>();
+  // Until the user decides, nothing is sent from here: no reply, reaction, timer or typing (the composer is not shown).
+  const readOnly =
+    snapshot.connection === 'replaced' || snapshot.connection === 'removed' || snapshot.connection === 'unauthorized' || !member || request || blocked;
   const online = snapshot.connection === 'open';
 
   // History, then live changes of this conversation.
@@ -91,12 +103,35 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
       },
       (err: unknown) => !cancelled && setError(describeError(err)),
     );
-    composer.current?.focus();
     return () => {
       cancelled = true;
       off();
     };
   }, [client, messenger, peer]);
+
+  // A conversation deleted (here, from another device, or by blocking a group's adder) closes: to the other
+  // requests if it was one and there are more, else to the chats.
+  const wasRequest = useRef(request);
+  wasRequest.current = request;
+  useEffect(
+    () =>
+      messenger.onConversationChange((change) => {
+        if (change.conversation !== peer || !change.deleted) return;
+        setMessages([]);
+        const more = wasRequest.current && requestsOf(messenger.getSnapshot()).some((r) => r.conversation !== peer);
+        navigate({ name: more ? 'requests' : 'chats' }, { replace: true });
+      }),
+    [messenger, peer],
+  );
+
+  // The composer takes the focus when it appears: on opening an ordinary chat, on accepting or unblocking. Before
+  // the chat list is read, whether this is a request is not known, so neither the composer nor a bar is shown.
+  const composerShown = snapshot.listed && !request && !blocked;
+  const wasShown = useRef(false);
+  useEffect(() => {
+    if (composerShown && !wasShown.current) composer.current?.focus();
+    wasShown.current = composerShown;
+  }, [composerShown]);
 
   // Mark read what is on screen, while the page is visible.
   const unread = messages.some((m) => m.direction === 'incoming' && m.kind === 'message' && m.readAt === undefined && !m.deleted);
@@ -278,10 +313,20 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
   }
   const onTimer = (event: ChangeEvent<HTMLSelectElement>) => run(client.setExpireTimer(peer, Number(event.target.value)));
 
+  // The header's menu (a person's chat): block or unblock, delete. It closes when focus leaves it.
+  const onMenuBlur = (event: FocusEvent<HTMLDivElement>) => {
+    if (!(event.relatedTarget instanceof Node && event.currentTarget.contains(event.relatedTarget))) setMenu(false);
+  };
+  const choose = (decision: PendingDecision | (() => void)) => () => {
+    setMenu(false);
+    if (typeof decision === 'function') decision();
+    else setPending(decision);
+  };
+
   return (
     <section className="conversation" aria-label={group ? `Conversation in ${name}` : `Conversation with ${name}`}>
       <header className="pane-header conversation-header">
-        <Link to={{ name: 'chats' }} className="icon-button back" label="Back to chats">
+        <Link to={{ name: request ? 'requests' : 'chats' }} className="icon-button back" label={request ? 'Back to message requests' : 'Back to chats'}>
           <Icon name="back" />
         </Link>
         <div className="peer">
@@ -323,6 +368,29 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
                   <Icon name="shield" />
                 </Link>
               )}
+              {!group && !request && (
+                <div className="header-menu" onBlur={onMenuBlur} onKeyDown={(e) => e.key === 'Escape' && setMenu(false)}>
+                  <button type="button" className="icon-button" aria-label="Conversation options" aria-expanded={menu} onClick={() => setMenu((m) => !m)}>
+                    <Icon name="more" />
+                  </button>
+                  {menu && (
+                    <div className="menu" role="group" aria-label="Conversation options">
+                      {blocked ? (
+                        <button type="button" onClick={choose(() => run(unblock(messenger, peer)))} autoFocus>
+                          Unblock {name}
+                        </button>
+                      ) : (
+                        <button type="button" onClick={choose(blockPerson(messenger, peer, name))} autoFocus>
+                          Block {name}…
+                        </button>
+                      )}
+                      <button type="button" onClick={choose(deleteChat(messenger, peer, name, false))}>
+                        Delete chat…
+                      </button>
+                    </div>
+                  )}
+                </div>
+              )}
             </>
           )}
         </div>
@@ -346,64 +414,83 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
         ))}
       </ol>
 
-      <form className="composer" onSubmit={(e) => void send(e)} aria-label="Write a message">
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
-        {!member && (
-          <p className="help" data-testid="not-a-member">
-            You are no longer in this group: its history stays here, but you cannot write in it or read what is said now.
-          </p>
-        )}
-        {(replyTo || editing) && (
-          <div className="compose-context">
-            <span>
-              {editing ? 'Editing your message' : `Replying to ${replyTo?.author === me ? 'yourself' : nameOf(replyTo?.author ?? '')}`}
-              {replyTo?.body ? `: ${replyTo.body.slice(0, 80)}` : ''}
-            </span>
-            <button type="button" className="icon-button small" onClick={cancelCompose} aria-label={editing ? 'Cancel editing' : 'Cancel reply'}>
-              <Icon name="close" size={16} />
+      {error && (pending || request || blocked) && (
+        <p className="error bar-error" role="alert">
+          {error}
+        </p>
+      )}
+      {!snapshot.listed ? null : pending ? (
+        <ConfirmBar pending={pending} onDone={() => setPending(undefined)} />
+      ) : request ? (
+        <RequestBar
+          messenger={messenger}
+          peer={peer}
+          name={name}
+          group={group}
+          adder={group && snapshot.addedBy.has(peer) ? nameOf(snapshot.addedBy.get(peer) ?? '') : undefined}
+        />
+      ) : blocked ? (
+        <BlockedBar messenger={messenger} peer={peer} name={name} />
+      ) : (
+        <form className="composer" onSubmit={(e) => void send(e)} aria-label="Write a message">
+          {error && (
+            <p className="error" role="alert">
+              {error}
+            </p>
+          )}
+          {!member && (
+            <p className="help" data-testid="not-a-member">
+              You are no longer in this group: its history stays here, but you cannot write in it or read what is said now.
+            </p>
+          )}
+          {(replyTo || editing) && (
+            <div className="compose-context">
+              <span>
+                {editing ? 'Editing your message' : `Replying to ${replyTo?.author === me ? 'yourself' : nameOf(replyTo?.author ?? '')}`}
+                {replyTo?.body ? `: ${replyTo.body.slice(0, 80)}` : ''}
+              </span>
+              <button type="button" className="icon-button small" onClick={cancelCompose} aria-label={editing ? 'Cancel editing' : 'Cancel reply'}>
+                <Icon name="close" size={16} />
+              </button>
+            </div>
+          )}
+          {file && (
+            <div className="compose-context">
+              <span>
+                <Icon name="attach" size={16} /> {file.name} ({formatBytes(file.size)})
+              </span>
+              <button type="button" className="icon-button small" onClick={() => setFile(undefined)} aria-label="Remove attachment">
+                <Icon name="close" size={16} />
+              </button>
+            </div>
+          )}
+          {upload && (
+            <div className="compose-context" role="status">
+              <span>Uploading {upload.name}…</span>
+              <progress value={upload.sent} max={upload.total || 1} aria-label={`Uploading ${upload.name}`} />
+            </div>
+          )}
+          <div className="compose-row">
+            <input ref={fileInput} type="file" className="visually-hidden" tabIndex={-1} onChange={onPick} aria-label="Attach a file" data-testid="file-input" />
+            <button type="button" className="icon-button" onClick={() => fileInput.current?.click()} aria-label="Attach a file" disabled={readOnly || editing !== undefined}>
+              <Icon name="attach" />
+            </button>
+            <textarea
+              ref={composer}
+              rows={1}
+              value={draft}
+              onChange={onDraft}
+              onKeyDown={onComposerKey}
+              placeholder={!member ? 'You are no longer in this group' : readOnly ? 'This browser cannot send now' : online ? 'Message' : 'Message (sent when back online)'}
+              aria-label="Message"
+              disabled={readOnly}
+            />
+            <button type="submit" className="primary" disabled={readOnly || upload !== undefined}>
+              {editing ? 'Save' : 'Send'}
             </button>
           </div>
-        )}
-        {file && (
-          <div className="compose-context">
-            <span>
-              <Icon name="attach" size={16} /> {file.name} ({formatBytes(file.size)})
-            </span>
-            <button type="button" className="icon-button small" onClick={() => setFile(undefined)} aria-label="Remove attachment">
-              <Icon name="close" size={16} />
-            </button>
-          </div>
-        )}
-        {upload && (
-          <div className="compose-context" role="status">
-            <span>Uploading {upload.name}…</span>
-            <progress value={upload.sent} max={upload.total || 1} aria-label={`Uploading ${upload.name}`} />
-          </div>
-        )}
-        <div className="compose-row">
-          <input ref={fileInput} type="file" className="visually-hidden" tabIndex={-1} onChange={onPick} aria-label="Attach a file" data-testid="file-input" />
-          <button type="button" className="icon-button" onClick={() => fileInput.current?.click()} aria-label="Attach a file" disabled={readOnly || editing !== undefined}>
-            <Icon name="attach" />
-          </button>
-          <textarea
-            ref={composer}
-            rows={1}
-            value={draft}
-            onChange={onDraft}
-            onKeyDown={onComposerKey}
-            placeholder={!member ? 'You are no longer in this group' : readOnly ? 'This browser cannot send now' : online ? 'Message' : 'Message (sent when back online)'}
-            aria-label="Message"
-            disabled={readOnly}
-          />
-          <button type="submit" className="primary" disabled={readOnly || upload !== undefined}>
-            {editing ? 'Save' : 'Send'}
-          </button>
-        </div>
-      </form>
+        </form>
+      )}
     </section>
   );
 }

@@ -1,9 +1,14 @@
-/** Settings: the display name and theme (kept in this browser), the account, and erasing this browser's data. */
+/**
+ * Settings: the display name and theme (kept in this browser), who is blocked (unblocking applies on every device of
+ * the account), the account, and erasing this browser's data.
+ */
 import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
 import type { Messenger } from '../state/messenger.js';
+import { blockedOf, describeError, useMessenger } from '../state/messenger.js';
+import { unblock } from '../state/requests.js';
 import { saveSettings, useSettings } from '../state/settings.js';
 import type { Theme } from '../state/settings.js';
 
@@ -15,7 +20,26 @@ const THEMES: readonly { readonly value: Theme; readonly label: string }[] = [
 
 export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; onErase: () => void }) {
   const settings = useSettings();
+  const snapshot = useMessenger(messenger);
   const client = messenger.client;
+  const blocked = blockedOf(snapshot, (id) => messenger.nameOf(id));
+  const [unblocking, setUnblocking] = useState<string>();
+  const [blockError, setBlockError] = useState<string>();
+  const [unblocked, setUnblocked] = useState<string>();
+  const onUnblock = async (accountId: string) => {
+    const name = messenger.nameOf(accountId);
+    setUnblocking(accountId);
+    setBlockError(undefined);
+    setUnblocked(undefined);
+    try {
+      await unblock(messenger, accountId);
+      setUnblocked(`Unblocked ${name}.`);
+    } catch (err) {
+      setBlockError(describeError(err));
+    } finally {
+      setUnblocking(undefined);
+    }
+  };
   const [name, setName] = useState(settings.displayName);
   const [saved, setSaved] = useState(false);
   const [erasing, setErasing] = useState(false);
@@ -64,6 +88,42 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
             </label>
           ))}
         </fieldset>
+
+        <section className="card" aria-labelledby="blocked-title">
+          <h3 id="blocked-title">Blocked</h3>
+          {blocked.length === 0 ? (
+            <p className="help">Nobody is blocked. Block someone from their message request, or from their chat’s options (⋯).</p>
+          ) : (
+            <>
+              <p className="help">They cannot message you or add you to groups, and nothing of yours is sent to them.</p>
+              <ul className="member-list" aria-label="Blocked people">
+                {blocked.map((c) => {
+                  const who = messenger.nameOf(c.accountId);
+                  return (
+                    <li key={c.accountId} data-blocked={who}>
+                      <div>
+                        <strong>{who}</strong>
+                      </div>
+                      <div className="member-actions">
+                        <button type="button" onClick={() => void onUnblock(c.accountId)} disabled={unblocking !== undefined} aria-label={`Unblock ${who}`}>
+                          Unblock
+                        </button>
+                      </div>
+                    </li>
+                  );
+                })}
+              </ul>
+            </>
+          )}
+          {blockError && (
+            <p className="error" role="alert">
+              {blockError}
+            </p>
+          )}
+          <p className="status-line" role="status">
+            {unblocked}
+          </p>
+        </section>
 
         <section className="card" aria-labelledby="account-title">
           <h3 id="account-title">Account</h3>

@@ -3,10 +3,32 @@
  * as one immutable snapshot that React reads with useSyncExternalStore; and a stream of message changes that an open
  * conversation applies to the history it loaded. Everything shown comes from the SDK's store (IndexedDB), so the
  * page shows the same thing online and offline, and after a reload.
+ *
+ * Every conversation carries its message-request state (the SDK's, packages/client/src/contacts/requests.ts): the chat
+ * list shows the accepted ones, "Message requests" the others, and a blocked account's chat is listed nowhere.
  */
 import { useEffect, useSyncExternalStore } from 'react';
 import { ClientError, ClientErrorCode } from '@samizdat/client';
 import type { Client, ContactRecord, ConversationSummary, DeliveryState, GroupView, MessageRecord } from '@samizdat/client';
+
+/** A conversation the user talks in, a message request, or a blocked account's (the SDK does not export its name). */
+export type ConversationState = NonNullable<ConversationSummary['state']>;
+
+/** A conversation of the chat list, with its state. */
+export interface ListedConversation {
+  readonly conversation: string;
+  readonly lastMessage: MessageRecord | undefined;
+  readonly unread: number;
+  readonly state: ConversationState;
+}
+
+/** A conversation accepted, blocked, unblocked or deleted, here or on another device of the account. */
+export interface ConversationChange {
+  readonly conversation: string;
+  readonly state: ConversationState;
+  /** Its messages were deleted. */
+  readonly deleted: boolean;
+}
 
 export interface MessengerSnapshot {
   readonly connection: DeliveryState;
@@ -14,11 +36,18 @@ export interface MessengerSnapshot {
   readonly browserOnline: boolean;
   /** The server's queue has been drained since the connection last opened. */
   readonly synced: boolean;
-  /** Newest first; groups nobody has written in yet are listed too (with no last message). */
-  readonly conversations: readonly ConversationSummary[];
+  /** The conversations below have been read from the store (until then, nobody's request state is known). */
+  readonly listed: boolean;
+  /**
+   * Newest first, whatever their state (see `chatsOf`, `requestsOf`); groups nobody has written in yet are listed
+   * too (with no last message).
+   */
+  readonly conversations: readonly ListedConversation[];
   readonly contacts: ReadonlyMap<string, ContactRecord>;
   /** Every group this device is or was in, by group id. */
   readonly groups: ReadonlyMap<string, GroupView>;
+  /** Who added this device to a group, by group id (groups joined through someone's Welcome). */
+  readonly addedBy: ReadonlyMap<string, string>;
   /** Conversations where someone is typing now: the account ids of who is. */
   readonly typing: ReadonlyMap<string, readonly string[]>;
 }
@@ -37,13 +66,16 @@ export class Messenger {
     connection: 'idle',
     browserOnline: navigator.onLine,
     synced: false,
+    listed: false,
     conversations: [],
     contacts: new Map(),
     groups: new Map(),
+    addedBy: new Map(),
     typing: new Map(),
   };
   private readonly listeners = new Set<() => void>();
   private readonly changeListeners = new Set<(change: MessageChange) => void>();
+  private readonly conversationListeners = new Set<(change: ConversationChange) => void>();
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly unsubscribe: (() => void)[] = [];
   private refreshing: Promise<void> | undefined;
@@ -60,8 +92,16 @@ export class Messenger {
       }),
       c.on('message-updated', (message) => this.changed({ kind: 'updated', message })),
       c.on('message-expired', (message) => this.changed({ kind: 'removed', message })),
-      c.on('typing', (event) => this.setTyping(event.conversation, event.author, event.action === 'started')),
+      c.on('typing', (event) => {
+        // Typing in a request is not shown (the SDK drops it in a person's request, but not in a group's).
+        if (event.action === 'started' && stateOf(this.snapshot, event.conversation) !== 'accepted') return;
+        this.setTyping(event.conversation, event.author, event.action === 'started');
+      }),
       c.on('identity-changed', () => void this.refresh()),
+      c.on('conversation-changed', (change) => {
+        for (const listener of [...this.conversationListeners]) listener(change);
+        void this.refresh();
+      }),
     );
     const online = () => {
       this.update({ browserOnline: navigator.onLine });
@@ -86,6 +126,12 @@ export class Messenger {
   onMessageChange(listener: (change: MessageChange) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
+  }
+
+  /** Conversations accepted, blocked, unblocked or deleted (here or on another device of the account), as it happens. */
+  onConversationChange(listener: (change: ConversationChange) => void): () => void {
+    this.conversationListeners.add(listener);
+    return () => this.conversationListeners.delete(listener);
   }
 
   async start(): Promise<void> {
@@ -128,19 +174,22 @@ export class Messenger {
       do {
         this.refreshAgain = false;
         const [conversations, contacts, groups] = await Promise.all([this.client.conversations(), this.client.contacts(), this.client.groups.list()]);
+        const records = await Promise.all(groups.map((g) => this.client.groups.find(g.groupId)));
         // A group nobody has written in has no message yet: listed by when it was made (joined).
         const listed = new Set(conversations.map((c) => c.conversation));
-        const quiet = await Promise.all(
-          groups
-            .filter((g) => g.active && !listed.has(g.groupId))
-            .map(async (g) => ({ conversation: g.groupId, lastMessage: undefined, unread: 0, at: (await this.client.groups.find(g.groupId)).createdAt })),
-        );
-        const at = (c: ConversationSummary & { at?: number }) => c.lastMessage?.timestamp ?? c.at ?? 0;
-        const sorted = [...conversations, ...quiet].sort((a, b) => at(b) - at(a)).map(({ conversation, lastMessage, unread }) => ({ conversation, lastMessage, unread }));
+        const quiet = records
+          .filter((g) => g.active && !listed.has(g.groupId))
+          .map((g) => ({ conversation: g.groupId, lastMessage: undefined, unread: 0, state: g.request ? 'request' : 'accepted', at: g.createdAt }) as const);
+        const at = (c: { lastMessage: MessageRecord | undefined; at?: number }) => c.lastMessage?.timestamp ?? c.at ?? 0;
+        const sorted = [...conversations, ...quiet]
+          .sort((a, b) => at(b) - at(a))
+          .map(({ conversation, lastMessage, unread, state }): ListedConversation => ({ conversation, lastMessage, unread, state: state ?? 'accepted' }));
         this.update({
+          listed: true,
           conversations: sorted,
           contacts: new Map(contacts.map((c) => [c.accountId, c])),
           groups: new Map(groups.map((g) => [g.groupId, g])),
+          addedBy: new Map(records.flatMap((g) => (g.addedBy === undefined ? [] : [[g.groupId, g.addedBy] as const]))),
         });
       } while (this.refreshAgain);
     })()
@@ -190,6 +239,27 @@ export class Messenger {
   }
 }
 
+/** The chat list proper: the conversations the user talks in (no message requests, nobody blocked). */
+export function chatsOf(snapshot: MessengerSnapshot): ListedConversation[] {
+  return snapshot.conversations.filter((c) => c.state === 'accepted');
+}
+
+/** The message requests, newest first. */
+export function requestsOf(snapshot: MessengerSnapshot): ListedConversation[] {
+  return snapshot.conversations.filter((c) => c.state === 'request');
+}
+
+/** The state of one conversation: a person never written with (no messages yet) is no request, just a new chat. */
+export function stateOf(snapshot: MessengerSnapshot, conversation: string): ConversationState {
+  if (snapshot.contacts.get(conversation)?.blocked) return 'blocked';
+  return snapshot.conversations.find((c) => c.conversation === conversation)?.state ?? 'accepted';
+}
+
+/** The blocked accounts, by name. */
+export function blockedOf(snapshot: MessengerSnapshot, nameOf: (accountId: string) => string): ContactRecord[] {
+  return [...snapshot.contacts.values()].filter((c) => c.blocked === true).sort((a, b) => nameOf(a.accountId).localeCompare(nameOf(b.accountId)));
+}
+
 export function useMessenger(messenger: Messenger): MessengerSnapshot {
   return useSyncExternalStore(messenger.subscribe, messenger.getSnapshot);
 }
@@ -220,6 +290,8 @@ export function describeError(err: unknown): string {
         return 'No one has that username.';
       case ClientErrorCode.LinkFailed:
         return 'Linking failed. Start again with a new code.';
+      case ClientErrorCode.Blocked:
+        return 'You blocked this person. Unblock them to write to them.';
       case ClientErrorCode.InvalidArgument:
       case ClientErrorCode.Timeout:
         return sentence(err.message);

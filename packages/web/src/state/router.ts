@@ -1,6 +1,6 @@
 /**
  * The app's routes, on the history API (the server answers index.html for every non-API path, so a reload or a
- * shared link of `/chat/…` opens the app there). No router library: eight routes do not need one.
+ * shared link of `/chat/…` opens the app there). No router library: nine routes do not need one.
  *
  * A conversation is a person (their 32-hex account id) or a group (its 64-hex MLS group id): both open at `/chat/…`.
  */
@@ -10,6 +10,7 @@ import { GROUP_ID_PATTERN } from '@samizdat/client';
 export type Route =
   | { readonly name: 'chats' }
   | { readonly name: 'chat'; readonly peer: string }
+  | { readonly name: 'requests' }
   | { readonly name: 'new' }
   | { readonly name: 'new-group' }
   | { readonly name: 'group'; readonly group: string }
@@ -29,6 +30,7 @@ export function parseRoute(pathname: string): Route {
   if (first === 'chat' && second !== undefined && (PEER.test(second) || isGroupId(second))) return { name: 'chat', peer: second };
   if (first === 'group' && second !== undefined && isGroupId(second)) return { name: 'group', group: second };
   if (first === 'verify' && second !== undefined && PEER.test(second)) return { name: 'verify', peer: second };
+  if (first === 'requests') return { name: 'requests' };
   if (first === 'new') return { name: 'new' };
   if (first === 'new-group') return { name: 'new-group' };
   if (first === 'devices') return { name: 'devices' };
