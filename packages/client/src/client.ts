@@ -538,7 +538,7 @@ export class Client extends Emitter<ClientEvents> {
       const me = this.account.accountId;
       const known = await this.knownDevices(me, false);
       if (!known?.delete(deviceId)) return;
-      await this.options.store.write((tx) => void this.saveKnownDevices(tx, me, known));
+      await this.options.store.write((tx) => this.saveKnownDevices(tx, me, known));
     });
     await this.groups.removeGoneDevices().catch(() => undefined);
   }
@@ -611,14 +611,7 @@ export class Client extends Emitter<ClientEvents> {
     const target = await this.requestTarget(peer);
     const wasRequest = (await this.requestState(target)) === 'request';
     await this.decide(target, 'accept');
-    if (!wasRequest || isGroupId(target)) return;
-    // What was read while it was a request: its sender learns now (read receipts were held back until accepted).
-    const read = (await this.options.store.listMessages(target, { limit: 1000 })).filter(
-      (m) => m.direction === 'incoming' && m.kind === 'message' && m.readAt !== undefined && !m.deleted,
-    );
-    if (read.length === 0) return;
-    const receipt: Content = { type: 'receipt', id: newMessageId(), timestamp: this.now(), receipt: 'read', targetIds: read.map((m) => m.id) };
-    await this.queue.run(() => this.sendToAccount(target, receipt, false));
+    if (wasRequest && !isGroupId(target)) await this.sendHeldReceipts(target);
   }
 
   /**
@@ -707,12 +700,23 @@ export class Client extends Emitter<ClientEvents> {
     }
     const contact = await store.getContact(conversation);
     if (contact?.blocked) throw new ClientError(ClientErrorCode.Blocked, 'this account is blocked: unblock it to write to it');
-    if (!contact?.accepted) {
-      await this.queue.run(async () => {
-        const current = await store.getContact(conversation);
-        await store.write((tx) => tx.putContact(contactWith(conversation, current, 'accept')));
-      });
-    }
+    if (contact?.accepted) return;
+    await this.queue.run(async () => {
+      const current = await store.getContact(conversation);
+      await store.write((tx) => tx.putContact(contactWith(conversation, current, 'accept')));
+    });
+    await this.announceDecision(conversation, 'accept');
+    await this.sendHeldReceipts(conversation);
+  }
+
+  /** What was read while `conversation` was a request: its sender learns now (read receipts wait for the accept). */
+  private async sendHeldReceipts(conversation: string): Promise<void> {
+    const read = (await this.options.store.listMessages(conversation, { limit: 1000 })).filter(
+      (m) => m.direction === 'incoming' && m.kind === 'message' && m.readAt !== undefined && !m.deleted,
+    );
+    if (read.length === 0) return;
+    const receipt: Content = { type: 'receipt', id: newMessageId(), timestamp: this.now(), receipt: 'read', targetIds: read.map((m) => m.id) };
+    await this.queue.run(() => this.sendToAccount(conversation, receipt, false));
   }
 
   // ---- sending ----
@@ -937,9 +941,7 @@ export class Client extends Emitter<ClientEvents> {
   async markRead(peer: Peer): Promise<number> {
     const conversation = await this.conversationOf(peer);
     const now = this.now();
-    const unread = (await this.options.store.listMessages(conversation.id, { limit: 100_000 })).filter(
-      (m) => m.direction === 'incoming' && m.kind === 'message' && m.readAt === undefined && !m.deleted,
-    );
+    const unread = await this.options.store.listUnread(conversation.id);
     if (unread.length === 0) return 0;
     const updated = unread.map((m) => ({ ...m, readAt: now, ...(m.expireTimer ? { expiresAt: now + m.expireTimer * 1000 } : {}) }));
     await this.options.store.write((tx) => updated.forEach((m) => tx.putMessage(m)));
@@ -1100,16 +1102,18 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   /** Device id → registration id of the devices we hold sessions with; undefined when we never fetched them. */
+  /** The devices of `accountId` we encrypt to (deviceId → registrationId); `own`: without this device. */
   private async knownDevices(accountId: string, own: boolean): Promise<Map<number, number> | undefined> {
-    const text = await this.options.store.getKv(`devices.${accountId}`);
-    if (text === undefined) return undefined;
-    const map = new Map<number, number>(JSON.parse(text) as [number, number][]);
+    const list = await this.options.store.getDeviceList(accountId);
+    if (list === undefined) return undefined;
+    const map = new Map<number, number>(list.devices.map((d) => [d.deviceId, d.registrationId]));
     if (own) map.delete(this.account.deviceId);
     return map;
   }
 
-  private async saveKnownDevices(tx: StoreTx, accountId: string, devices: ReadonlyMap<number, number>): Promise<void> {
-    tx.putKv(`devices.${accountId}`, JSON.stringify([...devices]));
+  /** Synchronous: called inside a store batch. */
+  private saveKnownDevices(tx: StoreTx, accountId: string, devices: ReadonlyMap<number, number>): void {
+    tx.putDeviceList({ accountId, devices: [...devices].map(([deviceId, registrationId]) => ({ deviceId, registrationId })) });
   }
 
   /** Fetches prekey bundles and starts sessions (PQXDH) with the devices of `accountId` (`*`: all of them). */
@@ -1129,7 +1133,7 @@ export class Client extends Emitter<ClientEvents> {
       await sessions.processPreKeyBundle({ account: accountId, device: d.deviceId }, d.bundle);
       known.set(d.deviceId, d.registrationId);
     }
-    await this.commitStaged(staged, (tx) => void this.saveKnownDevices(tx, accountId, known));
+    await this.commitStaged(staged, (tx) => this.saveKnownDevices(tx, accountId, known));
   }
 
   private async repairDevices(accountId: string, own: boolean, mismatch: { missingDevices: number[]; extraDevices: number[]; staleDevices: number[] }) {
@@ -1142,7 +1146,7 @@ export class Client extends Emitter<ClientEvents> {
         tx.putSession({ account: accountId, device }, undefined);
         known.delete(device);
       }
-      void this.saveKnownDevices(tx, accountId, known);
+      this.saveKnownDevices(tx, accountId, known);
     });
     for (const device of [...mismatch.missingDevices, ...mismatch.staleDevices]) {
       if (own && device === this.account.deviceId) continue;
@@ -1405,7 +1409,8 @@ export class Client extends Emitter<ClientEvents> {
         break;
       }
       case 'typing':
-        if (!outgoing) effects.typing = { conversation, author, authorDevice: from.device, action: c.action };
+        // Not from a group held as a message request (1:1 requests drop typing before this: applyContent).
+        if (!outgoing && !group?.request) effects.typing = { conversation, author, authorDevice: from.device, action: c.action };
         break;
       case 'timer': {
         if (group) effects.groupWrites.push({ ...group, expireTimer: c.expireTimer });

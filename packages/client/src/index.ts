@@ -8,6 +8,7 @@ export { Client, normalizeServerUrl } from './client.js';
 export type {
   ClientEvents,
   ClientOptions,
+  ConversationChangedEvent,
   IdentityChangedEvent,
   LinkOptions,
   Peer,
@@ -22,6 +23,7 @@ export type {
   ClientStore,
   ContactRecord,
   ConversationSummary,
+  DeviceListRecord,
   GroupRecord,
   MessageRecord,
   MessageStatus,
@@ -29,6 +31,7 @@ export type {
   StoreTx,
 } from './storage/store.js';
 export * from './content/content.js';
+export type { ConversationState } from './contacts/requests.js';
 export {
   ATTACHMENT_DIGEST_LENGTH,
   ATTACHMENT_IV_LENGTH,

@@ -101,6 +101,15 @@ export interface MessageRecord {
   readonly event?: 'identity-changed' | 'undecryptable' | 'timer-changed' | 'group-members' | 'group-updated' | 'history-unavailable';
 }
 
+/**
+ * The devices of an account that this device encrypts to (Sesame §2: the device list as last learned, from a bundle
+ * fetch or the server's device-list mismatch), with the registration id of each.
+ */
+export interface DeviceListRecord {
+  readonly accountId: string;
+  readonly devices: readonly { readonly deviceId: number; readonly registrationId: number }[];
+}
+
 /** An MLS group this device is (or was) in. */
 export interface GroupRecord {
   /** The MLS group id: 32 bytes as 64 lowercase hex characters; also the group conversation's id. */
@@ -149,6 +158,7 @@ export interface StoreTx {
   removeKyberPreKey(id: PreKeyId): void;
   addKyberBaseKey(id: PreKeyId, baseKey: Uint8Array): void;
   putContact(contact: ContactRecord): void;
+  putDeviceList(list: DeviceListRecord): void;
   /** Inserts or replaces (key: conversation, author, id). */
   putMessage(message: MessageRecord): void;
   deleteMessage(conversation: string, author: string, id: string): void;
@@ -178,10 +188,13 @@ export interface ClientStore {
   /** Case-insensitive. */
   findContactByUsername(username: string): Promise<ContactRecord | undefined>;
   listContacts(): Promise<ContactRecord[]>;
+  getDeviceList(accountId: string): Promise<DeviceListRecord | undefined>;
 
   getMessage(conversation: string, author: string, id: string): Promise<MessageRecord | undefined>;
   /** Oldest first; `before` (a timestamp) pages backwards; at most `limit` (the newest of those before). */
   listMessages(conversation: string, options?: { limit?: number; before?: number }): Promise<MessageRecord[]>;
+  /** Incoming messages of a conversation not read yet (and not deleted), oldest first. */
+  listUnread(conversation: string): Promise<MessageRecord[]>;
   /** Our outgoing messages of a conversation sent at any of `timestamps` (to resend them). */
   findOutgoingByTimestamp(conversation: string, timestamps: readonly number[]): Promise<MessageRecord[]>;
   /** Outgoing messages still pending, oldest first. */

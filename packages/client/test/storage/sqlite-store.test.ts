@@ -71,7 +71,7 @@ describe('SqliteClientStore on disk', () => {
     const path = join(dir, 'profile.db');
     const future = new Database(path);
     future.exec("CREATE TABLE from_the_future (x TEXT); INSERT INTO from_the_future VALUES ('keep me');");
-    future.pragma('user_version = 3');
+    future.pragma('user_version = 4');
     future.close();
     const before = sha256(path);
 
@@ -86,9 +86,24 @@ describe('SqliteClientStore on disk', () => {
     expect(existsSync(`${path}-wal`)).toBe(false);
 
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(3);
+    expect(check.pragma('user_version', { simple: true })).toBe(4);
     expect(check.pragma('journal_mode', { simple: true })).toBe('delete');
     check.close();
+  });
+
+  it('moves the device lists of a schema-2 profile out of the key-value table, typed', async () => {
+    const path = join(tempDir(), 'profile.db');
+    const old = new Database(path);
+    old.exec(`CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO kv VALUES ('devices.${'a'.repeat(32)}', '[[1,111],[3,333]]'), ('devices.${'b'.repeat(32)}', '[]'), ('other', 'kept');`);
+    old.pragma('user_version = 2');
+    old.close();
+    const store = SqliteClientStore.open(path);
+    expect(await store.getDeviceList('a'.repeat(32))).toEqual({ accountId: 'a'.repeat(32), devices: [{ deviceId: 1, registrationId: 111 }, { deviceId: 3, registrationId: 333 }] });
+    expect(await store.getDeviceList('b'.repeat(32))).toEqual({ accountId: 'b'.repeat(32), devices: [] });
+    expect(await store.getKv(`devices.${'a'.repeat(32)}`)).toBeUndefined();
+    expect(await store.getKv('other')).toBe('kept');
+    await store.close();
   });
 
   it('refuses a file that is not a database with STORAGE_ERROR', () => {

@@ -551,6 +551,41 @@ test('summarises conversations with their last message and unread count, most re
   }),
 );
 
+test('lists the unread messages of a conversation, oldest first', async (ctx) =>
+  withStore(ctx, async ({ store }) => {
+    const first = incoming(ALICE, 1, 1000, { receivedAt: 1500 });
+    const tie = incoming(ALICE, 2, 1000, { receivedAt: 1100 });
+    const later = incoming(ALICE, 3, 2000);
+    await store.write((tx) => {
+      for (const m of [later, first, tie]) tx.putMessage(m);
+      tx.putMessage(incoming(ALICE, 4, 1200, { readAt: 1300 }));
+      tx.putMessage(incoming(ALICE, 5, 1200, { deleted: true }));
+      tx.putMessage(incoming(ALICE, 6, 1200, { kind: 'system', event: 'identity-changed' }));
+      tx.putMessage(outgoing(ALICE, 7, 1200));
+      tx.putMessage(incoming(BOB, 8, 1200));
+    });
+    assertEqual(await store.listUnread(ALICE), [tie, first, later], 'incoming messages not read and not deleted, by timestamp then receivedAt');
+    await store.write((tx) => tx.putMessage({ ...first, readAt: 3000 }));
+    assertEqual(await store.listUnread(ALICE), [tie, later], 'after one is read');
+    assertEqual(await store.listUnread('nobody'), [], 'a conversation with none');
+  }),
+);
+
+test('stores device lists per account and replaces them', async (ctx) =>
+  withStore(ctx, async ({ store }) => {
+    assertEqual(await store.getDeviceList(ALICE), undefined, 'none yet');
+    const list = { accountId: ALICE, devices: [{ deviceId: 1, registrationId: 7 }, { deviceId: 4, registrationId: 2_147_483_647 }] };
+    await store.write((tx) => {
+      tx.putDeviceList(list);
+      tx.putDeviceList({ accountId: BOB, devices: [] });
+    });
+    assertEqual(await store.getDeviceList(ALICE), list, 'as written');
+    assertEqual(await store.getDeviceList(BOB), { accountId: BOB, devices: [] }, 'an empty list is a list');
+    await store.write((tx) => tx.putDeviceList({ accountId: ALICE, devices: [{ deviceId: 2, registrationId: 9 }] }));
+    assertEqual(await store.getDeviceList(ALICE), { accountId: ALICE, devices: [{ deviceId: 2, registrationId: 9 }] }, 'replaced');
+  }),
+);
+
 test('picks the last message of a conversation by timestamp, then by receivedAt', async (ctx) =>
   withStore(ctx, async ({ store }) => {
     const early = incoming(ALICE, 1, 1000, { receivedAt: 1100 });

@@ -21,10 +21,10 @@ import {
 } from '@samizdat/protocol';
 import type { KyberPreKey, OneTimePreKey, PreKeyId, ProtocolAddress, SignedPreKey } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../../errors.js';
-import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, GroupRecord, MessageRecord, StoreTx } from '../store.js';
+import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, DeviceListRecord, GroupRecord, MessageRecord, StoreTx } from '../store.js';
 
 /** The schema this code writes; a database with a newer one is refused (VersionError) rather than damaged. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const Stores = {
   kv: 'kv',
@@ -40,6 +40,7 @@ const Stores = {
   messages: 'messages',
   groups: 'groups',
   keyPackageBundles: 'key_package_bundles',
+  deviceLists: 'device_lists',
 } as const;
 
 type StoreName = (typeof Stores)[keyof typeof Stores];
@@ -81,6 +82,24 @@ const MIGRATIONS: readonly ((db: IDBDatabase, tx: IDBTransaction) => void)[] = [
   (db) => {
     db.createObjectStore(Stores.groups, { keyPath: 'groupId' });
     db.createObjectStore(Stores.keyPackageBundles, { keyPath: 'ref' });
+  },
+  // Device lists had been JSON [[deviceId, registrationId], …] under kv 'devices.<account>': moved, typed.
+  (db, tx) => {
+    db.createObjectStore(Stores.deviceLists, { keyPath: 'accountId' });
+    const kv = tx.objectStore(Stores.kv);
+    const request = kv.openCursor(IDBKeyRange.bound('devices.', 'devices.\uffff'));
+    request.onsuccess = () => {
+      const cursor = request.result;
+      if (cursor === null) return;
+      const row = cursor.value as KvRow;
+      const pairs = JSON.parse(row.value) as [number, number][];
+      tx.objectStore(Stores.deviceLists).put({
+        accountId: row.key.slice('devices.'.length),
+        devices: pairs.map(([deviceId, registrationId]) => ({ deviceId, registrationId })),
+      } satisfies DeviceListRecord);
+      cursor.delete();
+      cursor.continue();
+    };
   },
 ];
 
@@ -390,6 +409,19 @@ export class IndexedDbClientStore implements ClientStore {
     });
   }
 
+  listUnread(conversation: string): Promise<MessageRecord[]> {
+    const order = (a: MessageRecord, b: MessageRecord) => a.timestamp - b.timestamp || a.receivedAt - b.receivedAt;
+    return this.readOne(
+      Stores.messages,
+      (s) => s.index(Indexes.messagesUnread).getAll(IDBKeyRange.only([conversation, 1])),
+      (rows: MessageRow[]) => rows.map((r) => r.message).sort(order),
+    );
+  }
+
+  getDeviceList(accountId: string): Promise<DeviceListRecord | undefined> {
+    return this.readOne(Stores.deviceLists, (s) => s.get(accountId), (row: DeviceListRecord | undefined) => row);
+  }
+
   findOutgoingByTimestamp(conversation: string, timestamps: readonly number[]): Promise<MessageRecord[]> {
     return this.read(Stores.messages, (tx) => {
       const index = tx.objectStore(Stores.messages).index(Indexes.messagesByTime);
@@ -515,6 +547,9 @@ function writer(tx: IDBTransaction): StoreTx {
     },
     putContact(contact) {
       store(Stores.contacts).put(contactRow(contact));
+    },
+    putDeviceList(list) {
+      store(Stores.deviceLists).put(plain({ accountId: list.accountId, devices: list.devices.map((d) => ({ deviceId: d.deviceId, registrationId: d.registrationId })) }));
     },
     putMessage(message) {
       store(Stores.messages).put(messageRow(message));

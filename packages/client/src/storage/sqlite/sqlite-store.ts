@@ -19,10 +19,10 @@ import {
 } from '@samizdat/protocol';
 import type { KyberPreKey, OneTimePreKey, PreKeyId, ProtocolAddress, SignedPreKey } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../../errors.js';
-import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, GroupRecord, MessageRecord, StoreTx } from '../store.js';
+import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, DeviceListRecord, GroupRecord, MessageRecord, StoreTx } from '../store.js';
 
 /** The schema this code writes; a file with a newer one is refused rather than damaged. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,6 +44,10 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX messages_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL;`,
   `CREATE TABLE groups (group_id TEXT PRIMARY KEY, data TEXT NOT NULL, state BLOB NOT NULL);
    CREATE TABLE key_package_bundles (ref TEXT PRIMARY KEY, bundle BLOB NOT NULL);`,
+  // Device lists had been JSON [[deviceId, registrationId], …] under kv 'devices.<account>': the same, typed.
+  `CREATE TABLE device_lists (account TEXT PRIMARY KEY, data TEXT NOT NULL);
+   INSERT INTO device_lists (account, data) SELECT substr(key, 9), value FROM kv WHERE key LIKE 'devices.%';
+   DELETE FROM kv WHERE key LIKE 'devices.%';`,
 ];
 
 const ACCOUNT_KEY = 'account';
@@ -237,6 +241,19 @@ export class SqliteClientStore implements ClientStore {
     return rows.reverse().map((r) => fromJson<MessageRecord>(r.data));
   }
 
+  async listUnread(conversation: string): Promise<MessageRecord[]> {
+    return this.all<MessageRow>('SELECT data FROM messages WHERE conversation = ? AND unread = 1 ORDER BY timestamp, received_at', conversation).map((r) =>
+      fromJson<MessageRecord>(r.data),
+    );
+  }
+
+  async getDeviceList(accountId: string): Promise<DeviceListRecord | undefined> {
+    const row = this.get<{ data: string }>('SELECT data FROM device_lists WHERE account = ?', accountId);
+    if (row === undefined) return undefined;
+    const pairs = JSON.parse(row.data) as [number, number][];
+    return { accountId, devices: pairs.map(([deviceId, registrationId]) => ({ deviceId, registrationId })) };
+  }
+
   async findOutgoingByTimestamp(conversation: string, timestamps: readonly number[]): Promise<MessageRecord[]> {
     const out: MessageRecord[] = [];
     for (const t of timestamps) {
@@ -325,6 +342,12 @@ export class SqliteClientStore implements ClientStore {
           contact.accountId,
           contact.username?.toLowerCase() ?? null,
           toJson(contact),
+        ),
+      putDeviceList: (list) =>
+        this.run(
+          'INSERT OR REPLACE INTO device_lists (account, data) VALUES (?, ?)',
+          list.accountId,
+          JSON.stringify(list.devices.map((d) => [d.deviceId, d.registrationId])),
         ),
       putMessage: (m) =>
         this.run(

@@ -41,12 +41,12 @@ export const INDEXEDDB_CASES: readonly IndexedDbCase[] = [
     async run(factory, dbName) {
       const store = await IndexedDbClientStore.open(dbName, factory);
       await store.close();
-      const db = await openRaw(factory, dbName, 2);
+      const db = await openRaw(factory, dbName, 3);
       try {
-        assertEqual(db.version, 2, 'schema version');
+        assertEqual(db.version, 3, 'schema version');
         assertEqual(
           Array.from(db.objectStoreNames).sort(),
-          ['account', 'contacts', 'groups', 'identities', 'key_package_bundles', 'kv', 'kyber_base_keys', 'kyber_prekeys', 'messages', 'one_time_prekeys', 'sessions', 'signed_prekeys'],
+          ['account', 'contacts', 'device_lists', 'groups', 'identities', 'key_package_bundles', 'kv', 'kyber_base_keys', 'kyber_prekeys', 'messages', 'one_time_prekeys', 'sessions', 'signed_prekeys'],
           'object stores',
         );
         const tx = db.transaction(['messages', 'contacts'], 'readonly');
@@ -54,6 +54,29 @@ export const INDEXEDDB_CASES: readonly IndexedDbCase[] = [
         assertEqual(Array.from(tx.objectStore('contacts').indexNames), ['by_username'], 'contact indexes');
       } finally {
         db.close();
+      }
+    },
+  },
+  {
+    name: 'moves the device lists of a schema-2 database out of the key-value store, typed',
+    async run(factory, dbName) {
+      // The part of schema 2 that the step to 3 reads: the key-value store.
+      const old = await openRaw(factory, dbName, 2, (db) => db.createObjectStore('kv', { keyPath: 'key' }));
+      const kv = old.transaction('kv', 'readwrite').objectStore('kv');
+      await request(kv.put({ key: `devices.${'a'.repeat(32)}`, value: '[[1,111],[3,333]]' }));
+      await request(kv.put({ key: 'other', value: 'kept' }));
+      old.close();
+      const store = await IndexedDbClientStore.open(dbName, factory);
+      try {
+        assertEqual(
+          await store.getDeviceList('a'.repeat(32)),
+          { accountId: 'a'.repeat(32), devices: [{ deviceId: 1, registrationId: 111 }, { deviceId: 3, registrationId: 333 }] },
+          'the moved list',
+        );
+        assertEqual(await store.getKv(`devices.${'a'.repeat(32)}`), undefined, 'gone from the key-value store');
+        assertEqual(await store.getKv('other'), 'kept', 'other values kept');
+      } finally {
+        await store.close();
       }
     },
   },
@@ -101,7 +124,7 @@ export const INDEXEDDB_CASES: readonly IndexedDbCase[] = [
       const store = await IndexedDbClientStore.open(dbName, factory);
       await store.write((tx) => tx.putKv('k', 'v'));
       // Would wait forever ('blocked') if the store kept its connection open.
-      const newer = await openRaw(factory, dbName, 3);
+      const newer = await openRaw(factory, dbName, 4);
       newer.close();
       await assertRejects(store.getKv('k'), ClientErrorCode.StorageError, 'a read after the upgrade');
       await assertRejects(
