@@ -27,7 +27,6 @@ import {
   SessionManager,
   decodeEnvelope,
   decodeIdentityKeyPair,
-  encodeEnvelope,
   encodeIdentityKey,
   encodeIdentityKeyPair,
   formatSafetyNumber,
@@ -40,13 +39,12 @@ import {
   openProvisioningMessage,
   safetyNumber,
   sealProvisioningMessage,
-  toHex,
 } from '@samizdat/protocol';
 import type { CryptoProvider, IdentityKeyPair, MlsEngineOptions, ProtocolAddress } from '@samizdat/protocol';
 import { decryptAttachment, encryptAttachment } from './attachments/attachment-cipher.js';
 import type { AttachmentPointer } from './attachments/attachment-cipher.js';
-import { MAX_TARGETS, decodeContent, encodeContent, newMessageId } from './content/content.js';
-import type { Content, RequestAction, ResendRequestContent } from './content/content.js';
+import { decodeContent, newMessageId } from './content/content.js';
+import type { Content, RequestAction } from './content/content.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import { KYBER_ONE_TIME_BATCH, ONE_TIME_BATCH, REFILL_THRESHOLD, generatePreKeys, pruneReplaced, rotationDue } from './keys/prekeys.js';
 import { decodeProvisioningMessage, encodeProvisioningMessage } from './provisioning/provisioning-message.js';
@@ -54,35 +52,31 @@ import { StagedProtocolStore } from './storage/staged-protocol-store.js';
 import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, GroupRecord, MessageRecord, MessageStatus, StoreTx } from './storage/store.js';
 import type { Connector } from './transport/connector.js';
 import { DeliverySocket } from './transport/delivery-socket.js';
-import type { DeliveryState, ReceivedEnvelope } from './transport/delivery-socket.js';
-import { HttpApi, mismatchOf } from './transport/http-api.js';
-import type { OutgoingEnvelope } from './transport/http-api.js';
+import type { ReceivedEnvelope } from './transport/delivery-socket.js';
+import { HttpApi } from './transport/http-api.js';
 import { openProvisioningSocket } from './transport/provisioning-socket.js';
 import { GROUP_ID_PATTERN, GroupManager } from './groups/group-manager.js';
 import { contactState, contactWith, groupState, groupWith, isGroupId } from './contacts/requests.js';
 import type { ConversationState } from './contacts/requests.js';
+import { Effects, STATUS_RANK, deletedCopy, interpret, withReaction } from './inbox/interpret.js';
+import type { FollowUp, InterpretTarget } from './inbox/interpret.js';
+import type { ClientEvents } from './events.js';
+import { DeviceFanOut } from './outbox/fan-out.js';
+import { systemNotice } from './notices.js';
 import { Emitter } from './util/emitter.js';
-import { IntervalLimit } from './util/interval-limit.js';
+import { RetryRequests } from './inbox/retry-requests.js';
+import { messageContentOf } from './outbox/message-content.js';
 import { SerialQueue } from './util/serial-queue.js';
 
 const ACCOUNT_ID = /^[0-9a-f]{32}$/;
-/** Sends are retried this many times after a device-list mismatch before giving up. */
-const MAX_SEND_ATTEMPTS = 4;
 /** How often expired disappearing messages are swept while the client runs. */
 const EXPIRY_SWEEP_MS = 1000;
 /** Contents that are the user writing to someone (which accepts their message request). */
 const WRITES: ReadonlySet<Content['type']> = new Set(['message', 'edit', 'delete', 'reaction', 'timer']);
-/** Failures from one device within this long go out in one retry request. */
-const RETRY_BATCH_MS = 200;
-/** At most one retry request per peer device per minute, whatever the server delivers in its name. */
-const RETRY_INTERVAL_MS = 60_000;
-/** At most one session rebuilt per peer device per hour on its retry requests (Signal resets at most hourly). */
-const REBUILD_INTERVAL_MS = 60 * 60_000;
 /** On a linked device: account ids of the contacts the provisioning message brought (JSON array). */
 const EARLIER_CONTACTS_KV = 'link.earlierContacts';
 /** Set once acceptEarlierContacts has run on this profile. */
 const REQUESTS_MIGRATED_KV = 'requests.migrated';
-const STATUS_RANK: Record<MessageStatus, number> = { failed: 0, pending: 1, sent: 2, delivered: 3, read: 4, received: 0 };
 
 export interface ClientOptions {
   readonly store: ClientStore;
@@ -107,51 +101,7 @@ export interface LinkOptions extends ClientOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface TypingEvent {
-  readonly conversation: string;
-  readonly author: string;
-  readonly authorDevice: number;
-  readonly action: 'started' | 'stopped';
-}
-
-export interface IdentityChangedEvent {
-  readonly accountId: string;
-  readonly username: string | undefined;
-}
-
-export interface UndecryptableEvent {
-  readonly conversation: string;
-  readonly author: string;
-  readonly authorDevice: number;
-  readonly timestamp: number;
-  readonly reason: string;
-}
-
-export interface ConversationChangedEvent {
-  readonly conversation: string;
-  /** What it is now (docs/client.md "Message requests"). */
-  readonly state: ConversationState;
-  /** Its messages were deleted (a declined request). */
-  readonly deleted: boolean;
-}
-
-export interface ClientEvents {
-  /** A new message in a conversation (incoming, or sent by this account's other device). */
-  message: [MessageRecord];
-  /** A stored message changed: edited, deleted for everyone, reacted to, receipt, expiry. */
-  'message-updated': [MessageRecord];
-  /** A message disappeared (timer) from this device. */
-  'message-expired': [MessageRecord];
-  typing: [TypingEvent];
-  'identity-changed': [IdentityChangedEvent];
-  undecryptable: [UndecryptableEvent];
-  /** The delivery connection's state. */
-  connection: [DeliveryState];
-  /** Everything queued on the server when the connection opened has been processed. */
-  'queue-empty': [];
-  /** A conversation was accepted, blocked, unblocked or deleted, here or on another device of the account. */
-  'conversation-changed': [ConversationChangedEvent];
-}
+export type { ClientEvents, ConversationChangedEvent, IdentityChangedEvent, TypingEvent, UndecryptableEvent } from './events.js';
 
 export interface SendOptions {
   readonly attachments?: readonly { readonly data: Uint8Array; readonly contentType: string; readonly fileName?: string }[];
@@ -175,9 +125,6 @@ export interface SafetyNumberView {
   readonly verified: boolean;
 }
 
-/** Work that follows a stored envelope (a receipt, a resend); runs outside the envelope's turn in the queue. */
-type FollowUp = () => Promise<void>;
-
 /** A peer as the caller names it: a username, or an account id (32 hex characters). */
 export type Peer = string;
 
@@ -192,10 +139,9 @@ export class Client extends Emitter<ClientEvents> {
   private earlierContacts: Set<string> | undefined;
   private readonly followUps = new Set<Promise<void>>();
   private readonly identity: IdentityKeyPair;
-  /** Retry requests being gathered, by peer device (`account.device`). */
-  private readonly retries = new Map<string, { from: ProtocolAddress; timestamps: number[]; ratchetKey: Uint8Array | undefined; timer: ReturnType<typeof setTimeout> }>();
-  private readonly retryLimit = new IntervalLimit(RETRY_INTERVAL_MS);
-  private readonly rebuildLimit = new IntervalLimit(REBUILD_INTERVAL_MS);
+  private readonly retries: RetryRequests;
+
+  private readonly fanOut: DeviceFanOut;
 
   /** MLS groups of this device (docs/client.md "Groups"). */
   readonly groups: GroupManager;
@@ -208,6 +154,29 @@ export class Client extends Emitter<ClientEvents> {
     super();
     this.now = options.now ?? Date.now;
     this.identity = decodeIdentityKeyPair(account.identityKeyPair);
+    this.fanOut = new DeviceFanOut({
+      store: options.store,
+      crypto: options.crypto,
+      identity: this.identity,
+      api,
+      events: this,
+      account: () => this.account,
+      now: () => this.now(),
+      socket: () => this.socket,
+    });
+    this.retries = new RetryRequests({
+      store: options.store,
+      crypto: options.crypto,
+      identity: this.identity,
+      queue: this.queue,
+      fanOut: this.fanOut,
+      account: () => this.account,
+      now: () => this.now(),
+      track: (work) => {
+        const running = work.finally(() => this.followUps.delete(running));
+        this.followUps.add(running);
+      },
+    });
     this.groups = new GroupManager(
       {
         store: options.store,
@@ -225,7 +194,7 @@ export class Client extends Emitter<ClientEvents> {
         emitMessage: (m) => this.emit('message', m),
         stateOf: (accountId) => this.requestState(accountId),
         learnUsername: (accountId, username) => this.learnUsername(accountId, username),
-        postGroupMessage: (groupId, envelope) => this.postGroupMessage(groupId, envelope),
+        postGroupMessage: (groupId, envelope) => this.fanOut.postGroupMessage(groupId, envelope),
       },
       options.mlsCryptoProvider ? { mlsCryptoProvider: options.mlsCryptoProvider } : {},
     );
@@ -421,8 +390,7 @@ export class Client extends Emitter<ClientEvents> {
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
-    for (const retry of this.retries.values()) clearTimeout(retry.timer);
-    this.retries.clear();
+    this.retries.cancel();
     const socket = this.socket;
     this.socket = undefined;
     await socket?.close();
@@ -536,9 +504,9 @@ export class Client extends Emitter<ClientEvents> {
     // session recognises), and needs the session to decrypt.
     await this.queue.run(async () => {
       const me = this.account.accountId;
-      const known = await this.knownDevices(me, false);
+      const known = await this.fanOut.knownDevices(me, false);
       if (!known?.delete(deviceId)) return;
-      await this.options.store.write((tx) => this.saveKnownDevices(tx, me, known));
+      await this.options.store.write((tx) => this.fanOut.saveKnownDevices(tx, me, known));
     });
     await this.groups.removeGoneDevices().catch(() => undefined);
   }
@@ -658,7 +626,7 @@ export class Client extends Emitter<ClientEvents> {
   private async decide(target: string, action: RequestAction): Promise<void> {
     await this.applyDecision(target, action);
     const content: Content = { type: 'sync-request', id: newMessageId(), timestamp: this.now(), target, action };
-    await this.queue.run(() => this.sendToAccount(this.account.accountId, content, true));
+    await this.queue.run(() => this.fanOut.sendToAccount(this.account.accountId, content, true));
   }
 
   /** In the queue: the group and contact records are read and rewritten there by the receive path too. */
@@ -716,7 +684,7 @@ export class Client extends Emitter<ClientEvents> {
     );
     if (read.length === 0) return;
     const receipt: Content = { type: 'receipt', id: newMessageId(), timestamp: this.now(), receipt: 'read', targetIds: read.map((m) => m.id) };
-    await this.queue.run(() => this.sendToAccount(conversation, receipt, false));
+    await this.queue.run(() => this.fanOut.sendToAccount(conversation, receipt, false));
   }
 
   // ---- sending ----
@@ -786,18 +754,7 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   private systemNotice(conversation: string, author: string, device: number, timestamp: number, event: NonNullable<MessageRecord['event']>): MessageRecord {
-    return {
-      conversation,
-      id: toHex(this.options.crypto.randomBytes(16)),
-      author,
-      authorDevice: device,
-      timestamp,
-      receivedAt: this.now(),
-      direction: 'incoming',
-      kind: 'system',
-      event,
-      status: 'received',
-    };
+    return systemNotice(this.options.crypto, this.now(), conversation, author, device, timestamp, event);
   }
 
   private async sendTextTo(conversation: { id: string; expireTimer: number }, body: string, options: SendOptions): Promise<MessageRecord> {
@@ -915,7 +872,7 @@ export class Client extends Emitter<ClientEvents> {
     if ((await this.requestState(conversation.id)) !== 'accepted') return; // Nothing goes to a request or a blocked account.
     const content: Content = { type: 'typing', id: newMessageId(), timestamp: this.now(), action };
     if (conversation.group) await this.groups.sendContent(conversation.id, content, false);
-    else await this.queue.run(() => this.sendToAccount(conversation.id, content, false));
+    else await this.queue.run(() => this.fanOut.sendToAccount(conversation.id, content, false));
   }
 
   /** Sets the disappearing-message timer of the conversation (seconds; 0 turns it off) on every device of both. */
@@ -955,8 +912,8 @@ export class Client extends Emitter<ClientEvents> {
       return unread.length;
     }
     await this.queue.run(async () => {
-      if (tellAuthors) await this.sendToAccount(conversation.id, { type: 'receipt', id: newMessageId(), timestamp: now, receipt: 'read', targetIds: unread.map((m) => m.id) }, false);
-      await this.sendToAccount(this.account.accountId, { type: 'sync-read', id: newMessageId(), timestamp: now, read: unread.map((m) => ({ author: m.author, targetId: m.id })) }, true);
+      if (tellAuthors) await this.fanOut.sendToAccount(conversation.id, { type: 'receipt', id: newMessageId(), timestamp: now, receipt: 'read', targetIds: unread.map((m) => m.id) }, false);
+      await this.fanOut.sendToAccount(this.account.accountId, { type: 'sync-read', id: newMessageId(), timestamp: now, read: unread.map((m) => ({ author: m.author, targetId: m.id })) }, true);
     });
     return unread.length;
   }
@@ -1002,177 +959,8 @@ export class Client extends Emitter<ClientEvents> {
     if ((await this.options.store.getContact(conversation))?.blocked) {
       throw new ClientError(ClientErrorCode.Blocked, 'this account is blocked: unblock it to write to it');
     }
-    if (conversation !== this.account.accountId) await this.sendToAccount(conversation, content, false);
-    await this.sendToAccount(this.account.accountId, { type: 'sync-sent', id: content.id, timestamp: content.timestamp, destination: conversation, content }, true);
-  }
-
-  /**
-   * Encrypts `content` once per current device of `accountId` (our own account: per other device) and sends it in
-   * one request. On DEVICE_LIST_MISMATCH the sessions are brought in line (removed devices dropped, re-registered
-   * ones restarted, new ones fetched) and the send is retried.
-   */
-  private async sendToAccount(accountId: string, content: Content, own: boolean): Promise<void> {
-    const withProfile: Content = { ...content, profile: { ...(this.account.username !== undefined ? { username: this.account.username } : {}) } };
-    const plaintext = encodeContent(withProfile);
-    for (let attempt = 1; ; attempt++) {
-      let devices = await this.knownDevices(accountId, own);
-      if (devices === undefined) {
-        await this.fetchSessions(accountId, '*', own);
-        devices = (await this.knownDevices(accountId, own)) ?? new Map();
-      }
-      // No other device of ours that we know of: the sync copy still goes, empty, so that the server, which knows
-      // the account's devices, answers DEVICE_LIST_MISMATCH if one was linked since (then we fetch it and retry).
-      if (devices.size === 0 && !own) return;
-      // A session retired on a peer's retry request whose new bundle could not be fetched then: fetch it now.
-      const unready = await new SessionManager(this.options.crypto, new StagedProtocolStore(this.options.store, this.identity)).missingSessions(
-        [...devices.keys()].map((device) => ({ account: accountId, device })),
-      );
-      for (const address of unready) {
-        try {
-          await this.fetchSessions(accountId, address.device, own);
-        } catch (err) {
-          if (!ClientError.isServer(err, 'DEVICE_NOT_FOUND')) throw err;
-          devices.delete(address.device); // Removed since: the server's device-list check tells us the rest.
-        }
-      }
-      const staged = new StagedProtocolStore(this.options.store, this.identity);
-      const sessions = new SessionManager(this.options.crypto, staged);
-      const messages: { deviceId: number; registrationId: number; envelope: Uint8Array }[] = [];
-      for (const [deviceId, registrationId] of devices) {
-        const ct = await sessions.encrypt({ account: accountId, device: deviceId }, plaintext);
-        const type = ct.type === CiphertextType.PreKey ? EnvelopeType.PreKeyMessage : EnvelopeType.Message;
-        messages.push({ deviceId, registrationId, envelope: encodeEnvelope({ type, timestamp: content.timestamp, content: ct.body }) });
-      }
-      // Chain keys advanced: store them before anything leaves, so that no key is ever used twice.
-      await this.options.store.write((tx) => staged.flush(tx));
-      try {
-        await this.postMessages(accountId, messages);
-        return;
-      } catch (err) {
-        const mismatch = mismatchOf(err);
-        if (!mismatch || attempt >= MAX_SEND_ATTEMPTS) throw err;
-        await this.repairDevices(accountId, own, mismatch);
-      }
-    }
-  }
-
-  /**
-   * One send: over the delivery socket while it is open (no HTTP request per message), else over HTTP. Both fail
-   * alike (a refusal is the same SERVER_ERROR), except that a send the socket could not confirm (SERVER_UNREACHABLE:
-   * closed before the answer, no answer in time) goes again over HTTP. The server may have stored the first one:
-   * the recipient then gets the same envelopes twice, and the second copy is a ratchet duplicate there (its message
-   * key is used up), acknowledged silently — exactly once holds.
-   */
-  private async postMessages(accountId: string, messages: readonly OutgoingEnvelope[]): Promise<void> {
-    await this.overSocketOrHttp(
-      (socket) => socket.send(accountId, messages),
-      () => this.api.sendMessages(accountId, messages),
-    );
-  }
-
-  /** `overSocket` while the delivery socket is open; `overHttp` without one, or when the socket could not confirm. */
-  private async overSocketOrHttp(overSocket: (socket: DeliverySocket) => Promise<unknown>, overHttp: () => Promise<unknown>): Promise<void> {
-    const socket = this.socket;
-    if (socket?.state === 'open') {
-      try {
-        await overSocket(socket);
-        return;
-      } catch (err) {
-        if (!ClientError.is(err, ClientErrorCode.ServerUnreachable)) throw err;
-      }
-    }
-    await overHttp();
-  }
-
-  /**
-   * One group send, the way postMessages goes: over the delivery socket while it is open (GROUP_SEND), else over HTTP
-   * (PUT /v1/groups/:groupId/messages), and over HTTP again when the socket could not confirm it. If the server had
-   * stored the first one, every other member device gets the envelope twice; the second copy fails in
-   * GroupManager.receiveMessage, because decrypting the first used up (deleted) the sender's key generation in that
-   * device's secret tree: MlsEngine.processMessage throws a ProtocolError (INVALID_MESSAGE, or WRONG_EPOCH once the
-   * epoch's keys are gone), the copy is dropped without touching the stored group state or recording anything, and
-   * the envelope is acknowledged (onEnvelope) — the message shows once. A leave proposal is an encrypted handshake
-   * message and goes the same way.
-   */
-  private async postGroupMessage(groupId: string, envelope: Uint8Array): Promise<void> {
-    await this.overSocketOrHttp(
-      (socket) => socket.sendGroup(groupId, envelope),
-      () => this.api.sendGroupMessage(groupId, envelope),
-    );
-  }
-
-  /** Device id → registration id of the devices we hold sessions with; undefined when we never fetched them. */
-  /** The devices of `accountId` we encrypt to (deviceId → registrationId); `own`: without this device. */
-  private async knownDevices(accountId: string, own: boolean): Promise<Map<number, number> | undefined> {
-    const list = await this.options.store.getDeviceList(accountId);
-    if (list === undefined) return undefined;
-    const map = new Map<number, number>(list.devices.map((d) => [d.deviceId, d.registrationId]));
-    if (own) map.delete(this.account.deviceId);
-    return map;
-  }
-
-  /** Synchronous: called inside a store batch. */
-  private saveKnownDevices(tx: StoreTx, accountId: string, devices: ReadonlyMap<number, number>): void {
-    tx.putDeviceList({ accountId, devices: [...devices].map(([deviceId, registrationId]) => ({ deviceId, registrationId })) });
-  }
-
-  /** Fetches prekey bundles and starts sessions (PQXDH) with the devices of `accountId` (`*`: all of them). */
-  private async fetchSessions(accountId: string, deviceId: number | '*', own: boolean): Promise<void> {
-    let result;
-    try {
-      result = await this.api.getPreKeyBundles(accountId, deviceId);
-    } catch (err) {
-      if (own && deviceId === '*' && ClientError.isServer(err, 'DEVICE_NOT_FOUND')) result = { identityKey: new Uint8Array(), devices: [] };
-      else throw err;
-    }
-    const staged = new StagedProtocolStore(this.options.store, this.identity);
-    const sessions = new SessionManager(this.options.crypto, staged);
-    const known = (await this.knownDevices(accountId, false)) ?? new Map<number, number>();
-    for (const d of result.devices) {
-      if (own && d.deviceId === this.account.deviceId) continue;
-      await sessions.processPreKeyBundle({ account: accountId, device: d.deviceId }, d.bundle);
-      known.set(d.deviceId, d.registrationId);
-    }
-    await this.commitStaged(staged, (tx) => this.saveKnownDevices(tx, accountId, known));
-  }
-
-  private async repairDevices(accountId: string, own: boolean, mismatch: { missingDevices: number[]; extraDevices: number[]; staleDevices: number[] }) {
-    const known = (await this.knownDevices(accountId, false)) ?? new Map<number, number>();
-    await this.options.store.write((tx) => {
-      // A removed device (extra) gets nothing more, but its session stays: what it sent before it was removed may
-      // still be queued for us, and decrypts only with it. A re-registered one (stale) starts afresh.
-      for (const device of mismatch.extraDevices) known.delete(device);
-      for (const device of mismatch.staleDevices) {
-        tx.putSession({ account: accountId, device }, undefined);
-        known.delete(device);
-      }
-      this.saveKnownDevices(tx, accountId, known);
-    });
-    for (const device of [...mismatch.missingDevices, ...mismatch.staleDevices]) {
-      if (own && device === this.account.deviceId) continue;
-      await this.fetchSessions(accountId, device, own);
-    }
-  }
-
-  /** Applies a staged protocol store and extra writes atomically, then reports identity changes. */
-  private async commitStaged(staged: StagedProtocolStore, extra: (tx: StoreTx) => void): Promise<void> {
-    const changes = staged.identityChanges.filter((c) => c.replaced && c.account !== this.account.accountId);
-    const contacts = new Map<string, ContactRecord | undefined>();
-    for (const c of changes) contacts.set(c.account, await this.options.store.getContact(c.account));
-    const now = this.now();
-    const notices = changes.map((c) => this.systemNotice(c.account, c.account, 0, now, 'identity-changed'));
-    await this.options.store.write((tx) => {
-      staged.flush(tx);
-      extra(tx);
-      for (const [accountId, contact] of contacts) {
-        tx.putContact({ expireTimer: 0, ...contact, accountId, identityChangedAt: now, verified: false });
-      }
-      for (const n of notices) tx.putMessage(n);
-    });
-    for (const [accountId, contact] of contacts) {
-      this.emit('identity-changed', { accountId, username: contact?.username });
-    }
-    for (const n of notices) this.emit('message', n);
+    if (conversation !== this.account.accountId) await this.fanOut.sendToAccount(conversation, content, false);
+    await this.fanOut.sendToAccount(this.account.accountId, { type: 'sync-sent', id: content.id, timestamp: content.timestamp, destination: conversation, content }, true);
   }
 
   // ---- the receive path ----
@@ -1231,7 +1019,7 @@ export class Client extends Emitter<ClientEvents> {
     try {
       content = decodeContent(result.plaintext);
     } catch {
-      await this.commitStaged(staged, () => undefined);
+      await this.fanOut.commitStaged(staged, () => undefined);
       await this.recordUndecryptable(address, envelope.timestamp, 'unreadable content', false);
       return [];
     }
@@ -1260,7 +1048,7 @@ export class Client extends Emitter<ClientEvents> {
       // advances), and typing from someone the user does not talk with yet is not shown.
       const state = contactState(me, from.account, await store.getContact(from.account));
       if (state === 'blocked' || (state === 'request' && content.type === 'typing')) {
-        await this.commitStaged(staged, () => undefined);
+        await this.fanOut.commitStaged(staged, () => undefined);
         return [];
       }
     }
@@ -1287,7 +1075,7 @@ export class Client extends Emitter<ClientEvents> {
       // whole account (GroupManager.leave), so here only the history goes.
       const writes = await this.decisionWrites(content.target, content.action);
       if (writes) {
-        await this.commitStaged(staged, writes);
+        await this.fanOut.commitStaged(staged, writes);
         await this.announceDecision(content.target, content.action);
         return [];
       }
@@ -1299,7 +1087,7 @@ export class Client extends Emitter<ClientEvents> {
       const failed = request.ratchetKey
         ? await new SessionManager(this.options.crypto, new StagedProtocolStore(store, this.identity)).sessionSendingWith(from, request.ratchetKey)
         : undefined;
-      effects.after.push(() => this.answerRetryRequest(from, request, failed));
+      effects.after.push(() => this.retries.answer(from, request, failed));
     } else if (inner) {
       effects.add(await this.interpret({ conversation: inner.conversation, author: inner.author, authorDevice: from.device, group: undefined }, inner.content));
       // Our other device wrote to them: that accepts their request here too.
@@ -1314,119 +1102,15 @@ export class Client extends Emitter<ClientEvents> {
       }
     }
 
-    await this.commitStaged(staged, (tx) => effects.stage(tx));
+    await this.fanOut.commitStaged(staged, (tx) => effects.stage(tx));
     effects.emit(this);
-    return effects.after;
+    const replies = effects.replies.map((r) => () => this.queue.run(() => this.fanOut.sendToAccount(r.to, r.content, false)));
+    return [...replies, ...effects.after];
   }
 
-  /**
-   * What one content means for a conversation (1:1 or group): the messages to store or update, contact or group
-   * settings to change, events to emit and follow-up sends. Nothing is stored here; the caller commits the effects
-   * atomically with the session or group state that decrypted the content.
-   */
-  async interpret(target: { conversation: string; author: string; authorDevice: number; group: GroupRecord | undefined }, c: Content): Promise<Effects> {
-    const store = this.options.store;
-    const me = this.account.accountId;
-    const now = this.now();
-    const effects = new Effects();
-    const { writes, created, updated, after, contactWrites } = effects;
-    const { conversation, author, group } = target;
-    const from = { device: target.authorDevice };
-    const outgoing = author === me;
-    switch (c.type) {
-      case 'message': {
-        const existing = await store.getMessage(conversation, author, c.id);
-        if (existing) break; // A resend of a message we already hold.
-        const record: MessageRecord = {
-          conversation,
-          id: c.id,
-          author,
-          authorDevice: from.device,
-          timestamp: c.timestamp,
-          receivedAt: now,
-          direction: outgoing ? 'outgoing' : 'incoming',
-          kind: 'message',
-          ...(c.body !== undefined ? { body: c.body } : {}),
-          ...(c.attachments?.length ? { attachments: c.attachments } : {}),
-          ...(c.quote ? { quote: c.quote } : {}),
-          status: outgoing ? 'sent' : 'received',
-          ...(c.expireTimer ? { expireTimer: c.expireTimer } : {}),
-          ...(c.expireTimer && outgoing ? { expiresAt: c.timestamp + c.expireTimer * 1000 } : {}),
-        };
-        const history = group ? undefined : await this.historyNotice(conversation);
-        if (history) {
-          writes.push(history);
-          created.push(history);
-        }
-        writes.push(record);
-        created.push(record);
-        // Delivery receipts go back 1:1; in groups only read receipts are sent (as in Signal, to spare large groups).
-        if (!outgoing && !group) {
-          after.push(() =>
-            this.queue.run(() => this.sendToAccount(author, { type: 'receipt', id: newMessageId(), timestamp: this.now(), receipt: 'delivered', targetIds: [c.id] }, false)),
-          );
-        }
-        break;
-      }
-      case 'edit': {
-        const m = await store.getMessage(conversation, author, c.targetId);
-        if (m && !m.deleted && m.kind === 'message') {
-          const u = { ...m, body: c.body, editedAt: c.timestamp };
-          writes.push(u);
-          updated.push(u);
-        }
-        break;
-      }
-      case 'delete': {
-        const m = await store.getMessage(conversation, author, c.targetId);
-        if (m && !m.deleted) {
-          const u = deletedCopy(m);
-          writes.push(u);
-          updated.push(u);
-        }
-        break;
-      }
-      case 'reaction': {
-        const m = await store.getMessage(conversation, c.targetAuthor, c.targetId);
-        if (m && !m.deleted) {
-          const u = withReaction(m, author, c.emoji, c.remove, c.timestamp);
-          writes.push(u);
-          updated.push(u);
-        }
-        break;
-      }
-      case 'receipt': {
-        if (outgoing) break;
-        const status: MessageStatus = c.receipt === 'read' ? 'read' : 'delivered';
-        for (const id of c.targetIds) {
-          const m = await store.getMessage(conversation, me, id);
-          if (m && m.direction === 'outgoing' && STATUS_RANK[m.status] < STATUS_RANK[status]) {
-            const u = { ...m, status };
-            writes.push(u);
-            updated.push(u);
-          }
-        }
-        break;
-      }
-      case 'typing':
-        // Not from a group held as a message request (1:1 requests drop typing before this: applyContent).
-        if (!outgoing && !group?.request) effects.typing = { conversation, author, authorDevice: from.device, action: c.action };
-        break;
-      case 'timer': {
-        if (group) effects.groupWrites.push({ ...group, expireTimer: c.expireTimer });
-        else {
-          const contact = (await store.getContact(conversation)) ?? { accountId: conversation, verified: false, expireTimer: 0 };
-          contactWrites.push({ ...contact, expireTimer: c.expireTimer });
-        }
-        const notice = timerNotice(conversation, author, from.device, c.id, c.timestamp, now, c.expireTimer);
-        writes.push(notice);
-        created.push(notice);
-        break;
-      }
-      default:
-        break; // Sync contents from another account, or kinds that need no action here.
-    }
-    return effects;
+  /** What a content means here (inbox/interpret.ts), read from this device's store. */
+  private interpret(target: InterpretTarget, c: Content): Promise<Effects> {
+    return interpret({ store: this.options.store, me: this.account.accountId, now: this.now(), historyNotice: (conversation) => this.historyNotice(conversation) }, target, c);
   }
 
   /**
@@ -1452,85 +1136,14 @@ export class Client extends Emitter<ClientEvents> {
    * An envelope that did not decrypt: recorded in the conversation and, for session failures, answered with a retry
    * request to the device the server names as its sender (Signal's DecryptionErrorMessage). Our sessions stay as
    * they are: the server may have forged or damaged the envelope, and only the real sender can tell whether its
-   * session broke (answerRetryRequest). Failures from one device are gathered for RETRY_BATCH_MS into one request,
-   * and at most one request per device goes out per RETRY_INTERVAL_MS, so a server that forges envelopes in a
-   * peer's name gets at most that many small messages out of us.
+   * session broke (inbox/retry-requests.ts, which also limits how often we ask).
    */
   private async recordUndecryptable(from: ProtocolAddress, timestamp: number, reason: string, repair: boolean, ratchetKey?: Uint8Array): Promise<void> {
     const notice = this.systemNotice(from.account, from.account, from.device, timestamp, 'undecryptable');
     await this.options.store.write((tx) => tx.putMessage(notice));
     this.emit('undecryptable', { conversation: from.account, author: from.account, authorDevice: from.device, timestamp, reason });
     this.emit('message', notice);
-    if (repair && !this.closed) this.gatherRetry(from, timestamp, ratchetKey);
-  }
-
-  private gatherRetry(from: ProtocolAddress, timestamp: number, ratchetKey: Uint8Array | undefined): void {
-    const key = `${from.account}.${from.device}`;
-    const pending = this.retries.get(key);
-    if (pending) {
-      if (pending.timestamps.length < MAX_TARGETS && !pending.timestamps.includes(timestamp)) pending.timestamps.push(timestamp);
-      if (ratchetKey) pending.ratchetKey = ratchetKey; // The latest: the sender's current session is the one to check.
-      return;
-    }
-    const delay = Math.max(RETRY_BATCH_MS, this.retryLimit.nextAllowed(key) - this.now());
-    const timer = setTimeout(() => {
-      const retry = this.retries.get(key);
-      this.retries.delete(key);
-      if (!retry || !this.retryLimit.take(key, this.now())) return;
-      const running = this.queue
-        .run(() => this.sendRetryRequest(retry.from, retry.timestamps, retry.ratchetKey))
-        .catch(() => undefined) // The next message in either direction tries again.
-        .finally(() => this.followUps.delete(running));
-      this.followUps.add(running);
-    }, delay);
-    this.retries.set(key, { from, timestamps: [timestamp], ratchetKey, timer });
-  }
-
-  /** Sends a retry request to the account of `from`, naming the device; a session is started only if there is none. */
-  private async sendRetryRequest(from: ProtocolAddress, timestamps: readonly number[], ratchetKey: Uint8Array | undefined): Promise<void> {
-    const own = from.account === this.account.accountId;
-    const sessions = new SessionManager(this.options.crypto, new StagedProtocolStore(this.options.store, this.identity));
-    if (!(await sessions.hasSession(from))) await this.fetchSessions(from.account, from.device, own);
-    const request: Content = {
-      type: 'resend-request',
-      id: newMessageId(),
-      timestamp: this.now(),
-      targetTimestamps: timestamps,
-      device: from.device,
-      ...(ratchetKey ? { ratchetKey } : {}),
-    };
-    await this.sendToAccount(from.account, request, own);
-  }
-
-  /**
-   * A retry request from `from`, which decrypted under our session with that device (so it is that device's word,
-   * not the server's). Addressed to another device of ours: nothing to do. If the failed message came from the
-   * session we send with (`failed`, its base key: the request named that session's current ratchet key), that
-   * session is retired and a new one started from a fresh bundle — at most once per REBUILD_INTERVAL_MS per device,
-   * as a peer could ask forever. An older session's key leaves our sessions alone. Then the messages it names that
-   * this device sent are resent, with the same ids, to that account's devices (which drop any copy they hold).
-   */
-  private async answerRetryRequest(from: ProtocolAddress, request: ResendRequestContent, failed: Uint8Array | undefined): Promise<void> {
-    if (request.device !== undefined && request.device !== this.account.deviceId) return;
-    const own = from.account === this.account.accountId;
-    if (failed) {
-      await this.queue.run(async () => {
-        const key = `${from.account}.${from.device}`;
-        if (this.now() < this.rebuildLimit.nextAllowed(key)) return;
-        const staged = new StagedProtocolStore(this.options.store, this.identity);
-        if (!(await new SessionManager(this.options.crypto, staged).retireSession(from, failed))) return;
-        this.rebuildLimit.take(key, this.now());
-        await this.commitStaged(staged, () => undefined);
-        await this.fetchSessions(from.account, from.device, own);
-      });
-    }
-    if (own) return; // Our own devices hold our messages already.
-    const targets = await this.options.store.findOutgoingByTimestamp(from.account, request.targetTimestamps ?? []);
-    for (const t of targets) {
-      if (t.kind !== 'message' || t.deleted || t.authorDevice !== this.account.deviceId) continue;
-      const again = messageContentOf(t);
-      await this.queue.run(() => this.sendToAccount(from.account, again, false));
-    }
+    if (repair && !this.closed) this.retries.gather(from, timestamp, ratchetKey);
   }
 
   // ---- upkeep ----
@@ -1572,41 +1185,6 @@ export class Client extends Emitter<ClientEvents> {
   }
 }
 
-/** What processing a content leads to, collected so that it is stored in one atomic write and then announced. */
-export class Effects {
-  readonly writes: MessageRecord[] = [];
-  readonly created: MessageRecord[] = [];
-  readonly updated: MessageRecord[] = [];
-  readonly contactWrites: ContactRecord[] = [];
-  readonly groupWrites: GroupRecord[] = [];
-  readonly after: FollowUp[] = [];
-  typing: TypingEvent | undefined;
-
-  add(other: Effects): void {
-    this.writes.push(...other.writes);
-    this.created.push(...other.created);
-    this.updated.push(...other.updated);
-    this.contactWrites.push(...other.contactWrites);
-    this.groupWrites.push(...other.groupWrites);
-    this.after.push(...other.after);
-    this.typing = other.typing ?? this.typing;
-  }
-
-  /** Stages every write (inside ClientStore.write). */
-  stage(tx: StoreTx): void {
-    for (const w of this.writes) tx.putMessage(w);
-    for (const c of this.contactWrites) tx.putContact(c);
-    for (const g of this.groupWrites) tx.putGroup(g);
-  }
-
-  /** Announces what was stored. */
-  emit(client: Emitter<ClientEvents>): void {
-    for (const m of this.created) client.emit('message', m);
-    for (const m of this.updated) client.emit('message-updated', m);
-    if (this.typing) client.emit('typing', this.typing);
-  }
-}
-
 /**
  * Profiles from before message requests: everyone the account had written to is accepted, once, so that no
  * existing conversation turns into a request.
@@ -1623,45 +1201,6 @@ async function acceptEarlierContacts(store: ClientStore): Promise<void> {
     for (const c of accepted) tx.putContact(c);
     tx.putKv(REQUESTS_MIGRATED_KV, '1');
   });
-}
-
-/** The content of one of our stored messages, to send it (again) with the same id: a pending send, a resend. */
-function messageContentOf(m: MessageRecord): Content {
-  return {
-    type: 'message',
-    id: m.id,
-    timestamp: m.timestamp,
-    ...(m.body !== undefined ? { body: m.body } : {}),
-    ...(m.attachments?.length ? { attachments: [...m.attachments] } : {}),
-    ...(m.quote ? { quote: { id: m.quote.id, author: m.quote.author } } : {}),
-    ...(m.expireTimer ? { expireTimer: m.expireTimer } : {}),
-  };
-}
-
-function deletedCopy(m: MessageRecord): MessageRecord {
-  const { body: _body, attachments: _attachments, quote: _quote, reactions: _reactions, ...rest } = m;
-  return { ...rest, deleted: true };
-}
-
-function withReaction(m: MessageRecord, author: string, emoji: string, remove: boolean, timestamp: number): MessageRecord {
-  const others = (m.reactions ?? []).filter((r) => r.author !== author);
-  return { ...m, reactions: remove ? others : [...others, { author, emoji, timestamp }] };
-}
-
-function timerNotice(conversation: string, author: string, device: number, id: string, timestamp: number, now: number, seconds: number): MessageRecord {
-  return {
-    conversation,
-    id,
-    author,
-    authorDevice: device,
-    timestamp,
-    receivedAt: now,
-    direction: 'incoming',
-    kind: 'system',
-    event: 'timer-changed',
-    body: String(seconds),
-    status: 'received',
-  };
 }
 
 function base64url(bytes: Uint8Array): string {
