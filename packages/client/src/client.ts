@@ -44,19 +44,19 @@ import type { CryptoProvider, IdentityKeyPair, MlsEngineOptions, ProtocolAddress
 import { decryptAttachment, encryptAttachment } from './attachments/attachment-cipher.js';
 import type { AttachmentPointer } from './attachments/attachment-cipher.js';
 import { decodeContent, newMessageId } from './content/content.js';
-import type { Content, RequestAction } from './content/content.js';
+import type { Content } from './content/content.js';
 import { ClientError, ClientErrorCode } from './errors.js';
 import { KYBER_ONE_TIME_BATCH, ONE_TIME_BATCH, REFILL_THRESHOLD, generatePreKeys, pruneReplaced, rotationDue } from './keys/prekeys.js';
 import { decodeProvisioningMessage, encodeProvisioningMessage } from './provisioning/provisioning-message.js';
 import { StagedProtocolStore } from './storage/staged-protocol-store.js';
-import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, GroupRecord, MessageRecord, MessageStatus, StoreTx } from './storage/store.js';
+import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, GroupRecord, MessageRecord, MessageStatus } from './storage/store.js';
 import type { Connector } from './transport/connector.js';
 import { DeliverySocket } from './transport/delivery-socket.js';
 import type { ReceivedEnvelope } from './transport/delivery-socket.js';
 import { HttpApi } from './transport/http-api.js';
 import { openProvisioningSocket } from './transport/provisioning-socket.js';
 import { GROUP_ID_PATTERN, GroupManager } from './groups/group-manager.js';
-import { contactState, contactWith, groupState, groupWith, isGroupId } from './contacts/requests.js';
+import { contactState, contactWith } from './contacts/requests.js';
 import type { ConversationState } from './contacts/requests.js';
 import { Effects, STATUS_RANK, deletedCopy, interpret, withReaction } from './inbox/interpret.js';
 import type { FollowUp, InterpretTarget } from './inbox/interpret.js';
@@ -65,6 +65,7 @@ import { DeviceFanOut } from './outbox/fan-out.js';
 import { systemNotice } from './notices.js';
 import { Emitter } from './util/emitter.js';
 import { RetryRequests } from './inbox/retry-requests.js';
+import { MessageRequests } from './contacts/message-requests.js';
 import { messageContentOf } from './outbox/message-content.js';
 import { SerialQueue } from './util/serial-queue.js';
 
@@ -140,6 +141,7 @@ export class Client extends Emitter<ClientEvents> {
   private readonly followUps = new Set<Promise<void>>();
   private readonly identity: IdentityKeyPair;
   private readonly retries: RetryRequests;
+  private readonly requests: MessageRequests;
 
   private readonly fanOut: DeviceFanOut;
 
@@ -163,6 +165,16 @@ export class Client extends Emitter<ClientEvents> {
       account: () => this.account,
       now: () => this.now(),
       socket: () => this.socket,
+    });
+    this.requests = new MessageRequests({
+      store: options.store,
+      queue: this.queue,
+      fanOut: this.fanOut,
+      events: this,
+      account: () => this.account,
+      now: () => this.now(),
+      accountOf: async (peer) => (await this.resolve(peer)).accountId,
+      leaveGroup: (groupId) => this.groups.leave(groupId),
     });
     this.retries = new RetryRequests({
       store: options.store,
@@ -565,126 +577,35 @@ export class Client extends Emitter<ClientEvents> {
     return out;
   }
 
-  // ---- message requests and blocking (contacts/requests.ts) ----
+  // ---- message requests and blocking (contacts/message-requests.ts) ----
 
   /** Whether `peer` (a username, an account id or a group id) is a conversation the user talks in, a request, or blocked. */
-  async requestState(peer: Peer): Promise<ConversationState> {
-    if (isGroupId(peer)) return groupState(await this.options.store.getGroup(peer));
-    const accountId = ACCOUNT_ID.test(peer) ? peer : (await this.resolve(peer)).accountId;
-    return contactState(this.account.accountId, accountId, await this.options.store.getContact(accountId));
+  requestState(peer: Peer): Promise<ConversationState> {
+    return this.requests.state(peer);
   }
 
   /** Accepts a message request (a person or a group): it becomes an ordinary conversation on every device of ours. */
-  async acceptRequest(peer: Peer): Promise<void> {
-    const target = await this.requestTarget(peer);
-    const wasRequest = (await this.requestState(target)) === 'request';
-    await this.decide(target, 'accept');
-    if (wasRequest && !isGroupId(target)) await this.sendHeldReceipts(target);
+  acceptRequest(peer: Peer): Promise<void> {
+    return this.requests.accept(peer);
   }
 
-  /**
-   * Deletes a conversation's messages on every device of ours; for a group this device is in, leaves it first. A
-   * person whose request is deleted is not blocked: what they send next is a request again.
-   */
-  async deleteConversation(peer: Peer): Promise<void> {
-    const target = await this.requestTarget(peer);
-    if (isGroupId(target)) await this.groups.leave(target);
-    await this.decide(target, 'delete');
+  /** Deletes a conversation's messages on every device of ours (a group is left first); they may write again. */
+  deleteConversation(peer: Peer): Promise<void> {
+    return this.requests.delete(peer);
   }
 
-  /**
-   * Blocks an account on every device of ours: its 1:1 messages are dropped unread and unanswered, nothing can be
-   * sent to it, and a group it adds us to is left at once. History stays (deleteConversation removes it).
-   */
-  async block(peer: Peer): Promise<void> {
-    const target = await this.requestTarget(peer);
-    if (isGroupId(target)) throw new ClientError(ClientErrorCode.InvalidArgument, 'block a person; to leave a group, delete it');
-    if (target === this.account.accountId) throw new ClientError(ClientErrorCode.InvalidArgument, 'you cannot block yourself');
-    await this.decide(target, 'block');
+  /** Blocks an account on every device of ours (message-requests.ts). */
+  block(peer: Peer): Promise<void> {
+    return this.requests.block(peer);
   }
 
-  async unblock(peer: Peer): Promise<void> {
-    const target = await this.requestTarget(peer);
-    if (isGroupId(target)) throw new ClientError(ClientErrorCode.InvalidArgument, 'only people are blocked');
-    await this.decide(target, 'unblock');
+  unblock(peer: Peer): Promise<void> {
+    return this.requests.unblock(peer);
   }
 
   /** The blocked accounts. */
-  async blocked(): Promise<ContactRecord[]> {
-    return (await this.options.store.listContacts()).filter((c) => c.blocked === true);
-  }
-
-  private async requestTarget(peer: Peer): Promise<string> {
-    if (isGroupId(peer)) {
-      if (!(await this.options.store.getGroup(peer))) throw new ClientError(ClientErrorCode.InvalidArgument, 'no such group on this device');
-      return peer;
-    }
-    return (await this.resolve(peer)).accountId;
-  }
-
-  /** Applies a decision here, then tells the account's other devices (a sync-request; they apply it on receipt). */
-  private async decide(target: string, action: RequestAction): Promise<void> {
-    await this.applyDecision(target, action);
-    const content: Content = { type: 'sync-request', id: newMessageId(), timestamp: this.now(), target, action };
-    await this.queue.run(() => this.fanOut.sendToAccount(this.account.accountId, content, true));
-  }
-
-  /** In the queue: the group and contact records are read and rewritten there by the receive path too. */
-  private async applyDecision(target: string, action: RequestAction): Promise<void> {
-    const applied = await this.queue.run(async () => {
-      const writes = await this.decisionWrites(target, action);
-      if (writes) await this.options.store.write(writes);
-      return writes !== undefined;
-    });
-    if (applied) await this.announceDecision(target, action);
-  }
-
-  /** What a decision writes (undefined: nothing, e.g. a group this device does not hold). Call inside the queue. */
-  private async decisionWrites(target: string, action: RequestAction): Promise<((tx: StoreTx) => void) | undefined> {
-    const store = this.options.store;
-    if (isGroupId(target) ? action === 'block' || action === 'unblock' : target === this.account.accountId) return undefined;
-    const group = isGroupId(target) ? await store.getGroup(target) : undefined;
-    if (isGroupId(target) && !group) return undefined;
-    const contact = group ? undefined : contactWith(target, await store.getContact(target), action);
-    return (tx) => {
-      if (group) tx.putGroup(groupWith(group, action));
-      if (contact) tx.putContact(contact);
-      if (action === 'delete') tx.deleteConversation(target);
-    };
-  }
-
-  private async announceDecision(target: string, action: RequestAction): Promise<void> {
-    this.emit('conversation-changed', { conversation: target, state: await this.requestState(target), deleted: action === 'delete' });
-  }
-
-  /** Writing to someone accepts their request (and answers nobody blocked: unblock them first). */
-  private async acceptOnSend(conversation: string): Promise<void> {
-    if (conversation === this.account.accountId) return;
-    const store = this.options.store;
-    if (isGroupId(conversation)) {
-      const group = await store.getGroup(conversation);
-      if (group?.request) await this.decide(conversation, 'accept');
-      return;
-    }
-    const contact = await store.getContact(conversation);
-    if (contact?.blocked) throw new ClientError(ClientErrorCode.Blocked, 'this account is blocked: unblock it to write to it');
-    if (contact?.accepted) return;
-    await this.queue.run(async () => {
-      const current = await store.getContact(conversation);
-      await store.write((tx) => tx.putContact(contactWith(conversation, current, 'accept')));
-    });
-    await this.announceDecision(conversation, 'accept');
-    await this.sendHeldReceipts(conversation);
-  }
-
-  /** What was read while `conversation` was a request: its sender learns now (read receipts wait for the accept). */
-  private async sendHeldReceipts(conversation: string): Promise<void> {
-    const read = (await this.options.store.listMessages(conversation, { limit: 1000 })).filter(
-      (m) => m.direction === 'incoming' && m.kind === 'message' && m.readAt !== undefined && !m.deleted,
-    );
-    if (read.length === 0) return;
-    const receipt: Content = { type: 'receipt', id: newMessageId(), timestamp: this.now(), receipt: 'read', targetIds: read.map((m) => m.id) };
-    await this.queue.run(() => this.fanOut.sendToAccount(conversation, receipt, false));
+  blocked(): Promise<ContactRecord[]> {
+    return this.requests.blocked();
   }
 
   // ---- sending ----
@@ -758,7 +679,7 @@ export class Client extends Emitter<ClientEvents> {
   }
 
   private async sendTextTo(conversation: { id: string; expireTimer: number }, body: string, options: SendOptions): Promise<MessageRecord> {
-    await this.acceptOnSend(conversation.id);
+    await this.requests.acceptOnSend(conversation.id);
     const attachments: AttachmentPointer[] = [];
     for (const a of options.attachments ?? []) attachments.push(await this.uploadAttachment(a, options.onProgress));
     const timestamp = this.now();
@@ -1073,10 +994,10 @@ export class Client extends Emitter<ClientEvents> {
       // A decision made on another device of the account, stored with this envelope, so that what is queued after
       // it (the blocked account's next message) is judged by it. A group it deleted: that device left with the
       // whole account (GroupManager.leave), so here only the history goes.
-      const writes = await this.decisionWrites(content.target, content.action);
+      const writes = await this.requests.decisionWrites(content.target, content.action);
       if (writes) {
         await this.fanOut.commitStaged(staged, writes);
-        await this.announceDecision(content.target, content.action);
+        await this.requests.announceDecision(content.target, content.action);
         return [];
       }
     } else if (content.type === 'resend-request') {
