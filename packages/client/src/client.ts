@@ -26,11 +26,7 @@ import {
   SessionManager,
   decodeEnvelope,
   decodeIdentityKeyPair,
-  encodeIdentityKey,
-  formatSafetyNumber,
   ratchetKeyOf,
-  fromHex,
-  safetyNumber,
 } from '@samizdat/protocol';
 import type { IdentityKeyPair, ProtocolAddress } from '@samizdat/protocol';
 import { decryptAttachment, encryptAttachment } from './attachments/attachment-cipher.js';
@@ -51,8 +47,10 @@ import { Effects, STATUS_RANK, deletedCopy, interpret, withReaction } from './in
 import type { FollowUp, InterpretTarget } from './inbox/interpret.js';
 import type { ClientEvents } from './events.js';
 import { DeviceFanOut } from './outbox/fan-out.js';
+import { Directory } from './contacts/directory.js';
+import type { SafetyNumberView } from './contacts/directory.js';
 import { systemNotice } from './notices.js';
-import { EARLIER_CONTACTS_KV, apiFor, linkAccount, openAccount, registerAccount, sendProvisioning } from './onboarding.js';
+import { apiFor, linkAccount, openAccount, registerAccount, sendProvisioning } from './onboarding.js';
 import type { LinkOptions, RegisterOptions, ClientOptions } from './onboarding.js';
 import { Emitter } from './util/emitter.js';
 import { RetryRequests } from './inbox/retry-requests.js';
@@ -60,7 +58,6 @@ import { MessageRequests } from './contacts/message-requests.js';
 import { messageContentOf } from './outbox/message-content.js';
 import { SerialQueue } from './util/serial-queue.js';
 
-const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 /** How often expired disappearing messages are swept while the client runs. */
 const EXPIRY_SWEEP_MS = 1000;
 /** Contents that are the user writing to someone (which accepts their message request). */
@@ -82,15 +79,7 @@ export interface SendOptions {
   readonly queueIfOffline?: boolean;
 }
 
-export interface SafetyNumberView {
-  /** 60 digits. */
-  readonly digits: string;
-  /** 12 groups of 5 digits, as Signal shows them. */
-  readonly formatted: string;
-  /** The bytes a QR code carries; compare with compareScannable from @samizdat/protocol. */
-  readonly scannable: Uint8Array;
-  readonly verified: boolean;
-}
+export type { SafetyNumberView } from './contacts/directory.js';
 
 /** A peer as the caller names it: a username, or an account id (32 hex characters). */
 export type Peer = string;
@@ -102,14 +91,13 @@ export class Client extends Emitter<ClientEvents> {
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private maintenance: Promise<void> | undefined;
-  /** EARLIER_CONTACTS_KV, read once. */
-  private earlierContacts: Set<string> | undefined;
   private readonly followUps = new Set<Promise<void>>();
   private readonly identity: IdentityKeyPair;
   private readonly retries: RetryRequests;
   private readonly requests: MessageRequests;
 
   private readonly fanOut: DeviceFanOut;
+  private readonly directory: Directory;
 
   /** MLS groups of this device (docs/client.md "Groups"). */
   readonly groups: GroupManager;
@@ -122,6 +110,7 @@ export class Client extends Emitter<ClientEvents> {
     super();
     this.now = options.now ?? Date.now;
     this.identity = decodeIdentityKeyPair(account.identityKeyPair);
+    this.directory = new Directory({ store: options.store, crypto: options.crypto, identity: this.identity, api, events: this, account: () => this.account, now: () => this.now() });
     this.fanOut = new DeviceFanOut({
       store: options.store,
       crypto: options.crypto,
@@ -171,7 +160,7 @@ export class Client extends Emitter<ClientEvents> {
         },
         emitMessage: (m) => this.emit('message', m),
         stateOf: (accountId) => this.requestState(accountId),
-        learnUsername: (accountId, username) => this.learnUsername(accountId, username),
+        learnUsername: (accountId, username) => this.directory.learnUsername(accountId, username),
         postGroupMessage: (groupId, envelope) => this.fanOut.postGroupMessage(groupId, envelope),
       },
       options.mlsCryptoProvider ? { mlsCryptoProvider: options.mlsCryptoProvider } : {},
@@ -272,77 +261,29 @@ export class Client extends Emitter<ClientEvents> {
     await this.options.store.close();
   }
 
-  // ---- people ----
+  // ---- people (contacts/directory.ts) ----
 
-  /**
-   * Resolves a username or account id to a contact, asking the server when it is not known yet (the identity key
-   * the server gives is pinned on first use; the session's own check catches a later change).
-   */
-  async resolve(peer: Peer): Promise<ContactRecord> {
-    const store = this.options.store;
-    if (ACCOUNT_ID.test(peer)) {
-      const known = await store.getContact(peer);
-      if (known) return known;
-      if (peer === this.account.accountId) return this.selfContact();
-      await this.api.getAccount(peer);
-      const contact: ContactRecord = { accountId: peer, verified: false, expireTimer: 0 };
-      await store.write((tx) => tx.putContact(contact));
-      return contact;
-    }
-    const username = peer.replace(/^@/, '');
-    if (this.account.username && username.toLowerCase() === this.account.username.toLowerCase()) return this.selfContact();
-    const known = await store.findContactByUsername(username);
-    if (known) return known;
-    const found = await this.api.lookupUsername(username);
-    if (!found) throw new ClientError(ClientErrorCode.UnknownUser, `no account has the username "${username}"`);
-    const existing = await store.getContact(found.accountId);
-    const contact: ContactRecord = { verified: false, expireTimer: 0, ...existing, accountId: found.accountId, username };
-    await store.write((tx) => tx.putContact(contact));
-    return contact;
-  }
-
-  private async selfContact(): Promise<ContactRecord> {
-    return (
-      (await this.options.store.getContact(this.account.accountId)) ?? {
-        accountId: this.account.accountId,
-        ...(this.account.username !== undefined ? { username: this.account.username } : {}),
-        verified: true,
-        expireTimer: 0,
-      }
-    );
+  /** Resolves a username or account id to a contact, asking the server when it is not known yet. */
+  resolve(peer: Peer): Promise<ContactRecord> {
+    return this.directory.resolve(peer);
   }
 
   contacts(): Promise<ContactRecord[]> {
-    return this.options.store.listContacts();
+    return this.directory.list();
   }
 
   /** The name to show for an account (its username, else its chosen name, else a short id) or a group (its name). */
-  async displayName(accountId: string): Promise<string> {
-    if (accountId === this.account.accountId) return this.account.username ?? 'me';
-    if (GROUP_ID_PATTERN.test(accountId)) return (await this.options.store.getGroup(accountId))?.name ?? accountId.slice(0, 12);
-    const c = await this.options.store.getContact(accountId);
-    return c?.username ?? c?.name ?? accountId.slice(0, 8);
+  displayName(accountId: string): Promise<string> {
+    return this.directory.displayName(accountId);
   }
 
   /** The safety number of the conversation with `peer` (compare it out of band, then markVerified). */
-  async safetyNumber(peer: Peer): Promise<SafetyNumberView> {
-    const contact = await this.resolve(peer);
-    let theirKey = await this.options.store.getIdentity(contact.accountId);
-    if (!theirKey) {
-      theirKey = (await this.api.getAccount(contact.accountId)).identityKey;
-      await this.options.store.write((tx) => tx.putIdentity(contact.accountId, theirKey as Uint8Array));
-    }
-    const sn = await safetyNumber(
-      this.options.crypto,
-      { identifier: fromHex(this.account.accountId), identityKey: encodeIdentityKey(this.identity.publicKey) },
-      { identifier: fromHex(contact.accountId), identityKey: theirKey },
-    );
-    return { digits: sn.digits, formatted: formatSafetyNumber(sn.digits), scannable: sn.scannable, verified: contact.verified };
+  safetyNumber(peer: Peer): Promise<SafetyNumberView> {
+    return this.directory.safetyNumber(peer);
   }
 
-  async markVerified(peer: Peer, verified = true): Promise<void> {
-    const contact = await this.resolve(peer);
-    await this.options.store.write((tx) => tx.putContact({ ...contact, verified }));
+  markVerified(peer: Peer, verified = true): Promise<void> {
+    return this.directory.markVerified(peer, verified);
   }
 
   /** Deletes the account on the server: every device, queued message, key and attachment. The local store stays. */
@@ -441,59 +382,10 @@ export class Client extends Emitter<ClientEvents> {
     } catch (err) {
       // The username now belongs to a new account (its owner re-registered): warn, and send to the new one.
       if (!ClientError.isServer(err, 'ACCOUNT_NOT_FOUND') || contact.username === undefined) throw err;
-      const moved = await this.relocate(contact.accountId, contact.username);
+      const moved = await this.directory.relocate(contact.accountId, contact.username);
       if (!moved) throw err;
       return this.sendTextTo({ id: moved.accountId, expireTimer: moved.expireTimer }, body, options);
     }
-  }
-
-  /**
-   * `username` was known as `oldAccountId`'s and the server now says it belongs to another account: the person
-   * re-registered (new identity keys). Like Signal's "safety number changed": the conversation records it, the
-   * contact is unverified, 'identity-changed' is emitted. Returns the new contact, or undefined if nothing moved.
-   */
-  private async relocate(oldAccountId: string, username: string): Promise<ContactRecord | undefined> {
-    const found = await this.api.lookupUsername(username);
-    if (!found || found.accountId === oldAccountId) return undefined;
-    const store = this.options.store;
-    const old = await store.getContact(oldAccountId);
-    const existing = await store.getContact(found.accountId);
-    const now = this.now();
-    const contact: ContactRecord = { expireTimer: 0, ...existing, accountId: found.accountId, username, verified: false, identityChangedAt: now };
-    const notice = this.systemNotice(found.accountId, found.accountId, 0, now, 'identity-changed');
-    await store.write((tx) => {
-      if (old) {
-        const { username: _gone, ...rest } = old;
-        tx.putContact(rest);
-      }
-      tx.putContact(contact);
-      tx.putMessage(notice);
-    });
-    this.emit('identity-changed', { accountId: found.accountId, username });
-    this.emit('message', notice);
-    return contact;
-  }
-
-  /**
-   * On a linked device, the first time a 1:1 conversation with someone the account knew before the link gets a
-   * message: a 'history-unavailable' line, dated at the link, saying that what was said before is not on this device
-   * (it is on the account's other devices). Undefined anywhere else.
-   */
-  private async historyNotice(conversation: string): Promise<MessageRecord | undefined> {
-    if (this.earlierContacts === undefined) {
-      const stored = await this.options.store.getKv(EARLIER_CONTACTS_KV);
-      let ids: unknown = [];
-      try {
-        ids = stored === undefined ? [] : JSON.parse(stored);
-      } catch {
-        ids = [];
-      }
-      this.earlierContacts = new Set(Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : []);
-    }
-    if (!this.earlierContacts.has(conversation)) return undefined;
-    if ((await this.options.store.listMessages(conversation, { limit: 1 })).length > 0) return undefined;
-    const linkedAt = this.account.createdAt;
-    return { ...this.systemNotice(conversation, this.account.accountId, this.account.deviceId, linkedAt, 'history-unavailable'), body: JSON.stringify({ since: linkedAt }) };
   }
 
   private systemNotice(conversation: string, author: string, device: number, timestamp: number, event: NonNullable<MessageRecord['event']>): MessageRecord {
@@ -529,7 +421,7 @@ export class Client extends Emitter<ClientEvents> {
       status: 'pending',
       ...(conversation.expireTimer ? { expireTimer: conversation.expireTimer, expiresAt: timestamp + conversation.expireTimer * 1000 } : {}),
     };
-    const history = GROUP_ID_PATTERN.test(conversation.id) ? undefined : await this.historyNotice(conversation.id);
+    const history = GROUP_ID_PATTERN.test(conversation.id) ? undefined : await this.directory.historyNotice(conversation.id);
     await this.options.store.write((tx) => {
       if (history) tx.putMessage(history);
       tx.putMessage(record);
@@ -768,7 +660,7 @@ export class Client extends Emitter<ClientEvents> {
     }
     // Learn who wrote before the message is shown, so that even the first message names its sender.
     const claimed = content.profile?.username;
-    if (claimed !== undefined && source.accountId !== this.account.accountId) await this.learnUsername(source.accountId, claimed).catch(() => undefined);
+    if (claimed !== undefined && source.accountId !== this.account.accountId) await this.directory.learnUsername(source.accountId, claimed).catch(() => undefined);
     const after = await this.applyContent(address, content, staged);
     if (type === CiphertextType.PreKey) this.scheduleMaintenance();
     return after;
@@ -853,26 +745,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** What a content means here (inbox/interpret.ts), read from this device's store. */
   private interpret(target: InterpretTarget, c: Content): Promise<Effects> {
-    return interpret({ store: this.options.store, me: this.account.accountId, now: this.now(), historyNotice: (conversation) => this.historyNotice(conversation) }, target, c);
-  }
-
-  /**
-   * Stores the username a contact claims only after the server confirms it belongs to that account. If we knew the
-   * username as another account's, its owner re-registered: handled as an identity change (relocate).
-   */
-  private async learnUsername(accountId: string, username: string): Promise<void> {
-    const store = this.options.store;
-    const contact = await store.getContact(accountId);
-    if (contact?.username?.toLowerCase() === username.toLowerCase()) return;
-    const previous = await store.findContactByUsername(username);
-    if (previous && previous.accountId !== accountId) {
-      await this.relocate(previous.accountId, username);
-      return;
-    }
-    const found = await this.api.lookupUsername(username).catch(() => undefined);
-    if (!found || found.accountId !== accountId) return;
-    const current = await store.getContact(accountId);
-    await store.write((tx) => tx.putContact({ verified: false, expireTimer: 0, ...current, accountId, username }));
+    return interpret({ store: this.options.store, me: this.account.accountId, now: this.now(), historyNotice: (conversation) => this.directory.historyNotice(conversation) }, target, c);
   }
 
   /**
