@@ -19,49 +19,36 @@
  *   gets the request over our session with it, retires its own session only if the failed message came from it,
  *   and resends what it still has.
  */
-import {
-  CiphertextType,
-  EnvelopeType,
-  ProtocolError,
-  SessionManager,
-  decodeEnvelope,
-  decodeIdentityKeyPair,
-  ratchetKeyOf,
-} from '@samizdat/protocol';
-import type { IdentityKeyPair, ProtocolAddress } from '@samizdat/protocol';
+import { decodeIdentityKeyPair } from '@samizdat/protocol';
+import type { IdentityKeyPair } from '@samizdat/protocol';
 import { decryptAttachment, encryptAttachment } from './attachments/attachment-cipher.js';
 import type { AttachmentPointer } from './attachments/attachment-cipher.js';
-import { decodeContent, newMessageId } from './content/content.js';
-import type { Content } from './content/content.js';
-import { ClientError, ClientErrorCode } from './errors.js';
-import { KYBER_ONE_TIME_BATCH, ONE_TIME_BATCH, REFILL_THRESHOLD, generatePreKeys, pruneReplaced, rotationDue } from './keys/prekeys.js';
-import { StagedProtocolStore } from './storage/staged-protocol-store.js';
-import type { AccountRecord, ContactRecord, ConversationSummary, GroupRecord, MessageRecord, MessageStatus } from './storage/store.js';
-import { DeliverySocket } from './transport/delivery-socket.js';
-import type { ReceivedEnvelope } from './transport/delivery-socket.js';
-import type { HttpApi } from './transport/http-api.js';
-import { GROUP_ID_PATTERN, GroupManager } from './groups/group-manager.js';
-import { contactState, contactWith } from './contacts/requests.js';
-import type { ConversationState } from './contacts/requests.js';
-import { Effects, STATUS_RANK, deletedCopy, interpret, withReaction } from './inbox/interpret.js';
-import type { FollowUp, InterpretTarget } from './inbox/interpret.js';
-import type { ClientEvents } from './events.js';
-import { DeviceFanOut } from './outbox/fan-out.js';
 import { Directory } from './contacts/directory.js';
 import type { SafetyNumberView } from './contacts/directory.js';
+import { MessageRequests } from './contacts/message-requests.js';
+import type { ConversationState } from './contacts/requests.js';
+import { newMessageId } from './content/content.js';
+import type { Content } from './content/content.js';
+import { ClientError, ClientErrorCode } from './errors.js';
+import type { ClientEvents } from './events.js';
+import { GROUP_ID_PATTERN, GroupManager } from './groups/group-manager.js';
+import { Inbox } from './inbox/inbox.js';
+import { STATUS_RANK, deletedCopy, withReaction } from './inbox/interpret.js';
+import { RetryRequests } from './inbox/retry-requests.js';
+import { KYBER_ONE_TIME_BATCH, ONE_TIME_BATCH, REFILL_THRESHOLD, generatePreKeys, pruneReplaced, rotationDue } from './keys/prekeys.js';
 import { systemNotice } from './notices.js';
 import { apiFor, linkAccount, openAccount, registerAccount, sendProvisioning } from './onboarding.js';
-import type { LinkOptions, RegisterOptions, ClientOptions } from './onboarding.js';
-import { Emitter } from './util/emitter.js';
-import { RetryRequests } from './inbox/retry-requests.js';
-import { MessageRequests } from './contacts/message-requests.js';
+import type { ClientOptions, LinkOptions, RegisterOptions } from './onboarding.js';
+import { DeviceFanOut } from './outbox/fan-out.js';
 import { messageContentOf } from './outbox/message-content.js';
+import type { AccountRecord, ContactRecord, ConversationSummary, GroupRecord, MessageRecord, MessageStatus } from './storage/store.js';
+import { DeliverySocket } from './transport/delivery-socket.js';
+import type { HttpApi } from './transport/http-api.js';
+import { Emitter } from './util/emitter.js';
 import { SerialQueue } from './util/serial-queue.js';
 
 /** How often expired disappearing messages are swept while the client runs. */
 const EXPIRY_SWEEP_MS = 1000;
-/** Contents that are the user writing to someone (which accepts their message request). */
-const WRITES: ReadonlySet<Content['type']> = new Set(['message', 'edit', 'delete', 'reaction', 'timer']);
 
 export type { ClientOptions, LinkOptions, RegisterOptions } from './onboarding.js';
 export { normalizeServerUrl } from './onboarding.js';
@@ -95,6 +82,7 @@ export class Client extends Emitter<ClientEvents> {
   private readonly identity: IdentityKeyPair;
   private readonly retries: RetryRequests;
   private readonly requests: MessageRequests;
+  private readonly inbox: Inbox;
 
   private readonly fanOut: DeviceFanOut;
   private readonly directory: Directory;
@@ -139,10 +127,25 @@ export class Client extends Emitter<ClientEvents> {
       fanOut: this.fanOut,
       account: () => this.account,
       now: () => this.now(),
-      track: (work) => {
-        const running = work.finally(() => this.followUps.delete(running));
-        this.followUps.add(running);
-      },
+      track: (work) => this.track(work),
+    });
+    this.inbox = new Inbox({
+      store: options.store,
+      crypto: options.crypto,
+      identity: this.identity,
+      queue: this.queue,
+      events: this,
+      fanOut: this.fanOut,
+      directory: this.directory,
+      requests: this.requests,
+      retries: this.retries,
+      groups: () => this.groups,
+      account: () => this.account,
+      now: () => this.now(),
+      closed: () => this.closed,
+      ack: (id) => this.socket?.ack([id]),
+      track: (work) => this.track(work),
+      scheduleMaintenance: () => this.scheduleMaintenance(),
     });
     this.groups = new GroupManager(
       {
@@ -155,7 +158,7 @@ export class Client extends Emitter<ClientEvents> {
         now: () => this.now(),
         accountsOf: async (peers) => Promise.all(peers.map(async (p) => (await this.resolve(p)).accountId)),
         interpret: async (target, c) => {
-          const effects = await this.interpret(target, c);
+          const effects = await this.inbox.interpret(target, c);
           return { groupWrites: effects.groupWrites, writes: effects.writes, created: effects.created, stage: (tx) => effects.stage(tx), emit: () => effects.emit(this) };
         },
         emitMessage: (m) => this.emit('message', m),
@@ -219,7 +222,7 @@ export class Client extends Emitter<ClientEvents> {
       serverUrl: this.account.serverUrl,
       connector: this.options.connector,
       credentials: { accountId: this.account.accountId, deviceId: this.account.deviceId, password: this.account.password },
-      onEnvelope: (received) => this.onEnvelope(received),
+      onEnvelope: (received) => this.inbox.onEnvelope(received),
       onQueueEmpty: () => {
         this.emit('queue-empty');
         this.scheduleMaintenance();
@@ -524,7 +527,7 @@ export class Client extends Emitter<ClientEvents> {
     await this.queue.run(() => this.sendContent(conversation.id, content));
     // Applied here the way every other device applies it on receipt.
     const me = this.account;
-    const effects = await this.interpret({ conversation: conversation.id, author: me.accountId, authorDevice: me.deviceId, group: undefined }, content);
+    const effects = await this.inbox.interpret({ conversation: conversation.id, author: me.accountId, authorDevice: me.deviceId, group: undefined }, content);
     await this.options.store.write((tx) => effects.stage(tx));
     effects.emit(this);
   }
@@ -598,168 +601,10 @@ export class Client extends Emitter<ClientEvents> {
     await this.fanOut.sendToAccount(this.account.accountId, { type: 'sync-sent', id: content.id, timestamp: content.timestamp, destination: conversation, content }, true);
   }
 
-  // ---- the receive path ----
-
-  private async onEnvelope(received: ReceivedEnvelope): Promise<void> {
-    let processed = false;
-    let after: FollowUp[] = [];
-    try {
-      after = await this.queue.run(() => this.processEnvelope(received));
-      processed = true;
-    } catch (err) {
-      // A storage failure: leave the envelope unacknowledged; the server redelivers it on the next connection.
-      if (!ClientError.is(err, ClientErrorCode.StorageError)) processed = true;
-    }
-    if (processed) this.socket?.ack([received.id]);
-    // Receipts and resends queue behind this envelope; they must not hold up the next one's processing.
-    for (const task of after) {
-      const running = task()
-        .catch(() => undefined)
-        .finally(() => this.followUps.delete(running));
-      this.followUps.add(running);
-    }
-  }
-
-  private async processEnvelope(received: ReceivedEnvelope): Promise<FollowUp[]> {
-    const source = received.source;
-    if (!source) return []; // Sealed sender is not spoken yet: nothing to decrypt with.
-    const address: ProtocolAddress = { account: source.accountId, device: source.deviceId };
-    let envelope;
-    try {
-      envelope = decodeEnvelope(received.envelope);
-    } catch {
-      await this.recordUndecryptable(address, this.now(), 'malformed envelope', false);
-      return [];
-    }
-    if (envelope.type === EnvelopeType.GroupMessage || envelope.type === EnvelopeType.GroupWelcome) {
-      return this.groups.receive(envelope.type, envelope.content, envelope.timestamp);
-    }
-    if (envelope.type !== EnvelopeType.PreKeyMessage && envelope.type !== EnvelopeType.Message) {
-      await this.recordUndecryptable(address, envelope.timestamp, 'unsupported envelope type', false);
-      return [];
-    }
-    const staged = new StagedProtocolStore(this.options.store, this.identity);
-    const sessions = new SessionManager(this.options.crypto, staged);
-    const type = envelope.type === EnvelopeType.PreKeyMessage ? CiphertextType.PreKey : CiphertextType.Ratchet;
-    let result;
-    try {
-      result = await sessions.decrypt(address, { type, body: envelope.content });
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      await this.recordUndecryptable(address, envelope.timestamp, err.code, true, ratchetKeyOf({ type, body: envelope.content }));
-      return [];
-    }
-    if (result.kind === 'duplicate') return []; // A redelivery after a lost ack: already stored.
-    let content: Content;
-    try {
-      content = decodeContent(result.plaintext);
-    } catch {
-      await this.fanOut.commitStaged(staged, () => undefined);
-      await this.recordUndecryptable(address, envelope.timestamp, 'unreadable content', false);
-      return [];
-    }
-    // Learn who wrote before the message is shown, so that even the first message names its sender.
-    const claimed = content.profile?.username;
-    if (claimed !== undefined && source.accountId !== this.account.accountId) await this.directory.learnUsername(source.accountId, claimed).catch(() => undefined);
-    const after = await this.applyContent(address, content, staged);
-    if (type === CiphertextType.PreKey) this.scheduleMaintenance();
-    return after;
-  }
-
-  /**
-   * Stores what `content` means for this device together with the staged session writes, emits the events, and
-   * returns follow-up sends (receipts, resends) to run once the envelope is safely stored.
-   */
-  private async applyContent(from: ProtocolAddress, content: Content, staged: StagedProtocolStore): Promise<FollowUp[]> {
-    const store = this.options.store;
-    const me = this.account.accountId;
-    const fromSelf = from.account === me;
-    const now = this.now();
-    const effects = new Effects();
-    const { writes, updated } = effects;
-
-    if (!fromSelf) {
-      // Message requests and blocking: a blocked account's contents are dropped unread (the session still
-      // advances), and typing from someone the user does not talk with yet is not shown.
-      const state = contactState(me, from.account, await store.getContact(from.account));
-      if (state === 'blocked' || (state === 'request' && content.type === 'typing')) {
-        await this.fanOut.commitStaged(staged, () => undefined);
-        return [];
-      }
-    }
-
-    const inner: { conversation: string; content: Content; author: string } | undefined = fromSelf
-      ? content.type === 'sync-sent'
-        ? { conversation: content.destination, content: content.content, author: me }
-        : undefined
-      : { conversation: from.account, content, author: from.account };
-
-    if (fromSelf && content.type === 'sync-read') {
-      for (const r of content.read) {
-        const conversation = r.author;
-        const m = await store.getMessage(conversation, r.author, r.targetId);
-        if (m && m.readAt === undefined) {
-          const u = { ...m, readAt: now, ...(m.expireTimer ? { expiresAt: now + m.expireTimer * 1000 } : {}) };
-          writes.push(u);
-          updated.push(u);
-        }
-      }
-    } else if (fromSelf && content.type === 'sync-request') {
-      // A decision made on another device of the account, stored with this envelope, so that what is queued after
-      // it (the blocked account's next message) is judged by it. A group it deleted: that device left with the
-      // whole account (GroupManager.leave), so here only the history goes.
-      const writes = await this.requests.decisionWrites(content.target, content.action);
-      if (writes) {
-        await this.fanOut.commitStaged(staged, writes);
-        await this.requests.announceDecision(content.target, content.action);
-        return [];
-      }
-    } else if (content.type === 'resend-request') {
-      // Decrypted under our session with `from`: the request is that device's, not the server's claim. Which session
-      // sent the failed message is decided on the sessions as they were before this request advanced them (the
-      // store still holds them until the commit below), as Signal decides on a request that is not encrypted.
-      const request = content;
-      const failed = request.ratchetKey
-        ? await new SessionManager(this.options.crypto, new StagedProtocolStore(store, this.identity)).sessionSendingWith(from, request.ratchetKey)
-        : undefined;
-      effects.after.push(() => this.retries.answer(from, request, failed));
-    } else if (inner) {
-      effects.add(await this.interpret({ conversation: inner.conversation, author: inner.author, authorDevice: from.device, group: undefined }, inner.content));
-      // Our other device wrote to them: that accepts their request here too.
-      if (fromSelf && inner.conversation !== me && WRITES.has(inner.content.type)) {
-        const i = effects.contactWrites.findIndex((c) => c.accountId === inner.conversation);
-        const current = i >= 0 ? effects.contactWrites[i] : await store.getContact(inner.conversation);
-        if (!current?.accepted) {
-          const accepted = contactWith(inner.conversation, current, 'accept');
-          if (i >= 0) effects.contactWrites[i] = accepted;
-          else effects.contactWrites.push(accepted);
-        }
-      }
-    }
-
-    await this.fanOut.commitStaged(staged, (tx) => effects.stage(tx));
-    effects.emit(this);
-    const replies = effects.replies.map((r) => () => this.queue.run(() => this.fanOut.sendToAccount(r.to, r.content, false)));
-    return [...replies, ...effects.after];
-  }
-
-  /** What a content means here (inbox/interpret.ts), read from this device's store. */
-  private interpret(target: InterpretTarget, c: Content): Promise<Effects> {
-    return interpret({ store: this.options.store, me: this.account.accountId, now: this.now(), historyNotice: (conversation) => this.directory.historyNotice(conversation) }, target, c);
-  }
-
-  /**
-   * An envelope that did not decrypt: recorded in the conversation and, for session failures, answered with a retry
-   * request to the device the server names as its sender (Signal's DecryptionErrorMessage). Our sessions stay as
-   * they are: the server may have forged or damaged the envelope, and only the real sender can tell whether its
-   * session broke (inbox/retry-requests.ts, which also limits how often we ask).
-   */
-  private async recordUndecryptable(from: ProtocolAddress, timestamp: number, reason: string, repair: boolean, ratchetKey?: Uint8Array): Promise<void> {
-    const notice = this.systemNotice(from.account, from.account, from.device, timestamp, 'undecryptable');
-    await this.options.store.write((tx) => tx.putMessage(notice));
-    this.emit('undecryptable', { conversation: from.account, author: from.account, authorDevice: from.device, timestamp, reason });
-    this.emit('message', notice);
-    if (repair && !this.closed) this.retries.gather(from, timestamp, ratchetKey);
+  /** Keeps work that runs outside the queue's order (follow-ups), so that stop() waits for it. */
+  private track(work: Promise<void>): void {
+    const running = work.finally(() => this.followUps.delete(running));
+    this.followUps.add(running);
   }
 
   // ---- upkeep ----
