@@ -61,14 +61,22 @@ export {
 export type { ProvisioningKeyPair } from './provisioning-cipher.js';
 
 // Groups: MLS (RFC 9420) through our engine over ts-mls. The node:crypto MLS provider is `@samizdat/protocol/groups-node`.
+export { MlsEngine } from './groups/mls-engine.js';
+export { DEFAULT_GROUP_CIPHER_SUITE, GROUP_ID_LENGTH, KEY_PACKAGE_LIFETIME_SECONDS, RETAINED_EPOCHS } from './groups/engine/types.js';
+export type {
+  CommitResult,
+  DeviceAddress,
+  GroupCipherSuite,
+  GroupState,
+  KeyPackageBundle,
+  MessageInfo,
+  MlsDeviceIdentity,
+  MlsEngineOptions,
+  ProcessedMessage,
+  ProposalDescription,
+} from './groups/engine/types.js';
+export type { GroupMember } from './groups/mls-common.js';
 export {
-  DEFAULT_GROUP_CIPHER_SUITE,
-  GROUP_ID_LENGTH,
-  KEY_PACKAGE_LIFETIME_SECONDS,
-  RETAINED_EPOCHS,
-  MlsEngine,
-  decodeMlsDeviceIdentity,
-  encodeMlsDeviceIdentity,
   epochAuthenticatorOf,
   epochOf,
   groupIdOf,
@@ -78,20 +86,8 @@ export {
   needsRekey,
   ownMember,
   treeHashOf,
-} from './groups/mls-engine.js';
-export type {
-  CommitResult,
-  DeviceAddress,
-  GroupCipherSuite,
-  GroupMember,
-  GroupState,
-  KeyPackageBundle,
-  MessageInfo,
-  MlsDeviceIdentity,
-  MlsEngineOptions,
-  ProcessedMessage,
-  ProposalDescription,
-} from './groups/mls-engine.js';
+} from './groups/engine/inspect.js';
+export { decodeMlsDeviceIdentity, encodeMlsDeviceIdentity } from './groups/engine/codecs.js';
 export { MlsDeliveryService } from './groups/delivery-service.js';
 export type { DeliveryServiceOptions, PublicGroupView, VerifiedCommit } from './groups/delivery-service.js';
 export {

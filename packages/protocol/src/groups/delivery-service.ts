@@ -23,24 +23,15 @@
  * secrets, the Welcome's contents, the GroupInfo's external_pub. A commit that passes here but fails there leaves the
  * group at an epoch members cannot reach; only a member (whose commit is then signed by it) can do that.
  */
-import { emptyPskIndex, getCiphersuiteFromName, getCiphersuiteImpl } from 'ts-mls';
-import type { AuthenticationService, CiphersuiteImpl, ClientConfig, ClientState, GroupInfo, CryptoProvider as MlsCryptoProvider, RatchetTree } from 'ts-mls';
 import {
-  applyProposals,
-  nextEpochContext,
-  throwIfDefined,
-  validateLeafNodeCredentialAndKeyUniqueness,
-  validateLeafNodeUpdateOrCommit,
-  validateRatchetTree,
-} from 'ts-mls/clientState.js';
-import { verifyFramedContentSignature } from 'ts-mls/framedContent.js';
-import { encodeGroupContext } from 'ts-mls/groupContext.js';
-import { ratchetTreeFromExtension, verifyGroupInfoSignature } from 'ts-mls/groupInfo.js';
-import { addLeafNode, removeLeafNode } from 'ts-mls/ratchetTree.js';
-import { treeHashRoot } from 'ts-mls/treeHash.js';
-import { nodeToLeafIndex, toLeafIndex } from 'ts-mls/treemath.js';
-import { applyUpdatePath } from 'ts-mls/updatePath.js';
-import { defaultKeyPackageEqualityConfig, defaultKeyRetentionConfig, defaultPaddingConfig } from 'ts-mls';
+  defaultKeyPackageEqualityConfig,
+  defaultKeyRetentionConfig,
+  defaultPaddingConfig,
+  emptyPskIndex,
+  getCiphersuiteFromName,
+  getCiphersuiteImpl,
+} from 'ts-mls';
+import type { AuthenticationService, CiphersuiteImpl, ClientConfig, ClientState, GroupInfo, CryptoProvider as MlsCryptoProvider, RatchetTree } from 'ts-mls';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { constantTimeEqual } from '../crypto/bytes.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
@@ -48,6 +39,24 @@ import { defaultMlsCryptoProvider } from './default-mls-provider.js';
 import { verifyDeviceCredential } from './device-credential.js';
 import { basicIdentity, decodeMessage, leafAt, mapErrors, memberOf, membersOf } from './mls-common.js';
 import type { GroupMember } from './mls-common.js';
+import {
+  addLeafNode,
+  applyProposals,
+  applyUpdatePath,
+  encodeGroupContext,
+  nextEpochContext,
+  nodeToLeafIndex,
+  ratchetTreeFromExtension,
+  removeLeafNode,
+  throwIfDefined,
+  toLeafIndex,
+  treeHashRoot,
+  validateLeafNodeCredentialAndKeyUniqueness,
+  validateLeafNodeUpdateOrCommit,
+  validateRatchetTree,
+  verifyFramedContentSignature,
+  verifyGroupInfoSignature,
+} from './ts-mls-internals.js';
 
 /** A group as the DS sees it: its id, epoch and members (from the verified tree), and who signed its GroupInfo. */
 export interface PublicGroupView {

@@ -20,17 +20,23 @@
  * build wrote them, a state they hold past epoch 0 (created groups start at 0 with a sound tree) decodes flagged.
  */
 import { decodeGroupState as mlsDecodeGroupState } from 'ts-mls';
-import type { ClientState, RatchetTree } from 'ts-mls';
-import { decodeGroupStateWithoutTree, encodeGroupStateWithoutTree } from 'ts-mls/clientState.js';
-import type { EpochReceiverData } from 'ts-mls/epochReceiverData.js';
-import { decodeGroupContext, encodeGroupContext } from 'ts-mls/groupContext.js';
-import { decodeNode, decodeRatchetTree, encodeNode, encodeRatchetTree } from 'ts-mls/ratchetTree.js';
-import { decodeSecretTree, secretTreeEncoder } from 'ts-mls/secretTree.js';
-import { encode } from 'ts-mls/codec/tlsEncoder.js';
-import type { Decoder } from 'ts-mls/codec/tlsDecoder.js';
+import type { ClientState, Decoder, EpochReceiverData, RatchetTree } from 'ts-mls';
 import { toHex } from '../crypto/bytes.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import { BinaryReader, BinaryWriter } from '../wire/binary.js';
+import {
+  decodeGroupContext,
+  decodeGroupStateWithoutTree,
+  decodeNode,
+  decodeRatchetTree,
+  decodeSecretTree,
+  encode,
+  encodeGroupContext,
+  encodeGroupStateWithoutTree,
+  encodeNode,
+  encodeRatchetTree,
+  secretTreeEncoder,
+} from './ts-mls-internals.js';
 
 export const GROUP_STATE_V1 = 0x01;
 export const GROUP_STATE_V2 = 0x02;

@@ -4,11 +4,11 @@
  */
 import { decodeMlsMessage } from 'ts-mls';
 import type { Credential, LeafNode, MLSMessage, RatchetTree } from 'ts-mls';
-import { MlsError, CodecError, CryptoError, CryptoVerificationError, UsageError } from 'ts-mls/mlsError.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import type { DeviceCredential } from './device-credential.js';
 import { decodeDeviceCredential } from './device-credential.js';
 import { decodeWhole } from './group-state-codec.js';
+import { CodecError, CryptoError, CryptoVerificationError, MlsError, UsageError } from './ts-mls-internals.js';
 
 /** A group member: one device's leaf (its credential, ./device-credential.ts) at `leafIndex`. */
 export interface GroupMember extends DeviceCredential {

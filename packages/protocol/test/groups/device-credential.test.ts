@@ -9,8 +9,8 @@ import {
   signDeviceCredential,
   verifyDeviceCredential,
 } from '../../src/groups/device-credential.js';
-import type { MlsDeviceIdentity } from '../../src/groups/mls-engine.js';
-import { epochOf, treeHashOf } from '../../src/groups/mls-engine.js';
+import type { MlsDeviceIdentity } from '../../src/groups/engine/types.js';
+import { epochOf, treeHashOf } from '../../src/groups/engine/inspect.js';
 import type { Account, Device } from './fixtures.js';
 import {
   Directory,

@@ -6,8 +6,9 @@ import { toHex } from '../../src/crypto/bytes.js';
 import { ProtocolError } from '../../src/errors.js';
 import type { IdentityKeyPair } from '../../src/keys/identity.js';
 import { encodeIdentityKey, generateIdentityKeyPair } from '../../src/keys/identity.js';
-import type { GroupState, KeyPackageBundle, MlsDeviceIdentity, MlsEngineOptions } from '../../src/groups/mls-engine.js';
-import { MlsEngine, epochOf, treeHashOf } from '../../src/groups/mls-engine.js';
+import type { GroupState, KeyPackageBundle, MlsDeviceIdentity, MlsEngineOptions } from '../../src/groups/engine/types.js';
+import { epochOf, treeHashOf } from '../../src/groups/engine/inspect.js';
+import { MlsEngine } from '../../src/groups/mls-engine.js';
 import { nodeMlsCryptoProvider } from '../../src/groups/node-mls-provider.js';
 
 export const crypto = new NodeCryptoProvider();

@@ -1,18 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolErrorCode } from '../../src/errors.js';
 import { paddedLength } from '../../src/wire/padding.js';
-import {
-  DEFAULT_GROUP_CIPHER_SUITE,
-  GROUP_ID_LENGTH,
-  decodeMlsDeviceIdentity,
-  encodeMlsDeviceIdentity,
-  epochOf,
-  groupIdOf,
-  inspectMessage,
-  isActiveMember,
-  membersOfGroup,
-  ownMember,
-} from '../../src/groups/mls-engine.js';
+import { DEFAULT_GROUP_CIPHER_SUITE, GROUP_ID_LENGTH } from '../../src/groups/engine/types.js';
+import { decodeMlsDeviceIdentity, encodeMlsDeviceIdentity } from '../../src/groups/engine/codecs.js';
+import { epochOf, groupIdOf, inspectMessage, isActiveMember, membersOfGroup, ownMember } from '../../src/groups/engine/inspect.js';
 import type { Account, Device } from './fixtures.js';
 import {
   Directory,
