@@ -21,28 +21,25 @@
 import {
   EnvelopeType,
   MlsEngine,
-  ProtocolError,
-  ProtocolErrorCode,
   constantTimeEqual,
   decodeMlsDeviceIdentity,
   encodeEnvelope,
   encodeMlsDeviceIdentity,
-  epochOf,
   groupIdOf,
-  inspectMessage,
   membersOfGroup,
   needsRekey,
   toHex,
 } from '@samizdat/protocol';
-import type { CommitResult, CryptoProvider, DeviceAddress, GroupState, IdentityKeyPair, MlsDeviceIdentity, ProcessedMessage } from '@samizdat/protocol';
+import type { CommitResult, GroupState, MlsDeviceIdentity } from '@samizdat/protocol';
 import type { Content } from '../content/content.js';
-import { decodeContent, encodeContent, newMessageId } from '../content/content.js';
+import { encodeContent, newMessageId } from '../content/content.js';
 import { ClientError, ClientErrorCode } from '../errors.js';
-import type { AccountRecord, ClientStore, GroupRecord, MessageRecord, StoreTx } from '../storage/store.js';
-import type { HttpApi } from '../transport/http-api.js';
+import type { GroupRecord } from '../storage/store.js';
 import { staleEpochOf } from '../transport/http-api.js';
 import { fromBase64, toBase64 } from '../transport/base64.js';
-import type { SerialQueue } from '../util/serial-queue.js';
+import { groupNotice, membersNotice, settingsNotice, withSettings } from './group-notices.js';
+import { GroupReceiver } from './group-receiver.js';
+import type { GroupHost } from './group-host.js';
 
 export const GROUP_ID_PATTERN = /^[0-9a-f]{64}$/;
 /** One-use key packages kept on the server; refilled below the threshold. */
@@ -56,38 +53,7 @@ const IDENTITY_KV = 'mls.identity';
 const JOINED_KV = 'mls.joinedAccountGroups';
 
 /** What the group manager needs from its Client. */
-export interface GroupHost {
-  readonly store: ClientStore;
-  readonly api: HttpApi;
-  readonly crypto: CryptoProvider;
-  readonly queue: SerialQueue;
-  readonly identity: IdentityKeyPair;
-  account(): AccountRecord;
-  now(): number;
-  /** Account ids of `peers` (usernames or account ids), resolving unknown ones through the server. */
-  accountsOf(peers: readonly string[]): Promise<string[]>;
-  /** What a content means for a conversation (Client.interpret); stored by the caller. */
-  interpret(target: { conversation: string; author: string; authorDevice: number; group: GroupRecord | undefined }, c: Content): Promise<GroupEffects>;
-  emitMessage(m: MessageRecord): void;
-  /** Whether the user talks with an account, holds it as a message request, or blocked it (contacts/requests.ts). */
-  stateOf(accountId: string): Promise<'accepted' | 'request' | 'blocked'>;
-  /** Stores the username a member claims once the server confirms it (Client.learnUsername). */
-  learnUsername(accountId: string, username: string): Promise<void>;
-  /**
-   * Hands a GroupMessage envelope to the server for every other member device: over the delivery socket while it is
-   * open, else over HTTP (Client.postGroupMessage). Fails as HttpApi.sendGroupMessage does.
-   */
-  postGroupMessage(groupId: string, envelope: Uint8Array): Promise<void>;
-}
-
-/** The part of Client's Effects the group manager uses. */
-export interface GroupEffects {
-  readonly groupWrites: GroupRecord[];
-  readonly writes: MessageRecord[];
-  readonly created: MessageRecord[];
-  stage(tx: StoreTx): void;
-  emit(): void;
-}
+export type { GroupEffects, GroupHost } from './group-host.js';
 
 export interface GroupView {
   readonly groupId: string;
@@ -100,23 +66,10 @@ export interface GroupView {
   readonly members: readonly { readonly accountId: string; readonly devices: readonly number[] }[];
 }
 
-/**
- * The group after a `group-update` from `author`: admins may change the name and the admins; anything else is
- * unchanged. (Right after a Welcome the admins are provisionally whoever added us, until the settings arrive.)
- */
-function withSettings(group: GroupRecord, content: Content, author: string): GroupRecord {
-  if (content.type !== 'group-update') return group;
-  if (group.admins.length > 0 && !group.admins.includes(author)) return group;
-  return {
-    ...group,
-    ...(content.name !== undefined ? { name: content.name } : {}),
-    ...(content.admins !== undefined ? { admins: [...content.admins] } : {}),
-  };
-}
-
 export class GroupManager {
   readonly engine: MlsEngine;
   private device: MlsDeviceIdentity | undefined;
+  private readonly receiver: GroupReceiver;
 
   constructor(
     private readonly host: GroupHost,
@@ -126,6 +79,12 @@ export class GroupManager {
       crypto: host.crypto,
       isTrustedIdentity: (accountId, identityKey) => this.isTrusted(accountId, identityKey),
       ...(engineOptions.mlsCryptoProvider ? { mlsCryptoProvider: engineOptions.mlsCryptoProvider } : {}),
+    });
+    this.receiver = new GroupReceiver(host, this.engine, {
+      leave: (groupId) => this.leave(groupId),
+      selfUpdate: (groupId) => this.selfUpdate(groupId),
+      sendContent: (groupId, content, applyLocally) => this.sendContent(groupId, content, applyLocally),
+      currentSettings: (group) => this.currentSettings(group),
     });
   }
 
@@ -229,7 +188,7 @@ export class GroupManager {
       await this.host.api.createGroup(groupId, 0, await this.engine.exportGroupInfo(state));
       const now = this.host.now();
       const group: GroupRecord = { groupId, state: this.engine.encodeGroupState(state), epoch: 0, name, admins: [me], expireTimer: 0, createdAt: now, active: true, updatedAt: now };
-      const notice = this.notice(groupId, this.host.account(), now, 'group-updated', JSON.stringify({ name, admins: [me] }));
+      const notice = groupNotice(this.host, groupId, this.host.account(), now, 'group-updated', JSON.stringify({ name, admins: [me] }));
       await this.host.store.write((tx) => {
         tx.putGroup(group);
         tx.putMessage(notice);
@@ -311,7 +270,7 @@ export class GroupManager {
         proposals.push(...more.proposals);
       }
       for (const p of proposals) await this.host.postGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, p));
-      const notice = this.notice(group.groupId, me, this.host.now(), 'group-members', JSON.stringify({ added: [], removed: [], left: [me.accountId], byAdmin: true }));
+      const notice = groupNotice(this.host, group.groupId, me, this.host.now(), 'group-members', JSON.stringify({ added: [], removed: [], left: [me.accountId], byAdmin: true }));
       await this.host.store.write((tx) => {
         tx.putGroup({ ...current, state: this.engine.encodeGroupState(state), active: false });
         tx.putMessage(notice);
@@ -402,7 +361,7 @@ export class GroupManager {
         const me = this.host.account();
         // The other members record the change when the commit reaches them; this device records it here.
         const before = this.engine.decodeGroupState(group.state);
-        const notice = this.membersNotice(groupId, before, result.state, result.left, me, group.admins.length === 0 || group.admins.includes(me.accountId));
+        const notice = membersNotice(this.host, groupId, before, result.state, result.left, me, group.admins.length === 0 || group.admins.includes(me.accountId));
         await this.host.store.write((tx) => {
           tx.putGroup({ ...group, state: this.engine.encodeGroupState(result.state), epoch: group.epoch + 1, updatedAt: now });
           if (notice) tx.putMessage(notice);
@@ -441,7 +400,7 @@ export class GroupManager {
       const { state, message } = await this.engine.encrypt(current, encodeContent(withProfile));
       const effects = applyLocally ? await this.host.interpret({ conversation: groupId, author: me.accountId, authorDevice: me.deviceId, group }, content) : undefined;
       const settled = withSettings(effects?.groupWrites.at(-1) ?? group, content, me.accountId);
-      const notice = applyLocally ? this.settingsNotice(group, settled, me, content.timestamp) : undefined;
+      const notice = applyLocally ? settingsNotice(this.host, group, settled, me, content.timestamp) : undefined;
       // The sender's key generation advanced: stored before the message leaves, so it is never reused after a crash.
       await this.host.store.write((tx) => {
         effects?.stage(tx);
@@ -461,194 +420,11 @@ export class GroupManager {
   // ---- receiving (inside the client's queue) ----
 
   /**
-   * Processes a GroupWelcome or GroupMessage envelope's content; returns follow-up work to run outside the queue.
-   * Who sent it is read from MLS (signatures), never from the server's envelope metadata.
+   * Processes a GroupWelcome or GroupMessage envelope's content (group-receiver.ts); returns follow-up work to run
+   * outside the queue. Who sent it is read from MLS (signatures), never from the server's envelope metadata.
    */
-  async receive(type: EnvelopeType, content: Uint8Array, sentAt: number): Promise<(() => Promise<void>)[]> {
-    if (type === EnvelopeType.GroupWelcome) return this.receiveWelcome(content, sentAt);
-    return this.receiveMessage(content);
-  }
-
-  /** `sentAt`: the envelope's timestamp, which only places the "added you" line before what the adder sent next. */
-  private async receiveWelcome(welcome: Uint8Array, sentAt: number): Promise<(() => Promise<void>)[]> {
-    const store = this.host.store;
-    for (const ref of await store.listKeyPackageRefs()) {
-      const bundle = (await store.getKeyPackageBundle(ref)) as Uint8Array;
-      let state: GroupState;
-      let inviter: DeviceAddress;
-      try {
-        ({ state, inviter } = await this.engine.joinFromWelcomeWithInviter(bundle, welcome));
-      } catch (err) {
-        if (err instanceof ProtocolError && err.code === ProtocolErrorCode.UntrustedIdentity) throw err;
-        continue; // Not for this key package.
-      }
-      const groupId = toHex(groupIdOf(state));
-      if (await store.getGroup(groupId)) return []; // A redelivered Welcome.
-      const now = this.host.now();
-      const me = this.host.account();
-      // Who added us is the GroupInfo's signer, never the envelope's claimed sender. Someone the user does not talk
-      // with makes the group a message request; someone they blocked makes this device leave at once, unannounced.
-      const standing = inviter.accountId === me.accountId ? 'accepted' : await this.host.stateOf(inviter.accountId);
-      // Until the group's settings arrive (inside the group), the inviter is taken as its admin.
-      const group: GroupRecord = {
-        groupId,
-        state: this.engine.encodeGroupState(state),
-        epoch: Number(epochOf(state)),
-        admins: [inviter.accountId],
-        expireTimer: 0,
-        createdAt: now,
-        active: true,
-        updatedAt: now,
-        addedBy: inviter.accountId,
-        ...(standing === 'accepted' ? {} : { request: true }),
-      };
-      const lastResort = this.engine.decodeKeyPackageBundle(bundle).lastResort;
-      if (standing === 'blocked') {
-        await store.write((tx) => {
-          tx.putGroup(group);
-          if (!lastResort) tx.putKeyPackageBundle(ref, undefined);
-        });
-        return [() => this.leave(groupId).then(() => this.host.store.write((tx) => tx.deleteConversation(groupId)))];
-      }
-      // "alice added you"; our own device's Welcome comes only with a new group: "You added bob and carol".
-      const others = [...new Set(membersOfGroup(state).map((m) => m.accountId))].filter((a) => a !== me.accountId);
-      const added = inviter.accountId === me.accountId ? others : [me.accountId];
-      const notice = this.notice(groupId, inviter, Math.min(now, sentAt), 'group-members', JSON.stringify({ added, removed: [], left: [], byAdmin: true }));
-      await store.write((tx) => {
-        tx.putGroup(group);
-        tx.putMessage(notice);
-        if (!lastResort) tx.putKeyPackageBundle(ref, undefined);
-      });
-      this.host.emitMessage(notice);
-      return [];
-    }
-    // None of our key packages: a Welcome for a package we no longer hold. Nothing to join.
-    return [];
-  }
-
-  private async receiveMessage(bytes: Uint8Array): Promise<(() => Promise<void>)[]> {
-    const store = this.host.store;
-    let info;
-    try {
-      info = inspectMessage(bytes);
-    } catch {
-      return [];
-    }
-    if (info.kind !== 'application' && info.kind !== 'proposal' && info.kind !== 'commit') return [];
-    const group = await store.getGroup(toHex(info.groupId));
-    if (!group || !group.active) return [];
-    let processed: ProcessedMessage;
-    try {
-      processed = await this.engine.processMessage(this.engine.decodeGroupState(group.state), bytes);
-    } catch (err) {
-      // An old commit (lost the race, or already applied), a message whose keys are gone, or a forged one: the
-      // group state stays as it was. A credential we do not trust is the same: the change is not applied here.
-      if (err instanceof ProtocolError) return [];
-      throw err;
-    }
-    const me = this.host.account();
-    const nextState = this.engine.encodeGroupState(processed.state);
-    const follow: (() => Promise<void>)[] = [];
-    if (processed.kind === 'application') {
-      let content: Content;
-      try {
-        content = decodeContent(processed.plaintext);
-      } catch {
-        await store.write((tx) => tx.putGroup({ ...group, state: nextState }));
-        return [];
-      }
-      const sender = processed.sender;
-      const claimed = content.profile?.username;
-      if (claimed !== undefined && sender.accountId !== me.accountId) await this.host.learnUsername(sender.accountId, claimed).catch(() => undefined);
-      const effects = await this.host.interpret({ conversation: group.groupId, author: sender.accountId, authorDevice: sender.deviceId, group }, content);
-      const updatedGroup = withSettings(effects.groupWrites.at(-1) ?? group, content, sender.accountId);
-      const settingsNotice = this.settingsNotice(group, updatedGroup, sender, content.timestamp, content.type === 'group-update' && content.current === true);
-      if (settingsNotice) {
-        effects.writes.push(settingsNotice);
-        effects.created.push(settingsNotice);
-      }
-      await store.write((tx) => {
-        effects.stage(tx);
-        tx.putGroup({ ...updatedGroup, state: nextState });
-      });
-      effects.emit();
-      return [];
-    }
-    if (processed.kind === 'proposal') {
-      await store.write((tx) => tx.putGroup({ ...group, state: nextState }));
-      // A member leaving proposes its own removal: an admin's device commits it.
-      if (processed.proposal.type === 'remove' && (group.admins.length === 0 || group.admins.includes(me.accountId))) {
-        follow.push(() => this.selfUpdate(group.groupId));
-      }
-      return follow;
-    }
-    const epoch = Number(processed.epoch);
-    const active = !processed.removedSelf;
-    // Who committed is what the commit's signature says (not the server's word for the envelope's sender).
-    const committer = processed.committer;
-    const byAdmin = group.admins.length === 0 || group.admins.includes(committer.accountId);
-    const notice = this.membersNotice(group.groupId, this.engine.decodeGroupState(group.state), processed.state, processed.left, committer, byAdmin);
-    const notices: MessageRecord[] = notice ? [notice] : [];
-    await store.write((tx) => {
-      tx.putGroup({ ...group, state: nextState, epoch, active });
-      notices.forEach((n) => tx.putMessage(n));
-    });
-    notices.forEach((n) => this.host.emitMessage(n));
-    // A new device of our own account joined: tell it the group's settings, which only travel inside the group.
-    if (active && processed.added.some((m) => m.accountId === me.accountId && m.deviceId !== me.deviceId)) {
-      follow.push(async () => {
-        const now = await store.getGroup(group.groupId);
-        if (now?.active) await this.sendContent(group.groupId, this.currentSettings(now), false);
-      });
-    }
-    return follow;
-  }
-
-  /** The 'group-updated' line for a change of name or admins, if `after` differs from `before`. */
-  private settingsNotice(before: GroupRecord, after: GroupRecord, author: DeviceAddress, timestamp: number, current = false): MessageRecord | undefined {
-    if (after.name === before.name && after.admins.join() === before.admins.join()) return undefined;
-    return this.notice(before.groupId, author, timestamp, 'group-updated', JSON.stringify({ name: after.name, admins: after.admins, ...(current ? { current: true } : {}) }));
-  }
-
-  /**
-   * The 'group-members' line for a commit by `author`, if it changed which accounts are members: accounts, not
-   * devices (a member's device joining or going is not news to the group). `left`: removed leaves whose own account
-   * proposed it; an account all of whose leaves went that way left, any other gone account was removed by `author`.
-   */
-  private membersNotice(
-    groupId: string,
-    before: GroupState,
-    after: GroupState,
-    left: readonly DeviceAddress[],
-    author: DeviceAddress,
-    byAdmin: boolean,
-  ): MessageRecord | undefined {
-    const accounts = (state: GroupState) => new Set(membersOfGroup(state).map((m) => m.accountId));
-    const was = accounts(before);
-    const is = accounts(after);
-    const added = [...is].filter((a) => !was.has(a));
-    const gone = [...was].filter((a) => !is.has(a));
-    const leftAccounts = new Set(left.map((m) => m.accountId));
-    const removed = gone.filter((a) => !leftAccounts.has(a));
-    const leavers = gone.filter((a) => leftAccounts.has(a));
-    if (added.length === 0 && gone.length === 0) return undefined;
-    return this.notice(groupId, author, this.host.now(), 'group-members', JSON.stringify({ added, removed, left: leavers, byAdmin }));
-  }
-
-  private notice(conversation: string, author: DeviceAddress, timestamp: number, event: 'group-members' | 'group-updated' | 'history-unavailable', body: string): MessageRecord {
-    return {
-      conversation,
-      id: toHex(this.host.crypto.randomBytes(16)),
-      author: author.accountId,
-      authorDevice: author.deviceId,
-      timestamp,
-      receivedAt: this.host.now(),
-      direction: 'incoming',
-      kind: 'system',
-      event,
-      body,
-      status: 'received',
-    };
+  receive(type: EnvelopeType, content: Uint8Array, sentAt: number): Promise<(() => Promise<void>)[]> {
+    return this.receiver.receive(type, content, sentAt);
   }
 
   // ---- upkeep ----
@@ -721,7 +497,7 @@ export class GroupManager {
             const now = this.host.now();
             const me = this.host.account();
             // What this device does not have, said plainly (the group's earlier messages stay on the other devices).
-            const notice = this.notice(groupId, me, joinedAt, 'history-unavailable', JSON.stringify({ since: joinedAt }));
+            const notice = groupNotice(this.host, groupId, me, joinedAt, 'history-unavailable', JSON.stringify({ since: joinedAt }));
             await store.write((tx) => {
               // Our own other devices send the settings when they see this one join; until then we trust only them.
               tx.putGroup({ groupId, state: this.engine.encodeGroupState(state), epoch: info.epoch + 1, admins: [me.accountId], expireTimer: 0, createdAt: now, active: true, updatedAt: now });
