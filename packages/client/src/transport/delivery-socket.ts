@@ -27,186 +27,21 @@
  * - A frame that does not decode, or comes out of place, is ignored and counted (`stats.badFrames`).
  */
 import { CloseCode, MAX_ACK_IDS, decodeServerFrame, encodeFrame } from '@samizdat/protocol';
-import type { ClientFrame, SendCopy, ServerFrame } from '@samizdat/protocol';
+import type { SendCopy, ServerFrame } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
-import type { Connector, WebSocketClose, WebSocketLike } from './connector.js';
-import type { Credentials } from './endpoint.js';
-import { basicAuthorization, checkCredentials, isDeviceId, loginOf, parseServerUrl, webSocketUrl } from './endpoint.js';
+import type { WebSocketClose, WebSocketLike } from './connector.js';
+import { basicAuthorization, checkCredentials, loginOf, parseServerUrl, webSocketUrl } from './endpoint.js';
 import { checkGroupId, checkSend } from './http-api.js';
-import type { OutgoingEnvelope, ReceivedEnvelope } from './http-api.js';
+import type { OutgoingEnvelope } from './http-api.js';
+
+import { FRAME_NAME, MAX_UNHANDLED, RATE_LIMITED_DELAY_MS, REQUEST_ID_LIMIT, SEND_ANSWER, notConfirmed, refusalOf, routeOf } from './delivery-sends.js';
+import type { AnswerTo, Connection, PendingSend, SendAnswer, SendRequest, Waiter, Work } from './delivery-sends.js';
+import { FINAL_STATES } from './delivery-types.js';
+import type { DeliverySocketOptions, DeliveryState, DeliveryStats } from './delivery-types.js';
 
 export type { ReceivedEnvelope } from './http-api.js';
 
-export type DeliveryState =
-  /** Constructed, start() not called yet. */
-  | 'idle'
-  /** Opening the socket and waiting for READY. */
-  | 'connecting'
-  /** READY received: envelopes flow. */
-  | 'open'
-  /** Disconnected; the next attempt is scheduled. */
-  | 'backoff'
-  /** close() was called. */
-  | 'closed'
-  /** Final: the server refused the credentials (4001 or 401). */
-  | 'unauthorized'
-  /** Final: another connection of this device opened (4002); reconnecting would only fight over the device. */
-  | 'replaced'
-  /** Final: this device or its account was removed (4003). */
-  | 'removed';
-
-const FINAL_STATES: ReadonlySet<DeliveryState> = new Set(['closed', 'unauthorized', 'replaced', 'removed']);
-
-export interface ReconnectOptions {
-  /** First delay after a disconnect. Default 500 ms. */
-  readonly initialDelayMs?: number;
-  /** The delay doubles up to this. Default 30 s. */
-  readonly maxDelayMs?: number;
-  /** A connection that stayed open this long resets the delay to the initial one. Default 10 s. */
-  readonly stableAfterMs?: number;
-}
-
-export interface DeliverySocketOptions {
-  readonly connector: Connector;
-  readonly serverUrl: string;
-  readonly credentials: Credentials;
-  /**
-   * Each envelope, one at a time in arrival order; the next waits for the returned promise. Acknowledge with ack(id)
-   * once the envelope is safely handled. If it throws, `onError` hears of it and the envelope stays unacknowledged.
-   */
-  readonly onEnvelope: (received: ReceivedEnvelope) => Promise<void> | void;
-  /** The server has sent everything that was queued when this connection opened, and all of it has been handled. */
-  readonly onQueueEmpty?: () => void;
-  readonly onState?: (state: DeliveryState) => void;
-  /** An exception from onEnvelope or onQueueEmpty (the socket carries on). */
-  readonly onError?: (err: unknown) => void;
-  readonly reconnect?: ReconnectOptions;
-  /** How long a connection may take to become READY before it is dropped and retried. Default 20 s. */
-  readonly readyTimeoutMs?: number;
-  /** Acks are sent this long after the first unsent one (one frame for a burst). Default 10 ms. */
-  readonly ackDelayMs?: number;
-  /** How long close() waits for the server to confirm the close. Default 3 s. */
-  readonly closeTimeoutMs?: number;
-  /** How long a send() or sendGroup() waits for its answer. Default 30 s (HttpApi's request timeout). */
-  readonly sendTimeoutMs?: number;
-}
-
-export interface DeliveryStats {
-  /** Sockets opened (first connection and reconnections). */
-  readonly connections: number;
-  /** Frames that did not decode or came out of place (ignored). */
-  readonly badFrames: number;
-  /** ERROR frames received (e.g. UNKNOWN_ENVELOPE_ACK for an envelope acked twice). */
-  readonly errorFrames: number;
-  /** Sends the server confirmed (SEND_OK or GROUP_SEND_OK). */
-  readonly sent: number;
-}
-
-/** Received envelopes waiting for a handler are bounded: the server's window is 64, so more means a broken server. */
-const MAX_UNHANDLED = 1024;
-/** After "too many authentication attempts" (4029 or 429), wait at least this long. */
-const RATE_LIMITED_DELAY_MS = 10_000;
-/** A request id is a varint of at most 32 bits (@samizdat/protocol wire/frames.ts); the counter wraps below 2^32. */
-const REQUEST_ID_LIMIT = 2 ** 32;
-/**
- * The HTTP status PUT /v1/messages/:accountId and PUT /v1/groups/:groupId/messages answer each of their refusals with
- * (docs/api.md "Errors"), so that a refusal over the socket is the very ClientError the route would have caused.
- */
-const SEND_ERROR_STATUS: Readonly<Record<string, number>> = {
-  BAD_REQUEST: 400,
-  VALIDATION_FAILED: 400,
-  INVALID_ENVELOPE: 400,
-  NOT_A_GROUP_MEMBER: 403,
-  ACCOUNT_NOT_FOUND: 404,
-  GROUP_NOT_FOUND: 404,
-  DEVICE_LIST_MISMATCH: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  ENVELOPE_TOO_LARGE: 413,
-  QUEUE_FULL: 429,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-  SHUTTING_DOWN: 503,
-};
-
-type Work =
-  | { readonly kind: 'envelope'; readonly connection: Connection; readonly received: ReceivedEnvelope }
-  | { readonly kind: 'queue-empty'; readonly connection: Connection };
-
-interface Connection {
-  readonly socket: WebSocketLike;
-  ready: boolean;
-  readyAt: number | undefined;
-  readyTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Resolves when this connection is over (closed by either side, or given up on). */
-  readonly ended: Promise<void>;
-  end(): void;
-}
-
-interface Waiter {
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
-/** A request that sends, and the answer that confirms it (SEND_ERROR refuses either). */
-const SEND_ANSWER = { send: 'send-ok', 'group-send': 'group-send-ok' } as const;
-type SendRequest = Extract<ClientFrame, { kind: keyof typeof SEND_ANSWER }>;
-type SendAnswer = Extract<ServerFrame, { kind: (typeof SEND_ANSWER)[keyof typeof SEND_ANSWER] }>;
-/** The confirming answer of a request of kind K. */
-type AnswerTo<K extends SendRequest['kind']> = Extract<SendAnswer, { kind: (typeof SEND_ANSWER)[K] }>;
-
-/** How a request or an answer is named in error messages (the frame names of docs/api.md). */
-const FRAME_NAME: Readonly<Record<SendRequest['kind'] | SendAnswer['kind'], string>> = {
-  send: 'SEND',
-  'group-send': 'GROUP_SEND',
-  'send-ok': 'SEND_OK',
-  'group-send-ok': 'GROUP_SEND_OK',
-};
-
-/** How a request is named in error messages, beside HttpApi's route patterns: 'SEND on /v1/websocket'. */
-function routeOf(kind: SendRequest['kind']): string {
-  return `${FRAME_NAME[kind]} on /v1/websocket`;
-}
-
-/**
- * A SEND or GROUP_SEND waiting for its answer, which can only come on the connection it went out on. One map holds
- * both: request ids are shared, and an answer of the other kind with this request id is not a confirmation.
- */
-interface PendingSend {
-  readonly connection: Connection;
-  /** The request, as error messages name it. */
-  readonly route: string;
-  readonly expects: SendAnswer['kind'];
-  readonly timer: ReturnType<typeof setTimeout>;
-  /** Settles with an answer of the `expects` kind (BAD_RESPONSE if it does not fit the request). */
-  answer(frame: SendAnswer): void;
-  reject(err: ClientError): void;
-}
-
-/** The error of a send that was not confirmed: retriable, and the server may or may not have stored it. */
-function notConfirmed(route: string, why: string): ClientError {
-  return new ClientError(ClientErrorCode.ServerUnreachable, `${route}: not sent over the socket (${why})`);
-}
-
-/**
- * The ClientError HttpApi.sendMessages or HttpApi.sendGroupMessage throws for the same refusal (mismatchOf reads the
- * device lists of a DEVICE_LIST_MISMATCH).
- */
-function refusalOf(route: string, frame: Extract<ServerFrame, { kind: 'send-error' }>): ClientError {
-  const { code } = frame;
-  const details: Record<string, unknown> = {};
-  if (code === 'DEVICE_LIST_MISMATCH') {
-    for (const name of ['missingDevices', 'extraDevices', 'staleDevices'] as const) {
-      const list = frame[name];
-      if (!list.every(isDeviceId)) return new ClientError(ClientErrorCode.BadResponse, `${route}: the server's answer has a malformed ${name}`);
-      details[name] = [...list];
-    }
-  }
-  if (frame.retryAfter > 0) details.retryAfter = frame.retryAfter;
-  // A code this client does not know is still a refusal of this request.
-  const status = SEND_ERROR_STATUS[code] ?? 400;
-  // The server's own message text is not repeated (it could echo anything back), as over HTTP.
-  return new ClientError(ClientErrorCode.ServerError, `${route}: the server refused with ${code}`, { code, status, details });
-}
+export type { DeliverySocketOptions, DeliveryState, DeliveryStats, ReconnectOptions } from './delivery-types.js';
 
 export class DeliverySocket {
   private readonly url: string;
