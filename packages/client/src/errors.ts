@@ -3,6 +3,8 @@
  * branch on and turn into a human message; the messages never contain message text, keys or secrets.
  */
 
+import type { ServerErrorCode } from '@samizdat/protocol';
+
 export const ClientErrorCode = {
   /** An argument is malformed or out of range (a programming error, or bad user input passed through). */
   InvalidArgument: 'INVALID_ARGUMENT',
@@ -53,8 +55,8 @@ export class ClientError extends Error {
     return err instanceof ClientError && (code === undefined || err.code === code);
   }
 
-  /** True when `err` is a SERVER_ERROR with the server code `serverCode`. */
-  static isServer(err: unknown, serverCode: string): err is ClientError {
+  /** True when `err` is a SERVER_ERROR with the server code `serverCode` (a code of the contract: a typo fails to compile). */
+  static isServer(err: unknown, serverCode: ServerErrorCode): err is ClientError {
     return ClientError.is(err, ClientErrorCode.ServerError) && err.server?.code === serverCode;
   }
 }

@@ -7,6 +7,7 @@ import {
   MAX_PROVISIONING_PLAINTEXT,
   decodeIdentityKeyPair,
   decodeLinkCode,
+  encodeBase64,
   encodeIdentityKey,
   encodeIdentityKeyPair,
   encodeLinkCode,
@@ -169,7 +170,7 @@ async function newDeviceKeys(crypto: CryptoProvider, store: ClientStore, identit
     oneTime: ONE_TIME_BATCH,
     kyberOneTime: KYBER_ONE_TIME_BATCH,
   });
-  const password = base64url(crypto.randomBytes(24));
+  const password = encodeBase64(crypto.randomBytes(24), { url: true });
   const r = crypto.randomBytes(4);
   const registrationId = 1 + ((((r[0] as number) << 24) | ((r[1] as number) << 16) | ((r[2] as number) << 8) | (r[3] as number)) >>> 0) % 0x7ffffffe;
   if (!batch.signedPreKey || !batch.kyberLastResortPreKey) throw new Error('prekey generation returned no signed keys');
@@ -240,11 +241,6 @@ async function acceptEarlierContacts(store: ClientStore): Promise<void> {
   });
 }
 
-function base64url(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
 
 /** `http(s)://host[:port]` without a trailing slash; INVALID_ARGUMENT otherwise. */
 export function normalizeServerUrl(text: string): string {

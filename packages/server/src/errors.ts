@@ -3,6 +3,8 @@
  * branch on `code`; the table is the API reference's error list (docs/api.md). 5xx bodies never carry internals.
  */
 
+import type { ServerErrorCode } from '@samizdat/protocol';
+
 export const ERRORS = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
   INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
@@ -42,9 +44,10 @@ export const ERRORS = {
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down; retry shortly.' },
   SERVER_BUSY: { status: 503, message: 'The server is verifying too many group changes at once; retry in a few seconds.' },
   INTERNAL: { status: 500, message: 'Internal server error.' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<ServerErrorCode, { status: number; message: string }>;
 
-export type ErrorCode = keyof typeof ERRORS;
+/** Exactly the codes of the contract (@samizdat/protocol api/errors.ts): a code missing here, or extra, fails to compile. */
+export type ErrorCode = ServerErrorCode;
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

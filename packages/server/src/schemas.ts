@@ -1,14 +1,14 @@
 /** TypeBox schemas shared by routes: they validate requests and document them in the OpenAPI description. */
 import { Type } from '@sinclair/typebox';
+import { ACCOUNT_ID_PATTERN, MAX_DEVICE_ID, MAX_KEYS_PER_UPLOAD, MAX_REGISTRATION_ID } from '@samizdat/protocol';
 import { SECRET_PATTERN } from './auth.js';
 
 export const Base64 = (description: string, maxLength = 4096) =>
   Type.String({ description: `${description} (base64)`, maxLength, pattern: '^[A-Za-z0-9+/_-]*={0,2}$' });
 
-export const AccountId = Type.String({ pattern: '^[0-9a-f]{32}$', description: 'Account id: 32 lowercase hex characters' });
-/** Bounds of device and registration ids, shared by the JSON schemas and the WebSocket's SEND frames. */
-export const MAX_DEVICE_ID = 9999;
-export const MAX_REGISTRATION_ID = 0x7fffffff;
+export const AccountId = Type.String({ pattern: ACCOUNT_ID_PATTERN.source, description: 'Account id: 32 lowercase hex characters' });
+/** Bounds of device and registration ids (@samizdat/protocol api/ids.ts), for the JSON schemas and SEND frames. */
+export { MAX_DEVICE_ID, MAX_REGISTRATION_ID };
 export const DeviceId = Type.Integer({ minimum: 1, maximum: MAX_DEVICE_ID });
 export const KeyId = Type.Integer({ minimum: 0, maximum: 0xffffffff });
 export const RegistrationId = Type.Integer({ minimum: 1, maximum: MAX_REGISTRATION_ID });
@@ -36,7 +36,7 @@ export const OneTimePreKey = Type.Object(
   { additionalProperties: false },
 );
 
-export const MAX_KEYS_PER_UPLOAD = 100;
+export { MAX_KEYS_PER_UPLOAD };
 
 /** The keys a device uploads at registration or link time. */
 export const DeviceKeys = {

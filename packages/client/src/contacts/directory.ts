@@ -4,7 +4,7 @@
  * (stored only once the server confirms them), a username that moved to a new account (its owner re-registered:
  * an identity change), safety numbers, and the "history unavailable" line of a linked device.
  */
-import { encodeIdentityKey, formatSafetyNumber, fromHex, safetyNumber } from '@samizdat/protocol';
+import { encodeIdentityKey, formatSafetyNumber, fromHex, isAccountId, isGroupId, safetyNumber } from '@samizdat/protocol';
 import type { CryptoProvider, IdentityKeyPair } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import type { ClientEvents } from '../events.js';
@@ -14,8 +14,6 @@ import type { AccountRecord, ClientStore, ContactRecord, MessageRecord } from '.
 import type { HttpApi } from '../transport/http-api.js';
 import type { Emitter } from '../util/emitter.js';
 
-const ACCOUNT_ID = /^[0-9a-f]{32}$/;
-const GROUP_ID = /^[0-9a-f]{64}$/;
 
 /** A username (with or without @), or an account id. */
 type Peer = string;
@@ -52,7 +50,7 @@ export class Directory {
    */
   async resolve(peer: Peer): Promise<ContactRecord> {
     const store = this.host.store;
-    if (ACCOUNT_ID.test(peer)) {
+    if (isAccountId(peer)) {
       const known = await store.getContact(peer);
       if (known) return known;
       if (peer === this.host.account().accountId) return this.selfContact();
@@ -92,7 +90,7 @@ export class Directory {
   /** The name to show for an account (its username, else its chosen name, else a short id) or a group (its name). */
   async displayName(accountId: string): Promise<string> {
     if (accountId === this.host.account().accountId) return this.host.account().username ?? 'me';
-    if (GROUP_ID.test(accountId)) return (await this.host.store.getGroup(accountId))?.name ?? accountId.slice(0, 12);
+    if (isGroupId(accountId)) return (await this.host.store.getGroup(accountId))?.name ?? accountId.slice(0, 12);
     const c = await this.host.store.getContact(accountId);
     return c?.username ?? c?.name ?? accountId.slice(0, 8);
   }

@@ -3,6 +3,7 @@
  * is their I/O): the state of a conversation, the user's decisions, stored here and sent to our other devices as a
  * `sync-request`, and the acceptance that writing to someone implies.
  */
+import { isAccountId } from '@samizdat/protocol';
 import type { Content, RequestAction } from '../content/content.js';
 import { newMessageId } from '../content/content.js';
 import { ClientError, ClientErrorCode } from '../errors.js';
@@ -13,8 +14,6 @@ import type { Emitter } from '../util/emitter.js';
 import type { SerialQueue } from '../util/serial-queue.js';
 import { contactState, contactWith, groupState, groupWith, isGroupId } from './requests.js';
 import type { ConversationState } from './requests.js';
-
-const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 
 /** A username, an account id or a group id. */
 type Peer = string;
@@ -38,7 +37,7 @@ export class MessageRequests {
   /** Whether `peer` (a username, an account id or a group id) is a conversation the user talks in, a request, or blocked. */
   async state(peer: Peer): Promise<ConversationState> {
     if (isGroupId(peer)) return groupState(await this.host.store.getGroup(peer));
-    const accountId = ACCOUNT_ID.test(peer) ? peer : await this.host.accountOf(peer);
+    const accountId = isAccountId(peer) ? peer : await this.host.accountOf(peer);
     return contactState(this.host.account().accountId, accountId, await this.host.store.getContact(accountId));
   }
 

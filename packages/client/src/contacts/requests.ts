@@ -13,8 +13,6 @@ import type { RequestAction } from '../content/content.js';
 
 export type ConversationState = 'accepted' | 'request' | 'blocked';
 
-const GROUP_ID = /^[0-9a-f]{64}$/;
-
 /** The state of a 1:1 conversation with `contact` (undefined: never seen). Our own account is always accepted. */
 export function contactState(me: string, accountId: string, contact: ContactRecord | undefined): ConversationState {
   if (accountId === me) return 'accepted';
@@ -27,9 +25,7 @@ export function groupState(group: GroupRecord | undefined): ConversationState {
   return group?.request ? 'request' : 'accepted';
 }
 
-export function isGroupId(id: string): boolean {
-  return GROUP_ID.test(id);
-}
+export { isGroupId } from '@samizdat/protocol';
 
 /** A contact record for `accountId` after `action` (a new one when none is stored). */
 export function contactWith(accountId: string, contact: ContactRecord | undefined, action: RequestAction): ContactRecord {

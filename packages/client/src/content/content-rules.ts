@@ -4,7 +4,7 @@
  * form of a validated content. A rule broken is a ContentRuleError naming the field; content.ts turns it into the
  * caller's ClientError.
  */
-import { decodeBase64, encodeBase64 } from '@samizdat/protocol';
+import { ATTACHMENT_ID_PATTERN, MESSAGE_ID_PATTERN, USERNAME_PATTERN, decodeBase64, encodeBase64 } from '@samizdat/protocol';
 import type { AttachmentPointer } from '../attachments/attachment-cipher.js';
 import { ATTACHMENT_DIGEST_LENGTH, ATTACHMENT_KEY_LENGTH, MAX_ATTACHMENT_SIZE } from '../attachments/attachment-cipher.js';
 import { ClientError, ClientErrorCode } from '../errors.js';
@@ -36,10 +36,10 @@ export const encoder = new TextEncoder();
 // fatal: invalid UTF-8 is an error, not U+FFFD; ignoreBOM: a BOM stays in the text, where JSON.parse refuses it.
 export const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-const ID = /^[0-9a-f]{32}$/;
-const BLOB_ID = /^[0-9a-f]{64}$/;
+const ID = MESSAGE_ID_PATTERN;
+const BLOB_ID = ATTACHMENT_ID_PATTERN;
 /** The server's username rule (docs/api.md INVALID_USERNAME), in either case. */
-const USERNAME = /^[A-Za-z][A-Za-z0-9_.]{2,31}$/;
+const USERNAME = USERNAME_PATTERN;
 /** RFC 6838 §4.2 restricted-name for type and subtype, then optional parameters in printable ASCII. */
 const CONTENT_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}(?:;[\x20-\x7e]*)?$/;
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;

@@ -1,5 +1,5 @@
 /** The kinds of message content and their limits (the rules that read them: content-rules.ts; the codec: content.ts). */
-import { MAX_MESSAGE_PLAINTEXT } from '@samizdat/protocol';
+import { MAX_DEVICE_ID, MAX_MESSAGE_PLAINTEXT } from '@samizdat/protocol';
 import type { AttachmentPointer } from '../attachments/attachment-cipher.js';
 
 /** The version byte this code writes and the only one it reads. */
@@ -25,8 +25,8 @@ export const MAX_EMOJI_BYTES = 64;
 export const MAX_EXPIRE_TIMER = 2 ** 32 - 1;
 /** Image or video dimensions in pixels. */
 export const MAX_DIMENSION = 2 ** 31 - 1;
-/** Device ids are 1 to 9999 (docs/api.md, the server's schema). */
-export const MAX_DEVICE_ID = 9999;
+/** Device ids are 1 to MAX_DEVICE_ID (@samizdat/protocol api/ids.ts). */
+export { MAX_DEVICE_ID };
 /** A Double Ratchet public key (X25519) as carried in a ratchet message header. */
 export const RATCHET_KEY_LENGTH = 32;
 

@@ -18,6 +18,7 @@
  *   next `maintain()` and before anything is encrypted in it; a commit by another member that wins the epoch does
  *   as well.
  */
+import { GROUP_ID_PATTERN } from '@samizdat/protocol';
 import {
   EnvelopeType,
   MlsEngine,
@@ -41,7 +42,7 @@ import { groupNotice, membersNotice, settingsNotice, withSettings } from './grou
 import { GroupReceiver } from './group-receiver.js';
 import type { GroupHost } from './group-host.js';
 
-export const GROUP_ID_PATTERN = /^[0-9a-f]{64}$/;
+export { GROUP_ID_PATTERN } from '@samizdat/protocol';
 /** One-use key packages kept on the server; refilled below the threshold. */
 export const KEY_PACKAGE_BATCH = 20;
 export const KEY_PACKAGE_REFILL_BELOW = 5;

@@ -6,13 +6,13 @@
  *
  * Encoding: a version byte (1), then UTF-8 JSON; byte fields in base64. Decoding is strict.
  */
-import { decodeIdentityKeyPair } from '@samizdat/protocol';
+import { ACCOUNT_ID_PATTERN, decodeIdentityKeyPair } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import { fromBase64, toBase64 } from '../transport/base64.js';
 
 export const PROVISIONING_MESSAGE_VERSION = 1;
 const MAX_CONTACTS = 10_000;
-const ACCOUNT_ID = /^[0-9a-f]{32}$/;
+const ACCOUNT_ID = ACCOUNT_ID_PATTERN;
 
 export interface ProvisionedContact {
   readonly accountId: string;

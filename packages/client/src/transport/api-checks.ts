@@ -3,6 +3,7 @@
  * and how it encodes keys and devices as JSON, and the validator every answer goes through (the server is untrusted
  * input: every field used is checked for type, range and length), with the server's error details read out.
  */
+import { ATTACHMENT_ID_PATTERN, GROUP_ID_PATTERN, MAX_KEYS_PER_UPLOAD, MAX_KEY_ID, MAX_REGISTRATION_ID, MAX_SEND_COPIES, MAX_WAIT_SECONDS } from '@samizdat/protocol';
 import { IDENTITY_KEY_LENGTH, decodeIdentityKey } from '@samizdat/protocol';
 import type { KyberPreKey, OneTimePreKey, SignedPreKey } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
@@ -10,7 +11,7 @@ import { fromBase64, toBase64 } from './base64.js';
 import { checkAccountId, checkDeviceId } from './endpoint.js';
 import type { DeviceListMismatch, KeyUpload, NewDevice, OutgoingEnvelope } from './api-types.js';
 
-export const GROUP_ID = /^[0-9a-f]{64}$/;
+export const GROUP_ID = GROUP_ID_PATTERN;
 
 /** INVALID_ARGUMENT unless `groupId` is a group id: 64 lowercase hex characters. */
 export function checkGroupId(groupId: string): void {
@@ -40,11 +41,9 @@ export const MAX_JSON_BYTES = 64 * 1024 * 1024;
 /** Largest error body read; a real one is a few hundred bytes. */
 export const MAX_ERROR_BYTES = 64 * 1024;
 /** Server-side bounds (packages/server/src/schemas.ts, routes/messages.ts). */
-export const MAX_KEYS_PER_UPLOAD = 100;
-export const MAX_DEVICES_PER_SEND = 64;
-export const MAX_WAIT_SECONDS = 60;
-export const MAX_REGISTRATION_ID = 0x7fffffff;
-export const MAX_KEY_ID = 0xffffffff;
+export { MAX_KEYS_PER_UPLOAD, MAX_KEY_ID, MAX_REGISTRATION_ID, MAX_WAIT_SECONDS };
+/** Envelopes in one send: the server's MAX_SEND_COPIES (@samizdat/protocol api/limits.ts). */
+export const MAX_DEVICES_PER_SEND = MAX_SEND_COPIES;
 export const MAX_U64 = 0xffffffffffffffffn;
 /** Key lengths of PQXDH §2: X25519 public keys, Ed25519 signatures, ML-KEM-1024 encapsulation keys. */
 export const X25519_PUBLIC_KEY_BYTES = 32;
@@ -54,7 +53,7 @@ export const MLKEM1024_PUBLIC_KEY_BYTES = 1568;
 export const PASSWORD = /^[A-Za-z0-9_-]{22,128}$/;
 export const LINK_CODE = /^[A-Za-z0-9_-]{22,64}$/;
 export const PROVISIONING_ADDRESS = /^[A-Za-z0-9_-]{43}$/;
-export const ATTACHMENT_ID = /^[0-9a-f]{64}$/;
+export const ATTACHMENT_ID = ATTACHMENT_ID_PATTERN;
 export const ENVELOPE_ID = /^[0-9]{1,20}$/;
 export const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 

@@ -3,6 +3,7 @@
  * the login they make (docs/api.md "Authentication"). Credentials are checked once here so that a malformed one is an
  * INVALID_ARGUMENT at construction time, never a confusing 401 later; messages never repeat the password.
  */
+import { ACCOUNT_ID_PATTERN, MAX_DEVICE_ID } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
 
 /** A device's login: `Authorization: Basic base64("<accountId>.<deviceId>:<password>")`, or the AUTH frame. */
@@ -15,8 +16,8 @@ export interface Credentials {
   readonly password: string;
 }
 
-export const ACCOUNT_ID = /^[0-9a-f]{32}$/;
-export const MAX_DEVICE_ID = 9999;
+export const ACCOUNT_ID = ACCOUNT_ID_PATTERN;
+export { MAX_DEVICE_ID };
 const PASSWORD = /^[A-Za-z0-9_-]{22,128}$/;
 
 export function isDeviceId(value: unknown): value is number {

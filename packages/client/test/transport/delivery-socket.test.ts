@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerErrorCode } from '@samizdat/protocol';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
@@ -606,7 +607,7 @@ describe('DeliverySocket sends against a server that holds its answers', () => {
     it('refuses with the very ClientError HttpApi.sendGroupMessage throws for the same refusal of the route', async () => {
       const { socket, bob } = await openSocket();
       // Each code with the status PUT /v1/groups/:groupId/messages answers it with (docs/api.md "Errors").
-      const cases: [string, number, number][] = [
+      const cases: [ServerErrorCode, number, number][] = [
         ['NOT_A_GROUP_MEMBER', 403, 0],
         ['GROUP_NOT_FOUND', 404, 0],
         ['INVALID_ENVELOPE', 400, 0],

@@ -15,6 +15,7 @@
  *   "Samizdat MLS device credential v1" || 0x00 || uint16 length || MLS signature public key
  *        || account id (16) || device id (uint32) || identity key (65)
  */
+import { isAccountId } from '../api/ids.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ED25519_SIGNATURE_LENGTH } from '../crypto/provider.js';
 import { concatBytes, fromHex, toHex } from '../crypto/bytes.js';
@@ -44,7 +45,7 @@ export interface DeviceCredential {
 
 /** Throws INVALID_ARGUMENT unless `accountId` is 32 hex characters and `deviceId` a uint32. */
 export function assertDeviceAddress(accountId: string, deviceId: number): void {
-  if (typeof accountId !== 'string' || !/^[0-9a-f]{32}$/.test(accountId)) {
+  if (typeof accountId !== 'string' || !isAccountId(accountId)) {
     throw new ProtocolError(ProtocolErrorCode.InvalidArgument, 'account id must be 32 lowercase hex characters');
   }
   if (!Number.isInteger(deviceId) || deviceId < 0 || deviceId > 0xffffffff) {

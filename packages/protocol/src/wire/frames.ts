@@ -31,6 +31,7 @@
  * trailing bytes, an over-long field, invalid UTF-8 or an out-of-range value is a FrameError with a stable code,
  * never a crash. No Node-only APIs: the client SDK (Node and browsers) and the tests use the same functions.
  */
+import { ACCOUNT_ID_PATTERN, GROUP_ID_PATTERN } from '../api/ids.js';
 import { fromHex, toHex } from '../crypto/bytes.js';
 import { ProtocolError } from '../errors.js';
 import { BinaryReader, BinaryWriter } from './binary.js';
@@ -69,8 +70,8 @@ const MAX_MISMATCH_DEVICES = 10_000;
 
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
 const PROVISIONING_ADDRESS = /^[A-Za-z0-9_-]{43}$/;
-const ACCOUNT_ID = /^[0-9a-f]{32}$/;
-const GROUP_ID = /^[0-9a-f]{64}$/;
+const ACCOUNT_ID = ACCOUNT_ID_PATTERN;
+const GROUP_ID = GROUP_ID_PATTERN;
 
 export interface EnvelopeSource {
   readonly accountId: string;

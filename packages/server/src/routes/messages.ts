@@ -3,6 +3,7 @@
  * for a message to oneself, per other device of the sender's account). Every copy is durably stored before the
  * sender gets 200 (send.ts, shared with the WebSocket's SEND frame); the recipient devices are then woken.
  */
+import { MAX_WAIT_SECONDS } from '@samizdat/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
@@ -15,7 +16,6 @@ import { AccountId, Base64, DeviceId, ErrorResponse, RegistrationId } from '../s
 import { toDay } from '../coarse-time.js';
 
 const FETCH_LIMIT = 100;
-const MAX_WAIT_SECONDS = 60;
 
 const SendBody = Type.Object(
   {

@@ -1,4 +1,5 @@
 /** How times, timers and message previews read in the UI. */
+import { isGroupId } from '@samizdat/protocol';
 import type { MessageRecord, MessageStatus } from '@samizdat/client';
 import type { IconName } from '../components/icons.js';
 
@@ -97,7 +98,7 @@ export function systemText(message: MessageRecord, nameOf: (accountId: string) =
     case 'group-updated':
       return settingsText(message, nameOf, context);
     case 'history-unavailable':
-      return /^[0-9a-f]{64}$/.test(message.conversation)
+      return isGroupId(message.conversation)
         ? 'This device joined the group here: messages sent before that are not on it (your other devices have them).'
         : 'This device was linked here: earlier messages of this chat are not on it (your other devices have them).';
     default:

@@ -4,6 +4,7 @@
  *
  * A conversation is a person (their 32-hex account id) or a group (its 64-hex MLS group id): both open at `/chat/…`.
  */
+import { ACCOUNT_ID_PATTERN } from '@samizdat/protocol';
 import { useSyncExternalStore } from 'react';
 import { GROUP_ID_PATTERN } from '@samizdat/client';
 
@@ -18,7 +19,7 @@ export type Route =
   | { readonly name: 'settings' }
   | { readonly name: 'verify'; readonly peer: string };
 
-const PEER = /^[0-9a-f]{32}$/;
+const PEER = ACCOUNT_ID_PATTERN;
 
 /** True for a group conversation's id, false for a person's account id. */
 export function isGroupId(conversation: string): boolean {
