@@ -37,7 +37,8 @@ import type { ClientOptions, LinkOptions, RegisterOptions } from './onboarding.j
 import { DeviceFanOut } from './outbox/fan-out.js';
 import { Outbox } from './outbox/outbox.js';
 import type { SendOptions } from './outbox/outbox.js';
-import type { AccountRecord, ContactRecord, ConversationSummary, MessageRecord } from './storage/store.js';
+import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, MessageRecord } from './storage/store.js';
+import { observeGroupWrites } from './storage/observed-store.js';
 import { DeliverySocket } from './transport/delivery-socket.js';
 import type { HttpApi } from './transport/http-api.js';
 import { Emitter } from './util/emitter.js';
@@ -65,6 +66,8 @@ export class Client extends Emitter<ClientEvents> {
   private closed = false;
   private maintenance: Promise<void> | undefined;
   private readonly followUps = new Set<Promise<void>>();
+  /** The profile's store, announcing group changes ('group-changed'). */
+  private readonly store: ClientStore;
   private readonly identity: IdentityKeyPair;
   private readonly retries: RetryRequests;
   private readonly requests: MessageRequests;
@@ -84,10 +87,13 @@ export class Client extends Emitter<ClientEvents> {
   ) {
     super();
     this.now = options.now ?? Date.now;
+    this.store = observeGroupWrites(options.store, (groupIds) => {
+      for (const groupId of groupIds) this.emit('group-changed', { groupId });
+    });
     this.identity = decodeIdentityKeyPair(account.identityKeyPair);
-    this.directory = new Directory({ store: options.store, crypto: options.crypto, identity: this.identity, api, events: this, account: () => this.account, now: () => this.now() });
+    this.directory = new Directory({ store: this.store, crypto: options.crypto, identity: this.identity, api, events: this, account: () => this.account, now: () => this.now() });
     this.fanOut = new DeviceFanOut({
-      store: options.store,
+      store: this.store,
       crypto: options.crypto,
       identity: this.identity,
       api,
@@ -97,7 +103,7 @@ export class Client extends Emitter<ClientEvents> {
       socket: () => this.socket,
     });
     this.requests = new MessageRequests({
-      store: options.store,
+      store: this.store,
       queue: this.queue,
       fanOut: this.fanOut,
       events: this,
@@ -107,7 +113,7 @@ export class Client extends Emitter<ClientEvents> {
       leaveGroup: (groupId) => this.groups.leave(groupId),
     });
     this.retries = new RetryRequests({
-      store: options.store,
+      store: this.store,
       crypto: options.crypto,
       identity: this.identity,
       queue: this.queue,
@@ -117,7 +123,7 @@ export class Client extends Emitter<ClientEvents> {
       track: (work) => this.track(work),
     });
     this.inbox = new Inbox({
-      store: options.store,
+      store: this.store,
       crypto: options.crypto,
       identity: this.identity,
       queue: this.queue,
@@ -135,7 +141,7 @@ export class Client extends Emitter<ClientEvents> {
       scheduleMaintenance: () => this.scheduleMaintenance(),
     });
     this.outbox = new Outbox({
-      store: options.store,
+      store: this.store,
       api,
       queue: this.queue,
       events: this,
@@ -149,7 +155,7 @@ export class Client extends Emitter<ClientEvents> {
     });
     this.groups = new GroupManager(
       {
-        store: options.store,
+        store: this.store,
         api,
         crypto: options.crypto,
         queue: this.queue,
@@ -261,7 +267,7 @@ export class Client extends Emitter<ClientEvents> {
     if (this.closed) return;
     await this.stop();
     this.closed = true;
-    await this.options.store.close();
+    await this.store.close();
   }
 
   // ---- people (contacts/directory.ts) ----
@@ -315,31 +321,31 @@ export class Client extends Emitter<ClientEvents> {
       const me = this.account.accountId;
       const known = await this.fanOut.knownDevices(me, false);
       if (!known?.delete(deviceId)) return;
-      await this.options.store.write((tx) => this.fanOut.saveKnownDevices(tx, me, known));
+      await this.store.write((tx) => this.fanOut.saveKnownDevices(tx, me, known));
     });
     await this.groups.removeGoneDevices().catch(() => undefined);
   }
 
   /** Existing-device side of linking: sends the account's keys, end-to-end encrypted, to the new device showing `code`. */
   addDevice(code: string): Promise<void> {
-    return sendProvisioning({ store: this.options.store, api: this.api, account: this.account }, code);
+    return sendProvisioning({ store: this.store, api: this.api, account: this.account }, code);
   }
 
   // ---- history ----
 
   history(peer: string, options?: { limit?: number; before?: number }): Promise<MessageRecord[]> {
-    return this.options.store.listMessages(peer, options);
+    return this.store.listMessages(peer, options);
   }
 
   /** One stored message (or event) of a conversation. */
   message(conversation: string, author: string, id: string): Promise<MessageRecord | undefined> {
-    return this.options.store.getMessage(conversation, author, id);
+    return this.store.getMessage(conversation, author, id);
   }
 
   /** Every conversation with its last message, newest first; `state` tells message requests and blocked ones. */
   async conversations(): Promise<ConversationSummary[]> {
     const out: ConversationSummary[] = [];
-    for (const c of await this.options.store.listConversations()) out.push({ ...c, state: await this.requestState(c.conversation) });
+    for (const c of await this.store.listConversations()) out.push({ ...c, state: await this.requestState(c.conversation) });
     return out;
   }
 
@@ -438,7 +444,7 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Refills one-time prekeys on the server and rotates the signed ones when due (PQXDH §3.2 / Signal's schedule). */
   async maintainPreKeys(): Promise<void> {
-    const store = this.options.store;
+    const store = this.store;
     const counts = await this.api.keyCounts();
     const due = await rotationDue(store, this.now());
     const wanted = {
@@ -457,9 +463,9 @@ export class Client extends Emitter<ClientEvents> {
 
   /** Deletes the disappearing messages whose time has come. */
   async sweepExpired(): Promise<void> {
-    const expired = await this.options.store.listExpired(this.now());
+    const expired = await this.store.listExpired(this.now());
     if (expired.length === 0) return;
-    await this.options.store.write((tx) => expired.forEach((m) => tx.deleteMessage(m.conversation, m.author, m.id)));
+    await this.store.write((tx) => expired.forEach((m) => tx.deleteMessage(m.conversation, m.author, m.id)));
     for (const m of expired) this.emit('message-expired', m);
   }
 }

@@ -47,4 +47,6 @@ export interface ClientEvents {
   'queue-empty': [];
   /** A conversation was accepted, blocked, unblocked or deleted, here or on another device of the account. */
   'conversation-changed': [ConversationChangedEvent];
+  /** A group's name, admins, members (epoch), timer, or this device's standing in it changed (not every message). */
+  'group-changed': [{ readonly groupId: string }];
 }
