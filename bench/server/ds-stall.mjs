@@ -13,6 +13,7 @@
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sampleEventLoop } from './event-loop.mjs';
 import { MlsEngine, encodeIdentityKey, generateIdentityKeyPair, toHex } from '@samizdat/protocol';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
 import { nodeMlsCryptoProvider } from '@samizdat/protocol/groups-node';
@@ -53,19 +54,8 @@ console.log(`group of ${MEMBERS} built in ${Math.round(performance.now() - t0)} 
 
 /** Runs `work`, sampling the event loop every millisecond meanwhile; the longest gap is the stall. */
 async function measured(work) {
-  let last = performance.now();
-  let longest = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-  }, 1);
-  const start = performance.now();
-  await work();
-  const wallMs = performance.now() - start;
-  await new Promise((r) => setTimeout(r, 5));
-  clearInterval(timer);
-  return { stallMs: Math.round(longest * 10) / 10, wallMs: Math.round(wallMs * 10) / 10 };
+  const { stallMs, wallMs } = await sampleEventLoop(work);
+  return { stallMs, wallMs };
 }
 
 const local = inProcessVerifier(repo, crypto);

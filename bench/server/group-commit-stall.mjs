@@ -15,8 +15,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sampleEventLoop } from './event-loop.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,19 +46,8 @@ try {
 
   /** Runs `work`, sampling the event loop every millisecond meanwhile; the longest gap is the stall. */
   async function measured(work) {
-    let last = performance.now();
-    let longest = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      longest = Math.max(longest, now - last);
-      last = now;
-    }, 1);
-    const t0 = performance.now();
-    const stored = await work();
-    const wallMs = performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 5));
-    clearInterval(timer);
-    return { stored: stored.length, wallMs: +wallMs.toFixed(1), stallMs: +longest.toFixed(1) };
+    const { result, wallMs, stallMs } = await sampleEventLoop(work);
+    return { stored: result.length, wallMs, stallMs };
   }
   const commit = (epoch, welcome) => ({
     groupId,

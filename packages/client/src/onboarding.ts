@@ -74,16 +74,7 @@ export async function registerAccount(options: RegisterOptions): Promise<Account
     ...(options.username !== undefined ? { username: options.username } : {}),
     device: device.upload,
   });
-  const account: AccountRecord = {
-    serverUrl,
-    accountId,
-    deviceId,
-    password: device.upload.password,
-    registrationId: device.upload.registrationId,
-    ...(options.username !== undefined ? { username: options.username } : {}),
-    identityKeyPair: encodeIdentityKeyPair(identity),
-    createdAt: (options.now ?? Date.now)(),
-  };
+  const account = accountRecord(serverUrl, { accountId, deviceId }, device.upload, encodeIdentityKeyPair(identity), options.username, options.now);
   await store.write((tx) => {
     device.stage(tx);
     tx.putAccount(account);
@@ -124,16 +115,7 @@ export async function linkAccount(options: LinkOptions): Promise<AccountRecord> 
   const api = new HttpApi({ serverUrl, connector });
   const { accountId, deviceId } = await api.linkDevice({ code: message.linkCode, ...device.upload });
   if (accountId !== message.accountId) throw new ClientError(ClientErrorCode.LinkFailed, 'the server linked this device to a different account');
-  const account: AccountRecord = {
-    serverUrl,
-    accountId,
-    deviceId,
-    password: device.upload.password,
-    registrationId: device.upload.registrationId,
-    ...(message.username !== undefined ? { username: message.username } : {}),
-    identityKeyPair: message.identityKeyPair,
-    createdAt: (options.now ?? Date.now)(),
-  };
+  const account = accountRecord(serverUrl, { accountId, deviceId }, device.upload, message.identityKeyPair, message.username, options.now);
   await store.write((tx) => {
     device.stage(tx);
     tx.putAccount(account);
@@ -161,6 +143,26 @@ export function apiFor(connector: Connector, account: AccountRecord): HttpApi {
     connector,
     credentials: { accountId: account.accountId, deviceId: account.deviceId, password: account.password },
   });
+}
+
+/** The account record of this device, as register and link store it. */
+function accountRecord(
+  serverUrl: string,
+  address: { accountId: string; deviceId: number },
+  upload: { password: string; registrationId: number },
+  identityKeyPair: Uint8Array,
+  username: string | undefined,
+  now: (() => number) | undefined,
+): AccountRecord {
+  return {
+    serverUrl,
+    ...address,
+    password: upload.password,
+    registrationId: upload.registrationId,
+    ...(username !== undefined ? { username } : {}),
+    identityKeyPair,
+    createdAt: (now ?? Date.now)(),
+  };
 }
 
 async function newDeviceKeys(crypto: CryptoProvider, store: ClientStore, identity: IdentityKeyPair) {

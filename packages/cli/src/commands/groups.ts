@@ -1,21 +1,13 @@
 import type { Client, GroupView } from '@samizdat/client';
 import type { Command } from 'commander';
 import type { Output } from '../output.js';
-import { openClient } from '../profile.js';
 import type { GlobalOptions } from '../profile.js';
 import type { Runner } from '../runner.js';
-import { catchUp } from './receive.js';
+import { withCaughtUpClient } from './receive.js';
 
 /** Opens the client, brings its groups up to date (processing what is queued), runs `fn`, and closes. */
-async function withGroups(opts: GlobalOptions, out: Output, fn: (client: Client) => Promise<void>): Promise<void> {
-  const { client, profile } = await openClient(opts);
-  try {
-    await catchUp(client, profile.home);
-    await fn(client);
-  } finally {
-    await client.close();
-    await profile.close();
-  }
+function withGroups(opts: GlobalOptions, _out: Output, fn: (client: Client) => Promise<void>): Promise<void> {
+  return withCaughtUpClient(opts, fn);
 }
 
 async function groupJson(client: Client, g: GroupView): Promise<Record<string, unknown>> {

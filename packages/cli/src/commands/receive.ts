@@ -9,6 +9,7 @@ import { identityJson, messageJson, typingJson, updateJson } from '../events.js'
 import { CliError, usage } from '../output.js';
 import type { Output } from '../output.js';
 import { openClient } from '../profile.js';
+import type { GlobalOptions } from '../profile.js';
 import { progressBar } from '../progress.js';
 import type { Runner } from '../runner.js';
 
@@ -101,6 +102,18 @@ function humanLine(json: Record<string, unknown>): string {
  * was queued. What arrives then is stored, and its key noted here, so that the next `receive` still prints it.
  */
 const UNSHOWN_FILE = 'unshown.jsonl';
+
+/** Opens the client, processes what is queued (so that what just arrived is known), runs `fn`, and closes. */
+export async function withCaughtUpClient(opts: GlobalOptions, fn: (client: Client) => Promise<void>): Promise<void> {
+  const { client, profile } = await openClient(opts);
+  try {
+    await catchUp(client, profile.home);
+    await fn(client);
+  } finally {
+    await client.close();
+    await profile.close();
+  }
+}
 
 export async function catchUp(client: Client, home: string): Promise<void> {
   const file = join(home, UNSHOWN_FILE);

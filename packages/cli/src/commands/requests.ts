@@ -2,22 +2,11 @@ import { GROUP_ID_PATTERN } from '@samizdat/client';
 import type { Client } from '@samizdat/client';
 import type { Command } from 'commander';
 import { messageJson } from '../events.js';
-import type { GlobalOptions } from '../profile.js';
-import { openClient } from '../profile.js';
 import type { Runner } from '../runner.js';
-import { catchUp } from './receive.js';
+import { withCaughtUpClient } from './receive.js';
 
-/** Opens the client, processes what is queued (so that a request that just arrived is known), runs `fn`, closes. */
-async function withClient(opts: GlobalOptions, fn: (client: Client) => Promise<void>): Promise<void> {
-  const { client, profile } = await openClient(opts);
-  try {
-    await catchUp(client, profile.home);
-    await fn(client);
-  } finally {
-    await client.close();
-    await profile.close();
-  }
-}
+/** Requests are decided on what has arrived: the queue is processed first. */
+const withClient = withCaughtUpClient;
 
 /** NAME as the SDK takes it: a group id for `--group NAME` (a group's name or id) or a group id; else a person. */
 async function targetOf(client: Client, name: string, group: boolean | undefined): Promise<string> {

@@ -1,18 +1,11 @@
 /** 'group-changed' (storage/observed-store.ts): announced when what a UI shows of a group changes, not per message. */
 import { describe, expect, it } from 'vitest';
-import { registerClient, useServer, waitFor } from './helpers.js';
+import { onlinePerson, useServer, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
 
 const env = useServer();
 
-async function person(base: string): Promise<TestClient & { username: string }> {
-  const username = env.uniqueName(base);
-  const t = env.keep(await registerClient(env.server().url, username));
-  await t.client.start();
-  await t.client.whenQueueEmpty();
-  await t.client.groups.maintainKeyPackages();
-  return { ...t, username };
-}
+const person = (base: string) => onlinePerson(env, base);
 
 const changesOf = (t: TestClient, groupId: string) => t.events['group-changed'].filter(([e]) => e.groupId === groupId).length;
 

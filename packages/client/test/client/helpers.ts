@@ -198,3 +198,16 @@ export function useServer(): { server(): TestServer; keep<T extends TestClient>(
     uniqueName: (base) => `${base}${Date.now().toString(36)}${counter++}`,
   };
 }
+
+/**
+ * A registered person whose client is started, has processed its queue and has published MLS key packages (so that
+ * others can add it to groups at once), kept by `env` (closed after the test).
+ */
+export async function onlinePerson(env: ReturnType<typeof useServer>, base: string): Promise<TestClient & { username: string }> {
+  const username = env.uniqueName(base);
+  const t = env.keep(await registerClient(env.server().url, username));
+  await t.client.start();
+  await t.client.whenQueueEmpty();
+  await t.client.groups.maintainKeyPackages();
+  return { ...t, username };
+}

@@ -5,19 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ClientError, ClientErrorCode } from '../../src/errors.js';
-import { bodies, linkClient, registerClient, useServer, waitFor } from './helpers.js';
+import { bodies, linkClient, onlinePerson, useServer, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
 
 const env = useServer();
 
-async function person(base: string): Promise<TestClient & { username: string }> {
-  const username = env.uniqueName(base);
-  const t = env.keep(await registerClient(env.server().url, username));
-  await t.client.start();
-  await t.client.whenQueueEmpty();
-  await t.client.groups.maintainKeyPackages();
-  return { ...t, username };
-}
+const person = (base: string) => onlinePerson(env, base);
 
 async function device(of: TestClient): Promise<TestClient> {
   const t = env.keep(await linkClient(env.server().url, of.client));
