@@ -163,14 +163,11 @@ export class Client extends Emitter<ClientEvents> {
         account: () => this.account,
         now: () => this.now(),
         accountsOf: async (peers) => Promise.all(peers.map(async (p) => (await this.resolve(p)).accountId)),
-        interpret: async (target, c) => {
-          const effects = await this.inbox.interpret(target, c);
-          return { groupWrites: effects.groupWrites, writes: effects.writes, created: effects.created, stage: (tx) => effects.stage(tx), emit: () => effects.emit(this) };
-        },
-        emitMessage: (m) => this.emit('message', m),
+        events: this,
+        fanOut: this.fanOut,
+        interpret: (target, c) => this.inbox.interpret(target, c),
         stateOf: (accountId) => this.requestState(accountId),
         learnUsername: (accountId, username) => this.directory.learnUsername(accountId, username),
-        postGroupMessage: (groupId, envelope) => this.fanOut.postGroupMessage(groupId, envelope),
       },
       options.mlsCryptoProvider ? { mlsCryptoProvider: options.mlsCryptoProvider } : {},
     );

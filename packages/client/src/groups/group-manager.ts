@@ -54,7 +54,7 @@ const IDENTITY_KV = 'mls.identity';
 const JOINED_KV = 'mls.joinedAccountGroups';
 
 /** What the group manager needs from its Client. */
-export type { GroupEffects, GroupHost } from './group-host.js';
+export type { GroupHost } from './group-host.js';
 
 export interface GroupView {
   readonly groupId: string;
@@ -194,7 +194,7 @@ export class GroupManager {
         tx.putGroup(group);
         tx.putMessage(notice);
       });
-      this.host.emitMessage(notice);
+      this.host.events.emit('message', notice);
       return group;
     });
     // Our other devices and the members, in one commit; then the settings, inside the group.
@@ -270,13 +270,13 @@ export class GroupManager {
         state = more.state;
         proposals.push(...more.proposals);
       }
-      for (const p of proposals) await this.host.postGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, p));
+      for (const p of proposals) await this.host.fanOut.postGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, p));
       const notice = groupNotice(this.host, group.groupId, me, this.host.now(), 'group-members', JSON.stringify({ added: [], removed: [], left: [me.accountId], byAdmin: true }));
       await this.host.store.write((tx) => {
         tx.putGroup({ ...current, state: this.engine.encodeGroupState(state), active: false });
         tx.putMessage(notice);
       });
-      this.host.emitMessage(notice);
+      this.host.events.emit('message', notice);
     });
   }
 
@@ -367,7 +367,7 @@ export class GroupManager {
           tx.putGroup({ ...group, state: this.engine.encodeGroupState(result.state), epoch: group.epoch + 1, updatedAt: now });
           if (notice) tx.putMessage(notice);
         });
-        if (notice) this.host.emitMessage(notice);
+        if (notice) this.host.events.emit('message', notice);
         return {};
       });
       if (outcome.stale === undefined) return;
@@ -408,9 +408,9 @@ export class GroupManager {
         if (notice) tx.putMessage(notice);
         tx.putGroup({ ...settled, state: this.engine.encodeGroupState(state) });
       });
-      await this.host.postGroupMessage(groupId, this.envelope(EnvelopeType.GroupMessage, message));
-      effects?.emit();
-      if (notice) this.host.emitMessage(notice);
+      await this.host.fanOut.postGroupMessage(groupId, this.envelope(EnvelopeType.GroupMessage, message));
+      effects?.emit(this.host.events);
+      if (notice) this.host.events.emit('message', notice);
     });
   }
 
@@ -504,7 +504,7 @@ export class GroupManager {
               tx.putGroup({ groupId, state: this.engine.encodeGroupState(state), epoch: info.epoch + 1, admins: [me.accountId], expireTimer: 0, createdAt: now, active: true, updatedAt: now });
               tx.putMessage(notice);
             });
-            this.host.emitMessage(notice);
+            this.host.events.emit('message', notice);
           });
           break;
         } catch (err) {

@@ -95,7 +95,7 @@ export class GroupReceiver {
         tx.putMessage(notice);
         if (!lastResort) tx.putKeyPackageBundle(ref, undefined);
       });
-      this.host.emitMessage(notice);
+      this.host.events.emit('message', notice);
       return [];
     }
     // None of our key packages: a Welcome for a package we no longer hold. Nothing to join.
@@ -147,7 +147,7 @@ export class GroupReceiver {
         effects.stage(tx);
         tx.putGroup({ ...updatedGroup, state: nextState });
       });
-      effects.emit();
+      effects.emit(this.host.events);
       return [];
     }
     if (processed.kind === 'proposal') {
@@ -169,7 +169,7 @@ export class GroupReceiver {
       tx.putGroup({ ...group, state: nextState, epoch, active });
       notices.forEach((n) => tx.putMessage(n));
     });
-    notices.forEach((n) => this.host.emitMessage(n));
+    notices.forEach((n) => this.host.events.emit('message', n));
     // A new device of our own account joined: tell it the group's settings, which only travel inside the group.
     if (active && processed.added.some((m) => m.accountId === me.accountId && m.deviceId !== me.deviceId)) {
       follow.push(async () => {
