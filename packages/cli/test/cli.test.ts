@@ -395,7 +395,7 @@ describe('samizdat CLI, end to end', () => {
     await alice.ok('send', bob.name, hi);
     expect((await messages(bob)).map((m) => [m.from, m.body, m.request])).toEqual([[alice.name, hi, true]]);
     expect((await bob.json('requests')).map((r) => [r.type, r.conversation])).toEqual([['request', alice.name]]);
-    await bob.ok('requests', 'accept', alice.name);
+    expect(await bob.ok('requests', 'accept', alice.name)).toEqual({ type: 'request-accepted', conversation: alice.name });
     expect(await bob.json('requests')).toEqual([]);
     const next = secretText('now we talk');
     await alice.ok('send', bob.name, next);

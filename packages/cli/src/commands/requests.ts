@@ -11,7 +11,7 @@ const withClient = withCaughtUpClient;
 /** NAME as the SDK takes it: a group id for `--group NAME` (a group's name or id) or a group id; else a person. */
 async function targetOf(client: Client, name: string, group: boolean | undefined): Promise<string> {
   if (group || GROUP_ID_PATTERN.test(name)) return (await client.groups.find(name)).groupId;
-  return name;
+  return (await client.resolve(name)).accountId;
 }
 
 /**
