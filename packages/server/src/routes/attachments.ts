@@ -12,7 +12,8 @@ import { ApiError, quotaError } from '../errors.js';
 import { BlobTooLargeError } from '../blobs/blob-store.js';
 import { ErrorResponse } from '../schemas.js';
 import { toHour } from '../coarse-time.js';
-import { QuotaExceededError, exceededAttachmentQuota } from '../store/repository.js';
+import { QuotaExceededError } from '../store/repository.js';
+import { exceededAttachmentQuota } from '../store/shared/admission.js';
 
 export function registerAttachmentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // The raw request stream goes straight to the blob store, never buffered whole in memory.

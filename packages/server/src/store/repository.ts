@@ -1,7 +1,9 @@
 /**
  * The storage interface of the server: everything it keeps, behind one async API with two implementations —
- * SQLite (better-sqlite3, the embedded default, store/sqlite/) and PostgreSQL (store/postgres/). One shared test
- * suite (test/store/repository.suite.ts) runs against both.
+ * SQLite (better-sqlite3, the embedded default, store/sqlite/) and PostgreSQL (store/postgres/). What they do alike
+ * — the rows they map, the limits a write is admitted under, the ids an ack may name, who gets which group envelope,
+ * the KeyPackage claiming loop — is in store/shared/, once. One shared test suite (test/store/repository.suite.ts)
+ * runs against both.
  *
  * The server stores no plaintext: usernames only as a keyed hash, device secrets only as a slow hash, envelopes
  * as the opaque bytes the sender produced. Every field is listed, with why it is needed, in docs/threat-model.md.
@@ -148,6 +150,14 @@ export function groupNotFound(): RepositoryError {
   return new RepositoryError('GROUP_NOT_FOUND', 'no such group');
 }
 
+export function queueFull(): RepositoryError {
+  return new RepositoryError('QUEUE_FULL', 'a recipient device queue is full');
+}
+
+export function tooManyDevices(): RepositoryError {
+  return new RepositoryError('TOO_MANY_DEVICES', 'the account has the maximum number of devices');
+}
+
 /** Which storage quota of an account a write would exceed. */
 export type Quota = 'attachments' | 'attachmentBytes' | 'groups';
 
@@ -165,13 +175,6 @@ export class QuotaExceededError extends RepositoryError {
   ) {
     super('QUOTA_EXCEEDED', `the account has reached its quota of ${QUOTA_NAMES[quota]} (${limit})`);
   }
-}
-
-/** The quota that one more attachment of `size` bytes would exceed, if any (the contract of createAttachment). */
-export function exceededAttachmentQuota(usage: AttachmentUsage, size: number, quota: AttachmentQuota): QuotaExceededError | undefined {
-  if (usage.count + 1 > quota.maxCount) return new QuotaExceededError('attachments', quota.maxCount);
-  if (usage.bytes + size > quota.maxBytes) return new QuotaExceededError('attachmentBytes', quota.maxBytes);
-  return undefined;
 }
 
 /** A commit made in an epoch the group has left: `epoch` is the group's current one. */
@@ -203,46 +206,6 @@ export function uniqueMembers(members: readonly GroupMember[]): GroupMember[] {
   });
 }
 
-/**
- * Who gets what of a commit (the contract of Repository.commitGroup): the commit for every device that was a member
- * before (the sender excepted — removed ones included, so they learn it), the Welcome for every device that is a
- * member only after. Both engines store exactly these envelopes.
- */
-export function commitEnvelopes(commit: GroupCommit, before: readonly GroupMember[], after: readonly GroupMember[]): NewEnvelope[] {
-  const sender = memberKey(commit.sender);
-  const wasMember = new Set(before.map(memberKey));
-  const row = (m: GroupMember, envelope: Uint8Array): NewEnvelope => ({
-    accountId: m.accountId,
-    deviceId: m.deviceId,
-    sourceAccountId: commit.sender.accountId,
-    sourceDeviceId: commit.sender.deviceId,
-    envelope,
-    receivedAt: commit.receivedAt,
-    expiresAt: commit.expiresAt,
-  });
-  const envelopes = before.filter((m) => memberKey(m) !== sender).map((m) => row(m, commit.commit));
-  const welcome = commit.welcome;
-  if (welcome) for (const m of after) if (!wasMember.has(memberKey(m)) && memberKey(m) !== sender) envelopes.push(row(m, welcome));
-  return envelopes;
-}
-
-/**
- * Which group envelopes are stored (the contract of commitGroup and fanOutGroup): those for devices that still exist
- * (in `depths`, their current queue depth) and whose queue stays within `maxQueueDepth`, counted in input order. A
- * full queue misses the envelope, as it would miss one that expired: a group cannot be used to flood a device past
- * the limit that bounds 1:1 sends, and one full queue does not stop the group's delivery to everyone else.
- */
-export function withinQueueDepth(envelopes: readonly NewEnvelope[], depths: ReadonlyMap<string, number>, maxQueueDepth: number): NewEnvelope[] {
-  const depth = new Map(depths);
-  return envelopes.filter((e) => {
-    const key = memberKey(e);
-    const current = depth.get(key);
-    if (current === undefined || current + 1 > maxQueueDepth) return false;
-    depth.set(key, current + 1);
-    return true;
-  });
-}
-
 export interface GroupRecord {
   /** 32 random bytes as 64 lowercase hex characters (the MLS group id). */
   readonly groupId: string;
@@ -267,10 +230,17 @@ export interface GroupCommit {
   readonly commit: Uint8Array;
   /** The encoded envelope carrying the Welcome: for every device that is a member only after. */
   readonly welcome: Uint8Array | undefined;
-  /** A device whose queue holds this many envelopes misses them (withinQueueDepth). */
+  /** A device whose queue holds this many envelopes misses them (shared/admission.ts withinQueueDepth). */
   readonly maxQueueDepth: number;
   readonly receivedAt: number;
   readonly expiresAt: number;
+}
+
+/** A KeyPackage handed out for one device of an account (see Repository.claimKeyPackages). */
+export interface ClaimedKeyPackage {
+  readonly accountId: string;
+  readonly deviceId: number;
+  readonly keyPackage: Uint8Array;
 }
 
 /** An envelope stored for one device by a group operation (for the wake-up). */
@@ -335,11 +305,12 @@ export interface Repository {
 
   // Queues
   /**
-   * Durably stores all envelopes (one transaction, synced to disk) before resolving; concurrent calls are batched
-   * into shared transactions (group commit: SQLite commits all calls of one event-loop turn together; PostgreSQL
-   * commits each call in its own transaction and shares WAL flushes between concurrent commits). All-or-nothing
-   * per call: QUEUE_FULL (nothing stored) when a target queue would exceed `maxQueueDepth`, DEVICE_NOT_FOUND
-   * (nothing stored) when a target device does not exist (it was removed after the caller listed the devices).
+   * Durably stores all envelopes (committed, synced to disk) before resolving. Concurrent calls share transactions,
+   * as ack and touchDevice calls do: SQLite commits the calls of one event-loop turn in one transaction
+   * (sqlite/group-commit.ts), PostgreSQL the calls made while its previous batch was starting, up to 1,000 per
+   * transaction (postgres/queue-batch.ts). Each call stays all-or-nothing within its batch: QUEUE_FULL (nothing
+   * stored) when a target queue would exceed `maxQueueDepth`, DEVICE_NOT_FOUND (nothing stored) when a target
+   * device does not exist (it was removed after the caller listed the devices); the other calls of the batch go on.
    * Returns the server ids in input order. Within one queue, ids increase in commit order too, so a reader that has
    * seen id n never later finds a new envelope below n.
    */
@@ -360,9 +331,9 @@ export interface Repository {
 
   // Attachments (metadata; the bytes live in the blob store)
   /**
-   * Stores the record if its owner stays within `quota` with it, else QUOTA_EXCEEDED and nothing is stored. The check
-   * and the insert are one step for the account: concurrent uploads of one account, on any node, cannot both pass on
-   * the same room. ACCOUNT_NOT_FOUND when the owner does not exist.
+   * Stores the record if its owner stays within `quota` with it (shared/admission.ts), else QUOTA_EXCEEDED and
+   * nothing is stored. The check and the insert are one step for the account: concurrent uploads of one account, on
+   * any node, cannot both pass on the same room. ACCOUNT_NOT_FOUND when the owner does not exist.
    */
   createAttachment(record: AttachmentRecord, quota: AttachmentQuota): Promise<void>;
   /** The account's live attachments at `now` (expired ones not counted). */
@@ -399,13 +370,14 @@ export interface Repository {
    * Applies a commit atomically: STALE_EPOCH (StaleEpochError with the current epoch) unless the group is at
    * `commit.epoch`; else the group moves to epoch + 1 with the new GroupInfo and member list, and in the same
    * transaction the commit envelope is stored for every device that was a member before (but the sender) and the
-   * Welcome for every device that is new. Devices that no longer exist are skipped, and so are full queues
-   * (withinQueueDepth); each member device's row is read once. Returns what was stored.
+   * Welcome for every device that is new (shared/group-fan-out.ts). Devices that no longer exist are skipped, and so
+   * are full queues (shared/admission.ts withinQueueDepth); each member device's row is read once. Returns what was
+   * stored.
    */
   commitGroup(commit: GroupCommit): Promise<StoredGroupEnvelope[]>;
   /**
    * Stores `envelope` for every member device of the group but the sender (GROUP_NOT_FOUND if none), full queues
-   * excepted (withinQueueDepth).
+   * excepted (shared/admission.ts withinQueueDepth).
    */
   fanOutGroup(
     groupId: string,
@@ -419,8 +391,11 @@ export interface Repository {
   // MLS KeyPackages (RFC 9420 §10): one consumed per device and join; a last-resort one is reused when none is left
   /** Adds key packages of a device (and replaces its last-resort package when one is given). */
   addKeyPackages(accountId: string, deviceId: number, keyPackages: readonly Uint8Array[], lastResort: Uint8Array | undefined): Promise<void>;
-  /** One key package for every device of each account, consumed atomically (last-resort ones are kept). */
-  claimKeyPackages(accountIds: readonly string[]): Promise<{ accountId: string; deviceId: number; keyPackage: Uint8Array }[]>;
+  /**
+   * One key package for every device of each account (shared/key-packages.ts), in one transaction: concurrent
+   * claims never get the same one-use package, and a claim that fails consumes none (last-resort ones are kept).
+   */
+  claimKeyPackages(accountIds: readonly string[]): Promise<ClaimedKeyPackage[]>;
   /** One-use key packages the device has left. */
   countKeyPackages(accountId: string, deviceId: number): Promise<number>;
 }

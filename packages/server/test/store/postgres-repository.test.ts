@@ -8,8 +8,9 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRepository } from '../../src/store/open-repository.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
-import { PostgresRepository, PostgresStoreError } from '../../src/store/postgres/postgres-repository.js';
-import { account, describeRepositorySuite, device, envelope } from './repository.suite.js';
+import { PostgresStoreError } from '../../src/store/postgres/postgres-database.js';
+import { PostgresRepository } from '../../src/store/postgres/postgres-repository.js';
+import { account, describeRepositorySuite, device, envelope, fill } from './repository.suite.js';
 
 const url = process.env['SAMIZDAT_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const run = `samizdat_test_${randomBytes(4).toString('hex')}`;
@@ -170,6 +171,33 @@ describe('postgres repository', () => {
         const stored = await repo.fetchQueue(parity === 0 ? a.id : b.id, 1, 0n, 5_000, 0);
         expect(stored.map((e) => e.id)).toEqual(queue);
       }
+    } finally {
+      await repo.close();
+    }
+  });
+
+  it('claims key packages in one transaction: a claim that fails midway consumes none', async () => {
+    const schema = nextSchema();
+    const repo = await connectMigrated(schema);
+    try {
+      const a = account();
+      const b = account();
+      await repo.createAccount(a, device());
+      await repo.createAccount(b, device());
+      await repo.addKeyPackages(a.id, 1, [fill(8, 1), fill(8, 2)], undefined);
+      await repo.addKeyPackages(b.id, 1, [fill(8, 0xee)], undefined);
+      // Consuming b's package fails, after a's was taken in the same claim.
+      await admin.unsafe(`
+        CREATE FUNCTION "${schema}".poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF OLD.key_package = '\\x${'ee'.repeat(8)}'::bytea THEN RAISE EXCEPTION 'poisoned key package'; END IF;
+          RETURN OLD;
+        END $$`);
+      await admin.unsafe(`CREATE TRIGGER poison BEFORE DELETE ON "${schema}".key_packages FOR EACH ROW EXECUTE FUNCTION "${schema}".poison()`);
+      const err = await repo.claimKeyPackages([a.id, b.id]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PostgresStoreError);
+      expect(await repo.countKeyPackages(a.id, 1)).toBe(2);
+      expect((await repo.claimKeyPackages([a.id]))[0]?.keyPackage).toEqual(fill(8, 1));
     } finally {
       await repo.close();
     }

@@ -829,6 +829,36 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         expect(await repo.claimKeyPackages([newAccountId()])).toEqual([]);
       });
 
+      it('never hands one key package to two concurrent claims, and gives every claim one for each device', async () => {
+        const accounts = [await accountWithDevices(2), await accountWithDevices(2), await accountWithDevices(1)];
+        const owner = new Map<string, string>(); // package (hex) -> `account.device` it was published for
+        const oneUse = new Set<string>();
+        for (const a of accounts) {
+          for (const { deviceId } of await repo.listDevices(a)) {
+            const packages = Array.from({ length: 3 }, () => new Uint8Array(randomBytes(16)));
+            const lastResort = new Uint8Array(randomBytes(16));
+            for (const p of packages) oneUse.add(Buffer.from(p).toString('hex'));
+            for (const p of [...packages, lastResort]) owner.set(Buffer.from(p).toString('hex'), `${a}.${deviceId}`);
+            await repo.addKeyPackages(a, deviceId, packages, lastResort);
+          }
+        }
+        const claims = await Promise.all(Array.from({ length: 12 }, () => repo.claimKeyPackages(accounts)));
+        const handedOneUse: string[] = [];
+        for (const claim of claims) {
+          // Never a half set: one package for every device, accounts in the order asked, devices in id order.
+          expect(claim.map((k) => `${k.accountId}.${k.deviceId}`)).toEqual([`${accounts[0]}.1`, `${accounts[0]}.2`, `${accounts[1]}.1`, `${accounts[1]}.2`, `${accounts[2]}.1`]);
+          for (const k of claim) {
+            const hex = Buffer.from(k.keyPackage).toString('hex');
+            expect(owner.get(hex)).toBe(`${k.accountId}.${k.deviceId}`);
+            if (oneUse.has(hex)) handedOneUse.push(hex);
+          }
+        }
+        expect(new Set(handedOneUse).size).toBe(handedOneUse.length);
+        let left = 0;
+        for (const a of accounts) for (const { deviceId } of await repo.listDevices(a)) left += await repo.countKeyPackages(a, deviceId);
+        expect(handedOneUse.length + left).toBe(oneUse.size);
+      });
+
       it('counts the groups an account created while it is in them, and refuses one past the quota', async () => {
         const a = await accountWithDevices(2);
         const b = await accountWithDevices();

@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openRepository, SQLITE_FILE_NAME } from '../../src/store/open-repository.js';
 import { RepositoryError } from '../../src/store/repository.js';
-import { MAX_BATCH_ROWS, SqliteRepository } from '../../src/store/sqlite/sqlite-repository.js';
+import { MAX_BATCH_ROWS } from '../../src/store/sqlite/group-commit.js';
+import { SqliteRepository } from '../../src/store/sqlite/sqlite-repository.js';
 import { account, describeRepositorySuite, device, envelope, fill } from './repository.suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'samizdat-sqlite-'));
@@ -161,6 +162,29 @@ describe('sqlite repository', () => {
       expect(await repo.queueDepth(a.id, 1)).toBe(0);
     } finally {
       reader.close();
+      await repo.close();
+    }
+  });
+
+  it('claims key packages in one transaction: a claim that fails midway consumes none', async () => {
+    const file = join(dir, `claim-${++files}.db`);
+    const repo = await openMigrated(file);
+    const raw = new Database(file);
+    try {
+      const a = account();
+      const b = account();
+      await repo.createAccount(a, device());
+      await repo.createAccount(b, device());
+      await repo.addKeyPackages(a.id, 1, [fill(8, 1), fill(8, 2)], undefined);
+      await repo.addKeyPackages(b.id, 1, [fill(8, 0xee)], undefined);
+      // Consuming b's package fails, after a's was taken in the same claim.
+      raw.exec(`CREATE TRIGGER poison BEFORE DELETE ON key_packages WHEN old.key_package = x'${'ee'.repeat(8)}'
+                BEGIN SELECT RAISE(ABORT, 'poisoned key package'); END`);
+      await expect(repo.claimKeyPackages([a.id, b.id])).rejects.toThrow(/poisoned/);
+      expect(await repo.countKeyPackages(a.id, 1)).toBe(2);
+      expect((await repo.claimKeyPackages([a.id]))[0]?.keyPackage).toEqual(fill(8, 1));
+    } finally {
+      raw.close();
       await repo.close();
     }
   });
