@@ -27,8 +27,8 @@ import { registerMessageRoutes } from './routes/messages.js';
 import { registerAttachmentRoutes } from './routes/attachments.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { SECURITY_HEADERS, registerWebApp } from './web/static.js';
-import { attachWebSockets } from './websocket/delivery.js';
-import type { WebSocketEndpoints, WebSocketOptions } from './websocket/delivery.js';
+import { attachWebSockets } from './websocket/upgrade-handler.js';
+import type { WebSocketEndpoints, WebSocketOptions } from './websocket/upgrade-handler.js';
 import { inProcessVerifier } from './ds/commit-verifier.js';
 import type { CommitVerifier } from './ds/commit-verifier.js';
 
@@ -122,7 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     // Slow clients: the whole request must arrive within requestTimeoutMs, and a connection silent for idleTimeoutMs
-    // is closed (WebSockets are exempt: websocket/delivery.ts). Node's default requestTimeout under Fastify is 0.
+    // is closed (WebSockets are exempt: websocket/upgrade-handler.ts). Node's default requestTimeout under Fastify is 0.
     requestTimeout: config.limits.requestTimeoutMs,
     // Node checks the request timeout every connectionsCheckingInterval (default 30 s: often enough for short ones
     // too), and only while headersTimeout (default 60 s) is no longer than it.

@@ -12,4 +12,4 @@ export { LocalBus } from './bus/bus.js';
 export type { MessageBus } from './bus/bus.js';
 export { NatsBus } from './bus/nats-bus.js';
 export type { NatsBusOptions } from './bus/nats-bus.js';
-export type { WebSocketEndpoints, WebSocketOptions } from './websocket/delivery.js';
+export type { WebSocketEndpoints, WebSocketOptions } from './websocket/upgrade-handler.js';

@@ -41,7 +41,7 @@ import type { Config, Limits, LogLevel } from '../../src/config.js';
 import { openRepository } from '../../src/store/open-repository.js';
 import { PostgresRepository } from '../../src/store/postgres/postgres-repository.js';
 import type { Repository } from '../../src/store/repository.js';
-import type { WebSocketOptions } from '../../src/websocket/delivery.js';
+import type { WebSocketOptions } from '../../src/websocket/upgrade-handler.js';
 import { inProcessVerifier, registeredIdentity } from '../../src/ds/commit-verifier.js';
 import type { CommitVerifier } from '../../src/ds/commit-verifier.js';
 import { ThreadedVerifier } from '../../src/ds/threaded-verifier.js';
