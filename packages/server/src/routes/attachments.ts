@@ -13,7 +13,7 @@ import { BlobTooLargeError } from '../blobs/blob-store.js';
 import { ErrorResponse } from '../schemas.js';
 import { toHour } from '../coarse-time.js';
 import { QuotaExceededError } from '../store/repository.js';
-import { exceededAttachmentQuota } from '../store/shared/admission.js';
+import { exceededAttachmentQuota } from '../store/common/admission.js';
 
 export function registerAttachmentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // The raw request stream goes straight to the blob store, never buffered whole in memory.

@@ -2,7 +2,7 @@
  * The storage interface of the server: everything it keeps, behind one async API with two implementations —
  * SQLite (better-sqlite3, the embedded default, store/sqlite/) and PostgreSQL (store/postgres/). What they do alike
  * — the rows they map, the limits a write is admitted under, the ids an ack may name, who gets which group envelope,
- * the KeyPackage claiming loop — is in store/shared/, once. One shared test suite (test/store/repository.suite.ts)
+ * the KeyPackage claiming loop — is in store/common/, once. One shared test suite (test/store/repository.suite.ts)
  * runs against both.
  *
  * The server stores no plaintext: usernames only as a keyed hash, device secrets only as a slow hash, envelopes
@@ -230,7 +230,7 @@ export interface GroupCommit {
   readonly commit: Uint8Array;
   /** The encoded envelope carrying the Welcome: for every device that is a member only after. */
   readonly welcome: Uint8Array | undefined;
-  /** A device whose queue holds this many envelopes misses them (shared/admission.ts withinQueueDepth). */
+  /** A device whose queue holds this many envelopes misses them (common/admission.ts withinQueueDepth). */
   readonly maxQueueDepth: number;
   readonly receivedAt: number;
   readonly expiresAt: number;
@@ -331,7 +331,7 @@ export interface Repository {
 
   // Attachments (metadata; the bytes live in the blob store)
   /**
-   * Stores the record if its owner stays within `quota` with it (shared/admission.ts), else QUOTA_EXCEEDED and
+   * Stores the record if its owner stays within `quota` with it (common/admission.ts), else QUOTA_EXCEEDED and
    * nothing is stored. The check and the insert are one step for the account: concurrent uploads of one account, on
    * any node, cannot both pass on the same room. ACCOUNT_NOT_FOUND when the owner does not exist.
    */
@@ -370,14 +370,14 @@ export interface Repository {
    * Applies a commit atomically: STALE_EPOCH (StaleEpochError with the current epoch) unless the group is at
    * `commit.epoch`; else the group moves to epoch + 1 with the new GroupInfo and member list, and in the same
    * transaction the commit envelope is stored for every device that was a member before (but the sender) and the
-   * Welcome for every device that is new (shared/group-fan-out.ts). Devices that no longer exist are skipped, and so
-   * are full queues (shared/admission.ts withinQueueDepth); each member device's row is read once. Returns what was
+   * Welcome for every device that is new (common/group-fan-out.ts). Devices that no longer exist are skipped, and so
+   * are full queues (common/admission.ts withinQueueDepth); each member device's row is read once. Returns what was
    * stored.
    */
   commitGroup(commit: GroupCommit): Promise<StoredGroupEnvelope[]>;
   /**
    * Stores `envelope` for every member device of the group but the sender (GROUP_NOT_FOUND if none), full queues
-   * excepted (shared/admission.ts withinQueueDepth).
+   * excepted (common/admission.ts withinQueueDepth).
    */
   fanOutGroup(
     groupId: string,
@@ -392,7 +392,7 @@ export interface Repository {
   /** Adds key packages of a device (and replaces its last-resort package when one is given). */
   addKeyPackages(accountId: string, deviceId: number, keyPackages: readonly Uint8Array[], lastResort: Uint8Array | undefined): Promise<void>;
   /**
-   * One key package for every device of each account (shared/key-packages.ts), in one transaction: concurrent
+   * One key package for every device of each account (common/key-packages.ts), in one transaction: concurrent
    * claims never get the same one-use package, and a claim that fails consumes none (last-resort ones are kept).
    */
   claimKeyPackages(accountIds: readonly string[]): Promise<ClaimedKeyPackage[]>;

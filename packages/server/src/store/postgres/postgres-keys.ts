@@ -11,9 +11,9 @@
  */
 import { deviceNotFound } from '../repository.js';
 import type { ClaimedKeyPackage, DeviceBundle, OneTimePreKeyRecord, PreKeyCounts, SignedPreKeyRecord } from '../repository.js';
-import { claimKeyPackagesAsync } from '../shared/key-packages.js';
-import { toOneTimeKey, toSignedKey } from '../shared/rows.js';
-import type { KeyRow, OneTimeKeyRow } from '../shared/rows.js';
+import { claimKeyPackagesAsync } from '../common/key-packages.js';
+import { toOneTimeKey, toSignedKey } from '../common/rows.js';
+import type { KeyRow, OneTimeKeyRow } from '../common/rows.js';
 import { OID } from './postgres-database.js';
 import type { PostgresDatabase } from './postgres-database.js';
 

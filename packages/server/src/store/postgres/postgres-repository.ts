@@ -14,7 +14,7 @@
  *
  * The hot-path queue writes — enqueue, ack, touchDevice — are batched across calls, one transaction per batch
  * (queue-batch.ts); group commits and fan-out keep one transaction per call. How errors are reported and which
- * transactions are retried: postgres-database.ts. What both engines do alike: ../shared/.
+ * transactions are retried: postgres-database.ts. What both engines do alike: ../common/.
  */
 import type { Sql } from 'postgres';
 import { appliedPostgresMigrations, migratePostgres } from '../migrations.js';
@@ -49,11 +49,11 @@ import type {
   SignedPreKeyRecord,
   StoredGroupEnvelope,
 } from '../repository.js';
-import { exceededAttachmentQuota, withinQueueDepth } from '../shared/admission.js';
-import { ackableIds, readStart } from '../shared/envelope-ids.js';
-import { commitEnvelopes, fanOutEnvelopes, storedGroupEnvelopes } from '../shared/group-fan-out.js';
-import { bytes, toAccount, toAttachment, toDevice, toGroupMember, toQueuedEnvelope } from '../shared/rows.js';
-import type { AccountRow, AttachmentRow, DeviceRow, EnvelopeRow, GroupMemberRow } from '../shared/rows.js';
+import { exceededAttachmentQuota, withinQueueDepth } from '../common/admission.js';
+import { ackableIds, readStart } from '../common/envelope-ids.js';
+import { commitEnvelopes, fanOutEnvelopes, storedGroupEnvelopes } from '../common/group-fan-out.js';
+import { bytes, toAccount, toAttachment, toDevice, toGroupMember, toQueuedEnvelope } from '../common/rows.js';
+import type { AccountRow, AttachmentRow, DeviceRow, EnvelopeRow, GroupMemberRow } from '../common/rows.js';
 import { OID, PostgresDatabase } from './postgres-database.js';
 import type { PostgresConnectOptions } from './postgres-database.js';
 import { PostgresKeys } from './postgres-keys.js';

@@ -5,7 +5,7 @@
  * depths; touch; commit). One transaction per call cost about ten round trips per message, each driven from the
  * busy event loop while its connection sat idle in transaction holding row locks (docs/benchmarks.md, "Server
  * profile"). Each call keeps its own all-or-nothing rule: the depth and device checks run in JS on the locked rows
- * before anything is written (shared/admission.ts), so a call that is QUEUE_FULL or DEVICE_NOT_FOUND stores nothing
+ * before anything is written (common/admission.ts), so a call that is QUEUE_FULL or DEVICE_NOT_FOUND stores nothing
  * and the others go on.
  *
  * Nothing resolves before the batch's COMMIT returned. Two batches may be in flight, so that one's COMMIT (and its
@@ -18,8 +18,8 @@
 import type { Sql } from 'postgres';
 import { memberKey } from '../repository.js';
 import type { NewEnvelope } from '../repository.js';
-import { countPerQueue, refusedEnqueue } from '../shared/admission.js';
-import { DeletedEnvelopes } from '../shared/envelope-ids.js';
+import { countPerQueue, refusedEnqueue } from '../common/admission.js';
+import { DeletedEnvelopes } from '../common/envelope-ids.js';
 import { OID } from './postgres-database.js';
 import type { PostgresDatabase } from './postgres-database.js';
 import { insertCounted, lockTargets } from './queue-statements.js';
@@ -71,7 +71,7 @@ export class QueueBatchWriter {
     return new Promise((resolve, reject) => this.add({ kind: 'enqueue', envelopes, maxQueueDepth, settle: { resolve, reject } }));
   }
 
-  /** Repository.ack, for ids in range (shared/envelope-ids.ts ackableIds). */
+  /** Repository.ack, for ids in range (common/envelope-ids.ts ackableIds). */
   ack(accountId: string, deviceId: number, ids: readonly bigint[]): Promise<bigint[]> {
     return new Promise((resolve, reject) => this.add({ kind: 'ack', accountId, deviceId, ids, settle: { resolve, reject } }));
   }

@@ -7,7 +7,7 @@
 import type postgres from 'postgres';
 import type { Sql } from 'postgres';
 import type { GroupMember, NewEnvelope } from '../repository.js';
-import { countPerQueue } from '../shared/admission.js';
+import { countPerQueue } from '../common/admission.js';
 import { OID } from './postgres-database.js';
 
 /** A device row as lockDevices returns it. */

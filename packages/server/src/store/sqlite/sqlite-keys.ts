@@ -6,9 +6,9 @@
  */
 import { deviceNotFound } from '../repository.js';
 import type { ClaimedKeyPackage, DeviceBundle, OneTimePreKeyRecord, PreKeyCounts, SignedPreKeyRecord } from '../repository.js';
-import { claimKeyPackagesSync } from '../shared/key-packages.js';
-import { toOneTimeKey, toSignedKey } from '../shared/rows.js';
-import type { KeyRow, OneTimeKeyRow } from '../shared/rows.js';
+import { claimKeyPackagesSync } from '../common/key-packages.js';
+import { toOneTimeKey, toSignedKey } from '../common/rows.js';
+import type { KeyRow, OneTimeKeyRow } from '../common/rows.js';
 import { isForeignKeyViolation } from './sqlite-database.js';
 import type { SqliteDatabase } from './sqlite-database.js';
 

@@ -10,7 +10,7 @@
  * resolves. The hot-path writes — enqueue, ack, touchDevice, group commits and fan-out — go through the group-commit
  * writer (group-commit.ts): the calls of one event-loop turn share a transaction and an fdatasync, and a call that
  * fails (QUEUE_FULL, DEVICE_NOT_FOUND) stores nothing and does not fail the others. The key directory is in
- * sqlite-keys.ts; what both engines do alike, in ../shared/.
+ * sqlite-keys.ts; what both engines do alike, in ../common/.
  */
 import { appliedSqliteMigrations, migrateSqlite } from '../migrations.js';
 import {
@@ -45,11 +45,11 @@ import type {
   SignedPreKeyRecord,
   StoredGroupEnvelope,
 } from '../repository.js';
-import { countPerQueue, exceededAttachmentQuota, refusedEnqueue, withinQueueDepth } from '../shared/admission.js';
-import { ackableIds, readStart } from '../shared/envelope-ids.js';
-import { commitEnvelopes, fanOutEnvelopes, storedGroupEnvelopes } from '../shared/group-fan-out.js';
-import { bytes, toAccount, toAttachment, toDevice, toGroupMember, toQueuedEnvelope } from '../shared/rows.js';
-import type { AccountRow, AttachmentRow, DeviceRow, EnvelopeRow, GroupMemberRow } from '../shared/rows.js';
+import { countPerQueue, exceededAttachmentQuota, refusedEnqueue, withinQueueDepth } from '../common/admission.js';
+import { ackableIds, readStart } from '../common/envelope-ids.js';
+import { commitEnvelopes, fanOutEnvelopes, storedGroupEnvelopes } from '../common/group-fan-out.js';
+import { bytes, toAccount, toAttachment, toDevice, toGroupMember, toQueuedEnvelope } from '../common/rows.js';
+import type { AccountRow, AttachmentRow, DeviceRow, EnvelopeRow, GroupMemberRow } from '../common/rows.js';
 import { GroupCommitWriter, WalFile } from './group-commit.js';
 import type { GroupCommitStats } from './group-commit.js';
 import { SqliteDatabase, isForeignKeyViolation } from './sqlite-database.js';
