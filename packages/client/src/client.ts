@@ -38,7 +38,7 @@ import { DeviceFanOut } from './outbox/fan-out.js';
 import { Outbox } from './outbox/outbox.js';
 import type { SendOptions } from './outbox/outbox.js';
 import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, MessageRecord } from './storage/store.js';
-import { observeGroupWrites } from './storage/observed-store.js';
+import { observeStore } from './storage/observed-store.js';
 import { DeliverySocket } from './transport/delivery-socket.js';
 import type { HttpApi } from './transport/http-api.js';
 import { Emitter } from './util/emitter.js';
@@ -66,7 +66,7 @@ export class Client extends Emitter<ClientEvents> {
   private closed = false;
   private maintenance: Promise<void> | undefined;
   private readonly followUps = new Set<Promise<void>>();
-  /** The profile's store, announcing group changes ('group-changed'). */
+  /** The profile's store, announcing group and contact changes ('group-changed', 'contact-changed'). */
   private readonly store: ClientStore;
   private readonly identity: IdentityKeyPair;
   private readonly retries: RetryRequests;
@@ -87,8 +87,13 @@ export class Client extends Emitter<ClientEvents> {
   ) {
     super();
     this.now = options.now ?? Date.now;
-    this.store = observeGroupWrites(options.store, (groupIds) => {
-      for (const groupId of groupIds) this.emit('group-changed', { groupId });
+    this.store = observeStore(options.store, {
+      groups: (groupIds) => {
+        for (const groupId of groupIds) this.emit('group-changed', { groupId });
+      },
+      contacts: (accountIds) => {
+        for (const accountId of accountIds) this.emit('contact-changed', { accountId });
+      },
     });
     this.identity = decodeIdentityKeyPair(account.identityKeyPair);
     this.directory = new Directory({ store: this.store, crypto: options.crypto, identity: this.identity, api, events: this, account: () => this.account, now: () => this.now() });

@@ -49,4 +49,9 @@ export interface ClientEvents {
   'conversation-changed': [ConversationChangedEvent];
   /** A group's name, admins, members (epoch), timer, or this device's standing in it changed (not every message). */
   'group-changed': [{ readonly groupId: string }];
+  /**
+   * A contact's stored record changed: username learned, display name, verification, identity change, timer,
+   * accepted, blocked (storage/observed-store.ts). Read it with `contacts()`.
+   */
+  'contact-changed': [{ readonly accountId: string }];
 }

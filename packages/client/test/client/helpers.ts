@@ -106,6 +106,7 @@ function record(client: Client): TestClient['events'] {
     'queue-empty': [],
     'conversation-changed': [],
     'group-changed': [],
+    'contact-changed': [],
   } as TestClient['events'];
   for (const name of Object.keys(events) as (keyof ClientEvents)[]) {
     client.on(name, (...args: unknown[]) => (events[name] as unknown[][]).push(args));

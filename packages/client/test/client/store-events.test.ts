@@ -1,4 +1,4 @@
-/** 'group-changed' (storage/observed-store.ts): announced when what a UI shows of a group changes, not per message. */
+/** 'group-changed' and 'contact-changed' (storage/observed-store.ts): announced when what a UI shows of a group or a contact changes, not per message. */
 import { describe, expect, it } from 'vitest';
 import { onlinePerson, useServer, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
@@ -32,5 +32,36 @@ describe("'group-changed'", () => {
     const renamed = changesOf(bob, groupId);
     await alice.client.groups.add(groupId, [carol.username]);
     await waitFor(() => changesOf(bob, groupId) > renamed, 'the new member is announced');
+  });
+});
+
+const contactChangesOf = (t: TestClient, accountId: string) => t.events['contact-changed'].filter(([e]) => e.accountId === accountId).length;
+
+describe("'contact-changed'", () => {
+  it('comes when a contact is looked up, writes first, is verified or blocked, and not for every message', async () => {
+    const alice = await person('alice');
+    const bob = await person('bob');
+    const bobId = bob.client.accountId;
+    const aliceId = alice.client.accountId;
+
+    // A username looked up is stored: announced.
+    await alice.client.resolve(bob.username);
+    expect(contactChangesOf(alice, bobId)).toBe(1);
+
+    // Bob learns of Alice from her first message (a message request on his side).
+    await alice.client.sendText(bob.username, 'one');
+    await waitFor(() => contactChangesOf(bob, aliceId) > 0, 'bob stores alice');
+    await waitFor(async () => (await bob.client.history(aliceId)).length === 1, 'the first message');
+    await bob.client.whenQueueEmpty();
+    const known = contactChangesOf(bob, aliceId);
+    for (const text of ['two', 'three']) await alice.client.sendText(bob.username, text);
+    await waitFor(async () => (await bob.client.history(aliceId)).length === 3, 'the next messages');
+    expect(contactChangesOf(bob, aliceId)).toBe(known);
+
+    await bob.client.markVerified(aliceId);
+    expect(contactChangesOf(bob, aliceId)).toBe(known + 1);
+    expect((await bob.client.contacts()).find((c) => c.accountId === aliceId)?.verified).toBe(true);
+    await bob.client.block(aliceId);
+    expect(contactChangesOf(bob, aliceId)).toBe(known + 2);
   });
 });
