@@ -5,7 +5,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { Client, ClientOptions, ClientStore } from '@samizdat/client';
 import { ConnectionBanner } from './components/connection-banner.js';
-import { Messenger, chatsOf, describeError, stateOf, useMessenger } from './state/messenger.js';
+import { describeError } from './state/errors.js';
+import { Messenger, chatsOf, stateOf, useMessenger } from './state/messenger.js';
 import { navigate, useRoute } from './state/router.js';
 import { eraseProfile, openAccount, openProfile } from './state/session.js';
 import { clearSettings } from './state/settings.js';
@@ -29,8 +30,8 @@ type Boot =
 export function App() {
   const [boot, setBoot] = useState<Boot>({ state: 'loading' });
 
-  const startMessenger = useCallback(async (client: Client, _store: ClientStore) => {
-    const messenger = new Messenger(client);
+  const startMessenger = useCallback(async (client: Client, store: ClientStore) => {
+    const messenger = new Messenger(client, store);
     setBoot({ state: 'ready', messenger });
     await messenger.start();
   }, []);

@@ -24,7 +24,7 @@ export function ConversationItem({
   /** A group this device is no longer in. */
   left: boolean;
 }) {
-  const me = messenger.client.accountId;
+  const me = messenger.me;
   const nameOf = (id: string) => (id === me ? 'You' : messenger.nameOf(id));
   const group = isGroupId(summary.conversation);
   const name = summary.conversation === me ? 'Note to self' : messenger.nameOf(summary.conversation);

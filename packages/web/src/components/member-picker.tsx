@@ -3,13 +3,13 @@
  * exists. People this browser has talked to are offered as one-press suggestions. Each picked person can be taken
  * off the list again. Enter in the empty box submits the surrounding form.
  */
-import { useState } from 'react';
 import type { KeyboardEvent } from 'react';
 import { Icon } from './icons.js';
+import { useActions } from '../state/actions.js';
 import { findPerson } from '../state/group-actions.js';
 import type { Person } from '../state/group-actions.js';
 import type { Messenger } from '../state/messenger.js';
-import { describeError, useMessenger } from '../state/messenger.js';
+import { useMessenger } from '../state/messenger.js';
 
 const MAX_SUGGESTIONS = 8;
 
@@ -36,25 +36,19 @@ export function MemberPicker({
   disabled?: boolean;
 }) {
   const { contacts } = useMessenger(messenger);
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-  const me = messenger.client.accountId;
+  const lookup = useActions();
+  const { error } = lookup;
+  const busy = lookup.pending.has('lookup');
+  const me = messenger.me;
   const taken = new Set([...members, ...picked.map((p) => p.accountId)]);
 
   const add = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      const found = await findPerson(messenger, draft, taken);
-      if (typeof found === 'string') setError(found);
-      else {
-        onPicked([...picked, found]);
-        onDraft('');
-      }
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setBusy(false);
+    const outcome = await lookup.run('lookup', () => findPerson(messenger, draft, taken));
+    if (!outcome.ok) return;
+    if (typeof outcome.value === 'string') lookup.fail(outcome.value);
+    else {
+      onPicked([...picked, outcome.value]);
+      onDraft('');
     }
   };
   const onKeyDown = (event: KeyboardEvent<HTMLInputElement>) => {
@@ -79,7 +73,7 @@ export function MemberPicker({
           value={draft}
           onChange={(e) => {
             onDraft(e.target.value);
-            setError(undefined);
+            lookup.clear();
           }}
           onKeyDown={onKeyDown}
           aria-invalid={error !== undefined}

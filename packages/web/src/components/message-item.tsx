@@ -1,9 +1,10 @@
 /** One entry of a conversation: a message bubble (quote, text, attachments, reactions, status) or a system line. */
 import { useState } from 'react';
 import type { FocusEvent, KeyboardEvent } from 'react';
-import type { Client, MessageRecord } from '@samizdat/client';
+import type { MessageRecord } from '@samizdat/client';
 import { fullTime, shortTime, statusView, systemText, timerLabel } from '../state/format.js';
 import type { SystemContext } from '../state/format.js';
+import type { Messenger } from '../state/messenger.js';
 import { AttachmentView } from './attachment-view.js';
 import { Icon } from './icons.js';
 
@@ -17,7 +18,7 @@ export interface MessageActions {
 }
 
 export function MessageItem({
-  client,
+  messenger,
   message,
   quoted,
   nameOf,
@@ -27,7 +28,7 @@ export function MessageItem({
   showAuthor = false,
   systemContext,
 }: {
-  client: Client;
+  messenger: Messenger;
   message: MessageRecord;
   quoted: MessageRecord | undefined;
   nameOf: (accountId: string) => string;
@@ -47,7 +48,7 @@ export function MessageItem({
     );
   }
   const outgoing = message.direction === 'outgoing';
-  const me = client.accountId;
+  const me = messenger.me;
   const status = outgoing ? statusView(message.status) : undefined;
   const mine = message.reactions?.find((r) => r.author === me);
   const grouped = new Map<string, string[]>();
@@ -91,7 +92,7 @@ export function MessageItem({
           <p className="body muted">{outgoing ? 'You deleted this message.' : 'This message was deleted.'}</p>
         ) : (
           <>
-            {message.attachments?.map((a) => <AttachmentView key={a.id} client={client} pointer={a} online={online} />)}
+            {message.attachments?.map((a) => <AttachmentView key={a.id} messenger={messenger} pointer={a} online={online} />)}
             {message.body && <p className="body">{message.body}</p>}
           </>
         )}

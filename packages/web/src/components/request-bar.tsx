@@ -5,8 +5,8 @@
  * for the SDK's 'conversation-changed'), so nothing here navigates.
  */
 import { useState } from 'react';
+import { useActions } from '../state/actions.js';
 import type { Messenger } from '../state/messenger.js';
-import { describeError } from '../state/messenger.js';
 import { acceptRequest, blockConversation, deleteConversation, unblock } from '../state/requests.js';
 
 /** A decision waiting for the user's "yes". */
@@ -20,24 +20,14 @@ export interface PendingDecision {
   readonly run: () => Promise<void>;
 }
 
-function useAction() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const run = (work: () => Promise<void>, after?: () => void) => {
-    setBusy(true);
-    setError(undefined);
-    work().then(
-      () => {
-        setBusy(false);
-        after?.();
-      },
-      (err: unknown) => {
-        setBusy(false);
-        setError(describeError(err));
-      },
-    );
-  };
-  return { busy, error, run };
+/** A bar's one decision at a time: `after` runs once it is done. */
+function useDecision() {
+  const { pending, error, run: start } = useActions();
+  const run = (work: () => Promise<void>, after?: () => void) =>
+    void start('decide', work).then((outcome) => {
+      if (outcome.ok) after?.();
+    });
+  return { busy: pending.size > 0, error, run };
 }
 
 function ErrorLine({ error }: { error: string | undefined }) {
@@ -50,7 +40,7 @@ function ErrorLine({ error }: { error: string | undefined }) {
 
 /** "Block alice?" with Yes and Cancel. */
 export function ConfirmBar({ pending, onDone }: { pending: PendingDecision; onDone: () => void }) {
-  const { busy, error, run } = useAction();
+  const { busy, error, run } = useDecision();
   return (
     <section className="request-bar" aria-label={pending.label}>
       <p className="request-question">{pending.question}</p>
@@ -111,7 +101,7 @@ export function RequestBar({
   adder: string | undefined;
 }) {
   const [pending, setPending] = useState<PendingDecision>();
-  const { busy, error, run } = useAction();
+  const { busy, error, run } = useDecision();
   if (pending) return <ConfirmBar pending={pending} onDone={() => setPending(undefined)} />;
 
   const leave: PendingDecision = {
@@ -159,7 +149,7 @@ export function RequestBar({
 
 /** A blocked person's chat: its history, and Unblock. */
 export function BlockedBar({ messenger, peer, name }: { messenger: Messenger; peer: string; name: string }) {
-  const { busy, error, run } = useAction();
+  const { busy, error, run } = useDecision();
   return (
     <section className="request-bar" aria-label="Blocked">
       <p className="request-question">You blocked {name}.</p>

@@ -17,14 +17,14 @@ export function ChatList({ messenger, activePeer, requestsActive }: { messenger:
   const chats = chatsOf(snapshot);
   const requests = requestsOf(snapshot);
   const { displayName } = useSettings();
-  const me = messenger.client.accountId;
+  const { accountId: me, username } = messenger.account;
   return (
     <nav className="chat-list" aria-label="Chats">
       <header className="pane-header">
         <div className="me">
           <h1 className="app-title">Samizdat</h1>
-          <span className="me-name" title={`Signed in as ${messenger.client.username ?? me}`}>
-            {displayName || messenger.client.username || 'You'}
+          <span className="me-name" title={`Signed in as ${username ?? me}`}>
+            {displayName || username || 'You'}
           </span>
         </div>
         <div className="toolbar">

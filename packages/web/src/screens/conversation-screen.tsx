@@ -1,7 +1,6 @@
 /**
  * One conversation, with a person or a group: its history from the store, live changes as they happen, and the
- * composer (text, a file, replies, edits). Messages are sent with `queueIfOffline`: without a connection they stay
- * "sending" and go out when it returns. What is on screen is marked read while the page is visible. In a group,
+ * composer (text, a file, replies, edits); what it does is state/conversation.ts's. In a group,
  * incoming messages carry their sender's name, and a group this device left (or was removed from) stays readable
  * but takes no new messages. A message request shows the request bar instead of the composer (reading it is fine:
  * the SDK holds its read receipts back until it is accepted), a blocked person's chat the blocked bar; the header's
@@ -17,57 +16,35 @@ import type { MessageActions } from '../components/message-item.js';
 import { BlockedBar, ConfirmBar, RequestBar, blockPerson, deleteChat } from '../components/request-bar.js';
 import type { PendingDecision } from '../components/request-bar.js';
 import { formatBytes } from '../state/attachments.js';
+import { useConversation } from '../state/conversation.js';
 import { TIMER_CHOICES, groupSettingsOf, listOf, timerLabel } from '../state/format.js';
 import type { GroupSettings, SystemContext } from '../state/format.js';
-import type { MessageChange, Messenger } from '../state/messenger.js';
-import { describeError, requestsOf, stateOf, useGroupWatch, useMessenger } from '../state/messenger.js';
-import { unblock } from '../state/requests.js';
+import { keyOf } from '../state/history.js';
+import type { Messenger } from '../state/messenger.js';
+import { requestsOf, stateOf, useMessenger } from '../state/messenger.js';
 import { isGroupId, navigate } from '../state/router.js';
 
-const HISTORY_LIMIT = 500;
-/** "Started typing" is repeated this often while typing, and "stopped" sent after this long without a key. */
-const TYPING_REPEAT_MS = 4000;
-const TYPING_IDLE_MS = 5000;
-
-const keyOf = (m: Pick<MessageRecord, 'author' | 'id'>) => `${m.author}/${m.id}`;
-
-function applyChange(list: MessageRecord[], change: MessageChange): MessageRecord[] {
-  const key = keyOf(change.message);
-  const index = list.findIndex((m) => keyOf(m) === key);
-  if (change.kind === 'removed') return index < 0 ? list : list.filter((_, i) => i !== index);
-  if (index >= 0) return list.map((m, i) => (i === index ? change.message : m));
-  if (change.kind === 'updated') return list; // Not among the messages loaded here.
-  const next = [...list, change.message];
-  next.sort((a, b) => a.timestamp - b.timestamp);
-  return next;
-}
-
 export function ConversationScreen({ messenger, peer }: { messenger: Messenger; peer: string }) {
-  const client = messenger.client;
   const snapshot = useMessenger(messenger);
   const contact = snapshot.contacts.get(peer);
   const group = isGroupId(peer);
   const groupView = group ? snapshot.groups.get(peer) : undefined;
   // Until the groups are read, a group is taken as one we are in.
   const member = groupView?.active !== false;
-  useGroupWatch(messenger, group ? peer : undefined);
-  const me = client.accountId;
+  const me = messenger.me;
   const self = peer === me;
   const name = self ? 'Note to self' : messenger.nameOf(peer);
   const nameOf = useCallback((id: string) => (id === me ? 'You' : messenger.nameOf(id)), [me, messenger]);
-  const [messages, setMessages] = useState<MessageRecord[]>([]);
-  const [loaded, setLoaded] = useState(false);
-  const [error, setError] = useState<string>();
+  const conversation = useConversation(messenger, peer);
+  const { messages, loaded, error, upload, typing } = conversation;
   const [replyTo, setReplyTo] = useState<MessageRecord>();
   const [editing, setEditing] = useState<MessageRecord>();
   const [draft, setDraft] = useState('');
   const [file, setFile] = useState<File>();
-  const [upload, setUpload] = useState<{ name: string; sent: number; total: number }>();
   const list = useRef<HTMLOListElement>(null);
   const atBottom = useRef(true);
   const composer = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
-  const typingState = useRef<{ startedAt: number; idle: ReturnType<typeof setTimeout> | undefined }>({ startedAt: 0, idle: undefined });
   const state = self ? 'accepted' : stateOf(snapshot, peer);
   const request = state === 'request';
   const blocked = !group && state === 'blocked';
@@ -78,36 +55,12 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
     snapshot.connection === 'replaced' || snapshot.connection === 'removed' || snapshot.connection === 'unauthorized' || !member || request || blocked;
   const online = snapshot.connection === 'open';
 
-  // History, then live changes of this conversation.
+  // A conversation opened afresh starts with an empty composer, scrolled to the newest message.
   useEffect(() => {
-    let cancelled = false;
-    const early: MessageChange[] = [];
-    let ready = false;
-    setLoaded(false);
-    setMessages([]);
     setReplyTo(undefined);
     setEditing(undefined);
-    setError(undefined);
     atBottom.current = true;
-    const off = messenger.onMessageChange((change) => {
-      if (change.message.conversation !== peer) return;
-      if (!ready) early.push(change);
-      else setMessages((current) => applyChange(current, change));
-    });
-    void client.history(peer, { limit: HISTORY_LIMIT }).then(
-      (history) => {
-        if (cancelled) return;
-        ready = true;
-        setMessages(early.reduce<MessageRecord[]>((acc, change) => applyChange(acc, change), history));
-        setLoaded(true);
-      },
-      (err: unknown) => !cancelled && setError(describeError(err)),
-    );
-    return () => {
-      cancelled = true;
-      off();
-    };
-  }, [client, messenger, peer]);
+  }, [peer]);
 
   // A conversation deleted (here, from another device, or by blocking a group's adder) closes: to the other
   // requests if it was one and there are more, else to the chats.
@@ -117,7 +70,6 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
     () =>
       messenger.onConversationChange((change) => {
         if (change.conversation !== peer || !change.deleted) return;
-        setMessages([]);
         const more = wasRequest.current && requestsOf(messenger.getSnapshot()).some((r) => r.conversation !== peer);
         navigate({ name: more ? 'requests' : 'chats' }, { replace: true });
       }),
@@ -132,18 +84,6 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
     if (composerShown && !wasShown.current) composer.current?.focus();
     wasShown.current = composerShown;
   }, [composerShown]);
-
-  // Mark read what is on screen, while the page is visible.
-  const unread = messages.some((m) => m.direction === 'incoming' && m.kind === 'message' && m.readAt === undefined && !m.deleted);
-  useEffect(() => {
-    if (!unread || self) return;
-    const markRead = () => {
-      if (document.visibilityState === 'visible') void client.markRead(peer).catch(() => undefined);
-    };
-    markRead();
-    document.addEventListener('visibilitychange', markRead);
-    return () => document.removeEventListener('visibilitychange', markRead);
-  }, [client, peer, unread, self]);
 
   // Keep the newest message in view unless the user scrolled up to read.
   useLayoutEffect(() => {
@@ -176,37 +116,9 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
   }, [group, messages]);
   const systemContextOf = (m: MessageRecord): SystemContext => ({ me, previousSettings: groupContext.settingsBefore.get(keyOf(m)) ?? null });
 
-  const run = useCallback((work: Promise<unknown>) => {
-    setError(undefined);
-    work.catch((err: unknown) => setError(describeError(err)));
-  }, []);
-
-  const stopTyping = useCallback(() => {
-    const t = typingState.current;
-    if (t.idle) clearTimeout(t.idle);
-    t.idle = undefined;
-    if (t.startedAt !== 0) {
-      t.startedAt = 0;
-      void client.sendTyping(peer, 'stopped').catch(() => undefined);
-    }
-  }, [client, peer]);
-  useEffect(() => stopTyping, [stopTyping]);
-
   const onDraft = (event: ChangeEvent<HTMLTextAreaElement>) => {
     setDraft(event.target.value);
-    if (self || !online || editing) return;
-    const t = typingState.current;
-    if (event.target.value === '') {
-      stopTyping();
-      return;
-    }
-    const now = Date.now();
-    if (now - t.startedAt > TYPING_REPEAT_MS) {
-      t.startedAt = now;
-      void client.sendTyping(peer, 'started').catch(() => undefined);
-    }
-    if (t.idle) clearTimeout(t.idle);
-    t.idle = setTimeout(stopTyping, TYPING_IDLE_MS);
+    if (!self && online && !editing) typing.typed(event.target.value);
   };
 
   const actions: MessageActions = {
@@ -223,9 +135,9 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
     },
     remove: (m) => {
       const where = group ? 'every device of every member' : 'every device of both of you';
-      if (window.confirm(`Delete this message for everyone? It disappears from ${where}.`)) run(client.deleteForEveryone(peer, m.id));
+      if (window.confirm(`Delete this message for everyone? It disappears from ${where}.`)) conversation.deleteForEveryone(m);
     },
-    react: (m, emoji, remove) => run(client.react(peer, { id: m.id, author: m.author }, emoji, remove)),
+    react: (m, emoji, remove) => conversation.react(m, emoji, remove),
   };
 
   const cancelCompose = () => {
@@ -242,40 +154,21 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
       const target = editing;
       setEditing(undefined);
       setDraft('');
-      run(client.editMessage(peer, target.id, body));
+      conversation.edit(target, body);
       return;
     }
     if (!body && !file) return;
-    stopTyping();
-    const quote = replyTo ? { id: replyTo.id, author: replyTo.author } : undefined;
+    typing.stop();
+    const quote = replyTo;
     const picked = file;
     setDraft('');
     setReplyTo(undefined);
     setFile(undefined);
     atBottom.current = true;
-    setError(undefined);
-    try {
-      if (picked) {
-        setUpload({ name: picked.name, sent: 0, total: picked.size });
-        const data = new Uint8Array(await picked.arrayBuffer());
-        await client.sendText(peer, body, {
-          attachments: [{ data, contentType: picked.type || 'application/octet-stream', fileName: picked.name }],
-          onProgress: (sent, total) => setUpload({ name: picked.name, sent, total }),
-          queueIfOffline: true,
-          ...(quote ? { quote } : {}),
-        });
-      } else {
-        await client.sendText(peer, body, { queueIfOffline: true, ...(quote ? { quote } : {}) });
-      }
-    } catch (err) {
-      setError(describeError(err));
-      // Nothing was sent: give the text and the file back.
-      if (picked) {
-        setFile(picked);
-        setDraft((d) => d || body);
-      }
-    } finally {
-      setUpload(undefined);
+    // Nothing was sent: give the text and the file back.
+    if (!(await conversation.send({ body, file: picked, quote })) && picked) {
+      setFile(picked);
+      setDraft((d) => d || body);
     }
   };
 
@@ -311,7 +204,7 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
     const members = groupView ? `${count} ${count === 1 ? 'member' : 'members'}` : '';
     subtitle = !member ? 'You are no longer in this group' : [members, subtitle].filter(Boolean).join(' · ');
   }
-  const onTimer = (event: ChangeEvent<HTMLSelectElement>) => run(client.setExpireTimer(peer, Number(event.target.value)));
+  const onTimer = (event: ChangeEvent<HTMLSelectElement>) => conversation.setTimer(Number(event.target.value));
 
   // The header's menu (a person's chat): block or unblock, delete. It closes when focus leaves it.
   const onMenuBlur = (event: FocusEvent<HTMLDivElement>) => {
@@ -376,7 +269,7 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
                   {menu && (
                     <div className="menu" role="group" aria-label="Conversation options">
                       {blocked ? (
-                        <button type="button" onClick={choose(() => run(unblock(messenger, peer)))} autoFocus>
+                        <button type="button" onClick={choose(conversation.unblock)} autoFocus>
                           Unblock {name}
                         </button>
                       ) : (
@@ -401,7 +294,7 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
         {messages.map((m) => (
           <MessageItem
             key={keyOf(m)}
-            client={client}
+            messenger={messenger}
             message={m}
             quoted={m.quote ? byKey.get(m.quote.id) : undefined}
             nameOf={nameOf}

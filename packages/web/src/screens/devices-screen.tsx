@@ -2,64 +2,33 @@
  * This account's devices: list them, remove another one, and add one: the new device (a browser on the welcome
  * screen, or `samizdat link`) shows a code, which is scanned or pasted here.
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import type { FormEvent } from 'react';
-import type { DeviceInfo } from '@samizdat/client';
 import { CodeScanner, canScan } from '../components/code-scanner.js';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
+import { useDevices } from '../state/devices.js';
 import { fullTime } from '../state/format.js';
 import type { Messenger } from '../state/messenger.js';
-import { describeError } from '../state/messenger.js';
 
 export function DevicesScreen({ messenger }: { messenger: Messenger }) {
-  const client = messenger.client;
-  const [devices, setDevices] = useState<readonly DeviceInfo[]>();
-  const [error, setError] = useState<string>();
+  const { devices, error, pending, added, remove: removeDevice, add: addDevice } = useDevices(messenger);
+  const thisDevice = messenger.account.deviceId;
+  const adding = pending.has('add');
   const [confirming, setConfirming] = useState<number>();
   const [code, setCode] = useState('');
-  const [adding, setAdding] = useState(false);
-  const [added, setAdded] = useState(false);
   const [scanning, setScanning] = useState(false);
 
-  const load = useCallback(async () => {
-    try {
-      setDevices(await client.devices());
-    } catch (err) {
-      setError(describeError(err));
-    }
-  }, [client]);
-  useEffect(() => void load(), [load]);
-
-  const remove = async (deviceId: number) => {
+  const remove = (deviceId: number) => {
     setConfirming(undefined);
-    setError(undefined);
-    try {
-      await client.removeDevice(deviceId);
-      await load();
-    } catch (err) {
-      setError(describeError(err));
-    }
+    removeDevice(deviceId);
   };
 
   const add = async (event?: FormEvent, scanned?: string) => {
     event?.preventDefault();
     const value = (scanned ?? code).trim();
     if (!value) return;
-    setAdding(true);
-    setAdded(false);
-    setError(undefined);
-    try {
-      await client.addDevice(value);
-      setCode('');
-      setAdded(true);
-      // The new device registers itself once it has the keys: list again shortly.
-      setTimeout(() => void load(), 2000);
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setAdding(false);
-    }
+    if (await addDevice(value)) setCode('');
   };
   const onScanned = useCallback((value: string) => {
     setScanning(false);
@@ -92,16 +61,16 @@ export function DevicesScreen({ messenger }: { messenger: Messenger }) {
                   <div>
                     <strong>
                       Device {d.deviceId}
-                      {d.deviceId === client.deviceId ? ' (this browser)' : ''}
+                      {d.deviceId === thisDevice ? ' (this browser)' : ''}
                     </strong>
                     <span className="help">
                       Added {fullTime(d.createdAt)} · last seen {fullTime(d.lastSeenAt)}
                     </span>
                   </div>
-                  {d.deviceId !== client.deviceId &&
+                  {d.deviceId !== thisDevice &&
                     (confirming === d.deviceId ? (
                       <span className="confirm">
-                        <button type="button" className="danger" onClick={() => void remove(d.deviceId)}>
+                        <button type="button" className="danger" onClick={() => remove(d.deviceId)}>
                           Yes, remove device {d.deviceId}
                         </button>
                         <button type="button" onClick={() => setConfirming(undefined)}>

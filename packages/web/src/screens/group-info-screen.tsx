@@ -8,21 +8,23 @@ import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
+import { useActions } from '../state/actions.js';
 import { MemberPicker } from '../components/member-picker.js';
 import { addMembers, findPerson, leaveGroup, removeMember, renameGroup, setAdmins } from '../state/group-actions.js';
 import type { Person } from '../state/group-actions.js';
 import { listOf, timerLabel } from '../state/format.js';
 import type { Messenger } from '../state/messenger.js';
-import { describeError, useGroupWatch, useMessenger } from '../state/messenger.js';
+import { useMessenger } from '../state/messenger.js';
 import { GROUP_NAME_MAX } from './new-group-screen.js';
 
 export function GroupInfoScreen({ messenger, groupId }: { messenger: Messenger; groupId: string }) {
   const { groups } = useMessenger(messenger);
-  useGroupWatch(messenger, groupId);
   const view = groups.get(groupId);
-  const me = messenger.client.accountId;
-  const [busy, setBusy] = useState<string>();
-  const [error, setError] = useState<string>();
+  const me = messenger.me;
+  const actions = useActions();
+  const { error } = actions;
+  // What is under way, by the label the status line shows.
+  const busy = [...actions.pending][0];
   const [done, setDone] = useState<string>();
   const [rename, setRename] = useState<string>();
   const [picked, setPicked] = useState<readonly Person[]>([]);
@@ -32,17 +34,9 @@ export function GroupInfoScreen({ messenger, groupId }: { messenger: Messenger; 
 
   /** Runs one change at a time; its outcome is announced (status or alert). */
   const act = async (label: string, work: () => Promise<string | undefined>) => {
-    setBusy(label);
-    setError(undefined);
     setDone(undefined);
-    try {
-      const outcome = await work();
-      if (outcome) setDone(outcome);
-    } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setBusy(undefined);
-    }
+    const outcome = await actions.run(label, work);
+    if (outcome.ok && outcome.value) setDone(outcome.value);
   };
 
   const header = (

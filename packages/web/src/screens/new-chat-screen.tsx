@@ -3,28 +3,21 @@ import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
+import { useActions } from '../state/actions.js';
+import { startChat } from '../state/contacts.js';
 import type { Messenger } from '../state/messenger.js';
-import { describeError } from '../state/messenger.js';
 import { navigate } from '../state/router.js';
 
 export function NewChatScreen({ messenger }: { messenger: Messenger }) {
   const [username, setUsername] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
+  const actions = useActions();
+  const { error } = actions;
+  const busy = actions.pending.has('start');
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const name = username.trim().replace(/^@/, '');
     if (!name) return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      const contact = await messenger.client.resolve(name);
-      await messenger.refresh();
-      navigate({ name: 'chat', peer: contact.accountId });
-    } catch (err) {
-      setError(describeError(err));
-      setBusy(false);
-    }
+    await actions.run('start', async () => navigate({ name: 'chat', peer: await startChat(messenger, name) }));
   };
   return (
     <section className="page" aria-labelledby="new-chat-title">

@@ -7,12 +7,12 @@ import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
+import { useActions } from '../state/actions.js';
 import { MemberPicker } from '../components/member-picker.js';
 import { createGroup, findPerson } from '../state/group-actions.js';
 import type { Person } from '../state/group-actions.js';
 import { listOf } from '../state/format.js';
 import type { Messenger } from '../state/messenger.js';
-import { describeError } from '../state/messenger.js';
 import { navigate } from '../state/router.js';
 
 export const GROUP_NAME_MAX = 64;
@@ -21,40 +21,30 @@ export function NewGroupScreen({ messenger }: { messenger: Messenger }) {
   const [name, setName] = useState('');
   const [picked, setPicked] = useState<readonly Person[]>([]);
   const [draft, setDraft] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
+  const actions = useActions();
+  const { error } = actions;
+  const busy = actions.pending.has('create');
   const [missing, setMissing] = useState<{ groupId: string; people: readonly Person[] }>();
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const groupName = name.trim();
     if (!groupName) {
-      setError('Give the group a name.');
+      actions.fail('Give the group a name.');
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
+    await actions.run('create', async () => {
       // A username typed but not yet put on the list counts too.
       let people = picked;
       if (draft.trim() !== '') {
         const found = await findPerson(messenger, draft, new Set(picked.map((p) => p.accountId)));
-        if (typeof found === 'string') {
-          setError(found);
-          setBusy(false);
-          return;
-        }
+        if (typeof found === 'string') throw new Error(found);
         people = [...picked, found];
       }
       const created = await createGroup(messenger, groupName, people);
-      if (created.missing.length > 0) {
-        setMissing({ groupId: created.groupId, people: created.missing });
-        setBusy(false);
-      } else navigate({ name: 'chat', peer: created.groupId });
-    } catch (err) {
-      setError(describeError(err));
-      setBusy(false);
-    }
+      if (created.missing.length > 0) setMissing({ groupId: created.groupId, people: created.missing });
+      else navigate({ name: 'chat', peer: created.groupId });
+    });
   };
 
   return (

@@ -6,8 +6,9 @@ import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
+import { useActions } from '../state/actions.js';
 import type { Messenger } from '../state/messenger.js';
-import { blockedOf, describeError, useMessenger } from '../state/messenger.js';
+import { blockedOf, useMessenger } from '../state/messenger.js';
 import { unblock } from '../state/requests.js';
 import { saveSettings, useSettings } from '../state/settings.js';
 import type { Theme } from '../state/settings.js';
@@ -21,24 +22,16 @@ const THEMES: readonly { readonly value: Theme; readonly label: string }[] = [
 export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; onErase: () => void }) {
   const settings = useSettings();
   const snapshot = useMessenger(messenger);
-  const client = messenger.client;
+  const account = messenger.account;
   const blocked = blockedOf(snapshot, (id) => messenger.nameOf(id));
-  const [unblocking, setUnblocking] = useState<string>();
-  const [blockError, setBlockError] = useState<string>();
+  const unblocking = useActions();
+  const blockError = unblocking.error;
   const [unblocked, setUnblocked] = useState<string>();
   const onUnblock = async (accountId: string) => {
     const name = messenger.nameOf(accountId);
-    setUnblocking(accountId);
-    setBlockError(undefined);
     setUnblocked(undefined);
-    try {
-      await unblock(messenger, accountId);
-      setUnblocked(`Unblocked ${name}.`);
-    } catch (err) {
-      setBlockError(describeError(err));
-    } finally {
-      setUnblocking(undefined);
-    }
+    const outcome = await unblocking.run(accountId, () => unblock(messenger, accountId));
+    if (outcome.ok) setUnblocked(`Unblocked ${name}.`);
   };
   const [name, setName] = useState(settings.displayName);
   const [saved, setSaved] = useState(false);
@@ -71,7 +64,7 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
             aria-describedby="display-name-help"
           />
           <p id="display-name-help" className="help">
-            Shown in this browser. It is not sent to your contacts yet: they see your username, {client.username ?? 'none'}.
+            Shown in this browser. It is not sent to your contacts yet: they see your username, {account.username ?? 'none'}.
           </p>
           <button type="submit" className="primary">
             Save
@@ -105,7 +98,7 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
                         <strong>{who}</strong>
                       </div>
                       <div className="member-actions">
-                        <button type="button" onClick={() => void onUnblock(c.accountId)} disabled={unblocking !== undefined} aria-label={`Unblock ${who}`}>
+                        <button type="button" onClick={() => void onUnblock(c.accountId)} disabled={unblocking.pending.size > 0} aria-label={`Unblock ${who}`}>
                           Unblock
                         </button>
                       </div>
@@ -129,15 +122,15 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
           <h3 id="account-title">Account</h3>
           <dl className="facts">
             <dt>Username</dt>
-            <dd>{client.username ?? '—'}</dd>
+            <dd>{account.username ?? '—'}</dd>
             <dt>Account id</dt>
             <dd>
-              <code>{client.accountId}</code>
+              <code>{account.accountId}</code>
             </dd>
             <dt>This device</dt>
-            <dd>{client.deviceId}</dd>
+            <dd>{account.deviceId}</dd>
             <dt>Server</dt>
-            <dd>{client.serverUrl}</dd>
+            <dd>{account.serverUrl}</dd>
           </dl>
         </section>
 

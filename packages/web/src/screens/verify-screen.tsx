@@ -3,55 +3,27 @@
  * trusted channel, and a QR code of the scannable form; scanning or pasting the other side's code checks it here
  * (the CLI's `verify --compare` uses the same base64url code).
  */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import type { FormEvent } from 'react';
-import type { SafetyNumberView } from '@samizdat/client';
-import { compareScannable } from '@samizdat/protocol';
 import { CodeScanner, canScan } from '../components/code-scanner.js';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
 import { QrCode } from '../components/qr-code.js';
-import { fromBase64Url, toBase64Url } from '../state/encoding.js';
+import { toBase64Url } from '../state/encoding.js';
 import type { Messenger } from '../state/messenger.js';
-import { describeError } from '../state/messenger.js';
+import { matchesCode, useSafetyNumber } from '../state/verification.js';
 
 export function VerifyScreen({ messenger, peer }: { messenger: Messenger; peer: string }) {
-  const client = messenger.client;
   const name = messenger.nameOf(peer);
-  const [view, setView] = useState<SafetyNumberView>();
-  const [error, setError] = useState<string>();
+  const { view, error, mark } = useSafetyNumber(messenger, peer);
   const [theirs, setTheirs] = useState('');
   const [result, setResult] = useState<'match' | 'mismatch'>();
   const [scanning, setScanning] = useState(false);
 
-  const load = useCallback(async () => {
-    try {
-      setView(await client.safetyNumber(peer));
-    } catch (err) {
-      setError(describeError(err));
-    }
-  }, [client, peer]);
-  useEffect(() => void load(), [load]);
-
-  const mark = async (verified: boolean) => {
-    try {
-      await client.markVerified(peer, verified);
-      await Promise.all([load(), messenger.refresh()]);
-    } catch (err) {
-      setError(describeError(err));
-    }
-  };
-
   const compare = async (event?: FormEvent, scanned?: string) => {
     event?.preventDefault();
     if (!view) return;
-    const bytes = fromBase64Url(scanned ?? theirs);
-    let matches = false;
-    try {
-      matches = bytes !== undefined && compareScannable(view.scannable, bytes);
-    } catch {
-      matches = false;
-    }
+    const matches = matchesCode(view, scanned ?? theirs);
     setResult(matches ? 'match' : 'mismatch');
     if (matches) await mark(true);
   };

@@ -4,21 +4,12 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
-import { Client } from '@samizdat/client';
-import type { ClientOptions } from '@samizdat/client';
+import type { Client, ClientOptions } from '@samizdat/client';
 import { QrCode } from '../components/qr-code.js';
-import { describeError } from '../state/messenger.js';
-import { serverUrl } from '../state/session.js';
+import { useActions } from '../state/actions.js';
+import { linkAccount, registerAccount } from '../state/session.js';
 
 const USERNAME = /^[A-Za-z][A-Za-z0-9_.]{2,31}$/;
-
-/**
- * Publishes this device's MLS key packages at once, so that others can add it to groups right away (as the CLI's
- * register and link do). Failing is not fatal: the client's upkeep publishes them once it is connected.
- */
-async function publishGroupKeys(client: Client): Promise<void> {
-  await client.groups.maintainKeyPackages().catch(() => undefined);
-}
 
 export function WelcomeScreen({ options, onReady }: { options: ClientOptions; onReady: (client: Client) => void }) {
   const [mode, setMode] = useState<'register' | 'link'>('register');
@@ -40,25 +31,17 @@ export function WelcomeScreen({ options, onReady }: { options: ClientOptions; on
 
 function RegisterForm({ options, onReady, onLink }: { options: ClientOptions; onReady: (client: Client) => void; onLink: () => void }) {
   const [username, setUsername] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
+  const actions = useActions();
+  const { error } = actions;
+  const busy = actions.pending.has('register');
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const name = username.trim().replace(/^@/, '');
     if (!USERNAME.test(name)) {
-      setError('Usernames are 3–32 letters, digits, "_" or ".", starting with a letter.');
+      actions.fail('Usernames are 3–32 letters, digits, "_" or ".", starting with a letter.');
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
-      const client = await Client.register({ ...options, serverUrl: serverUrl(), username: name });
-      await publishGroupKeys(client);
-      onReady(client);
-    } catch (err) {
-      setError(describeError(err));
-      setBusy(false);
-    }
+    await actions.run('register', async () => onReady(await registerAccount(options, name)));
   };
   return (
     <section className="card" aria-labelledby="register-title">
@@ -102,7 +85,7 @@ function RegisterForm({ options, onReady, onLink }: { options: ClientOptions; on
 
 function LinkPanel({ options, onReady, onCancel }: { options: ClientOptions; onReady: (client: Client) => void; onCancel: () => void }) {
   const [code, setCode] = useState<string>();
-  const [error, setError] = useState<string>();
+  const { error, fail, clear } = useActions();
   const [attempt, setAttempt] = useState(0);
   const [copied, setCopied] = useState(false);
   const ready = useRef(onReady);
@@ -110,19 +93,15 @@ function LinkPanel({ options, onReady, onCancel }: { options: ClientOptions; onR
   useEffect(() => {
     const abort = new AbortController();
     setCode(undefined);
-    setError(undefined);
-    Client.link({ ...options, serverUrl: serverUrl(), onCode: setCode, signal: abort.signal }).then(
-      async (client) => {
-        if (abort.signal.aborted) return void client.close();
-        await publishGroupKeys(client);
-        ready.current(client);
-      },
+    clear();
+    linkAccount(options, setCode, abort.signal).then(
+      (client) => ready.current(client),
       (err: unknown) => {
-        if (!abort.signal.aborted) setError(describeError(err));
+        if (!abort.signal.aborted) fail(err);
       },
     );
     return () => abort.abort();
-  }, [options, attempt]);
+  }, [options, attempt, clear, fail]);
   const copy = () => {
     if (code) void navigator.clipboard?.writeText(code).then(() => setCopied(true), () => undefined);
   };

@@ -6,7 +6,10 @@
  * application/octet-stream for saving, so that an HTML or SVG file a contact sends can never be opened as a page
  * of this origin (where it could read the keys).
  */
-import type { AttachmentPointer, Client } from '@samizdat/client';
+import { useEffect, useState } from 'react';
+import type { AttachmentPointer } from '@samizdat/client';
+import { useActions } from './actions.js';
+import type { Messenger } from './messenger.js';
 
 export interface DecryptedAttachment {
   readonly bytes: Uint8Array;
@@ -32,13 +35,13 @@ export function cachedAttachment(pointer: AttachmentPointer): Promise<DecryptedA
 }
 
 export function downloadAttachment(
-  client: Client,
+  messenger: Messenger,
   pointer: AttachmentPointer,
   onProgress?: (received: number, total: number) => void,
 ): Promise<DecryptedAttachment> {
   let pending = cache.get(pointer.id);
   if (!pending) {
-    pending = client.downloadAttachment(pointer, onProgress).then((bytes) => {
+    pending = messenger.client.downloadAttachment(pointer, onProgress).then((bytes) => {
       const data = bytes as Uint8Array<ArrayBuffer>;
       return {
         bytes,
@@ -51,6 +54,46 @@ export function downloadAttachment(
     cache.set(pointer.id, pending);
   }
   return pending;
+}
+
+export interface Attachment {
+  readonly decrypted: DecryptedAttachment | undefined;
+  readonly progress: { readonly received: number; readonly total: number } | undefined;
+  readonly error: string | undefined;
+  /** Fetches and decrypts it (once: later calls get the same bytes); undefined when that failed. */
+  fetch(): Promise<DecryptedAttachment | undefined>;
+}
+
+/**
+ * One attachment as a message shows it. Pictures up to AUTO_DOWNLOAD_BYTES are fetched as soon as they are shown,
+ * and again when the connection returns after a failure; anything else waits for `fetch`.
+ */
+export function useAttachment(messenger: Messenger, pointer: AttachmentPointer, online: boolean): Attachment {
+  const { run, error } = useActions();
+  const [decrypted, setDecrypted] = useState<DecryptedAttachment>();
+  const [progress, setProgress] = useState<{ received: number; total: number }>();
+
+  const fetch = async (): Promise<DecryptedAttachment | undefined> => {
+    const outcome = await run(
+      'download',
+      async () => {
+        const result = await downloadAttachment(messenger, pointer, (received, total) => setProgress({ received, total }));
+        setDecrypted(result);
+        return result;
+      },
+      { kind: 'download' },
+    );
+    setProgress(undefined);
+    return outcome.ok ? outcome.value : undefined;
+  };
+
+  const auto = isPreviewable(pointer) && pointer.size <= AUTO_DOWNLOAD_BYTES;
+  useEffect(() => {
+    if (auto && !decrypted && (online || error === undefined)) void fetch();
+    // fetch only closes over state setters, the messenger and the pointer.
+  }, [pointer.id, auto, online]);
+
+  return { decrypted, progress, error, fetch };
 }
 
 /** Saves a decrypted attachment as a file (the browser's download). */

@@ -2,10 +2,12 @@
  * What the group screens do, on top of the SDK's `client.groups` (which records each change in the group's
  * conversation on this device too, and sends the group's settings to members it adds). Besides the change itself,
  * who could not be added is reported: an account none of whose devices has published MLS key packages yet is left
- * out by the SDK without an error.
+ * out by the SDK without an error. Each resolves once the page shows the change (the SDK announces it:
+ * 'group-changed', and the line it records in the conversation).
  */
 import { ClientError, ClientErrorCode } from '@samizdat/client';
 import type { GroupView } from '@samizdat/client';
+import { describeError } from './errors.js';
 import type { Messenger } from './messenger.js';
 
 /** A person picked by username (resolved through the server, so the account exists). */
@@ -28,7 +30,7 @@ export async function findPerson(messenger: Messenger, username: string, taken: 
     if (taken.has(contact.accountId)) return `${shown} is already on the list.`;
     return { accountId: contact.accountId, username: shown };
   } catch (err) {
-    if (ClientError.is(err, ClientErrorCode.UnknownUser)) return `No one has the username “${name}”.`;
+    if (ClientError.is(err, ClientErrorCode.UnknownUser)) return describeError(err, { kind: 'lookup', username: name });
     throw err;
   }
 }
@@ -46,7 +48,7 @@ export async function createGroup(messenger: Messenger, name: string, people: re
   const me = client.accountId;
   const record = await client.groups.create(name, people.map((p) => p.accountId));
   const members = memberIds(client.groups.view(record)).filter((a) => a !== me);
-  await messenger.refresh();
+  await messenger.settled();
   return { groupId: record.groupId, missing: people.filter((p) => !members.includes(p.accountId)) };
 }
 
@@ -55,30 +57,30 @@ export async function addMembers(messenger: Messenger, groupId: string, people: 
   const groups = messenger.client.groups;
   await groups.add(groupId, people.map((p) => p.accountId));
   const after = memberIds(await currentView(messenger, groupId));
-  await messenger.refresh();
+  await messenger.settled();
   return { missing: people.filter((p) => !after.includes(p.accountId)) };
 }
 
 /** Removes every device of a member (admins only). */
 export async function removeMember(messenger: Messenger, groupId: string, accountId: string): Promise<void> {
   await messenger.client.groups.remove(groupId, [accountId]);
-  await messenger.refresh();
+  await messenger.settled();
 }
 
 /** Renames the group (admins only: the other members' devices ignore a name from anyone else). */
 export async function renameGroup(messenger: Messenger, groupId: string, name: string): Promise<void> {
   await messenger.client.groups.rename(groupId, name);
-  await messenger.refresh();
+  await messenger.settled();
 }
 
 /** Sets who may add and remove members, rename the group and change the admins (admins only). */
 export async function setAdmins(messenger: Messenger, groupId: string, admins: readonly string[]): Promise<void> {
   await messenger.client.groups.setAdmins(groupId, admins);
-  await messenger.refresh();
+  await messenger.settled();
 }
 
 /** Leaves with this device: it stops receiving the group (an admin's device completes the removal). */
 export async function leaveGroup(messenger: Messenger, groupId: string): Promise<void> {
   await messenger.client.groups.leave(groupId);
-  await messenger.refresh();
+  await messenger.settled();
 }

@@ -4,12 +4,21 @@
  * conversation applies to the history it loaded. Everything shown comes from the SDK's store (IndexedDB), so the
  * page shows the same thing online and offline, and after a reload.
  *
+ * The store is read in full once, at the start; after that each event of the SDK re-reads only what it concerns:
+ *
+ *   'message', 'message-updated', 'message-expired'  → that conversation's entry of the chat list
+ *   'group-changed'                                  → that group, and its chat list entry
+ *   'conversation-changed'                           → that conversation's entry
+ *   'contact-changed', 'identity-changed'            → the contacts
+ *
+ * Events come in bursts (a conversation marked read updates each of its messages): what they ask for is gathered
+ * and read once. `settled()` says when the view has caught up with every event so far.
+ *
  * Every conversation carries its message-request state (the SDK's, packages/client/src/contacts/requests.ts): the chat
  * list shows the accepted ones, "Message requests" the others, and a blocked account's chat is listed nowhere.
  */
-import { useEffect, useSyncExternalStore } from 'react';
-import { ClientError, ClientErrorCode } from '@samizdat/client';
-import type { Client, ContactRecord, ConversationSummary, DeliveryState, GroupView, MessageRecord } from '@samizdat/client';
+import { useSyncExternalStore } from 'react';
+import type { Client, ClientStore, ContactRecord, ConversationSummary, DeliveryState, GroupView, MessageRecord } from '@samizdat/client';
 
 /** A conversation the user talks in, a message request, or a blocked account's (the SDK does not export its name). */
 export type ConversationState = NonNullable<ConversationSummary['state']>;
@@ -56,10 +65,43 @@ export type MessageChange =
   | { readonly kind: 'added' | 'updated'; readonly message: MessageRecord }
   | { readonly kind: 'removed'; readonly message: MessageRecord };
 
+/** This device's account, as the screens show it. */
+export interface AccountFacts {
+  readonly accountId: string;
+  readonly deviceId: number;
+  readonly username: string | undefined;
+  readonly serverUrl: string;
+}
+
+/**
+ * What the page reads from its profile's store itself: one conversation's unread messages. The Client offers every
+ * conversation's summary at once (`conversations()`) but not one conversation's.
+ */
+export type UnreadSource = Pick<ClientStore, 'listUnread'>;
+
 /** How long a "started typing" holds without a "stopped" (the sender repeats it while typing). */
 const TYPING_HOLD_MS = 8000;
-/** How often an open group screen re-reads its group (local storage only). */
-const GROUP_WATCH_MS = 2000;
+
+/** A conversation with messages, as the chat list lists it. */
+type Summary = ListedConversation & { readonly lastMessage: MessageRecord };
+
+/** What the chat list and the group screens need of a group record besides its view. */
+interface GroupEntry {
+  readonly view: GroupView;
+  readonly createdAt: number;
+  readonly request: boolean;
+  readonly addedBy: string | undefined;
+}
+
+/** What events said changed since it was last read. */
+interface Stale {
+  everything: boolean;
+  contacts: boolean;
+  readonly conversations: Set<string>;
+  readonly groups: Set<string>;
+}
+
+const nothingStale = (): Stale => ({ everything: false, contacts: false, conversations: new Set(), groups: new Set() });
 
 export class Messenger {
   private snapshot: MessengerSnapshot = {
@@ -78,10 +120,19 @@ export class Messenger {
   private readonly conversationListeners = new Set<(change: ConversationChange) => void>();
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly unsubscribe: (() => void)[] = [];
-  private refreshing: Promise<void> | undefined;
-  private refreshAgain = false;
+  private readonly summaries = new Map<string, Summary>();
+  private readonly groupEntries = new Map<string, GroupEntry>();
+  private stale = nothingStale();
+  private reading: Promise<void> | undefined;
 
-  constructor(readonly client: Client) {
+  /**
+   * `client` is for the state layer (this folder) only: screens and components call the functions and hooks here,
+   * which own the SDK calls, their progress and their errors.
+   */
+  constructor(
+    readonly client: Client,
+    private readonly unreadSource: UnreadSource,
+  ) {
     const c = client;
     this.unsubscribe.push(
       c.on('connection', (connection) => this.update({ connection, ...(connection === 'open' ? {} : { synced: false }) })),
@@ -97,11 +148,14 @@ export class Messenger {
         if (event.action === 'started' && stateOf(this.snapshot, event.conversation) !== 'accepted') return;
         this.setTyping(event.conversation, event.author, event.action === 'started');
       }),
-      c.on('identity-changed', () => void this.refresh()),
+      c.on('identity-changed', () => void this.markStale({ contacts: true })),
+      c.on('contact-changed', () => void this.markStale({ contacts: true })),
       c.on('conversation-changed', (change) => {
         for (const listener of [...this.conversationListeners]) listener(change);
-        void this.refresh();
+        void this.markStale({ conversation: change.conversation });
       }),
+      // A group's request state is its chat list entry's too.
+      c.on('group-changed', ({ groupId }) => void this.markStale({ group: groupId, conversation: groupId })),
     );
     const online = () => {
       this.update({ browserOnline: navigator.onLine });
@@ -122,6 +176,16 @@ export class Messenger {
 
   readonly getSnapshot = (): MessengerSnapshot => this.snapshot;
 
+  get account(): AccountFacts {
+    const c = this.client;
+    return { accountId: c.accountId, deviceId: c.deviceId, username: c.username, serverUrl: c.serverUrl };
+  }
+
+  /** This account's id. */
+  get me(): string {
+    return this.client.accountId;
+  }
+
   /** Every stored message change of every conversation, as it happens. */
   onMessageChange(listener: (change: MessageChange) => void): () => void {
     this.changeListeners.add(listener);
@@ -135,7 +199,7 @@ export class Messenger {
   }
 
   async start(): Promise<void> {
-    await this.refresh();
+    await this.markStale({ everything: true });
     await this.client.start();
   }
 
@@ -164,58 +228,105 @@ export class Messenger {
     return contact?.username ?? contact?.name ?? accountId.slice(0, 8);
   }
 
-  /** Re-reads the chat list, the contacts and the groups from the store; overlapping calls collapse into one more read. */
-  refresh(): Promise<void> {
-    if (this.refreshing) {
-      this.refreshAgain = true;
-      return this.refreshing;
-    }
-    this.refreshing = (async () => {
-      do {
-        this.refreshAgain = false;
-        const [conversations, contacts, groups] = await Promise.all([this.client.conversations(), this.client.contacts(), this.client.groups.list()]);
-        const records = await Promise.all(groups.map((g) => this.client.groups.find(g.groupId)));
-        // A group nobody has written in has no message yet: listed by when it was made (joined).
-        const listed = new Set(conversations.map((c) => c.conversation));
-        const quiet = records
-          .filter((g) => g.active && !listed.has(g.groupId))
-          .map((g) => ({ conversation: g.groupId, lastMessage: undefined, unread: 0, state: g.request ? 'request' : 'accepted', at: g.createdAt }) as const);
-        const at = (c: { lastMessage: MessageRecord | undefined; at?: number }) => c.lastMessage?.timestamp ?? c.at ?? 0;
-        const sorted = [...conversations, ...quiet]
-          .sort((a, b) => at(b) - at(a))
-          .map(({ conversation, lastMessage, unread, state }): ListedConversation => ({ conversation, lastMessage, unread, state: state ?? 'accepted' }));
-        this.update({
-          listed: true,
-          conversations: sorted,
-          contacts: new Map(contacts.map((c) => [c.accountId, c])),
-          groups: new Map(groups.map((g) => [g.groupId, g])),
-          addedBy: new Map(records.flatMap((g) => (g.addedBy === undefined ? [] : [[g.groupId, g.addedBy] as const]))),
-        });
-      } while (this.refreshAgain);
-    })()
-      .catch(() => undefined)
-      .finally(() => (this.refreshing = undefined));
-    return this.refreshing;
-  }
-
-  /**
-   * Re-reads one group. Some changes come with no event: this device committing a member's leave (admins' devices
-   * do so by themselves), or an update commit. The group screens call this while they are open.
-   */
-  async refreshGroup(groupId: string): Promise<void> {
-    try {
-      const view = this.client.groups.view(await this.client.groups.find(groupId));
-      const known = this.snapshot.groups.get(groupId);
-      if (known && sameView(known, view)) return;
-      this.update({ groups: new Map(this.snapshot.groups).set(groupId, view) });
-    } catch {
-      // Not on this device (any more): the next full refresh says so.
-    }
+  /** Resolves once the snapshot shows what every event so far announced (the state layer's actions wait for it). */
+  settled(): Promise<void> {
+    return this.reading ?? Promise.resolve();
   }
 
   private changed(change: MessageChange): void {
     for (const listener of [...this.changeListeners]) listener(change);
-    void this.refresh();
+    void this.markStale({ conversation: change.message.conversation });
+  }
+
+  private markStale(what: { everything?: boolean; contacts?: boolean; conversation?: string; group?: string }): Promise<void> {
+    if (what.everything) this.stale.everything = true;
+    if (what.contacts) this.stale.contacts = true;
+    if (what.conversation !== undefined) this.stale.conversations.add(what.conversation);
+    if (what.group !== undefined) this.stale.groups.add(what.group);
+    this.reading ??= this.catchUp();
+    return this.reading;
+  }
+
+  /** Reads what is stale until nothing is: what events ask for meanwhile is read in the next round. */
+  private async catchUp(): Promise<void> {
+    // Let the rest of a burst of events arrive first (and `reading` be set before it can be cleared below).
+    await Promise.resolve();
+    for (;;) {
+      const work = this.stale;
+      const { everything, contacts, conversations, groups } = work;
+      if (!everything && !contacts && conversations.size === 0 && groups.size === 0) break;
+      this.stale = nothingStale();
+      try {
+        if (everything) await this.readEverything();
+        else await this.readSome(work);
+      } catch {
+        // The store could not be read: the page keeps showing what it read last; the next event reads again.
+      }
+    }
+    this.reading = undefined;
+  }
+
+  private async readEverything(): Promise<void> {
+    const client = this.client;
+    const [conversations, contacts, groups] = await Promise.all([client.conversations(), client.contacts(), client.groups.list()]);
+    const records = await Promise.all(groups.map((g) => client.groups.find(g.groupId)));
+    this.summaries.clear();
+    for (const c of conversations) {
+      if (c.lastMessage) this.summaries.set(c.conversation, { conversation: c.conversation, lastMessage: c.lastMessage, unread: c.unread, state: c.state ?? 'accepted' });
+    }
+    this.groupEntries.clear();
+    records.forEach((record, i) => this.groupEntries.set(record.groupId, entryOf(groups[i] ?? client.groups.view(record), record)));
+    this.update({ listed: true, contacts: new Map(contacts.map((c) => [c.accountId, c])), ...this.groupParts(), conversations: this.listing() });
+  }
+
+  private async readSome(work: Stale): Promise<void> {
+    const client = this.client;
+    const contacts = work.contacts ? client.contacts() : undefined;
+    const groups = [...work.groups].map(async (groupId) => {
+      try {
+        const record = await client.groups.find(groupId);
+        this.groupEntries.set(groupId, entryOf(client.groups.view(record), record));
+      } catch {
+        // Not on this device (groups are never deleted, so it never was): nothing to show.
+      }
+    });
+    const conversations = [...work.conversations].map(async (conversation) => {
+      try {
+        const [last] = await client.history(conversation, { limit: 1 });
+        if (!last) {
+          this.summaries.delete(conversation);
+          return;
+        }
+        const [unread, state] = await Promise.all([this.unreadSource.listUnread(conversation), client.requestState(conversation)]);
+        this.summaries.set(conversation, { conversation, lastMessage: last, unread: unread.length, state });
+      } catch {
+        // Not readable now: its entry stays as it was until its next event.
+      }
+    });
+    const [contactList] = await Promise.all([contacts?.catch(() => undefined), ...groups, ...conversations]);
+    this.update({
+      ...(contactList ? { contacts: new Map(contactList.map((c) => [c.accountId, c])) } : {}),
+      ...(work.groups.size > 0 ? this.groupParts() : {}),
+      // A group's entry lists it before anyone writes in it: the listing follows the groups too.
+      ...(work.conversations.size > 0 || work.groups.size > 0 ? { conversations: this.listing() } : {}),
+    });
+  }
+
+  private groupParts(): Pick<MessengerSnapshot, 'groups' | 'addedBy'> {
+    const entries = [...this.groupEntries];
+    return {
+      groups: new Map(entries.map(([groupId, g]) => [groupId, g.view])),
+      addedBy: new Map(entries.flatMap(([groupId, g]) => (g.addedBy === undefined ? [] : [[groupId, g.addedBy] as const]))),
+    };
+  }
+
+  /** The conversations with messages, and the groups nobody has written in yet (listed by when they were made or joined). */
+  private listing(): ListedConversation[] {
+    const quiet = [...this.groupEntries]
+      .filter(([groupId, g]) => g.view.active && !this.summaries.has(groupId))
+      .map(([groupId, g]) => ({ listed: { conversation: groupId, lastMessage: undefined, unread: 0, state: g.request ? 'request' : 'accepted' } as const, at: g.createdAt }));
+    const written = [...this.summaries.values()].map((s) => ({ listed: s, at: s.lastMessage.timestamp }));
+    return [...written, ...quiet].sort((a, b) => b.at - a.at).map((c) => c.listed);
   }
 
   private setTyping(conversation: string, author: string, typing: boolean): void {
@@ -237,6 +348,10 @@ export class Messenger {
     this.snapshot = { ...this.snapshot, ...change };
     for (const listener of [...this.listeners]) listener();
   }
+}
+
+function entryOf(view: GroupView, record: { readonly createdAt: number; readonly request?: boolean; readonly addedBy?: string }): GroupEntry {
+  return { view, createdAt: record.createdAt, request: record.request === true, addedBy: record.addedBy };
 }
 
 /** The chat list proper: the conversations the user talks in (no message requests, nobody blocked). */
@@ -262,71 +377,4 @@ export function blockedOf(snapshot: MessengerSnapshot, nameOf: (accountId: strin
 
 export function useMessenger(messenger: Messenger): MessengerSnapshot {
   return useSyncExternalStore(messenger.subscribe, messenger.getSnapshot);
-}
-
-function sameView(a: GroupView, b: GroupView): boolean {
-  const members = (v: GroupView) => v.members.map((m) => `${m.accountId}:${m.devices.join('.')}`).join();
-  return a.epoch === b.epoch && a.active === b.active && a.name === b.name && a.expireTimer === b.expireTimer && a.admins.join() === b.admins.join() && members(a) === members(b);
-}
-
-/** While mounted and the page is visible, re-reads the group every few seconds (see Messenger.refreshGroup). */
-export function useGroupWatch(messenger: Messenger, groupId: string | undefined): void {
-  useEffect(() => {
-    if (groupId === undefined) return;
-    const timer = setInterval(() => {
-      if (document.visibilityState === 'visible') void messenger.refreshGroup(groupId);
-    }, GROUP_WATCH_MS);
-    return () => clearInterval(timer);
-  }, [messenger, groupId]);
-}
-
-/** A sentence for the user about what went wrong (never message text or keys: the SDK's messages carry neither). */
-export function describeError(err: unknown): string {
-  if (ClientError.is(err)) {
-    switch (err.code) {
-      case ClientErrorCode.ServerUnreachable:
-        return 'The server cannot be reached. Check the connection and try again.';
-      case ClientErrorCode.UnknownUser:
-        return 'No one has that username.';
-      case ClientErrorCode.LinkFailed:
-        return 'Linking failed. Start again with a new code.';
-      case ClientErrorCode.Blocked:
-        return 'You blocked this person. Unblock them to write to them.';
-      case ClientErrorCode.InvalidArgument:
-      case ClientErrorCode.Timeout:
-        return sentence(err.message);
-      case ClientErrorCode.ServerError:
-        switch (err.server?.code) {
-          case 'USERNAME_TAKEN':
-            return 'That username is taken. Pick another one.';
-          case 'INVALID_USERNAME':
-            return 'Usernames are 3–32 letters, digits, "_" or ".", starting with a letter.';
-          case 'LINK_CODE_INVALID':
-            return 'That code is wrong, used or expired. Ask the new device for a fresh one.';
-          case 'TOO_MANY_DEVICES':
-            return 'This account already has the most devices it may have. Remove one first.';
-          case 'RATE_LIMITED':
-            return 'Too many requests. Wait a moment and try again.';
-          case 'ATTACHMENT_TOO_LARGE':
-            return 'That file is larger than the server accepts.';
-          case 'NOT_A_GROUP_MEMBER':
-            return 'This browser is no longer in that group.';
-          case 'GROUP_NOT_FOUND':
-            return 'The server does not know that group.';
-          default:
-            return err.message;
-        }
-      default:
-        return err.message;
-    }
-  }
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** The SDK's messages are clauses ("nobody to add: …"): shown as a sentence. */
-function sentence(text: string): string {
-  const trimmed = text.trim();
-  if (!trimmed) return 'Something went wrong.';
-  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }

@@ -1,7 +1,7 @@
 /**
  * What the request bar, the conversation menu and Settings → Blocked do, on top of the SDK's message requests and
  * block list (packages/client/src/contacts/requests.ts). Each decision applies on every device of the account (the SDK
- * tells the others); the chat list is re-read afterwards.
+ * tells the others); each resolves once the page shows it (the SDK announces it: 'conversation-changed').
  */
 import type { Messenger } from './messenger.js';
 import { isGroupId } from './router.js';
@@ -9,7 +9,7 @@ import { isGroupId } from './router.js';
 /** Accepts a person's or a group's request: it becomes an ordinary chat, and read receipts held back go out. */
 export async function acceptRequest(messenger: Messenger, conversation: string): Promise<void> {
   await messenger.client.acceptRequest(conversation);
-  await messenger.refresh();
+  await messenger.settled();
 }
 
 /**
@@ -18,7 +18,7 @@ export async function acceptRequest(messenger: Messenger, conversation: string):
  */
 export async function deleteConversation(messenger: Messenger, conversation: string): Promise<void> {
   await messenger.client.deleteConversation(conversation);
-  await messenger.refresh();
+  await messenger.settled();
 }
 
 /**
@@ -34,10 +34,10 @@ export async function blockConversation(messenger: Messenger, conversation: stri
   } else {
     await client.block(conversation);
   }
-  await messenger.refresh();
+  await messenger.settled();
 }
 
 export async function unblock(messenger: Messenger, accountId: string): Promise<void> {
   await messenger.client.unblock(accountId);
-  await messenger.refresh();
+  await messenger.settled();
 }

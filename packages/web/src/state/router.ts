@@ -4,9 +4,11 @@
  *
  * A conversation is a person (their 32-hex account id) or a group (its 64-hex MLS group id): both open at `/chat/…`.
  */
-import { ACCOUNT_ID_PATTERN } from '@samizdat/protocol';
+import { ACCOUNT_ID_PATTERN, isGroupId } from '@samizdat/protocol';
 import { useSyncExternalStore } from 'react';
-import { GROUP_ID_PATTERN } from '@samizdat/client';
+
+/** True for a group conversation's id, false for a person's account id (the wire contract's, re-exported for the screens). */
+export { isGroupId };
 
 export type Route =
   | { readonly name: 'chats' }
@@ -20,11 +22,6 @@ export type Route =
   | { readonly name: 'verify'; readonly peer: string };
 
 const PEER = ACCOUNT_ID_PATTERN;
-
-/** True for a group conversation's id, false for a person's account id. */
-export function isGroupId(conversation: string): boolean {
-  return GROUP_ID_PATTERN.test(conversation);
-}
 
 export function parseRoute(pathname: string): Route {
   const [, first, second] = pathname.split('/');

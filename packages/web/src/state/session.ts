@@ -21,6 +21,35 @@ export async function openAccount(options: ClientOptions): Promise<Client | unde
   return Client.open(options);
 }
 
+/**
+ * Creates an account on the page's server; this browser becomes its first device. Its MLS key packages are
+ * published at once, so that others can add it to groups right away (as the CLI's register and link do).
+ */
+export async function registerAccount(options: ClientOptions, username: string): Promise<Client> {
+  const client = await Client.register({ ...options, serverUrl: serverUrl(), username });
+  await publishGroupKeys(client);
+  return client;
+}
+
+/**
+ * Links this browser to an account another device holds: `onCode` gets the one-use code to show (that device scans
+ * or types it); resolves once the account's keys arrived. Aborting closes what was opened.
+ */
+export async function linkAccount(options: ClientOptions, onCode: (code: string) => void, signal: AbortSignal): Promise<Client> {
+  const client = await Client.link({ ...options, serverUrl: serverUrl(), onCode, signal });
+  if (signal.aborted) {
+    await client.close();
+    throw signal.reason;
+  }
+  await publishGroupKeys(client);
+  return client;
+}
+
+/** Failing is not fatal: the client's upkeep publishes them once it is connected. */
+async function publishGroupKeys(client: Client): Promise<void> {
+  await client.groups.maintainKeyPackages().catch(() => undefined);
+}
+
 /** The server is the origin that served this page: the app and the API are one deployment. */
 export function serverUrl(): string {
   return location.origin;
