@@ -303,7 +303,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext, ds
       const packages = request.body.keyPackages.map((k, i) => fromBase64(k, `keyPackages[${i}]`));
       const lastResort = request.body.lastResort === undefined ? undefined : fromBase64(request.body.lastResort, 'lastResort');
       if ([...packages, ...(lastResort ? [lastResort] : [])].some((k) => k.length === 0)) throw new ApiError('BAD_REQUEST', 'a key package is empty');
-      await ctx.repo.addKeyPackages(device.accountId, device.deviceId, packages, lastResort);
+      await ctx.repo.keys.addKeyPackages(device.accountId, device.deviceId, packages, lastResort);
       return reply.code(204).send();
     },
   );
@@ -315,7 +315,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext, ds
     },
     async (request) => {
       const device = await ctx.authenticate(request);
-      return { count: await ctx.repo.countKeyPackages(device.accountId, device.deviceId) };
+      return { count: await ctx.repo.keys.countKeyPackages(device.accountId, device.deviceId) };
     },
   );
 
@@ -341,7 +341,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext, ds
         const what = budget.scope === 'target' ? 'of one account' : 'of accounts not claimed from lately';
         throw new ApiError('RATE_LIMITED', `too many KeyPackage claims ${what}`, { retryAfter: budget.retryAfter });
       }
-      const claimed = await ctx.repo.claimKeyPackages(request.body.accountIds);
+      const claimed = await ctx.repo.keys.claimKeyPackages(request.body.accountIds);
       return { keyPackages: claimed.map((k) => ({ accountId: k.accountId, deviceId: k.deviceId, keyPackage: toBase64(k.keyPackage) })) };
     },
   );

@@ -61,10 +61,10 @@ export async function decodeAndVerifyKeys(
 }
 
 export async function storeKeys(ctx: ServerContext, accountId: string, deviceId: number, keys: DecodedKeys): Promise<void> {
-  if (keys.signedPreKey) await ctx.repo.setSignedPreKey(accountId, deviceId, keys.signedPreKey);
-  if (keys.kyberLastResortPreKey) await ctx.repo.setKyberLastResortPreKey(accountId, deviceId, keys.kyberLastResortPreKey);
-  if (keys.oneTimePreKeys.length) await ctx.repo.addOneTimePreKeys(accountId, deviceId, keys.oneTimePreKeys);
-  if (keys.kyberPreKeys.length) await ctx.repo.addKyberOneTimePreKeys(accountId, deviceId, keys.kyberPreKeys);
+  if (keys.signedPreKey) await ctx.repo.keys.setSignedPreKey(accountId, deviceId, keys.signedPreKey);
+  if (keys.kyberLastResortPreKey) await ctx.repo.keys.setKyberLastResortPreKey(accountId, deviceId, keys.kyberLastResortPreKey);
+  if (keys.oneTimePreKeys.length) await ctx.repo.keys.addOneTimePreKeys(accountId, deviceId, keys.oneTimePreKeys);
+  if (keys.kyberPreKeys.length) await ctx.repo.keys.addKyberOneTimePreKeys(accountId, deviceId, keys.kyberPreKeys);
 }
 
 const UploadBody = Type.Object(
@@ -115,7 +115,7 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: ServerContext): voi
     { schema: { tags: ['keys'], summary: 'One-time prekeys left for the authenticated device', response: { 200: Counts } } },
     async (request) => {
       const device = await ctx.authenticate(request);
-      return ctx.repo.countPreKeys(device.accountId, device.deviceId);
+      return ctx.repo.keys.countPreKeys(device.accountId, device.deviceId);
     },
   );
 
@@ -151,7 +151,7 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: ServerContext): voi
       }
       const devices = [];
       for (const id of ids) {
-        const bundle = await ctx.repo.takeBundle(accountId, id);
+        const bundle = await ctx.repo.keys.takeBundle(accountId, id);
         if (!bundle) {
           if (deviceId === '*') continue;
           if (!(await ctx.repo.getDevice(accountId, id))) throw new ApiError('DEVICE_NOT_FOUND');

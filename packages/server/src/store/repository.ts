@@ -289,19 +289,8 @@ export interface Repository {
   removeDevice(accountId: string, deviceId: number): Promise<boolean>;
   touchDevice(accountId: string, deviceId: number, at: number): Promise<void>;
 
-  // Key directory (each write rejects with DEVICE_NOT_FOUND when the device does not exist)
-  setSignedPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void>;
-  setKyberLastResortPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void>;
-  /** Adds one-time keys; a key id already present for the device is replaced. */
-  addOneTimePreKeys(accountId: string, deviceId: number, keys: readonly OneTimePreKeyRecord[]): Promise<void>;
-  addKyberOneTimePreKeys(accountId: string, deviceId: number, keys: readonly SignedPreKeyRecord[]): Promise<void>;
-  /**
-   * The bundle of one device, atomically consuming one one-time EC prekey and one one-time ML-KEM prekey (two
-   * concurrent calls never get the same one-time key). Undefined when the device has no signed prekey or no
-   * ML-KEM prekey at all.
-   */
-  takeBundle(accountId: string, deviceId: number): Promise<DeviceBundle | undefined>;
-  countPreKeys(accountId: string, deviceId: number): Promise<PreKeyCounts>;
+  /** The key directory: prekeys for sessions, MLS KeyPackages for groups (each engine's keys module). */
+  readonly keys: KeyDirectory;
 
   // Queues
   /**
@@ -387,6 +376,26 @@ export interface Repository {
     expiresAt: number,
     maxQueueDepth: number,
   ): Promise<StoredGroupEnvelope[]>;
+}
+
+/**
+ * Prekeys (X3DH/PQXDH bundles, docs/protocol.md) and MLS KeyPackages, per device. Both engines implement it in a
+ * module of their own (sqlite/sqlite-keys.ts, postgres/postgres-keys.ts); the repository exposes it as `keys`.
+ */
+export interface KeyDirectory {
+  // Prekeys (each write rejects with DEVICE_NOT_FOUND when the device does not exist)
+  setSignedPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void>;
+  setKyberLastResortPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void>;
+  /** Adds one-time keys; a key id already present for the device is replaced. */
+  addOneTimePreKeys(accountId: string, deviceId: number, keys: readonly OneTimePreKeyRecord[]): Promise<void>;
+  addKyberOneTimePreKeys(accountId: string, deviceId: number, keys: readonly SignedPreKeyRecord[]): Promise<void>;
+  /**
+   * The bundle of one device, atomically consuming one one-time EC prekey and one one-time ML-KEM prekey (two
+   * concurrent calls never get the same one-time key). Undefined when the device has no signed prekey or no
+   * ML-KEM prekey at all.
+   */
+  takeBundle(accountId: string, deviceId: number): Promise<DeviceBundle | undefined>;
+  countPreKeys(accountId: string, deviceId: number): Promise<PreKeyCounts>;
 
   // MLS KeyPackages (RFC 9420 §10): one consumed per device and join; a last-resort one is reused when none is left
   /** Adds key packages of a device (and replaces its last-resort package when one is given). */

@@ -366,7 +366,7 @@ describe('DELETE /v1/accounts/me', () => {
     expect(await repo.listDevices(alice.accountId)).toEqual([]);
     for (const device of [alice, alice2]) {
       expect(await repo.queueDepth(alice.accountId, device.deviceId)).toBe(0);
-      expect(await repo.countPreKeys(alice.accountId, device.deviceId)).toEqual({ oneTime: 0, kyberOneTime: 0 });
+      expect(await repo.keys.countPreKeys(alice.accountId, device.deviceId)).toEqual({ oneTime: 0, kyberOneTime: 0 });
       expectError(await api(server, 'GET', '/v1/accounts/me', { auth: device }), 'UNAUTHORIZED');
     }
     expect(await repo.getAttachment(blobId)).toBeUndefined();

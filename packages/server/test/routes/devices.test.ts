@@ -147,7 +147,7 @@ describe('DELETE /v1/devices/:deviceId', () => {
     expectError(await api(server, 'GET', '/v1/accounts/me', { auth: alice2 }), 'UNAUTHORIZED');
     const { repo } = server.app.ctx;
     expect(await repo.queueDepth(alice.accountId, 2)).toBe(0);
-    expect(await repo.countPreKeys(alice.accountId, 2)).toEqual({ oneTime: 0, kyberOneTime: 0 });
+    expect(await repo.keys.countPreKeys(alice.accountId, 2)).toEqual({ oneTime: 0, kyberOneTime: 0 });
     expectError(await api(server, 'GET', `/v1/keys/${alice.accountId}/2`, { auth: bob }), 'DEVICE_NOT_FOUND');
     // Device 1 keeps its queue.
     expect(await queuedIds(server, alice)).toHaveLength(1);

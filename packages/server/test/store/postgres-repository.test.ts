@@ -184,8 +184,8 @@ describe('postgres repository', () => {
       const b = account();
       await repo.createAccount(a, device());
       await repo.createAccount(b, device());
-      await repo.addKeyPackages(a.id, 1, [fill(8, 1), fill(8, 2)], undefined);
-      await repo.addKeyPackages(b.id, 1, [fill(8, 0xee)], undefined);
+      await repo.keys.addKeyPackages(a.id, 1, [fill(8, 1), fill(8, 2)], undefined);
+      await repo.keys.addKeyPackages(b.id, 1, [fill(8, 0xee)], undefined);
       // Consuming b's package fails, after a's was taken in the same claim.
       await admin.unsafe(`
         CREATE FUNCTION "${schema}".poison() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -194,10 +194,10 @@ describe('postgres repository', () => {
           RETURN OLD;
         END $$`);
       await admin.unsafe(`CREATE TRIGGER poison BEFORE DELETE ON "${schema}".key_packages FOR EACH ROW EXECUTE FUNCTION "${schema}".poison()`);
-      const err = await repo.claimKeyPackages([a.id, b.id]).catch((e: unknown) => e);
+      const err = await repo.keys.claimKeyPackages([a.id, b.id]).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PostgresStoreError);
-      expect(await repo.countKeyPackages(a.id, 1)).toBe(2);
-      expect((await repo.claimKeyPackages([a.id]))[0]?.keyPackage).toEqual(fill(8, 1));
+      expect(await repo.keys.countKeyPackages(a.id, 1)).toBe(2);
+      expect((await repo.keys.claimKeyPackages([a.id]))[0]?.keyPackage).toEqual(fill(8, 1));
     } finally {
       await repo.close();
     }

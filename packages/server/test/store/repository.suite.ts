@@ -108,14 +108,14 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
     }
 
     async function withKeys(accountId: string, deviceId: number, oneTime: number, kyberOneTime: number): Promise<void> {
-      await repo.setSignedPreKey(accountId, deviceId, signedKey(1, 0xa1));
-      await repo.setKyberLastResortPreKey(accountId, deviceId, signedKey(999_999, 0xb2));
-      await repo.addOneTimePreKeys(
+      await repo.keys.setSignedPreKey(accountId, deviceId, signedKey(1, 0xa1));
+      await repo.keys.setKyberLastResortPreKey(accountId, deviceId, signedKey(999_999, 0xb2));
+      await repo.keys.addOneTimePreKeys(
         accountId,
         deviceId,
         Array.from({ length: oneTime }, (_, i) => ({ keyId: 1000 + i, publicKey: fill(33, i) })),
       );
-      await repo.addKyberOneTimePreKeys(
+      await repo.keys.addKyberOneTimePreKeys(
         accountId,
         deviceId,
         Array.from({ length: kyberOneTime }, (_, i) => signedKey(5000 + i, i)),
@@ -230,14 +230,14 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         expect(await repo.getAccount(id)).toBeUndefined();
         expect(await repo.listDevices(id)).toEqual([]);
         for (const deviceId of [1, 2]) {
-          expect(await repo.countPreKeys(id, deviceId)).toEqual({ oneTime: 0, kyberOneTime: 0 });
-          expect(await repo.takeBundle(id, deviceId)).toBeUndefined();
+          expect(await repo.keys.countPreKeys(id, deviceId)).toEqual({ oneTime: 0, kyberOneTime: 0 });
+          expect(await repo.keys.takeBundle(id, deviceId)).toBeUndefined();
           expect(await repo.queueDepth(id, deviceId)).toBe(0);
         }
         expect(await repo.consumeLinkCode(fill(32, 1), T0)).toBeUndefined();
         expect(await repo.getAttachment('a'.repeat(64))).toBeUndefined();
         // The other account, and what it received from the deleted one, stay.
-        expect(await repo.countPreKeys(other, 1)).toEqual({ oneTime: 3, kyberOneTime: 3 });
+        expect(await repo.keys.countPreKeys(other, 1)).toEqual({ oneTime: 3, kyberOneTime: 3 });
         expect(await repo.queueDepth(other, 1)).toBe(1);
         expect(await repo.getAttachment('c'.repeat(64))).toBeDefined();
         expect(await repo.totalQueued()).toBe(1);
@@ -297,10 +297,10 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         await repo.enqueue([envelope(id, 1), envelope(id, 2), envelope(id, 2)], 100);
         expect(await repo.removeDevice(id, 2)).toBe(true);
         expect(await repo.getDevice(id, 2)).toBeUndefined();
-        expect(await repo.countPreKeys(id, 2)).toEqual({ oneTime: 0, kyberOneTime: 0 });
-        expect(await repo.takeBundle(id, 2)).toBeUndefined();
+        expect(await repo.keys.countPreKeys(id, 2)).toEqual({ oneTime: 0, kyberOneTime: 0 });
+        expect(await repo.keys.takeBundle(id, 2)).toBeUndefined();
         expect(await repo.queueDepth(id, 2)).toBe(0);
-        expect(await repo.countPreKeys(id, 1)).toEqual({ oneTime: 2, kyberOneTime: 2 });
+        expect(await repo.keys.countPreKeys(id, 1)).toEqual({ oneTime: 2, kyberOneTime: 2 });
         expect(await repo.queueDepth(id, 1)).toBe(1);
         expect(await repo.getAccount(id)).toBeDefined();
         expect(await repo.removeDevice(id, 2)).toBe(false);
@@ -311,8 +311,8 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
       it('hands out a bundle consuming one one-time key of each kind', async () => {
         const id = await accountWithDevices();
         await withKeys(id, 1, 2, 1);
-        expect(await repo.countPreKeys(id, 1)).toEqual({ oneTime: 2, kyberOneTime: 1 });
-        const bundle = await repo.takeBundle(id, 1);
+        expect(await repo.keys.countPreKeys(id, 1)).toEqual({ oneTime: 2, kyberOneTime: 1 });
+        const bundle = await repo.keys.takeBundle(id, 1);
         expect(bundle).toEqual({
           deviceId: 1,
           registrationId: 100,
@@ -321,64 +321,64 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
           kyberPreKey: signedKey(5000, 0),
         });
         expect(isPlainBytes(bundle?.signedPreKey.publicKey ?? fill(1, 0))).toBe(true);
-        expect(await repo.countPreKeys(id, 1)).toEqual({ oneTime: 1, kyberOneTime: 0 });
+        expect(await repo.keys.countPreKeys(id, 1)).toEqual({ oneTime: 1, kyberOneTime: 0 });
         // Kyber one-time keys are gone: the last-resort key is handed out, and never consumed.
-        const second = await repo.takeBundle(id, 1);
+        const second = await repo.keys.takeBundle(id, 1);
         expect(second?.oneTimePreKey?.keyId).toBe(1001);
         expect(second?.kyberPreKey).toEqual(signedKey(999_999, 0xb2));
-        const third = await repo.takeBundle(id, 1);
+        const third = await repo.keys.takeBundle(id, 1);
         expect(third?.oneTimePreKey).toBeUndefined();
         expect(third?.kyberPreKey.keyId).toBe(999_999);
       });
 
       it('hands out no bundle without a signed prekey or any ML-KEM prekey, and consumes nothing then', async () => {
         const id = await accountWithDevices(3);
-        await repo.addOneTimePreKeys(id, 1, [{ keyId: 1, publicKey: fill(33, 1) }]);
-        await repo.addKyberOneTimePreKeys(id, 1, [signedKey(2)]);
-        expect(await repo.takeBundle(id, 1)).toBeUndefined(); // no signed prekey
-        expect(await repo.countPreKeys(id, 1)).toEqual({ oneTime: 1, kyberOneTime: 1 });
+        await repo.keys.addOneTimePreKeys(id, 1, [{ keyId: 1, publicKey: fill(33, 1) }]);
+        await repo.keys.addKyberOneTimePreKeys(id, 1, [signedKey(2)]);
+        expect(await repo.keys.takeBundle(id, 1)).toBeUndefined(); // no signed prekey
+        expect(await repo.keys.countPreKeys(id, 1)).toEqual({ oneTime: 1, kyberOneTime: 1 });
 
-        await repo.setSignedPreKey(id, 2, signedKey(3));
-        await repo.addOneTimePreKeys(id, 2, [{ keyId: 1, publicKey: fill(33, 1) }]);
-        expect(await repo.takeBundle(id, 2)).toBeUndefined(); // no ML-KEM prekey at all
-        expect(await repo.countPreKeys(id, 2)).toEqual({ oneTime: 1, kyberOneTime: 0 });
+        await repo.keys.setSignedPreKey(id, 2, signedKey(3));
+        await repo.keys.addOneTimePreKeys(id, 2, [{ keyId: 1, publicKey: fill(33, 1) }]);
+        expect(await repo.keys.takeBundle(id, 2)).toBeUndefined(); // no ML-KEM prekey at all
+        expect(await repo.keys.countPreKeys(id, 2)).toEqual({ oneTime: 1, kyberOneTime: 0 });
 
-        await repo.setSignedPreKey(id, 3, signedKey(3));
-        await repo.setKyberLastResortPreKey(id, 3, signedKey(4));
-        expect(await repo.takeBundle(id, 3)).toMatchObject({ oneTimePreKey: undefined, kyberPreKey: { keyId: 4 } });
-        expect(await repo.takeBundle(id, 7)).toBeUndefined();
-        expect(await repo.takeBundle(newAccountId(), 1)).toBeUndefined();
+        await repo.keys.setSignedPreKey(id, 3, signedKey(3));
+        await repo.keys.setKyberLastResortPreKey(id, 3, signedKey(4));
+        expect(await repo.keys.takeBundle(id, 3)).toMatchObject({ oneTimePreKey: undefined, kyberPreKey: { keyId: 4 } });
+        expect(await repo.keys.takeBundle(id, 7)).toBeUndefined();
+        expect(await repo.keys.takeBundle(newAccountId(), 1)).toBeUndefined();
       });
 
       it('replaces the signed and last-resort keys and one-time keys with the same id', async () => {
         const id = await accountWithDevices();
-        await repo.setSignedPreKey(id, 1, signedKey(1, 1));
-        await repo.setSignedPreKey(id, 1, signedKey(2, 2));
-        await repo.setKyberLastResortPreKey(id, 1, signedKey(3, 3));
-        await repo.setKyberLastResortPreKey(id, 1, signedKey(4, 4));
-        await repo.addOneTimePreKeys(id, 1, [{ keyId: 7, publicKey: fill(33, 1) }]);
-        await repo.addOneTimePreKeys(id, 1, [
+        await repo.keys.setSignedPreKey(id, 1, signedKey(1, 1));
+        await repo.keys.setSignedPreKey(id, 1, signedKey(2, 2));
+        await repo.keys.setKyberLastResortPreKey(id, 1, signedKey(3, 3));
+        await repo.keys.setKyberLastResortPreKey(id, 1, signedKey(4, 4));
+        await repo.keys.addOneTimePreKeys(id, 1, [{ keyId: 7, publicKey: fill(33, 1) }]);
+        await repo.keys.addOneTimePreKeys(id, 1, [
           { keyId: 7, publicKey: fill(33, 2) },
           { keyId: 7, publicKey: fill(33, 3) },
         ]);
-        await repo.addKyberOneTimePreKeys(id, 1, [signedKey(8, 1)]);
-        await repo.addKyberOneTimePreKeys(id, 1, [signedKey(8, 2)]);
-        await repo.addOneTimePreKeys(id, 1, []);
-        expect(await repo.countPreKeys(id, 1)).toEqual({ oneTime: 1, kyberOneTime: 1 });
-        expect(await repo.takeBundle(id, 1)).toMatchObject({
+        await repo.keys.addKyberOneTimePreKeys(id, 1, [signedKey(8, 1)]);
+        await repo.keys.addKyberOneTimePreKeys(id, 1, [signedKey(8, 2)]);
+        await repo.keys.addOneTimePreKeys(id, 1, []);
+        expect(await repo.keys.countPreKeys(id, 1)).toEqual({ oneTime: 1, kyberOneTime: 1 });
+        expect(await repo.keys.takeBundle(id, 1)).toMatchObject({
           signedPreKey: signedKey(2, 2),
           oneTimePreKey: { keyId: 7, publicKey: fill(33, 3) },
           kyberPreKey: signedKey(8, 2),
         });
-        expect((await repo.takeBundle(id, 1))?.kyberPreKey).toEqual(signedKey(4, 4));
+        expect((await repo.keys.takeBundle(id, 1))?.kyberPreKey).toEqual(signedKey(4, 4));
       });
 
       it('keeps key ids up to 2^32 - 1', async () => {
         const id = await accountWithDevices();
-        await repo.setSignedPreKey(id, 1, signedKey(0xffffffff));
-        await repo.setKyberLastResortPreKey(id, 1, signedKey(0xfffffffe));
-        await repo.addOneTimePreKeys(id, 1, [{ keyId: 0xfffffffd, publicKey: fill(33, 1) }]);
-        expect(await repo.takeBundle(id, 1)).toMatchObject({
+        await repo.keys.setSignedPreKey(id, 1, signedKey(0xffffffff));
+        await repo.keys.setKyberLastResortPreKey(id, 1, signedKey(0xfffffffe));
+        await repo.keys.addOneTimePreKeys(id, 1, [{ keyId: 0xfffffffd, publicKey: fill(33, 1) }]);
+        expect(await repo.keys.takeBundle(id, 1)).toMatchObject({
           signedPreKey: { keyId: 0xffffffff },
           kyberPreKey: { keyId: 0xfffffffe },
           oneTimePreKey: { keyId: 0xfffffffd },
@@ -387,10 +387,10 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
 
       it('refuses keys for a device that does not exist', async () => {
         const id = await accountWithDevices();
-        await expectCode(repo.setSignedPreKey(id, 2, signedKey(1)), 'DEVICE_NOT_FOUND');
-        await expectCode(repo.setKyberLastResortPreKey(newAccountId(), 1, signedKey(1)), 'DEVICE_NOT_FOUND');
-        await expectCode(repo.addOneTimePreKeys(id, 2, [{ keyId: 1, publicKey: fill(33, 1) }]), 'DEVICE_NOT_FOUND');
-        await expectCode(repo.addKyberOneTimePreKeys(id, 2, [signedKey(1)]), 'DEVICE_NOT_FOUND');
+        await expectCode(repo.keys.setSignedPreKey(id, 2, signedKey(1)), 'DEVICE_NOT_FOUND');
+        await expectCode(repo.keys.setKyberLastResortPreKey(newAccountId(), 1, signedKey(1)), 'DEVICE_NOT_FOUND');
+        await expectCode(repo.keys.addOneTimePreKeys(id, 2, [{ keyId: 1, publicKey: fill(33, 1) }]), 'DEVICE_NOT_FOUND');
+        await expectCode(repo.keys.addKyberOneTimePreKeys(id, 2, [signedKey(1)]), 'DEVICE_NOT_FOUND');
       });
 
       it('hands each one-time key to exactly one of 50 concurrent requests', async () => {
@@ -398,7 +398,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         const id = await accountWithDevices(3);
         for (const deviceId of [1, 2, 3]) {
           await withKeys(id, deviceId, 20, 20);
-          const bundles = await Promise.all(Array.from({ length: 50 }, () => repo.takeBundle(id, deviceId)));
+          const bundles = await Promise.all(Array.from({ length: 50 }, () => repo.keys.takeBundle(id, deviceId)));
           expect(bundles.every((b) => b !== undefined)).toBe(true);
           const oneTimeIds = bundles.flatMap((b) => (b?.oneTimePreKey === undefined ? [] : [b.oneTimePreKey.keyId]));
           expect(oneTimeIds).toHaveLength(20);
@@ -408,7 +408,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
           expect(kyberOneTime).toHaveLength(20);
           expect(new Set(kyberOneTime).size).toBe(20);
           expect(kyberIds.filter((k) => k === 999_999)).toHaveLength(30);
-          expect(await repo.countPreKeys(id, deviceId)).toEqual({ oneTime: 0, kyberOneTime: 0 });
+          expect(await repo.keys.countPreKeys(id, deviceId)).toEqual({ oneTime: 0, kyberOneTime: 0 });
         }
       });
     });
@@ -813,20 +813,20 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
 
       it('hands out each one-use key package once, then the last-resort one', async () => {
         const a = await accountWithDevices(2);
-        await repo.addKeyPackages(a, 1, [fill(8, 1), fill(8, 2)], fill(8, 9));
-        await repo.addKeyPackages(a, 2, [], fill(8, 8));
-        expect(await repo.countKeyPackages(a, 1)).toBe(2);
-        const first = await repo.claimKeyPackages([a]);
+        await repo.keys.addKeyPackages(a, 1, [fill(8, 1), fill(8, 2)], fill(8, 9));
+        await repo.keys.addKeyPackages(a, 2, [], fill(8, 8));
+        expect(await repo.keys.countKeyPackages(a, 1)).toBe(2);
+        const first = await repo.keys.claimKeyPackages([a]);
         expect(first.map((k) => [k.deviceId, k.keyPackage[0]])).toEqual([[1, 1], [2, 8]]);
-        const concurrent = await Promise.all([repo.claimKeyPackages([a]), repo.claimKeyPackages([a])]);
+        const concurrent = await Promise.all([repo.keys.claimKeyPackages([a]), repo.keys.claimKeyPackages([a])]);
         const fromDevice1 = concurrent.flatMap((c) => c.filter((k) => k.deviceId === 1).map((k) => k.keyPackage[0])).sort();
         expect(fromDevice1).toEqual([2, 9]); // One got the last one-use package, the other the last-resort one.
-        expect(await repo.countKeyPackages(a, 1)).toBe(0);
-        expect((await repo.claimKeyPackages([a, a])).map((k) => k.keyPackage[0])).toEqual([9, 8]);
-        await repo.addKeyPackages(a, 1, [], fill(8, 10)); // A new last-resort package replaces the old.
-        expect((await repo.claimKeyPackages([a]))[0]?.keyPackage[0]).toBe(10);
-        await expectCode(repo.addKeyPackages(a, 7, [fill(8, 1)], undefined), 'DEVICE_NOT_FOUND');
-        expect(await repo.claimKeyPackages([newAccountId()])).toEqual([]);
+        expect(await repo.keys.countKeyPackages(a, 1)).toBe(0);
+        expect((await repo.keys.claimKeyPackages([a, a])).map((k) => k.keyPackage[0])).toEqual([9, 8]);
+        await repo.keys.addKeyPackages(a, 1, [], fill(8, 10)); // A new last-resort package replaces the old.
+        expect((await repo.keys.claimKeyPackages([a]))[0]?.keyPackage[0]).toBe(10);
+        await expectCode(repo.keys.addKeyPackages(a, 7, [fill(8, 1)], undefined), 'DEVICE_NOT_FOUND');
+        expect(await repo.keys.claimKeyPackages([newAccountId()])).toEqual([]);
       });
 
       it('never hands one key package to two concurrent claims, and gives every claim one for each device', async () => {
@@ -839,10 +839,10 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
             const lastResort = new Uint8Array(randomBytes(16));
             for (const p of packages) oneUse.add(Buffer.from(p).toString('hex'));
             for (const p of [...packages, lastResort]) owner.set(Buffer.from(p).toString('hex'), `${a}.${deviceId}`);
-            await repo.addKeyPackages(a, deviceId, packages, lastResort);
+            await repo.keys.addKeyPackages(a, deviceId, packages, lastResort);
           }
         }
-        const claims = await Promise.all(Array.from({ length: 12 }, () => repo.claimKeyPackages(accounts)));
+        const claims = await Promise.all(Array.from({ length: 12 }, () => repo.keys.claimKeyPackages(accounts)));
         const handedOneUse: string[] = [];
         for (const claim of claims) {
           // Never a half set: one package for every device, accounts in the order asked, devices in id order.
@@ -855,7 +855,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         }
         expect(new Set(handedOneUse).size).toBe(handedOneUse.length);
         let left = 0;
-        for (const a of accounts) for (const { deviceId } of await repo.listDevices(a)) left += await repo.countKeyPackages(a, deviceId);
+        for (const a of accounts) for (const { deviceId } of await repo.listDevices(a)) left += await repo.keys.countKeyPackages(a, deviceId);
         expect(handedOneUse.length + left).toBe(oneUse.size);
       });
 

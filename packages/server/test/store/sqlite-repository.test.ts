@@ -175,14 +175,14 @@ describe('sqlite repository', () => {
       const b = account();
       await repo.createAccount(a, device());
       await repo.createAccount(b, device());
-      await repo.addKeyPackages(a.id, 1, [fill(8, 1), fill(8, 2)], undefined);
-      await repo.addKeyPackages(b.id, 1, [fill(8, 0xee)], undefined);
+      await repo.keys.addKeyPackages(a.id, 1, [fill(8, 1), fill(8, 2)], undefined);
+      await repo.keys.addKeyPackages(b.id, 1, [fill(8, 0xee)], undefined);
       // Consuming b's package fails, after a's was taken in the same claim.
       raw.exec(`CREATE TRIGGER poison BEFORE DELETE ON key_packages WHEN old.key_package = x'${'ee'.repeat(8)}'
                 BEGIN SELECT RAISE(ABORT, 'poisoned key package'); END`);
-      await expect(repo.claimKeyPackages([a.id, b.id])).rejects.toThrow(/poisoned/);
-      expect(await repo.countKeyPackages(a.id, 1)).toBe(2);
-      expect((await repo.claimKeyPackages([a.id]))[0]?.keyPackage).toEqual(fill(8, 1));
+      await expect(repo.keys.claimKeyPackages([a.id, b.id])).rejects.toThrow(/poisoned/);
+      expect(await repo.keys.countKeyPackages(a.id, 1)).toBe(2);
+      expect((await repo.keys.claimKeyPackages([a.id]))[0]?.keyPackage).toEqual(fill(8, 1));
     } finally {
       raw.close();
       await repo.close();
@@ -194,9 +194,9 @@ describe('sqlite repository', () => {
     const first = await openMigrated(file);
     const owner = account({ usernameHash: fill(32, 4) });
     await first.createAccount(owner, device(77));
-    await first.setSignedPreKey(owner.id, 1, { keyId: 1, publicKey: fill(33, 1), signature: fill(64, 1) });
-    await first.setKyberLastResortPreKey(owner.id, 1, { keyId: 2, publicKey: fill(33, 2), signature: fill(64, 2) });
-    await first.addOneTimePreKeys(owner.id, 1, [{ keyId: 3, publicKey: fill(33, 3) }]);
+    await first.keys.setSignedPreKey(owner.id, 1, { keyId: 1, publicKey: fill(33, 1), signature: fill(64, 1) });
+    await first.keys.setKyberLastResortPreKey(owner.id, 1, { keyId: 2, publicKey: fill(33, 2), signature: fill(64, 2) });
+    await first.keys.addOneTimePreKeys(owner.id, 1, [{ keyId: 3, publicKey: fill(33, 3) }]);
     const stored = await first.enqueue([envelope(owner.id, 1), envelope(owner.id, 1)], 100);
     await first.ack(owner.id, 1, [stored[1]!]); // the newest id is gone; reopening must not hand it out again
     const pending = first.enqueue([envelope(owner.id, 1)], 100); // not yet flushed when close() is called
@@ -208,7 +208,7 @@ describe('sqlite repository', () => {
       expect(await second.appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
       expect(await second.getAccount(owner.id)).toEqual(owner);
       expect((await second.getDevice(owner.id, 1))?.registrationId).toBe(77);
-      expect(await second.countPreKeys(owner.id, 1)).toEqual({ oneTime: 1, kyberOneTime: 0 });
+      expect(await second.keys.countPreKeys(owner.id, 1)).toEqual({ oneTime: 1, kyberOneTime: 0 });
       expect((await second.fetchQueue(owner.id, 1, 0n, 10, 0)).map((q) => q.id)).toEqual([stored[0], flushed]);
       const [next] = await second.enqueue([envelope(owner.id, 1)], 100);
       expect(next! > flushed!).toBe(true);

@@ -10,14 +10,14 @@
  * claim that fails midway consumes nothing.
  */
 import { deviceNotFound } from '../repository.js';
-import type { ClaimedKeyPackage, DeviceBundle, OneTimePreKeyRecord, PreKeyCounts, SignedPreKeyRecord } from '../repository.js';
+import type { ClaimedKeyPackage, DeviceBundle, KeyDirectory, OneTimePreKeyRecord, PreKeyCounts, SignedPreKeyRecord } from '../repository.js';
 import { claimKeyPackagesAsync } from '../common/key-packages.js';
 import { toOneTimeKey, toSignedKey } from '../common/rows.js';
 import type { KeyRow, OneTimeKeyRow } from '../common/rows.js';
 import { OID } from './postgres-database.js';
 import type { PostgresDatabase } from './postgres-database.js';
 
-export class PostgresKeys {
+export class PostgresKeys implements KeyDirectory {
   constructor(private readonly db: PostgresDatabase) {}
 
   async setSignedPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {

@@ -34,19 +34,14 @@ import type {
   AttachmentQuota,
   AttachmentRecord,
   AttachmentUsage,
-  ClaimedKeyPackage,
-  DeviceBundle,
   DeviceRecord,
   GroupCommit,
   GroupMember,
   GroupRecord,
   NewDevice,
   NewEnvelope,
-  OneTimePreKeyRecord,
-  PreKeyCounts,
   QueuedEnvelope,
   Repository,
-  SignedPreKeyRecord,
   StoredGroupEnvelope,
 } from '../repository.js';
 import { exceededAttachmentQuota, withinQueueDepth } from '../common/admission.js';
@@ -66,7 +61,8 @@ const EXPIRY_CHUNK = 5_000;
 export class PostgresRepository implements Repository {
   readonly engine = 'postgres';
   private readonly queue: QueueBatchWriter;
-  private readonly keys: PostgresKeys;
+  /** Key directory and MLS KeyPackages (postgres-keys.ts). */
+  readonly keys: PostgresKeys;
 
   private constructor(private readonly db: PostgresDatabase) {
     this.queue = new QueueBatchWriter(db);
@@ -195,43 +191,15 @@ export class PostgresRepository implements Repository {
     await this.queue.touch(accountId, deviceId, at);
   }
 
-  // Key directory and MLS KeyPackages: postgres-keys.ts
 
-  setSignedPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {
-    return this.keys.setSignedPreKey(accountId, deviceId, key);
-  }
 
-  setKyberLastResortPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {
-    return this.keys.setKyberLastResortPreKey(accountId, deviceId, key);
-  }
 
-  addOneTimePreKeys(accountId: string, deviceId: number, keys: readonly OneTimePreKeyRecord[]): Promise<void> {
-    return this.keys.addOneTimePreKeys(accountId, deviceId, keys);
-  }
 
-  addKyberOneTimePreKeys(accountId: string, deviceId: number, keys: readonly SignedPreKeyRecord[]): Promise<void> {
-    return this.keys.addKyberOneTimePreKeys(accountId, deviceId, keys);
-  }
 
-  takeBundle(accountId: string, deviceId: number): Promise<DeviceBundle | undefined> {
-    return this.keys.takeBundle(accountId, deviceId);
-  }
 
-  countPreKeys(accountId: string, deviceId: number): Promise<PreKeyCounts> {
-    return this.keys.countPreKeys(accountId, deviceId);
-  }
 
-  addKeyPackages(accountId: string, deviceId: number, keyPackages: readonly Uint8Array[], lastResort: Uint8Array | undefined): Promise<void> {
-    return this.keys.addKeyPackages(accountId, deviceId, keyPackages, lastResort);
-  }
 
-  claimKeyPackages(accountIds: readonly string[]): Promise<ClaimedKeyPackage[]> {
-    return this.keys.claimKeyPackages(accountIds);
-  }
 
-  countKeyPackages(accountId: string, deviceId: number): Promise<number> {
-    return this.keys.countKeyPackages(accountId, deviceId);
-  }
 
   // Queues
 

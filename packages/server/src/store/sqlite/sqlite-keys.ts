@@ -5,14 +5,14 @@
  * interleaves with another method's statements: that is what makes it atomic.
  */
 import { deviceNotFound } from '../repository.js';
-import type { ClaimedKeyPackage, DeviceBundle, OneTimePreKeyRecord, PreKeyCounts, SignedPreKeyRecord } from '../repository.js';
+import type { ClaimedKeyPackage, DeviceBundle, KeyDirectory, OneTimePreKeyRecord, PreKeyCounts, SignedPreKeyRecord } from '../repository.js';
 import { claimKeyPackagesSync } from '../common/key-packages.js';
 import { toOneTimeKey, toSignedKey } from '../common/rows.js';
 import type { KeyRow, OneTimeKeyRow } from '../common/rows.js';
 import { isForeignKeyViolation } from './sqlite-database.js';
 import type { SqliteDatabase } from './sqlite-database.js';
 
-export class SqliteKeys {
+export class SqliteKeys implements KeyDirectory {
   constructor(private readonly db: SqliteDatabase) {}
 
   async setSignedPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {

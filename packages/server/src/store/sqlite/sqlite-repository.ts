@@ -30,19 +30,14 @@ import type {
   AttachmentQuota,
   AttachmentRecord,
   AttachmentUsage,
-  ClaimedKeyPackage,
-  DeviceBundle,
   DeviceRecord,
   GroupCommit,
   GroupMember,
   GroupRecord,
   NewDevice,
   NewEnvelope,
-  OneTimePreKeyRecord,
-  PreKeyCounts,
   QueuedEnvelope,
   Repository,
-  SignedPreKeyRecord,
   StoredGroupEnvelope,
 } from '../repository.js';
 import { countPerQueue, exceededAttachmentQuota, refusedEnqueue, withinQueueDepth } from '../common/admission.js';
@@ -74,7 +69,8 @@ export class SqliteRepository implements Repository {
   private readonly counters = { enqueueCalls: 0, enqueuedEnvelopes: 0, ackedEnvelopes: 0 };
   private readonly wal: WalFile;
   private readonly writer: GroupCommitWriter;
-  private readonly keys: SqliteKeys;
+  /** Key directory and MLS KeyPackages (sqlite-keys.ts). */
+  readonly keys: SqliteKeys;
 
   private constructor(private readonly db: SqliteDatabase) {
     this.wal = new WalFile(db.connection.name);
@@ -218,43 +214,15 @@ export class SqliteRepository implements Repository {
     });
   }
 
-  // Key directory and MLS KeyPackages: sqlite-keys.ts
 
-  setSignedPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {
-    return this.keys.setSignedPreKey(accountId, deviceId, key);
-  }
 
-  setKyberLastResortPreKey(accountId: string, deviceId: number, key: SignedPreKeyRecord): Promise<void> {
-    return this.keys.setKyberLastResortPreKey(accountId, deviceId, key);
-  }
 
-  addOneTimePreKeys(accountId: string, deviceId: number, keys: readonly OneTimePreKeyRecord[]): Promise<void> {
-    return this.keys.addOneTimePreKeys(accountId, deviceId, keys);
-  }
 
-  addKyberOneTimePreKeys(accountId: string, deviceId: number, keys: readonly SignedPreKeyRecord[]): Promise<void> {
-    return this.keys.addKyberOneTimePreKeys(accountId, deviceId, keys);
-  }
 
-  takeBundle(accountId: string, deviceId: number): Promise<DeviceBundle | undefined> {
-    return this.keys.takeBundle(accountId, deviceId);
-  }
 
-  countPreKeys(accountId: string, deviceId: number): Promise<PreKeyCounts> {
-    return this.keys.countPreKeys(accountId, deviceId);
-  }
 
-  addKeyPackages(accountId: string, deviceId: number, keyPackages: readonly Uint8Array[], lastResort: Uint8Array | undefined): Promise<void> {
-    return this.keys.addKeyPackages(accountId, deviceId, keyPackages, lastResort);
-  }
 
-  claimKeyPackages(accountIds: readonly string[]): Promise<ClaimedKeyPackage[]> {
-    return this.keys.claimKeyPackages(accountIds);
-  }
 
-  countKeyPackages(accountId: string, deviceId: number): Promise<number> {
-    return this.keys.countKeyPackages(accountId, deviceId);
-  }
 
   // Queues
 
