@@ -34,6 +34,13 @@ export const ProtocolErrorCode = {
    * commit lost drops it, processes the winner's and retries; one that is behind catches up in order first.
    */
   WrongEpoch: 'WRONG_EPOCH',
+  /**
+   * A sealed sender's certificate does not verify: not signed by the pinned trust root's server certificate, or
+   * naming another identity key than the one that sealed the message (sealed-sender/).
+   */
+  InvalidCertificate: 'INVALID_CERTIFICATE',
+  /** A sealed sender's certificate has expired. */
+  CertificateExpired: 'CERTIFICATE_EXPIRED',
 } as const;
 
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];

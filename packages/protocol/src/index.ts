@@ -28,6 +28,7 @@ export { SESSION_STATE_VERSION, decodeSessionState, encodeSessionState } from '.
 export type { SessionState } from './ratchet/session-state.js';
 
 export * from './sessions/stores.js';
+export * from './sealed-sender/index.js';
 export { InMemoryProtocolStore } from './sessions/in-memory-store.js';
 export { CiphertextType, decryptMessage, encryptMessage, processPreKeyBundle, ratchetKeyOf, retireSession, sessionSendingWith } from './sessions/session-cipher.js';
 export type { CiphertextMessage, DecryptResult } from './sessions/session-cipher.js';
