@@ -45,8 +45,9 @@ export class Directory {
   constructor(private readonly host: DirectoryHost) {}
 
   /**
-   * Resolves a username or account id to a contact, asking the server when it is not known yet (the identity key
-   * the server gives is pinned on first use; the session's own check catches a later change).
+   * Resolves a username or account id to a contact, asking the server when it is not known yet. The identity key the
+   * lookup answers with is not kept: it is pinned on first use when the first session starts (fan-out.ts) or the
+   * safety number is first shown, and the session's own check catches a later change.
    */
   async resolve(peer: Peer): Promise<ContactRecord> {
     const store = this.host.store;
