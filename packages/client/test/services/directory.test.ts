@@ -12,7 +12,7 @@
  *   the notice line, the identity-changed event, the old account losing the name);
  * - displayName and the history-unavailable line of a linked device.
  */
-import { encodeIdentityKey, encodeIdentityKeyPair, formatSafetyNumber, fromHex, generateIdentityKeyPair, safetyNumber } from '@samizdat/protocol';
+import { encodeIdentityKey, formatSafetyNumber, fromHex, generateIdentityKeyPair, safetyNumber } from '@samizdat/protocol';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
 import { describe, expect, it } from 'vitest';
 import { Directory } from '../../src/contacts/directory.js';
@@ -23,6 +23,7 @@ import type { AccountRecord, ContactRecord, GroupRecord, MessageRecord } from '.
 import type { AccountKey, HttpApi } from '../../src/transport/http-api.js';
 import { Emitter } from '../../src/util/emitter.js';
 import { MemoryClientStore } from '../support/memory-store.js';
+import { rejection, testAccount } from '../support/test-account.js';
 
 const ME = '11'.repeat(16);
 const ALICE = 'aa'.repeat(16);
@@ -33,19 +34,9 @@ const NOW = 1_700_000_100_000;
 const LINKED_AT = NOW - 1_000_000;
 
 const crypto = new NodeCryptoProvider();
-const identity = await generateIdentityKeyPair(crypto);
+const { identity, account } = await testAccount(crypto, { accountId: ME, deviceId: 2, createdAt: LINKED_AT, username: 'Me_Myself' });
 const aliceKey = encodeIdentityKey((await generateIdentityKeyPair(crypto)).publicKey);
 const otherKey = encodeIdentityKey((await generateIdentityKeyPair(crypto)).publicKey);
-const account: AccountRecord = {
-  serverUrl: 'https://samizdat.example',
-  accountId: ME,
-  deviceId: 2,
-  password: 'c2VjcmV0',
-  registrationId: 4242,
-  username: 'Me_Myself',
-  identityKeyPair: encodeIdentityKeyPair(identity),
-  createdAt: LINKED_AT,
-};
 
 /** The server's accounts and usernames, and the calls made to it. */
 class FakeDirectoryApi {
@@ -104,14 +95,6 @@ async function setup(held: { contacts?: ContactRecord[]; messages?: MessageRecor
 
 const alice: ContactRecord = { accountId: ALICE, username: 'alice', verified: false, expireTimer: 0 };
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection, but it resolved');
-}
 
 /** The identity-changed line relocate puts in the new account's conversation. */
 const identityLine = (conversation: string): MessageRecord => ({

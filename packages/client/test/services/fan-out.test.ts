@@ -13,7 +13,7 @@
  *   with a bad signature (refused, nothing stored), a bundle list that leaves a device out (caught by the send);
  * - the delivery socket first, HTTP when the socket could not confirm.
  */
-import { decodeSessionRecord, encodeIdentityKey, encodeSessionRecord, encodeIdentityKeyPair, generateIdentityKeyPair } from '@samizdat/protocol';
+import { decodeSessionRecord, encodeIdentityKey, encodeSessionRecord } from '@samizdat/protocol';
 import type { ServerErrorCode } from '@samizdat/protocol';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
 import { describe, expect, it } from 'vitest';
@@ -21,13 +21,14 @@ import type { Content } from '../../src/content/content.js';
 import { ClientError, ClientErrorCode } from '../../src/errors.js';
 import type { ClientEvents, IdentityChangedEvent } from '../../src/events.js';
 import { DeviceFanOut } from '../../src/outbox/fan-out.js';
-import type { AccountRecord, ContactRecord, MessageRecord } from '../../src/storage/store.js';
+import type { ContactRecord, MessageRecord } from '../../src/storage/store.js';
 import type { DeliverySocket } from '../../src/transport/delivery-socket.js';
 import type { HttpApi, OutgoingEnvelope, PreKeyBundles } from '../../src/transport/http-api.js';
 import { Emitter } from '../../src/util/emitter.js';
 import { MemoryClientStore } from '../support/memory-store.js';
 import { PeerAccount } from '../support/peer-device.js';
 import type { PeerDevice } from '../support/peer-device.js';
+import { rejection, testAccount } from '../support/test-account.js';
 
 const ME = '11'.repeat(16);
 const BOB = 'bb'.repeat(16);
@@ -35,17 +36,7 @@ const DEVICE = 1;
 const NOW = 1_700_000_000_000;
 
 const crypto = new NodeCryptoProvider();
-const identity = await generateIdentityKeyPair(crypto);
-const account: AccountRecord = {
-  serverUrl: 'https://samizdat.example',
-  accountId: ME,
-  deviceId: DEVICE,
-  password: 'c2VjcmV0',
-  registrationId: 4242,
-  username: 'me_myself',
-  identityKeyPair: encodeIdentityKeyPair(identity),
-  createdAt: NOW - 1_000_000,
-};
+const { identity, account } = await testAccount(crypto, { accountId: ME, deviceId: DEVICE, createdAt: NOW - 1_000_000, username: 'me_myself' });
 
 const serverError = (code: ServerErrorCode, status: number, details?: Record<string, unknown>): ClientError =>
   new ClientError(ClientErrorCode.ServerError, `the server refused (${code})`, { code, status, ...(details ? { details } : {}) });
@@ -155,14 +146,6 @@ const received = (content: Content): Content => ({ ...content, profile: { userna
 
 const devicesOf = (d: Delivery | undefined): number[] => (d?.messages.map((m) => m.deviceId) ?? []).sort((a, b) => a - b);
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection, but it resolved');
-}
 
 describe('DeviceFanOut.sendToAccount', () => {
   it('starts a session with every device of an account never written to, and sends each its own envelope of the content', async () => {

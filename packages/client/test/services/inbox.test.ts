@@ -14,7 +14,7 @@
  * - a blocked sender (dropped, the session still advancing), typing from a request, a claimed username, a sync copy
  *   from our own other device, an envelope the server attributes to a known account but made with another identity.
  */
-import { EnvelopeType, encodeEnvelope, encodeIdentityKey, encodeIdentityKeyPair, generateIdentityKeyPair } from '@samizdat/protocol';
+import { EnvelopeType, encodeEnvelope, encodeIdentityKey } from '@samizdat/protocol';
 import type { PreKeyBundle, ProtocolAddress } from '@samizdat/protocol';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -26,7 +26,7 @@ import type { ClientEvents, IdentityChangedEvent, TypingEvent, UndecryptableEven
 import type { GroupManager } from '../../src/groups/group-manager.js';
 import { Inbox } from '../../src/inbox/inbox.js';
 import { RetryRequests } from '../../src/inbox/retry-requests.js';
-import type { AccountRecord, ContactRecord, MessageRecord } from '../../src/storage/store.js';
+import type { ContactRecord, MessageRecord } from '../../src/storage/store.js';
 import type { AccountKey, HttpApi, ReceivedEnvelope } from '../../src/transport/http-api.js';
 import { Emitter } from '../../src/util/emitter.js';
 import { SerialQueue } from '../../src/util/serial-queue.js';
@@ -34,6 +34,7 @@ import { MemoryClientStore } from '../support/memory-store.js';
 import { PeerAccount, installPreKeys } from '../support/peer-device.js';
 import type { PeerDevice } from '../support/peer-device.js';
 import { RecordingFanOut } from '../support/recording-fan-out.js';
+import { testAccount } from '../support/test-account.js';
 
 const ME = '11'.repeat(16);
 const ALICE = 'aa'.repeat(16);
@@ -45,16 +46,7 @@ const RETRY_BATCH_MS = 200;
 const MESSAGE_ID = /^[0-9a-f]{32}$/;
 
 const crypto = new NodeCryptoProvider();
-const identity = await generateIdentityKeyPair(crypto);
-const account: AccountRecord = {
-  serverUrl: 'https://samizdat.example',
-  accountId: ME,
-  deviceId: DEVICE,
-  password: 'c2VjcmV0',
-  registrationId: 4242,
-  identityKeyPair: encodeIdentityKeyPair(identity),
-  createdAt: T0 - 1_000_000,
-};
+const { identity, account } = await testAccount(crypto, { accountId: ME, deviceId: DEVICE, createdAt: T0 - 1_000_000 });
 const me: ProtocolAddress = { account: ME, device: DEVICE };
 
 let seq = 0;

@@ -3,18 +3,18 @@
  * that records what it would send: the state of a conversation, the user's decisions (stored here, then sent to our
  * other devices as a sync-request), and the acceptance that writing to someone implies.
  */
-import { encodeIdentityKeyPair, generateIdentityKeyPair } from '@samizdat/protocol';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
 import { describe, expect, it } from 'vitest';
 import { MessageRequests } from '../../src/contacts/message-requests.js';
 import { ClientError, ClientErrorCode } from '../../src/errors.js';
 import type { ClientEvents, ConversationChangedEvent } from '../../src/events.js';
-import type { AccountRecord, ContactRecord, GroupRecord, MessageRecord } from '../../src/storage/store.js';
+import type { ContactRecord, GroupRecord, MessageRecord } from '../../src/storage/store.js';
 import { Emitter } from '../../src/util/emitter.js';
 import { SerialQueue } from '../../src/util/serial-queue.js';
 import { MemoryClientStore } from '../support/memory-store.js';
 import { RecordingFanOut } from '../support/recording-fan-out.js';
 import type { SentContent } from '../support/recording-fan-out.js';
+import { rejection, testAccount } from '../support/test-account.js';
 
 const ME = '11'.repeat(16);
 const ALICE = 'aa'.repeat(16);
@@ -24,16 +24,7 @@ const NOW = 1_700_000_100_000;
 const USERNAMES: Readonly<Record<string, string>> = { alice: ALICE, bob: BOB };
 
 const crypto = new NodeCryptoProvider();
-const identity = await generateIdentityKeyPair(crypto);
-const account: AccountRecord = {
-  serverUrl: 'https://samizdat.example',
-  accountId: ME,
-  deviceId: 1,
-  password: 'c2VjcmV0',
-  registrationId: 4242,
-  identityKeyPair: encodeIdentityKeyPair(identity),
-  createdAt: NOW - 1_000_000,
-};
+const { identity, account } = await testAccount(crypto, { accountId: ME, deviceId: 1, createdAt: NOW - 1_000_000 });
 
 const id = (n: number): string => n.toString(16).padStart(32, '0');
 const MESSAGE_ID = /^[0-9a-f]{32}$/;
@@ -116,14 +107,6 @@ const readReceipt = (to: string, ids: string[]): SentContent => ({
   content: { type: 'receipt', id: expect.stringMatching(MESSAGE_ID), timestamp: NOW, receipt: 'read', targetIds: ids },
 });
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection, but it resolved');
-}
 
 describe('MessageRequests.state', () => {
   it('is accepted for our own account, even with no contact record', async () => {

@@ -10,7 +10,6 @@
  * - edits, deletes, reactions, typing, the timer and read receipts: what goes to whom, and what is refused;
  * - attachments: uploaded encrypted, read back only when intact.
  */
-import { encodeIdentityKeyPair, generateIdentityKeyPair } from '@samizdat/protocol';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
 import { describe, expect, it } from 'vitest';
 import { Directory } from '../../src/contacts/directory.js';
@@ -21,13 +20,14 @@ import type { ClientEvents, IdentityChangedEvent } from '../../src/events.js';
 import type { GroupManager } from '../../src/groups/group-manager.js';
 import { interpret } from '../../src/inbox/interpret.js';
 import { Outbox } from '../../src/outbox/outbox.js';
-import type { AccountRecord, ContactRecord, GroupRecord, MessageRecord } from '../../src/storage/store.js';
+import type { ContactRecord, GroupRecord, MessageRecord } from '../../src/storage/store.js';
 import type { AccountKey, HttpApi } from '../../src/transport/http-api.js';
 import { Emitter } from '../../src/util/emitter.js';
 import { SerialQueue } from '../../src/util/serial-queue.js';
 import { MemoryClientStore } from '../support/memory-store.js';
 import { RecordingFanOut } from '../support/recording-fan-out.js';
 import type { SentContent } from '../support/recording-fan-out.js';
+import { rejection, testAccount } from '../support/test-account.js';
 
 const ME = '11'.repeat(16);
 const ALICE = 'aa'.repeat(16);
@@ -38,17 +38,8 @@ const DEVICE = 1;
 const MESSAGE_ID = /^[0-9a-f]{32}$/;
 
 const crypto = new NodeCryptoProvider();
-const identity = await generateIdentityKeyPair(crypto);
+const { identity, account } = await testAccount(crypto, { accountId: ME, deviceId: DEVICE, createdAt: T0 - 1_000_000 });
 const someKey = new Uint8Array(65).fill(5);
-const account: AccountRecord = {
-  serverUrl: 'https://samizdat.example',
-  accountId: ME,
-  deviceId: DEVICE,
-  password: 'c2VjcmV0',
-  registrationId: 4242,
-  identityKeyPair: encodeIdentityKeyPair(identity),
-  createdAt: T0 - 1_000_000,
-};
 
 const alice: ContactRecord = { accountId: ALICE, username: 'alice', verified: false, expireTimer: 0, accepted: true };
 const group: GroupRecord = { groupId: GROUP, state: new Uint8Array([1]), epoch: 1, name: 'Club', admins: [ME], expireTimer: 0, createdAt: T0, active: true, updatedAt: T0 };
@@ -155,14 +146,6 @@ function theirs(n: number, fields: Partial<MessageRecord> = {}): MessageRecord {
   return { ...ours(n), author: ALICE, authorDevice: 2, direction: 'incoming', body: `theirs ${n}`, status: 'received', ...fields };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection, but it resolved');
-}
 
 describe('Outbox.sendText', () => {
   it('stores the message pending before anything is sent, sends it and its sync copy, then records it sent', async () => {

@@ -7,14 +7,7 @@
  * - answering: the messages named that this device sent are resent, and the session the failed message came from is
  *   retired and rebuilt, at most once per REBUILD_INTERVAL_MS per device.
  */
-import {
-  SessionManager,
-  decodeSessionRecord,
-  encodeIdentityKeyPair,
-  generateIdentityKeyPair,
-  generateKyberPreKey,
-  generateSignedPreKey,
-} from '@samizdat/protocol';
+import { SessionManager, decodeSessionRecord, generateIdentityKeyPair, generateKyberPreKey, generateSignedPreKey } from '@samizdat/protocol';
 import type { IdentityKeyPair, PreKeyBundle, ProtocolAddress } from '@samizdat/protocol';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -23,12 +16,13 @@ import type { ResendRequestContent } from '../../src/content/content.js';
 import type { ClientEvents } from '../../src/events.js';
 import { RetryRequests } from '../../src/inbox/retry-requests.js';
 import { StagedProtocolStore } from '../../src/storage/staged-protocol-store.js';
-import type { AccountRecord, MessageRecord } from '../../src/storage/store.js';
+import type { MessageRecord } from '../../src/storage/store.js';
 import { Emitter } from '../../src/util/emitter.js';
 import { SerialQueue } from '../../src/util/serial-queue.js';
 import { MemoryClientStore } from '../support/memory-store.js';
 import { RecordingFanOut } from '../support/recording-fan-out.js';
 import type { SentContent } from '../support/recording-fan-out.js';
+import { testAccount } from '../support/test-account.js';
 
 /** The limits of retry-requests.ts (private there), as its module comment and docs/client.md give them. */
 const RETRY_BATCH_MS = 200;
@@ -43,16 +37,7 @@ const DEVICE = 1;
 const T0 = 1_700_000_000_000;
 
 const crypto = new NodeCryptoProvider();
-const identity = await generateIdentityKeyPair(crypto);
-const account: AccountRecord = {
-  serverUrl: 'https://samizdat.example',
-  accountId: ME,
-  deviceId: DEVICE,
-  password: 'c2VjcmV0',
-  registrationId: 4242,
-  identityKeyPair: encodeIdentityKeyPair(identity),
-  createdAt: T0 - 1_000_000,
-};
+const { identity, account } = await testAccount(crypto, { accountId: ME, deviceId: DEVICE, createdAt: T0 - 1_000_000 });
 
 /** A peer account's prekeys, as the server would hand them out for any of its devices. */
 interface PeerAccount {
