@@ -26,11 +26,14 @@ import { registerKeyRoutes } from './routes/keys.js';
 import { registerMessageRoutes } from './routes/messages.js';
 import { registerAttachmentRoutes } from './routes/attachments.js';
 import { registerGroupRoutes } from './routes/groups.js';
+import { registerCertificateRoutes } from './routes/certificates.js';
+import { CertificateIssuer } from './sealed-sender/certificate-issuer.js';
 import { SECURITY_HEADERS, registerWebApp } from './web/static.js';
 import { attachWebSockets } from './websocket/upgrade-handler.js';
 import type { WebSocketEndpoints, WebSocketOptions } from './websocket/upgrade-handler.js';
 import { inProcessVerifier } from './ds/commit-verifier.js';
 import type { CommitVerifier } from './ds/commit-verifier.js';
+import type { KeyPair } from '@samizdat/protocol';
 
 export interface AppDeps {
   readonly config: Config;
@@ -48,6 +51,11 @@ export interface AppDeps {
    * one they are verified on the event loop.
    */
   readonly verifier?: CommitVerifier;
+  /**
+   * The sealed-sender trust root (Ed25519): main.ts keeps it in --trust-root-key-file. Without one (tests, embedded
+   * use) a fresh root is made for this process, so certificates do not outlive it.
+   */
+  readonly trustRoot?: KeyPair;
 }
 
 export interface App {
@@ -58,8 +66,11 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** The API routes that need no device: registration and linking. Every other /v1/ route authenticates first. */
-const PUBLIC_ROUTES = new Set(['POST /v1/accounts', 'POST /v1/devices/link']);
+/**
+ * The API routes that need no device: registration, linking, and the sealed-sender trust root (which a client pins
+ * before it has an account). Every other /v1/ route authenticates first.
+ */
+const PUBLIC_ROUTES = new Set(['POST /v1/accounts', 'POST /v1/devices/link', 'GET /v1/certificate/trust-root']);
 
 const SWEEP_INTERVAL_MS = 60_000;
 /** What frameworkErrors gets is a reply of no route; only these two calls are made on it. */
@@ -263,6 +274,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerMessageRoutes(fastify, ctx, waiters);
   registerAttachmentRoutes(fastify, ctx);
   registerGroupRoutes(fastify, ctx, verifier);
+  const issuer = await CertificateIssuer.create(ctx.crypto, deps.trustRoot ?? (await ctx.crypto.ed25519GenerateKeyPair()), ctx.now);
+  registerCertificateRoutes(fastify, ctx, issuer);
   await registerWebApp(fastify);
   await fastify.ready();
 

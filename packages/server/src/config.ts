@@ -9,7 +9,8 @@
  * SAMIZDAT_QUOTA_ATTACHMENT_BYTES_PER_ACCOUNT, SAMIZDAT_QUOTA_GROUPS_PER_ACCOUNT).
  * Hardening: --max-connections-per-ip/SAMIZDAT_MAX_CONNECTIONS_PER_IP (default 256), --metrics-token/
  * SAMIZDAT_METRICS_TOKEN (without one /metrics answers 404), --username-key-file/SAMIZDAT_USERNAME_KEY_FILE
- * (default <data-dir>/username.key).
+ * (default <data-dir>/username.key), --trust-root-key-file/SAMIZDAT_TRUST_ROOT_KEY_FILE (the sealed-sender trust
+ * root, default <data-dir>/trust-root.key).
  * A bad value is a ConfigError: main prints its one-line message and exits with code 2.
  */
 import { resolve } from 'node:path';
@@ -152,6 +153,8 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** Where the username-hash key is kept (created 0600 when missing) unless SAMIZDAT_USERNAME_KEY gives it. */
   readonly usernameKeyFile: string;
+  /** The sealed-sender trust root (Ed25519 seed || public key, 64 bytes), default <data-dir>/trust-root.key. */
+  readonly trustRootKeyFile: string;
   /** Worker threads that verify MLS commits (ds/threaded-verifier.ts); 0: on the event loop. */
   readonly dsThreads: number;
 }
@@ -166,6 +169,7 @@ export interface RawOptions {
   readonly maxConnectionsPerIp?: string | undefined;
   readonly metricsToken?: string | undefined;
   readonly usernameKeyFile?: string | undefined;
+  readonly trustRootKeyFile?: string | undefined;
   readonly dsThreads?: string | undefined;
 }
 
@@ -246,6 +250,7 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv, cwd = p
     throw new ConfigError('invalid metrics token: expected 16 to 512 visible ASCII characters (e.g. `openssl rand -hex 32`)');
   }
   const usernameKeyFile = resolve(cwd, pick(flags.usernameKeyFile, 'SAMIZDAT_USERNAME_KEY_FILE') ?? resolve(dataDir, 'username.key'));
+  const trustRootKeyFile = resolve(cwd, pick(flags.trustRootKeyFile, 'SAMIZDAT_TRUST_ROOT_KEY_FILE') ?? resolve(dataDir, 'trust-root.key'));
   const limits: Limits = {
     ...DEFAULT_LIMITS,
     maxConnectionsPerIp: parseConnections(pick(flags.maxConnectionsPerIp, 'SAMIZDAT_MAX_CONNECTIONS_PER_IP')),
@@ -254,5 +259,5 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv, cwd = p
     ),
   };
   const dsThreads = parseLimit(pick(flags.dsThreads, 'SAMIZDAT_DS_THREADS'), 'delivery service threads', 1, 0, MAX_DS_THREADS);
-  return { port, host, dataDir, databaseUrl, natsUrl, logLevel: logLevel as LogLevel, limits, metricsToken, usernameKeyFile, dsThreads };
+  return { port, host, dataDir, databaseUrl, natsUrl, logLevel: logLevel as LogLevel, limits, metricsToken, usernameKeyFile, trustRootKeyFile, dsThreads };
 }

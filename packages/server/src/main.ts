@@ -18,6 +18,7 @@ import { openRepository } from './store/open-repository.js';
 import { inProcessVerifier, registeredIdentity } from './ds/commit-verifier.js';
 import { ThreadedVerifier } from './ds/threaded-verifier.js';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
+import type { KeyPair } from '@samizdat/protocol';
 
 /**
  * The username-hash key: from SAMIZDAT_USERNAME_KEY (hex, shared by all nodes), else kept in --username-key-file
@@ -42,6 +43,38 @@ async function loadUsernameKey(config: Config): Promise<Uint8Array> {
   }
 }
 
+/**
+ * The sealed-sender trust root (Ed25519; routes/certificates.ts): from SAMIZDAT_TRUST_ROOT_KEY (128 hex characters:
+ * seed || public key, shared by all nodes), else kept in --trust-root-key-file (default <data-dir>/trust-root.key,
+ * 0600), made on first start. A file whose public key does not match its seed is refused rather than replaced:
+ * clients pinned that root, and a new one would make every certificate fail.
+ */
+async function loadTrustRoot(config: Config, crypto: NodeCryptoProvider): Promise<KeyPair> {
+  const check = async (bytes: Uint8Array, where: string): Promise<KeyPair> => {
+    if (bytes.length !== 64) throw new ConfigError(`${where} is corrupt (expected 64 bytes)`);
+    const pair = { privateKey: bytes.slice(0, 32), publicKey: bytes.slice(32) };
+    const probe = new TextEncoder().encode('samizdat trust root check');
+    if (!(await crypto.ed25519Verify(pair.publicKey, probe, await crypto.ed25519Sign(pair.privateKey, probe)))) {
+      throw new ConfigError(`${where} is corrupt (its public key does not match its private key)`);
+    }
+    return pair;
+  };
+  const fromEnv = process.env.SAMIZDAT_TRUST_ROOT_KEY;
+  if (fromEnv) {
+    if (!/^[0-9a-f]{128}$/i.test(fromEnv)) throw new ConfigError('SAMIZDAT_TRUST_ROOT_KEY must be 128 hex characters');
+    return check(new Uint8Array(Buffer.from(fromEnv, 'hex')), 'SAMIZDAT_TRUST_ROOT_KEY');
+  }
+  const file = config.trustRootKeyFile;
+  try {
+    return await check(new Uint8Array(await readFile(file)), file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const pair = await crypto.ed25519GenerateKeyPair();
+    await writeFile(file, Buffer.concat([pair.privateKey, pair.publicKey]), { mode: 0o600, flag: 'wx' });
+    return pair;
+  }
+}
+
 function parseArgs(argv: string[]): RawOptions {
   const program = new Command()
     .name('samizdat-server')
@@ -54,6 +87,7 @@ function parseArgs(argv: string[]): RawOptions {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (SAMIZDAT_LOG_LEVEL, default info)')
     .option('--metrics-token <token>', 'serve /metrics to requests with "Authorization: Bearer <token>" (SAMIZDAT_METRICS_TOKEN; without it /metrics is off)')
     .option('--username-key-file <file>', 'the username-hash key (SAMIZDAT_USERNAME_KEY_FILE, default <data-dir>/username.key)')
+    .option('--trust-root-key-file <file>', 'the sealed-sender trust root (SAMIZDAT_TRUST_ROOT_KEY_FILE, default <data-dir>/trust-root.key)')
     .option('--max-connections-per-ip <n>', 'open connections per remote address (SAMIZDAT_MAX_CONNECTIONS_PER_IP, default 256)')
     .option('--ds-threads <n>', 'worker threads that verify MLS group commits, off the event loop (SAMIZDAT_DS_THREADS, default 1; 0: on it)')
     .exitOverride()
@@ -79,6 +113,7 @@ async function main(): Promise<void> {
     // 0700: the database, its WAL, the blobs and username.key are the server's user's alone (docs/threat-model.md).
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const usernameKey = await loadUsernameKey(config);
+    const trustRoot = await loadTrustRoot(config, new NodeCryptoProvider());
     const repo = await openRepository(config);
     const blobs = await LocalBlobStore.open(config.dataDir);
     const bus: MessageBus = config.natsUrl ? await NatsBus.connect(config.natsUrl) : new LocalBus();
@@ -87,7 +122,7 @@ async function main(): Promise<void> {
       config.dsThreads > 0
         ? new ThreadedVerifier({ threads: config.dsThreads, maxQueued: 8 * config.dsThreads, isRegistered: registeredIdentity(repo), addsOf: (c) => local.addsOf(c) })
         : local;
-    app = await buildApp({ config, repo, blobs, bus, usernameKey, verifier });
+    app = await buildApp({ config, repo, blobs, bus, usernameKey, verifier, trustRoot });
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -20,8 +20,15 @@ describe('resolveConfig', () => {
       limits: DEFAULT_LIMITS,
       metricsToken: undefined,
       usernameKeyFile: '/srv/samizdat/data/username.key',
+      trustRootKeyFile: '/srv/samizdat/data/trust-root.key',
       dsThreads: 1,
     });
+  });
+
+  it('reads the sealed-sender trust root file from --trust-root-key-file or SAMIZDAT_TRUST_ROOT_KEY_FILE, default in the data directory', () => {
+    expect(resolveConfig({ trustRootKeyFile: 'keys/root.key' }, { SAMIZDAT_TRUST_ROOT_KEY_FILE: '/env/root.key' }, '/srv').trustRootKeyFile).toBe('/srv/keys/root.key');
+    expect(resolveConfig({}, { SAMIZDAT_TRUST_ROOT_KEY_FILE: '/env/root.key' }, '/srv').trustRootKeyFile).toBe('/env/root.key');
+    expect(resolveConfig({ dataDir: '/var/samizdat' }, {}, '/srv').trustRootKeyFile).toBe('/var/samizdat/trust-root.key');
   });
 
   it('reads the delivery service threads from --ds-threads or SAMIZDAT_DS_THREADS (0: the event loop), and rejects bad counts', () => {

@@ -1,5 +1,5 @@
 /** The `samizdat-server` binary: flags and exit codes, the URL it prints, and graceful shutdown on SIGTERM. */
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,7 +95,7 @@ describe('samizdat-server configuration errors', () => {
   it('prints its usage with every flag for --help and exits with 0', async () => {
     const result = await runServer(['--help']);
     expect(result.code).toBe(0);
-    const flags = ['--port', '--host', '--data-dir', '--database-url', '--nats-url', '--log-level', '--metrics-token', '--username-key-file', '--max-connections-per-ip'];
+    const flags = ['--port', '--host', '--data-dir', '--database-url', '--nats-url', '--log-level', '--metrics-token', '--username-key-file', '--trust-root-key-file', '--max-connections-per-ip'];
     for (const flag of flags) expect(result.stdout).toContain(flag);
   });
 });
@@ -140,6 +140,31 @@ describe('samizdat-server', () => {
     server.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
     expect(server.stderr()).not.toContain(token);
+  });
+
+  it('keeps the sealed-sender trust root in its file (0600) across restarts, and refuses to start on a corrupt one', async () => {
+    const dir = dataDir();
+    const keyFile = join(dataDir(), 'trust-root.key');
+    const root = async () => {
+      const server = await start(['--port', '0', '--data-dir', dir, '--trust-root-key-file', keyFile, '--log-level', 'warn']);
+      const { publicKey } = await apiOk<{ publicKey: string }>(server, 'GET', '/v1/certificate/trust-root');
+      server.kill('SIGTERM');
+      expect((await server.exited).code).toBe(0);
+      return publicKey;
+    };
+    const first = await root();
+    expect(statSync(keyFile).size).toBe(64);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(existsSync(join(dir, 'trust-root.key'))).toBe(false);
+    expect(await root()).toBe(first);
+    // One flipped bit of the public half: refused, not replaced (clients pinned the root).
+    const bytes = readFileSync(keyFile);
+    bytes[40] = (bytes[40] ?? 0) ^ 1;
+    writeFileSync(keyFile, bytes);
+    const corrupt = await runServer(['--port', '0', '--data-dir', dir, '--trust-root-key-file', keyFile]);
+    expect(corrupt.code).toBe(2);
+    expect(lines(corrupt.stderr)).toEqual([`samizdat-server: cannot start: ${keyFile} is corrupt (its public key does not match its private key)`]);
+    expect(readFileSync(keyFile).equals(bytes)).toBe(true);
   });
 
   it('finishes in-flight sends on SIGTERM: each answered 200 (and stored) or refused, never lost', async () => {

@@ -138,6 +138,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     metricsToken: 'metricsToken' in options ? options.metricsToken : TEST_METRICS_TOKEN,
     usernameKeyFile: join(dataDir, 'username.key'),
+    trustRootKeyFile: join(dataDir, 'trust-root.key'),
     dsThreads: options.dsThreads ?? 0,
   };
   const ownSchema = options.databaseUrl !== undefined && options.postgresSchema === undefined ? newPostgresSchema(options.databaseUrl) : undefined;

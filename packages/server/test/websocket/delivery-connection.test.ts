@@ -91,6 +91,7 @@ beforeEach(async () => {
     limits: { ...DEFAULT_LIMITS, deliveryWindow: 2 },
     metricsToken: undefined,
     usernameKeyFile: join(dir, 'username.key'),
+    trustRootKeyFile: join(dir, 'trust-root.key'),
     dsThreads: 0,
   };
   ctx = new ServerContext(config, repo, await LocalBlobStore.open(dir), bus, new Metrics(), new Uint8Array(32), pino({ level: 'silent' }));
