@@ -58,7 +58,11 @@ export async function generatePreKeys(
   const signedId = await nextId(store, NEXT_ID.signed);
   let kyberId = await nextId(store, NEXT_ID.kyber);
 
-  const oneTimePreKeys = wanted.oneTime ? await generateOneTimePreKeys(crypto, oneTimeStart, wanted.oneTime) : [];
+  // One at a time, so that one-time ids wrap at MAX_ID like the others (generateOneTimePreKeys counts on to 2^32).
+  const oneTimePreKeys: OneTimePreKey[] = [];
+  for (let i = 0, id = oneTimeStart; i < (wanted.oneTime ?? 0); i++, id = advance(id, 1)) {
+    oneTimePreKeys.push(...(await generateOneTimePreKeys(crypto, id, 1)));
+  }
   const signedPreKey = wanted.signed ? await generateSignedPreKey(crypto, identity, signedId, now) : undefined;
   let kyberLastResortPreKey: KyberPreKey | undefined;
   if (wanted.lastResort) {

@@ -76,15 +76,17 @@ describe('generatePreKeys', () => {
       tx.putKv('prekeys.nextSignedId', String(MAX_ID));
       tx.putKv('prekeys.nextOneTimeId', String(MAX_ID - 1));
     });
-    const batch = await generated(store, { signed: true, lastResort: true, kyberOneTime: 2, oneTime: 2 });
+    const batch = await generated(store, { signed: true, lastResort: true, kyberOneTime: 2, oneTime: 3 });
     expect(batch.kyberLastResortPreKey?.id).toBe(MAX_ID - 1);
     expect(batch.kyberPreKeys.map((k) => k.id)).toEqual([MAX_ID, 1]);
     expect(batch.signedPreKey?.id).toBe(MAX_ID);
-    const next = await generated(store, { signed: true, kyberOneTime: 1, oneTime: 2 });
+    const next = await generated(store, { signed: true, kyberOneTime: 1, oneTime: 1 });
     expect(next.signedPreKey?.id).toBe(1);
     expect(next.kyberPreKeys.map((k) => k.id)).toEqual([2]);
     const oneTimeIds = [...batch.oneTimePreKeys, ...next.oneTimePreKeys].map((k) => k.id);
-    expect(new Set(oneTimeIds).size).toBe(oneTimeIds.length);
+    expect(oneTimeIds).toEqual([MAX_ID - 1, MAX_ID, 1, 2]);
+    const third = await generated(store, { oneTime: 1 });
+    expect(third.oneTimePreKeys.map((k) => k.id)).toEqual([3]);
   });
 });
 
