@@ -6,15 +6,19 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
-import { IDENTITY_KEY_LENGTH, decodeIdentityKey } from '@samizdat/protocol';
+import { IDENTITY_KEY_LENGTH, ProtocolError, ProtocolErrorCode, XWING_PUBLIC_KEY_LENGTH, decodeIdentityKey, verifySealedSenderKey } from '@samizdat/protocol';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { fromBase64, toBase64 } from '../http.js';
 import { hashSecret } from '../auth.js';
 import { RepositoryError } from '../store/repository.js';
+import type { AccountRecord } from '../store/repository.js';
 import { AccountId, Base64, DeviceKeys, ErrorResponse } from '../schemas.js';
 import { decodeAndVerifyKeys, storeKeys } from './keys.js';
 import { toHour } from '../coarse-time.js';
+
+/** A published sealed-sender key: version, X-Wing public key, Ed25519 signature. */
+const SEALED_SENDER_KEY_BYTES = 1 + XWING_PUBLIC_KEY_LENGTH + 64;
 
 /** Letters, digits, "_" and ".", 3–32 characters, starting with a letter; compared case-insensitively. */
 const USERNAME = /^[a-z][a-z0-9_.]{2,31}$/;
@@ -48,7 +52,20 @@ const RegisterBody = Type.Object(
   { additionalProperties: false },
 );
 
-const AccountView = Type.Object({ accountId: AccountId, identityKey: Type.String() });
+const AccountView = Type.Object({
+  accountId: AccountId,
+  identityKey: Type.String(),
+  sealedSenderKey: Type.Optional(Type.String({ description: 'the published sealed-sender key, base64; the client checks its signature' })),
+});
+
+/** What an account lookup answers: its identity key and, once published, its sealed-sender key. */
+function accountView(account: AccountRecord): Static<typeof AccountView> {
+  return {
+    accountId: account.id,
+    identityKey: toBase64(account.identityKey),
+    ...(account.sealedSenderKey ? { sealedSenderKey: toBase64(account.sealedSenderKey) } : {}),
+  };
+}
 
 export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: Static<typeof RegisterBody> }>(
@@ -135,6 +152,32 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
     },
   );
 
+  app.put<{ Body: { sealedSenderKey: string } }>(
+    '/v1/accounts/me/sealed-sender-key',
+    {
+      schema: {
+        tags: ['accounts', 'sealed sender'],
+        summary: "Publish the account's sealed-sender key (its signature by the identity key is checked)",
+        body: Type.Object({ sealedSenderKey: Base64('01 || X-Wing public key || Ed25519 signature, 1,281 bytes', 1800) }, { additionalProperties: false }),
+        response: { 204: Type.Null(), 400: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const device = await ctx.authenticate(request);
+      const account = await ctx.repo.getAccount(device.accountId);
+      if (!account) throw new ApiError('UNAUTHORIZED');
+      const published = fromBase64(request.body.sealedSenderKey, 'sealedSenderKey', SEALED_SENDER_KEY_BYTES);
+      try {
+        await verifySealedSenderKey(ctx.crypto, decodeIdentityKey(account.identityKey), published);
+      } catch (err) {
+        if (ProtocolError.is(err, ProtocolErrorCode.BadSignature)) throw new ApiError('BAD_SIGNATURE', 'the sealed-sender key is not signed by the identity key');
+        throw new ApiError('INVALID_KEY', 'sealedSenderKey is not a sealed-sender key encoding');
+      }
+      await ctx.repo.setSealedSenderKey(device.accountId, published);
+      return reply.code(204).send();
+    },
+  );
+
   app.delete(
     '/v1/accounts/me/username',
     { schema: { tags: ['accounts'], summary: 'Remove the username', response: { 204: Type.Null() } } },
@@ -165,7 +208,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
       }
       const account = await ctx.repo.findAccountByUsernameHash(usernameHash(ctx, request.body.username));
       if (!account) throw new ApiError('ACCOUNT_NOT_FOUND');
-      return { accountId: account.id, identityKey: toBase64(account.identityKey) };
+      return accountView(account);
     },
   );
 
@@ -183,7 +226,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
       await ctx.authenticate(request);
       const account = await ctx.repo.getAccount(request.params.accountId);
       if (!account) throw new ApiError('ACCOUNT_NOT_FOUND');
-      return { accountId: account.id, identityKey: toBase64(account.identityKey) };
+      return accountView(account);
     },
   );
 

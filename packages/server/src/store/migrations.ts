@@ -317,6 +317,16 @@ CREATE INDEX attachments_owner_live ON attachments (owner_account_id, expires_at
 DROP INDEX attachments_owner;
 `;
 
+// Sealed sender (issue 16): the account's published sealed-sender KEM key, signed by its identity key
+// (@samizdat/protocol signSealedSenderKey; verified before it is stored). NULL until the account publishes one.
+const SQLITE_V5 = `
+ALTER TABLE accounts ADD COLUMN sealed_sender_key BLOB;
+`;
+
+const POSTGRES_V5 = `
+ALTER TABLE accounts ADD COLUMN sealed_sender_key bytea;
+`;
+
 /** Every migration, in version order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -342,6 +352,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'storage quotas per account (groups.creator_account_id, attachments by owner and expiry)',
     sqlite: SQLITE_V4,
     postgres: POSTGRES_V4,
+  },
+  {
+    version: 5,
+    name: "the account's sealed-sender key (accounts.sealed_sender_key)",
+    sqlite: SQLITE_V5,
+    postgres: POSTGRES_V5,
   },
 ];
 

@@ -19,6 +19,8 @@ export interface AccountRecord {
   /** The account's encoded identity public key (65 bytes, @samizdat/protocol encodeIdentityKey). */
   readonly identityKey: Uint8Array;
   readonly createdAt: number;
+  /** The published sealed-sender key (signed by the identity key, checked before storing); undefined until set. */
+  readonly sealedSenderKey?: Uint8Array;
 }
 
 export interface DeviceRecord {
@@ -270,6 +272,8 @@ export interface Repository {
   getAccount(accountId: string): Promise<AccountRecord | undefined>;
   findAccountByUsernameHash(usernameHash: Uint8Array): Promise<AccountRecord | undefined>;
   /** Sets or clears (undefined) the username hash. USERNAME_TAKEN when another account holds it. */
+  /** Stores the account's published sealed-sender key (replacing any); ACCOUNT_NOT_FOUND when it does not exist. */
+  setSealedSenderKey(accountId: string, published: Uint8Array): Promise<void>;
   setUsernameHash(accountId: string, usernameHash: Uint8Array | undefined): Promise<void>;
   /**
    * Deletes the account with its devices, keys, queued envelopes, link codes and attachment rows; returns the

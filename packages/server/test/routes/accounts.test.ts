@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeIdentityKey, generateIdentityKeyPair } from '@samizdat/protocol';
+import { deriveSealedSenderKeyPair, encodeIdentityKey, generateIdentityKeyPair, signSealedSenderKey } from '@samizdat/protocol';
 import {
   api,
   apiOk,
@@ -337,6 +337,36 @@ describe('GET /v1/accounts/:accountId', () => {
     expectError(await api(server, 'GET', `/v1/accounts/${alice.accountId.toUpperCase()}`, { auth: alice }), 'VALIDATION_FAILED');
     expectError(await api(server, 'GET', '/v1/accounts/1234', { auth: alice }), 'VALIDATION_FAILED');
     expectError(await api(server, 'GET', `/v1/accounts/${alice.accountId}`), 'UNAUTHORIZED');
+  });
+});
+
+describe('PUT /v1/accounts/me/sealed-sender-key', () => {
+  it('publishes the key signed by the identity: lookups by id and by username then carry it', async () => {
+    const alice = await registerDevice(server);
+    const bob = await registerDevice(server);
+    const name = username('bob');
+    await apiOk(server, 'PUT', '/v1/accounts/me/username', { auth: bob, body: { username: name } });
+    const published = await signSealedSenderKey(crypto, bob.identity, (await deriveSealedSenderKeyPair(crypto, bob.identity)).publicKey);
+    await apiOk(server, 'PUT', '/v1/accounts/me/sealed-sender-key', { auth: bob, body: { sealedSenderKey: b64(published) } });
+    expect((await apiOk(server, 'GET', `/v1/accounts/${bob.accountId}`, { auth: alice })).sealedSenderKey).toBe(b64(published));
+    expect((await apiOk(server, 'POST', '/v1/accounts/lookup', { auth: alice, body: { username: name } })).sealedSenderKey).toBe(b64(published));
+    // Before publishing, there is none.
+    expect(await apiOk(server, 'GET', `/v1/accounts/${alice.accountId}`, { auth: bob })).not.toHaveProperty('sealedSenderKey');
+  });
+
+  it("refuses a key signed by another identity (BAD_SIGNATURE), a malformed one (INVALID_KEY), and keeps the one stored", async () => {
+    const bob = await registerDevice(server);
+    const good = await signSealedSenderKey(crypto, bob.identity, (await deriveSealedSenderKeyPair(crypto, bob.identity)).publicKey);
+    await apiOk(server, 'PUT', '/v1/accounts/me/sealed-sender-key', { auth: bob, body: { sealedSenderKey: b64(good) } });
+    const mallory = await generateIdentityKeyPair(crypto);
+    const forged = await signSealedSenderKey(crypto, mallory, (await deriveSealedSenderKeyPair(crypto, mallory)).publicKey);
+    expectError(await api(server, 'PUT', '/v1/accounts/me/sealed-sender-key', { auth: bob, body: { sealedSenderKey: b64(forged) } }), 'BAD_SIGNATURE');
+    const wrongVersion = Uint8Array.from(good);
+    wrongVersion[0] = 9;
+    expectError(await api(server, 'PUT', '/v1/accounts/me/sealed-sender-key', { auth: bob, body: { sealedSenderKey: b64(wrongVersion) } }), 'INVALID_KEY');
+    expectError(await api(server, 'PUT', '/v1/accounts/me/sealed-sender-key', { auth: bob, body: { sealedSenderKey: b64(good.subarray(1)) } }), 'INVALID_KEY');
+    expectError(await api(server, 'PUT', '/v1/accounts/me/sealed-sender-key', { body: { sealedSenderKey: b64(good) } }), 'UNAUTHORIZED');
+    expect((await apiOk(server, 'GET', `/v1/accounts/${bob.accountId}`, { auth: bob })).sealedSenderKey).toBe(b64(good));
   });
 });
 

@@ -182,6 +182,18 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         expect(await repo.listDevices(second.id)).toEqual([]);
       });
 
+      it("stores and replaces an account's sealed-sender key, read back by id and by username hash", async () => {
+        const first = await accountWithDevices();
+        expect((await repo.getAccount(first))?.sealedSenderKey).toBeUndefined();
+        await repo.setSealedSenderKey(first, fill(1281, 0x11));
+        await repo.setSealedSenderKey(first, fill(1281, 0x22));
+        expect((await repo.getAccount(first))?.sealedSenderKey).toEqual(fill(1281, 0x22));
+        const hash = fill(32, 0xcd);
+        await repo.setUsernameHash(first, hash);
+        expect((await repo.findAccountByUsernameHash(hash))?.sealedSenderKey).toEqual(fill(1281, 0x22));
+        await expectCode(repo.setSealedSenderKey(newAccountId(), fill(1281, 0x11)), 'ACCOUNT_NOT_FOUND');
+      });
+
       it('sets, changes and clears a username hash; a freed hash can be taken by another account', async () => {
         const first = await accountWithDevices();
         const second = await accountWithDevices();

@@ -21,6 +21,7 @@ export interface AccountRow {
   username_hash: Uint8Array | null;
   identity_key: Uint8Array;
   created_at: IntegerColumn;
+  sealed_sender_key?: Uint8Array | null;
 }
 
 export interface DeviceRow {
@@ -75,6 +76,7 @@ export function toAccount(row: AccountRow): AccountRecord {
     usernameHash: row.username_hash === null ? undefined : bytes(row.username_hash),
     identityKey: bytes(row.identity_key),
     createdAt: Number(row.created_at),
+    ...(row.sealed_sender_key ? { sealedSenderKey: bytes(row.sealed_sender_key) } : {}),
   };
 }
 

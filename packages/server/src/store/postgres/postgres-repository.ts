@@ -125,6 +125,11 @@ export class PostgresRepository implements Repository {
     return row === undefined ? undefined : toAccount(row);
   }
 
+  async setSealedSenderKey(accountId: string, published: Uint8Array): Promise<void> {
+    const result = await this.db.guard(() => this.db.sql`UPDATE accounts SET sealed_sender_key = ${published} WHERE id = ${accountId}`);
+    if (result.count === 0) throw accountNotFound();
+  }
+
   async setUsernameHash(accountId: string, usernameHash: Uint8Array | undefined): Promise<void> {
     // The unique constraint decides a race between two accounts claiming the same hash.
     const result = await this.db.guard(

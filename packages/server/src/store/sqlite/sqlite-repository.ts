@@ -148,6 +148,11 @@ export class SqliteRepository implements Repository {
     return row === undefined ? undefined : toAccount(row);
   }
 
+  async setSealedSenderKey(accountId: string, published: Uint8Array): Promise<void> {
+    const result = this.db.stmt('UPDATE accounts SET sealed_sender_key = ? WHERE id = ?').run(published, accountId);
+    if (result.changes === 0) throw accountNotFound();
+  }
+
   async setUsernameHash(accountId: string, usernameHash: Uint8Array | undefined): Promise<void> {
     this.db.transaction(() => {
       if (this.db.stmt('SELECT 1 FROM accounts WHERE id = ?').get(accountId) === undefined) throw accountNotFound();
