@@ -39,6 +39,7 @@ import { Outbox } from './outbox/outbox.js';
 import type { SendOptions } from './outbox/outbox.js';
 import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, MessageRecord } from './storage/store.js';
 import { observeStore } from './storage/observed-store.js';
+import { publishSealedSenderKey } from './sealed/sealed-sender-key.js';
 import { DeliverySocket } from './transport/delivery-socket.js';
 import type { HttpApi } from './transport/http-api.js';
 import { Emitter } from './util/emitter.js';
@@ -439,6 +440,8 @@ export class Client extends Emitter<ClientEvents> {
     if (this.maintenance || this.closed) return;
     this.maintenance = this.maintainPreKeys()
       .catch(() => undefined)
+      .then(() => this.publishSealedSenderKey())
+      .catch(() => undefined)
       .then(() => this.groups.maintain())
       .catch(() => undefined)
       .finally(() => (this.maintenance = undefined));
@@ -461,6 +464,11 @@ export class Client extends Emitter<ClientEvents> {
     await store.write(stage);
     await this.api.uploadKeys(batch);
     await store.write(await pruneReplaced(store, this.now()));
+  }
+
+  /** Puts the account's sealed-sender key on the server, once per device (sealed/sealed-sender-key.ts). */
+  publishSealedSenderKey(): Promise<void> {
+    return publishSealedSenderKey({ store: this.store, api: this.api, crypto: this.options.crypto, identity: this.identity });
   }
 
   /** Deletes the disappearing messages whose time has come. */

@@ -240,6 +240,14 @@ export function checkIdentityKey(bytes: Uint8Array): void {
   }
 }
 
+/** A published sealed-sender key: version, X-Wing public key (1,216), Ed25519 signature (64). */
+const SEALED_SENDER_KEY_BYTES = 1 + 1216 + 64;
+
+/** An account's published sealed-sender key, when the answer has one (its signature is the caller's to check). */
+export function sealedSenderKeyOf(body: Fields): { sealedSenderKey?: Uint8Array } {
+  return body.has('sealedSenderKey') ? { sealedSenderKey: body.bytes('sealedSenderKey', SEALED_SENDER_KEY_BYTES) } : {};
+}
+
 export function identityKeyOf(route: string, body: Fields): Uint8Array {
   const bytes = body.bytes('identityKey', IDENTITY_KEY_LENGTH);
   try {

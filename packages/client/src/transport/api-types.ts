@@ -64,6 +64,11 @@ export interface AccountKey {
   readonly accountId: string;
   /** The account identity key, encoded (65 bytes; decodes with decodeIdentityKey). */
   readonly identityKey: Uint8Array;
+  /**
+   * The account's published sealed-sender key, when it has one: as the server stores it, unverified — check it with
+   * verifySealedSenderKey against the identity key this device trusts before using it.
+   */
+  readonly sealedSenderKey?: Uint8Array;
 }
 
 export interface DeviceInfo {

@@ -41,6 +41,7 @@ import {
   checkSend,
   contentLength,
   identityKeyOf,
+  sealedSenderKeyOf,
   invalidArgument,
   keysJson,
   newDeviceJson,
@@ -129,6 +130,17 @@ export class HttpApi {
     await this.http.noContent({ route: 'PUT /v1/accounts/me/username', method: 'PUT', path: '/v1/accounts/me/username', auth: true, json: { username } });
   }
 
+  /** PUT /v1/accounts/me/sealed-sender-key: the account's published sealed-sender key (sealed/sealed-sender-key.ts). */
+  async putSealedSenderKey(published: Uint8Array): Promise<void> {
+    await this.http.noContent({
+      route: 'PUT /v1/accounts/me/sealed-sender-key',
+      method: 'PUT',
+      path: '/v1/accounts/me/sealed-sender-key',
+      auth: true,
+      json: { sealedSenderKey: toBase64(published) },
+    });
+  }
+
   /** DELETE /v1/accounts/me/username. */
   async deleteUsername(): Promise<void> {
     await this.http.noContent({ route: 'DELETE /v1/accounts/me/username', method: 'DELETE', path: '/v1/accounts/me/username', auth: true });
@@ -144,7 +156,7 @@ export class HttpApi {
       if (ClientError.isServer(err, 'ACCOUNT_NOT_FOUND') || ClientError.isServer(err, 'NOT_FOUND')) return undefined;
       throw err;
     }
-    return { accountId: body.string('accountId', ACCOUNT_ID), identityKey: identityKeyOf(route, body) };
+    return { accountId: body.string('accountId', ACCOUNT_ID), identityKey: identityKeyOf(route, body), ...sealedSenderKeyOf(body) };
   }
 
   /** GET /v1/accounts/:accountId: the account's identity key (SERVER_ERROR ACCOUNT_NOT_FOUND when unknown). */
@@ -153,7 +165,7 @@ export class HttpApi {
     const route = 'GET /v1/accounts/:accountId';
     const body = await this.http.json({ route, method: 'GET', path: `/v1/accounts/${accountId}`, auth: true });
     if (body.string('accountId', ACCOUNT_ID) !== accountId) throw badResponse(route, 'names another account');
-    return { accountId, identityKey: identityKeyOf(route, body) };
+    return { accountId, identityKey: identityKeyOf(route, body), ...sealedSenderKeyOf(body) };
   }
 
   /** DELETE /v1/accounts/me: deletes the account with all its devices, keys, queues and attachments. */
