@@ -23,7 +23,7 @@ import { ApiError, errorBody } from './errors.js';
 import { registerAccountRoutes } from './routes/accounts.js';
 import { registerDeviceRoutes } from './routes/devices.js';
 import { registerKeyRoutes } from './routes/keys.js';
-import { registerMessageRoutes } from './routes/messages.js';
+import { SEALED_SEND_PATH, registerMessageRoutes } from './routes/messages.js';
 import { registerAttachmentRoutes } from './routes/attachments.js';
 import { registerGroupRoutes } from './routes/groups.js';
 import { registerCertificateRoutes } from './routes/certificates.js';
@@ -70,6 +70,8 @@ export interface App {
  * The API routes that need no device: registration, linking, and the sealed-sender trust root (which a client pins
  * before it has an account). Every other /v1/ route authenticates first.
  */
+/** Authorized by the recipient's access key instead of credentials (sealed-sender/unidentified-access.ts). */
+const SEALED_SEND_ROUTE = `PUT ${SEALED_SEND_PATH}`;
 const PUBLIC_ROUTES = new Set(['POST /v1/accounts', 'POST /v1/devices/link', 'GET /v1/certificate/trust-root']);
 
 const SWEEP_INTERVAL_MS = 60_000;
@@ -197,7 +199,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Every API route but registration and linking needs a device: authenticated here, before a byte of the body is
     // read, so that nobody without credentials makes the server buffer a large body (the route reuses the answer).
     const url = request.routeOptions.url;
-    if (url !== undefined && url.startsWith('/v1/') && !PUBLIC_ROUTES.has(`${request.method} ${url}`)) {
+    const route = `${request.method} ${url}`;
+    if (route === SEALED_SEND_ROUTE) {
+      // A sealed send names nobody: the recipient's access key lets it in (routes/messages.ts).
+      await ctx.unidentified.authorize(request, (request.params as { accountId?: string }).accountId ?? '');
+    } else if (url !== undefined && url.startsWith('/v1/') && !PUBLIC_ROUTES.has(route)) {
       await ctx.authenticate(request);
     }
   });

@@ -9,6 +9,7 @@
  */
 import { createHmac, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
+import { isAccountId } from '@samizdat/protocol';
 
 const scrypt = promisify(scryptCallback) as (
   password: string,
@@ -62,7 +63,6 @@ export interface Credentials {
   readonly secret: string;
 }
 
-const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 /** Secrets are base64url, 22–128 characters (128–768 bits). */
 export const SECRET_PATTERN = '^[A-Za-z0-9_-]{22,128}$';
 const SECRET = new RegExp(SECRET_PATTERN);
@@ -84,7 +84,7 @@ export function parseLogin(login: string): Credentials | undefined {
   if (dot < 0) return undefined;
   const accountId = user.slice(0, dot);
   const deviceText = user.slice(dot + 1);
-  if (!ACCOUNT_ID.test(accountId) || !/^[1-9]\d{0,3}$/.test(deviceText) || !SECRET.test(secret)) return undefined;
+  if (!isAccountId(accountId) || !/^[1-9]\d{0,3}$/.test(deviceText) || !SECRET.test(secret)) return undefined;
   return { accountId, deviceId: Number(deviceText), secret };
 }
 

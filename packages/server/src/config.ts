@@ -82,6 +82,12 @@ export interface Limits {
   readonly usernameLookupsBurst: number;
   readonly usernameLookupsPerMinute: number;
   /**
+   * Sealed sends (PUT /v1/sealed/messages/:accountId) per recipient account, from whoever holds its access key (the
+   * server does not know who sends): a burst, then so many a minute. Each IP is limited by ipRequestsPerMinute too.
+   */
+  readonly sealedSendsPerRecipientBurst: number;
+  readonly sealedSendsPerRecipientPerMinute: number;
+  /**
    * Storage quotas per account, QUOTA_EXCEEDED past them with nothing stored: live (unexpired) attachments it
    * uploaded, their total bytes, and groups it created while a device of it is still a member.
    */
@@ -134,6 +140,8 @@ export const DEFAULT_LIMITS: Limits = {
   // one per 15 minutes.
   usernameLookupsBurst: 100,
   usernameLookupsPerMinute: 1,
+  sealedSendsPerRecipientBurst: 600,
+  sealedSendsPerRecipientPerMinute: 600,
   // Attachments live 30 days: a heavy sender's 60 a day is 1,800, and 10 GiB holds a hundred of the largest.
   maxAttachmentsPerAccount: 2_000,
   maxAttachmentBytesPerAccount: 10 * 1024 * 1024 * 1024,
@@ -194,6 +202,8 @@ const ENV_LIMITS: readonly { readonly key: keyof Limits; readonly env: string; r
   { key: 'keyPackageTargetsPerMinute', env: 'SAMIZDAT_RATE_LIMIT_KEY_PACKAGE_TARGETS_PER_MIN', max: MAX_RATE_PER_MINUTE },
   { key: 'usernameLookupsBurst', env: 'SAMIZDAT_RATE_LIMIT_USERNAME_LOOKUPS_BURST', max: MAX_RATE_PER_MINUTE },
   { key: 'usernameLookupsPerMinute', env: 'SAMIZDAT_RATE_LIMIT_USERNAME_LOOKUPS_PER_MIN', max: MAX_RATE_PER_MINUTE },
+  { key: 'sealedSendsPerRecipientBurst', env: 'SAMIZDAT_RATE_LIMIT_SEALED_PER_RECIPIENT_BURST', min: 1, max: MAX_RATE_PER_MINUTE },
+  { key: 'sealedSendsPerRecipientPerMinute', env: 'SAMIZDAT_RATE_LIMIT_SEALED_PER_RECIPIENT_PER_MIN', min: 1, max: MAX_RATE_PER_MINUTE },
   { key: 'maxAttachmentsPerAccount', env: 'SAMIZDAT_QUOTA_ATTACHMENTS_PER_ACCOUNT', max: MAX_RATE_PER_MINUTE },
   { key: 'maxAttachmentBytesPerAccount', env: 'SAMIZDAT_QUOTA_ATTACHMENT_BYTES_PER_ACCOUNT', max: Number.MAX_SAFE_INTEGER },
   { key: 'maxGroupsPerAccount', env: 'SAMIZDAT_QUOTA_GROUPS_PER_ACCOUNT', max: MAX_RATE_PER_MINUTE },

@@ -12,6 +12,7 @@ import { Semaphore, VerifiedSecretCache, hashSecret, parseBasicAuth, verifySecre
 import { RateLimiter, TargetBudget } from './rate-limit.js';
 import { ExpiringCache } from './expiring-cache.js';
 import { ApiError } from './errors.js';
+import { UnidentifiedAccess } from './sealed-sender/unidentified-access.js';
 
 /**
  * How long device rows (for authentication) and device lists (for sends) are reused. Removals and links on this node,
@@ -45,6 +46,8 @@ export class ServerContext {
   readonly keyPackageBudget: TargetBudget;
   /** Username lookups per account. */
   readonly usernameLookupLimiter: RateLimiter;
+  /** Sealed sends: the access-key check and its limit per recipient. */
+  readonly unidentified: UnidentifiedAccess;
   /**
    * At most SLOW_HASHES_AT_ONCE scrypt runs at a time: they use libuv's thread pool (4 threads), which the SQLite
    * writer's fdatasync and file I/O need too, so a login flood cannot hold every thread.
@@ -96,6 +99,7 @@ export class ServerContext {
       targetsPerMinute: limits.keyPackageTargetsPerMinute,
     });
     this.usernameLookupLimiter = new RateLimiter(limits.usernameLookupsPerMinute, { burst: limits.usernameLookupsBurst });
+    this.unidentified = new UnidentifiedAccess(repo, limits, now);
     // Removals on other nodes (and, a microtask later, on this one) arrive here.
     bus.onRemoved((device) => this.forgetDeviceRecord(device.accountId, device.deviceId));
   }
@@ -107,6 +111,7 @@ export class ServerContext {
     }
     this.bundleBudget.forgetFull(now);
     this.keyPackageBudget.forgetFull(now);
+    this.unidentified.forgetIdle(now);
   }
 
   /** Call when a device was removed: its credentials stop working on this node at once. */

@@ -21,12 +21,12 @@ export interface IncomingCopy {
 function deviceListProblem(
   devices: readonly DeviceRecord[],
   accountId: string,
-  sender: AuthenticatedDevice,
+  sender: AuthenticatedDevice | undefined,
   given: ReadonlyMap<number, number>,
 ): ApiError | undefined {
   if (devices.length === 0) return new ApiError('ACCOUNT_NOT_FOUND');
-  // The sender's own device never receives its own copy.
-  const expected = devices.filter((d) => !(accountId === sender.accountId && d.deviceId === sender.deviceId));
+  // The sender's own device never receives its own copy (a sealed send has no known sender: every device does).
+  const expected = devices.filter((d) => !(sender !== undefined && accountId === sender.accountId && d.deviceId === sender.deviceId));
   if (expected.length === given.size && expected.every((d) => given.get(d.deviceId) === d.registrationId)) return undefined;
   const expectedIds = new Set(expected.map((d) => d.deviceId));
   const missingDevices = expected.filter((d) => !given.has(d.deviceId)).map((d) => d.deviceId);
@@ -43,10 +43,13 @@ function deviceListProblem(
  * sender's own account (a device that knows of no other device of its account has that checked). Throws ApiError: BAD_REQUEST (a
  * device twice), ACCOUNT_NOT_FOUND, DEVICE_LIST_MISMATCH (with missing/extra/stale lists), ENVELOPE_TOO_LARGE,
  * INVALID_ENVELOPE, QUEUE_FULL, SHUTTING_DOWN. `where(i)` names copy i in error messages.
+ *
+ * `sender` undefined is a sealed send (unidentified delivery, already authorized by the recipient's access key):
+ * every copy must be a SealedSender envelope, and the stored rows name no sender (docs/threat-model.md).
  */
 export async function sendMessage(
   ctx: ServerContext,
-  sender: AuthenticatedDevice,
+  sender: AuthenticatedDevice | undefined,
   accountId: string,
   copies: readonly IncomingCopy[],
   where: (i: number) => string,
@@ -54,7 +57,7 @@ export async function sendMessage(
   if (ctx.closing) throw new ApiError('SHUTTING_DOWN');
   // Only a sync copy to one's own account may carry no envelope: it says "I know of no other device of mine", and is
   // answered DEVICE_LIST_MISMATCH if there is one (a device linked since), like any send that misses a device.
-  if (copies.length === 0 && accountId !== sender.accountId) {
+  if (copies.length === 0 && accountId !== sender?.accountId) {
     throw new ApiError('BAD_REQUEST', 'a send to another account carries at least one envelope');
   }
   const given = new Map<number, number>();
@@ -77,16 +80,18 @@ export async function sendMessage(
   const expiresAt = now + ctx.config.limits.maxQueueAgeMs;
   const rows: NewEnvelope[] = copies.map((copy, i) => {
     if (copy.envelope.length > ctx.config.limits.maxEnvelopeBytes) throw new ApiError('ENVELOPE_TOO_LARGE');
+    let type: EnvelopeType;
     try {
-      decodeEnvelope(copy.envelope);
+      type = decodeEnvelope(copy.envelope).type;
     } catch {
       throw new ApiError('INVALID_ENVELOPE', `${where(i)} is not a valid envelope`);
     }
+    if (sender === undefined && type !== EnvelopeType.SealedSender) throw new ApiError('INVALID_ENVELOPE', `${where(i)} must be a SealedSender envelope`);
     return {
       accountId,
       deviceId: copy.deviceId,
-      sourceAccountId: sender.accountId,
-      sourceDeviceId: sender.deviceId,
+      sourceAccountId: sender?.accountId,
+      sourceDeviceId: sender?.deviceId,
       envelope: copy.envelope,
       receivedAt: now,
       expiresAt,

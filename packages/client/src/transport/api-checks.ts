@@ -4,7 +4,7 @@
  * input: every field used is checked for type, range and length), with the server's error details read out.
  */
 import { ATTACHMENT_ID_PATTERN, GROUP_ID_PATTERN, MAX_KEYS_PER_UPLOAD, MAX_KEY_ID, MAX_REGISTRATION_ID, MAX_SEND_COPIES, MAX_WAIT_SECONDS } from '@samizdat/protocol';
-import { IDENTITY_KEY_LENGTH, decodeIdentityKey } from '@samizdat/protocol';
+import { IDENTITY_KEY_LENGTH, SEALED_SENDER_KEY_LENGTH, decodeIdentityKey } from '@samizdat/protocol';
 import type { KyberPreKey, OneTimePreKey, SignedPreKey } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import { fromBase64, toBase64 } from './base64.js';
@@ -241,11 +241,10 @@ export function checkIdentityKey(bytes: Uint8Array): void {
 }
 
 /** A published sealed-sender key: version, X-Wing public key (1,216), Ed25519 signature (64). */
-const SEALED_SENDER_KEY_BYTES = 1 + 1216 + 64;
 
 /** An account's published sealed-sender key, when the answer has one (its signature is the caller's to check). */
 export function sealedSenderKeyOf(body: Fields): { sealedSenderKey?: Uint8Array } {
-  return body.has('sealedSenderKey') ? { sealedSenderKey: body.bytes('sealedSenderKey', SEALED_SENDER_KEY_BYTES) } : {};
+  return body.has('sealedSenderKey') ? { sealedSenderKey: body.bytes('sealedSenderKey', SEALED_SENDER_KEY_LENGTH) } : {};
 }
 
 export function identityKeyOf(route: string, body: Fields): Uint8Array {

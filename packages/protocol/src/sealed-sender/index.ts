@@ -2,3 +2,4 @@
 export * from './certificates.js';
 export * from './sealed-sender-key.js';
 export * from './sealed-sender.js';
+export * from './access-key.js';

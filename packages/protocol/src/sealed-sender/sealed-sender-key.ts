@@ -31,6 +31,8 @@ export const SEALED_SENDER_KEY_VERSION = 1;
 export const XWING_PUBLIC_KEY_LENGTH = 1216;
 /** X-Wing's decapsulation key is its 32-byte seed. */
 export const XWING_PRIVATE_KEY_LENGTH = 32;
+/** The published form: version (1) || X-Wing public key || Ed25519 signature (64). */
+export const SEALED_SENDER_KEY_LENGTH = 1 + XWING_PUBLIC_KEY_LENGTH + ED25519_SIGNATURE_LENGTH;
 
 const KEY_INFO = utf8('Samizdat sealed sender KEM key v1');
 const SIGNATURE_CONTEXT = utf8('Samizdat sealed sender key v1\0');
@@ -51,7 +53,7 @@ export async function deriveSealedSenderKeyPair(crypto: CryptoProvider, identity
 export async function signSealedSenderKey(crypto: CryptoProvider, identity: IdentityKeyPair, publicKey: Uint8Array): Promise<Uint8Array> {
   if (publicKey.length !== XWING_PUBLIC_KEY_LENGTH) throw new ProtocolError(ProtocolErrorCode.InvalidArgument, `sealed-sender key must be ${XWING_PUBLIC_KEY_LENGTH} bytes`);
   const signature = await crypto.ed25519Sign(identity.signing.privateKey, concatBytes(SIGNATURE_CONTEXT, publicKey));
-  return new BinaryWriter(XWING_PUBLIC_KEY_LENGTH + 80).u8(SEALED_SENDER_KEY_VERSION).fixed(publicKey).fixed(signature).finish();
+  return new BinaryWriter(SEALED_SENDER_KEY_LENGTH).u8(SEALED_SENDER_KEY_VERSION).fixed(publicKey).fixed(signature).finish();
 }
 
 /**

@@ -8,6 +8,8 @@
  */
 import { XWing } from '@hpke/hybridkem-x-wing';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
@@ -17,7 +19,9 @@ import { makeXWing } from '../../src/groups/node-provider/x-wing.js';
 import { decodeIdentityKeyPair, encodeIdentityKey, generateIdentityKeyPair } from '../../src/keys/identity.js';
 import type { IdentityKeyPair } from '../../src/keys/identity.js';
 import {
+  ACCESS_KEY_LENGTH,
   SealedInnerType,
+  deriveAccessKey,
   decodeSenderCertificate,
   decodeServerCertificate,
   deriveSealedSenderKeyPair,
@@ -198,6 +202,8 @@ interface Vectors {
   readonly serverCertificate: string;
   readonly senderCertificate: string;
   readonly sealedSenderPublicKeySha256: string;
+  readonly profileKey: string;
+  readonly accessKey: string;
 }
 
 describe('sealed sender known answers and cross-checks', () => {
@@ -219,6 +225,13 @@ describe('sealed sender known answers and cross-checks', () => {
     expect(decodeServerCertificate(Buffer.from(v.serverCertificate, 'hex')).keyId).toBe(v.keyId);
     const sealedKey = await deriveSealedSenderKeyPair(crypto, identity);
     expect(toHex(await crypto.sha256(sealedKey.publicKey))).toBe(v.sealedSenderPublicKeySha256);
+  });
+
+  it('derives the access key of a profile key as the vector file says, on both providers and by @noble', async () => {
+    const profileKey = Uint8Array.from(Buffer.from(v.profileKey, 'hex'));
+    for (const [, crypto] of providers) expect(toHex(await deriveAccessKey(crypto, profileKey))).toBe(v.accessKey);
+    expect(toHex(hkdf(sha256, profileKey, new Uint8Array(0), utf8('Samizdat unidentified access key v1'), ACCESS_KEY_LENGTH))).toBe(v.accessKey);
+    expect(await rejectionCode(deriveAccessKey(nodeProvider, profileKey.subarray(1)))).toBe(ProtocolErrorCode.InvalidArgument);
   });
 
   it('decodes strictly: another version, a trailing byte, a zero device id', async () => {

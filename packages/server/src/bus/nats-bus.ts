@@ -17,11 +17,10 @@
  */
 import { connect } from 'nats';
 import type { Msg, NatsConnection, NatsError } from 'nats';
-import { BinaryReader, BinaryWriter, fromHex, toHex } from '@samizdat/protocol';
+import { BinaryReader, BinaryWriter, fromHex, isAccountId, toHex } from '@samizdat/protocol';
 import type { DeviceRef, MessageBus, StoredEnvelopes } from './bus.js';
 
 const PAYLOAD_VERSION = 1;
-const ACCOUNT_ID = /^[0-9a-f]{32}$/;
 const PROVISIONING_ADDRESS = /^[A-Za-z0-9_-]{43}$/;
 const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const MAX_CONNECTION_ID_BYTES = 64;
@@ -40,7 +39,7 @@ export interface NatsBusOptions {
 type Handler<A extends unknown[]> = (...args: A) => void;
 
 function encodeDevice(device: DeviceRef): BinaryWriter {
-  if (!ACCOUNT_ID.test(device.accountId)) throw new TypeError('account id must be 32 lowercase hex characters');
+  if (!isAccountId(device.accountId)) throw new TypeError('account id must be 32 lowercase hex characters');
   return new BinaryWriter(32).u8(PAYLOAD_VERSION).fixed(fromHex(device.accountId)).varint(device.deviceId);
 }
 

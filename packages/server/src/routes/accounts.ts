@@ -6,7 +6,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
-import { IDENTITY_KEY_LENGTH, ProtocolError, ProtocolErrorCode, XWING_PUBLIC_KEY_LENGTH, decodeIdentityKey, verifySealedSenderKey } from '@samizdat/protocol';
+import { ACCESS_KEY_LENGTH, IDENTITY_KEY_LENGTH, ProtocolError, ProtocolErrorCode, SEALED_SENDER_KEY_LENGTH, decodeIdentityKey, verifySealedSenderKey } from '@samizdat/protocol';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { fromBase64, toBase64 } from '../http.js';
@@ -18,7 +18,6 @@ import { decodeAndVerifyKeys, storeKeys } from './keys.js';
 import { toHour } from '../coarse-time.js';
 
 /** A published sealed-sender key: version, X-Wing public key, Ed25519 signature. */
-const SEALED_SENDER_KEY_BYTES = 1 + XWING_PUBLIC_KEY_LENGTH + 64;
 
 /** Letters, digits, "_" and ".", 3–32 characters, starting with a letter; compared case-insensitively. */
 const USERNAME = /^[a-z][a-z0-9_.]{2,31}$/;
@@ -56,6 +55,7 @@ const AccountView = Type.Object({
   accountId: AccountId,
   identityKey: Type.String(),
   sealedSenderKey: Type.Optional(Type.String({ description: 'the published sealed-sender key, base64; the client checks its signature' })),
+  unrestrictedAccess: Type.Optional(Type.Literal(true, { description: 'the account takes sealed envelopes from anyone (any access key)' })),
 });
 
 /** What an account lookup answers: its identity key and, once published, its sealed-sender key. */
@@ -64,6 +64,7 @@ function accountView(account: AccountRecord): Static<typeof AccountView> {
     accountId: account.id,
     identityKey: toBase64(account.identityKey),
     ...(account.sealedSenderKey ? { sealedSenderKey: toBase64(account.sealedSenderKey) } : {}),
+    ...(account.unrestrictedAccess ? { unrestrictedAccess: true as const } : {}),
   };
 }
 
@@ -166,7 +167,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
       const device = await ctx.authenticate(request);
       const account = await ctx.repo.getAccount(device.accountId);
       if (!account) throw new ApiError('UNAUTHORIZED');
-      const published = fromBase64(request.body.sealedSenderKey, 'sealedSenderKey', SEALED_SENDER_KEY_BYTES);
+      const published = fromBase64(request.body.sealedSenderKey, 'sealedSenderKey', SEALED_SENDER_KEY_LENGTH);
       try {
         await verifySealedSenderKey(ctx.crypto, decodeIdentityKey(account.identityKey), published);
       } catch (err) {
@@ -174,6 +175,30 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: ServerContext):
         throw new ApiError('INVALID_KEY', 'sealedSenderKey is not a sealed-sender key encoding');
       }
       await ctx.repo.setSealedSenderKey(device.accountId, published);
+      return reply.code(204).send();
+    },
+  );
+
+  app.put<{ Body: { accessKey: string; unrestricted: boolean } }>(
+    '/v1/accounts/me/unidentified-access',
+    {
+      schema: {
+        tags: ['accounts', 'sealed sender'],
+        summary: 'Set the access key sealed sends to this account must present, and whether anyone may send it sealed envelopes',
+        body: Type.Object(
+          {
+            accessKey: Base64('16 bytes, derived from the profile key (docs/protocol.md "Unidentified delivery")', 32),
+            unrestricted: Type.Boolean({ description: 'take sealed envelopes from anyone, with any access key' }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 204: Type.Null(), 400: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const device = await ctx.authenticate(request);
+      const accessKey = fromBase64(request.body.accessKey, 'accessKey', ACCESS_KEY_LENGTH);
+      await ctx.repo.setUnidentifiedAccess(device.accountId, accessKey, request.body.unrestricted);
       return reply.code(204).send();
     },
   );

@@ -14,8 +14,11 @@ import type { DeviceWaiters } from '../bus/device-waiters.js';
 import { sendMessage } from '../send.js';
 import { AccountId, Base64, DeviceId, ErrorResponse, RegistrationId } from '../schemas.js';
 import { toDay } from '../coarse-time.js';
+import { ACCESS_KEY_HEADER } from '../sealed-sender/unidentified-access.js';
 
 const FETCH_LIMIT = 100;
+/** Sealed sends: no credentials, the recipient's access key instead (sealed-sender/unidentified-access.ts). */
+export const SEALED_SEND_PATH = '/v1/sealed/messages/:accountId';
 
 const SendBody = Type.Object(
   {
@@ -75,6 +78,40 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: ServerContext, 
         envelope: fromBase64(m.envelope, `messages[${i}].envelope`),
       }));
       const ids = await sendMessage(ctx, sender, request.params.accountId, copies, (i) => `messages[${i}].envelope`);
+      return { stored: ids.length, ids: ids.map(String) };
+    },
+  );
+
+  app.put<{ Params: { accountId: string }; Body: Static<typeof SendBody> }>(
+    SEALED_SEND_PATH,
+    {
+      bodyLimit: ctx.config.limits.maxSendBodyBytes,
+      schema: {
+        tags: ['messages', 'sealed sender'],
+        summary: 'Send one sealed message without credentials, authorized by the recipient’s access key: an envelope for every current device of the account',
+        params: Type.Object({ accountId: AccountId }),
+        headers: Type.Object({ [ACCESS_KEY_HEADER]: Type.String({ description: 'the recipient’s 16-byte access key, base64' }) }),
+        body: SendBody,
+        response: {
+          200: Type.Object({ stored: Type.Integer(), ids: Type.Array(Type.String()) }),
+          400: ErrorResponse,
+          401: ErrorResponse,
+          404: ErrorResponse,
+          409: Mismatch,
+          413: ErrorResponse,
+          429: ErrorResponse,
+          503: ErrorResponse,
+        },
+      },
+    },
+    async (request) => {
+      await ctx.unidentified.authorize(request, request.params.accountId);
+      const copies = request.body.messages.map((m, i) => ({
+        deviceId: m.deviceId,
+        registrationId: m.registrationId,
+        envelope: fromBase64(m.envelope, `messages[${i}].envelope`),
+      }));
+      const ids = await sendMessage(ctx, undefined, request.params.accountId, copies, (i) => `messages[${i}].envelope`);
       return { stored: ids.length, ids: ids.map(String) };
     },
   );

@@ -327,6 +327,18 @@ const POSTGRES_V5 = `
 ALTER TABLE accounts ADD COLUMN sealed_sender_key bytea;
 `;
 
+// Unidentified delivery (issue 16): the 16-byte access key senders of sealed envelopes must present (derived from the
+// account's profile key, which only its contacts hold), and whether the account takes sealed envelopes from anyone.
+const SQLITE_V6 = `
+ALTER TABLE accounts ADD COLUMN access_key BLOB;
+ALTER TABLE accounts ADD COLUMN unrestricted_access INTEGER NOT NULL DEFAULT 0;
+`;
+
+const POSTGRES_V6 = `
+ALTER TABLE accounts ADD COLUMN access_key bytea;
+ALTER TABLE accounts ADD COLUMN unrestricted_access boolean NOT NULL DEFAULT false;
+`;
+
 /** Every migration, in version order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -358,6 +370,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "the account's sealed-sender key (accounts.sealed_sender_key)",
     sqlite: SQLITE_V5,
     postgres: POSTGRES_V5,
+  },
+  {
+    version: 6,
+    name: 'unidentified delivery: the access key and whether anyone may send sealed (accounts.access_key, unrestricted_access)',
+    sqlite: SQLITE_V6,
+    postgres: POSTGRES_V6,
   },
 ];
 

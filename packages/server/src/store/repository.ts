@@ -21,6 +21,10 @@ export interface AccountRecord {
   readonly createdAt: number;
   /** The published sealed-sender key (signed by the identity key, checked before storing); undefined until set. */
   readonly sealedSenderKey?: Uint8Array;
+  /** The 16-byte access key a sealed send to this account must present; undefined until the account sets one. */
+  readonly accessKey?: Uint8Array;
+  /** The account takes sealed envelopes from anyone (any access key); absent: only with its access key. */
+  readonly unrestrictedAccess?: true;
 }
 
 export interface DeviceRecord {
@@ -271,9 +275,11 @@ export interface Repository {
   createAccount(account: AccountRecord, firstDevice: NewDevice): Promise<void>;
   getAccount(accountId: string): Promise<AccountRecord | undefined>;
   findAccountByUsernameHash(usernameHash: Uint8Array): Promise<AccountRecord | undefined>;
-  /** Sets or clears (undefined) the username hash. USERNAME_TAKEN when another account holds it. */
   /** Stores the account's published sealed-sender key (replacing any); ACCOUNT_NOT_FOUND when it does not exist. */
   setSealedSenderKey(accountId: string, published: Uint8Array): Promise<void>;
+  /** Sets the account's access key and whether anyone may send it sealed envelopes; ACCOUNT_NOT_FOUND. */
+  setUnidentifiedAccess(accountId: string, accessKey: Uint8Array, unrestricted: boolean): Promise<void>;
+  /** Sets or clears (undefined) the username hash. USERNAME_TAKEN when another account holds it. */
   setUsernameHash(accountId: string, usernameHash: Uint8Array | undefined): Promise<void>;
   /**
    * Deletes the account with its devices, keys, queued envelopes, link codes and attachment rows; returns the

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SEALED_SENDER_KEY_LENGTH } from '@samizdat/protocol';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { QuotaExceededError, RepositoryError } from '../../src/store/repository.js';
 import type {
@@ -185,13 +186,27 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
       it("stores and replaces an account's sealed-sender key, read back by id and by username hash", async () => {
         const first = await accountWithDevices();
         expect((await repo.getAccount(first))?.sealedSenderKey).toBeUndefined();
-        await repo.setSealedSenderKey(first, fill(1281, 0x11));
-        await repo.setSealedSenderKey(first, fill(1281, 0x22));
-        expect((await repo.getAccount(first))?.sealedSenderKey).toEqual(fill(1281, 0x22));
+        await repo.setSealedSenderKey(first, fill(SEALED_SENDER_KEY_LENGTH, 0x11));
+        await repo.setSealedSenderKey(first, fill(SEALED_SENDER_KEY_LENGTH, 0x22));
+        expect((await repo.getAccount(first))?.sealedSenderKey).toEqual(fill(SEALED_SENDER_KEY_LENGTH, 0x22));
         const hash = fill(32, 0xcd);
         await repo.setUsernameHash(first, hash);
-        expect((await repo.findAccountByUsernameHash(hash))?.sealedSenderKey).toEqual(fill(1281, 0x22));
-        await expectCode(repo.setSealedSenderKey(newAccountId(), fill(1281, 0x11)), 'ACCOUNT_NOT_FOUND');
+        expect((await repo.findAccountByUsernameHash(hash))?.sealedSenderKey).toEqual(fill(SEALED_SENDER_KEY_LENGTH, 0x22));
+        await expectCode(repo.setSealedSenderKey(newAccountId(), fill(SEALED_SENDER_KEY_LENGTH, 0x11)), 'ACCOUNT_NOT_FOUND');
+      });
+
+      it("stores and replaces an account's access key and whether it takes sealed envelopes from anyone", async () => {
+        const first = await accountWithDevices();
+        const before = await repo.getAccount(first);
+        expect(before?.accessKey).toBeUndefined();
+        expect(before?.unrestrictedAccess).toBeUndefined();
+        await repo.setUnidentifiedAccess(first, fill(16, 0x11), true);
+        expect(await repo.getAccount(first)).toMatchObject({ accessKey: fill(16, 0x11), unrestrictedAccess: true });
+        await repo.setUnidentifiedAccess(first, fill(16, 0x22), false);
+        const after = await repo.getAccount(first);
+        expect(after?.accessKey).toEqual(fill(16, 0x22));
+        expect(after?.unrestrictedAccess).toBeUndefined();
+        await expectCode(repo.setUnidentifiedAccess(newAccountId(), fill(16, 0x11), false), 'ACCOUNT_NOT_FOUND');
       });
 
       it('sets, changes and clears a username hash; a freed hash can be taken by another account', async () => {

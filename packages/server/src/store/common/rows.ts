@@ -22,6 +22,9 @@ export interface AccountRow {
   identity_key: Uint8Array;
   created_at: IntegerColumn;
   sealed_sender_key?: Uint8Array | null;
+  access_key?: Uint8Array | null;
+  /** SQLite answers 0 / 1, PostgreSQL a boolean. */
+  unrestricted_access?: number | boolean | null;
 }
 
 export interface DeviceRow {
@@ -77,6 +80,8 @@ export function toAccount(row: AccountRow): AccountRecord {
     identityKey: bytes(row.identity_key),
     createdAt: Number(row.created_at),
     ...(row.sealed_sender_key ? { sealedSenderKey: bytes(row.sealed_sender_key) } : {}),
+    ...(row.access_key ? { accessKey: bytes(row.access_key) } : {}),
+    ...(row.unrestricted_access ? { unrestrictedAccess: true } : {}),
   };
 }
 

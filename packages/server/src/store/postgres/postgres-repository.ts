@@ -130,6 +130,13 @@ export class PostgresRepository implements Repository {
     if (result.count === 0) throw accountNotFound();
   }
 
+  async setUnidentifiedAccess(accountId: string, accessKey: Uint8Array, unrestricted: boolean): Promise<void> {
+    const result = await this.db.guard(
+      () => this.db.sql`UPDATE accounts SET access_key = ${accessKey}, unrestricted_access = ${unrestricted} WHERE id = ${accountId}`,
+    );
+    if (result.count === 0) throw accountNotFound();
+  }
+
   async setUsernameHash(accountId: string, usernameHash: Uint8Array | undefined): Promise<void> {
     // The unique constraint decides a race between two accounts claiming the same hash.
     const result = await this.db.guard(

@@ -153,6 +153,11 @@ export class SqliteRepository implements Repository {
     if (result.changes === 0) throw accountNotFound();
   }
 
+  async setUnidentifiedAccess(accountId: string, accessKey: Uint8Array, unrestricted: boolean): Promise<void> {
+    const result = this.db.stmt('UPDATE accounts SET access_key = ?, unrestricted_access = ? WHERE id = ?').run(accessKey, unrestricted ? 1 : 0, accountId);
+    if (result.changes === 0) throw accountNotFound();
+  }
+
   async setUsernameHash(accountId: string, usernameHash: Uint8Array | undefined): Promise<void> {
     this.db.transaction(() => {
       if (this.db.stmt('SELECT 1 FROM accounts WHERE id = ?').get(accountId) === undefined) throw accountNotFound();
