@@ -32,6 +32,8 @@ export async function messageJson(
     direction: m.direction,
     timestamp: m.timestamp,
     body: m.body ?? null,
+    // A 1:1 message: whether it went sealed (the server did not learn its sender) or identified.
+    ...(!isGroup && m.kind === 'message' ? { sealed: m.sealed === true } : {}),
     ...(m.quote ? { quote: m.quote } : {}),
     ...(m.expireTimer ? { expireTimer: m.expireTimer } : {}),
     ...(m.event === 'timer-changed' ? { expireTimer: Number(m.body) } : {}),

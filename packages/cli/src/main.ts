@@ -11,6 +11,7 @@ import { devicesCommand } from './commands/devices.js';
 import { groupsCommand } from './commands/groups.js';
 import { infoCommands } from './commands/info.js';
 import { linkCommand } from './commands/link.js';
+import { privacyCommand } from './commands/privacy.js';
 import { receiveCommand } from './commands/receive.js';
 import { registerCommand } from './commands/register.js';
 import { requestsCommand } from './commands/requests.js';
@@ -29,7 +30,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
-  for (const add of [registerCommand, linkCommand, sendCommand, receiveCommand, devicesCommand, verifyCommand, chatCommand, daemonCommand, infoCommands, unregisterCommand, groupsCommand, requestsCommand]) {
+  for (const add of [registerCommand, linkCommand, sendCommand, receiveCommand, devicesCommand, verifyCommand, chatCommand, daemonCommand, infoCommands, unregisterCommand, groupsCommand, requestsCommand, privacyCommand]) {
     add(program, runAction);
   }
   for (const command of program.commands) {

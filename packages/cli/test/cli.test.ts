@@ -275,6 +275,32 @@ describe('samizdat CLI, end to end', () => {
     expect(help.stdout).toMatch(/--attach/);
   });
 
+  it('sends sealed and says so; `privacy` chooses who may send sealed and whether to fall back to identified', async () => {
+    const alice = await register('alice');
+    const bob = await register('bob');
+    const sealed = await alice.ok('send', bob.name, secretText('sealed by default'));
+    expect(sealed).toMatchObject({ status: 'sent', sealed: true });
+    expect((await messages(bob)).map((m) => m.sealed)).toEqual([true]);
+    expect(await bob.ok('privacy')).toEqual({ sealedFrom: 'anyone', identifiedFallback: true });
+
+    // Only contacts: carol, a stranger, has no profile key of bob's and goes identified — which the output says.
+    expect(await bob.ok('privacy', '--sealed-from', 'contacts')).toEqual({ sealedFrom: 'contacts', identifiedFallback: true });
+    const carol = await register('carol');
+    const identified = await carol.run('send', bob.name, secretText('identified'));
+    expect(identified.code, identified.stderr).toBe(0);
+    expect(identified.stdout).toMatch(/^Sent identified \(the server saw who sent it\)/);
+    const shown = await bob.run('receive', '--timeout', '0');
+    expect(shown.stdout).toMatch(/: identified .*\(identified\)$/m);
+
+    // With the fallback off the message is not sent at all, with a stable code.
+    expect(await carol.ok('privacy', '--identified-fallback', 'off')).toEqual({ sealedFrom: 'anyone', identifiedFallback: false });
+    const refused = await carol.run('--json', 'send', bob.name, secretText('not sent'));
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout.trim()).error.code).toBe('SEALED_SENDER_UNAVAILABLE');
+    const bad = await carol.run('privacy', '--sealed-from', 'everyone');
+    expect(bad.code).toBe(2);
+  });
+
   it('serves JSON-RPC 2.0 for bots', async () => {
     const alice = await register('alice');
     const bot = await register('bot');

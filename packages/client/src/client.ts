@@ -39,7 +39,8 @@ import { Outbox } from './outbox/outbox.js';
 import type { SendOptions } from './outbox/outbox.js';
 import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, MessageRecord } from './storage/store.js';
 import { observeStore } from './storage/observed-store.js';
-import { publishSealedSenderKey } from './sealed/sealed-sender-key.js';
+import { SealedDelivery } from './sealed/sealed-delivery.js';
+import type { SealedSenderSettings } from './sealed/sealed-delivery.js';
 import { DeliverySocket } from './transport/delivery-socket.js';
 import type { HttpApi } from './transport/http-api.js';
 import { Emitter } from './util/emitter.js';
@@ -76,6 +77,7 @@ export class Client extends Emitter<ClientEvents> {
   private readonly outbox: Outbox;
 
   private readonly fanOut: DeviceFanOut;
+  private readonly sealed: SealedDelivery;
   private readonly directory: Directory;
 
   /** MLS groups of this device (docs/client.md "Groups"). */
@@ -98,12 +100,14 @@ export class Client extends Emitter<ClientEvents> {
     });
     this.identity = decodeIdentityKeyPair(account.identityKeyPair);
     this.directory = new Directory({ store: this.store, crypto: options.crypto, identity: this.identity, api, events: this, account: () => this.account, now: () => this.now() });
+    this.sealed = new SealedDelivery({ store: this.store, crypto: options.crypto, identity: this.identity, api, now: () => this.now() });
     this.fanOut = new DeviceFanOut({
       store: this.store,
       crypto: options.crypto,
       identity: this.identity,
       api,
       events: this,
+      sealed: this.sealed,
       account: () => this.account,
       now: () => this.now(),
       socket: () => this.socket,
@@ -138,6 +142,7 @@ export class Client extends Emitter<ClientEvents> {
       directory: this.directory,
       requests: this.requests,
       retries: this.retries,
+      sealed: this.sealed,
       groups: () => this.groups,
       account: () => this.account,
       now: () => this.now(),
@@ -190,7 +195,7 @@ export class Client extends Emitter<ClientEvents> {
   /** Creates an account (and its first device) on `serverUrl`, stores it, and returns the open client. */
   static async register(options: RegisterOptions): Promise<Client> {
     const account = await registerAccount(options);
-    return new Client(options, account, apiFor(options.connector, account));
+    return Client.published(new Client(options, account, apiFor(options.connector, account)));
   }
 
   /**
@@ -199,7 +204,16 @@ export class Client extends Emitter<ClientEvents> {
    */
   static async link(options: LinkOptions): Promise<Client> {
     const account = await linkAccount(options);
-    return new Client(options, account, apiFor(options.connector, account));
+    return Client.published(new Client(options, account, apiFor(options.connector, account)));
+  }
+
+  /**
+   * A new device puts the account's sealed-sender and access keys on the server (and pins the trust root) at once,
+   * so that it can be written to sealed before it first connects; on failure the upkeep after connecting does it.
+   */
+  private static async published(client: Client): Promise<Client> {
+    await client.publishSealedSenderKey().catch(() => undefined);
+    return client;
   }
 
   get accountId(): string {
@@ -466,9 +480,22 @@ export class Client extends Emitter<ClientEvents> {
     await store.write(await pruneReplaced(store, this.now()));
   }
 
-  /** Puts the account's sealed-sender key on the server, once per device (sealed/sealed-sender-key.ts). */
+  /**
+   * Puts the account's sealed-sender key and its access key (with who may send sealed) on the server, each once per
+   * device and again when they change (sealed/sealed-delivery.ts).
+   */
   publishSealedSenderKey(): Promise<void> {
-    return publishSealedSenderKey({ store: this.store, api: this.api, crypto: this.options.crypto, identity: this.identity });
+    return this.sealed.publish();
+  }
+
+  /** Who may send this account sealed envelopes, and whether sends that cannot be sealed may go identified. */
+  sealedSenderSettings(): Promise<SealedSenderSettings> {
+    return this.sealed.settings();
+  }
+
+  /** Changes the sealed-sender settings (the mode is told to the server at once: it applies to the whole account). */
+  setSealedSenderSettings(change: Partial<SealedSenderSettings>): Promise<SealedSenderSettings> {
+    return this.sealed.setSettings(change);
   }
 
   /** Deletes the disappearing messages whose time has come. */

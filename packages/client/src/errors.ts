@@ -34,6 +34,8 @@ export const ClientErrorCode = {
   Closed: 'CLOSED',
   /** The account is blocked on this device: unblock it to write to it. */
   Blocked: 'BLOCKED',
+  /** The send could not be sealed (no access to the recipient) and the user does not allow identified sends. */
+  SealedSenderUnavailable: 'SEALED_SENDER_UNAVAILABLE',
 } as const;
 
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];

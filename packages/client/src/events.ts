@@ -41,6 +41,11 @@ export interface ClientEvents {
   typing: [TypingEvent];
   'identity-changed': [IdentityChangedEvent];
   undecryptable: [UndecryptableEvent];
+  /**
+   * A sealed envelope that did not open or verify (another recipient's, a forged or expired certificate, sealed by
+   * another identity than its session): dropped, with nobody to attribute it to (the server's word is not taken).
+   */
+  'sealed-rejected': [{ readonly timestamp: number; readonly reason: string }];
   /** The delivery connection's state. */
   connection: [DeliveryState];
   /** Everything queued on the server when the connection opened has been processed. */

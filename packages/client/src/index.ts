@@ -31,6 +31,7 @@ export type {
   StoreTx,
 } from './storage/store.js';
 export * from './content/content.js';
+export type { DeliveryKind, SealedSenderMode, SealedSenderSettings } from './sealed/sealed-delivery.js';
 export type { ConversationState } from './contacts/requests.js';
 export {
   ATTACHMENT_DIGEST_LENGTH,

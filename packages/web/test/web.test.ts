@@ -114,6 +114,11 @@ describe('web client', () => {
     await sendInPage(bob.page, 'Hi Alice! Got it.');
     await messageWith(alice.page, 'Hi Alice! Got it.').waitFor();
     await expect.poll(() => messageWith(bob.page, 'Hi Alice!').getAttribute('data-status'), { timeout: 15_000 }).toBe('read');
+    // Both ways sealed: each side shows the server did not learn who sent it.
+    for (const [page, text] of [[alice.page, 'Hello Bob'], [alice.page, 'Hi Alice!'], [bob.page, 'Hello Bob'], [bob.page, 'Hi Alice!']] as const) {
+      expect(await messageWith(page, text).getAttribute('data-delivery')).toBe('sealed');
+    }
+    await messageWith(alice.page, 'Hi Alice!').getByLabel('Sealed sender').waitFor();
     expect(alice.problems).toEqual([]);
     expect(bob.problems).toEqual([]);
   });
@@ -446,6 +451,14 @@ describe('web client', () => {
 
   it('keeps the display name and theme in settings', async () => {
     await alice.page.getByRole('link', { name: 'Settings' }).click();
+    // Sealed sender: from anyone by default, with the identified fallback on; both changes stick.
+    const contactsOnly = alice.page.getByRole('radio', { name: 'Sealed from contacts only' });
+    const fallback = alice.page.getByRole('checkbox', { name: /Send identified/ });
+    await expect.poll(() => alice.page.getByRole('radio', { name: /Sealed from anyone/ }).isChecked()).toBe(true);
+    expect(await fallback.isChecked()).toBe(true);
+    await contactsOnly.check();
+    await fallback.uncheck();
+    await expect.poll(() => fallback.isChecked()).toBe(false);
     await alice.page.getByLabel('Display name').fill('Alice A.');
     await alice.page.getByRole('button', { name: 'Save' }).click();
     await alice.page.getByRole('radio', { name: 'Dark' }).check();
@@ -454,6 +467,10 @@ describe('web client', () => {
     await alice.page.reload();
     await alice.page.getByLabel('Display name').waitFor();
     expect(await alice.page.getByLabel('Display name').inputValue()).toBe('Alice A.');
+    await expect.poll(() => alice.page.getByRole('radio', { name: 'Sealed from contacts only' }).isChecked()).toBe(true);
+    expect(await alice.page.getByRole('checkbox', { name: /Send identified/ }).isChecked()).toBe(false);
+    await alice.page.getByRole('radio', { name: /Sealed from anyone/ }).check();
+    await alice.page.getByRole('checkbox', { name: /Send identified/ }).check();
     expect(await alice.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
 
     // Nothing was fetched from another origin at any time.

@@ -84,7 +84,9 @@ function humanLine(json: Record<string, unknown>): string {
       const extra = files.map((f) => (f.file ? ` [file: ${f.file}]` : ` [attachment failed: ${f.error}]`)).join('');
       const who = json.direction === 'outgoing' ? `me → ${json.conversation as string}` : (json.from as string);
       const request = json.request === true ? '(message request) ' : '';
-      return `${when} ${request}${who}: ${(json.body as string | null) ?? ''}${extra}`;
+      // Identified 1:1 messages are marked: the server learned who sent them.
+      const identified = json.sealed === false ? ' (identified)' : '';
+      return `${when} ${request}${who}: ${(json.body as string | null) ?? ''}${extra}${identified}`;
     }
     case 'identity-changed':
       return `${when} the safety number with ${json.conversation as string} changed`;

@@ -73,7 +73,10 @@ export function sendCommand(program: Command, run: Runner): void {
             onProgress: (done, total) => bar.update(done, total),
           });
           bar.stop();
-          out.result({ id: sent.id, timestamp: sent.timestamp, status: sent.status, to: cmd.group ?? name }, `Sent (${sent.id}).`);
+          // 1:1: sealed (the server does not learn who sent it) or identified (fallback allowed by `samizdat privacy`).
+          const delivery = cmd.group === undefined ? { sealed: sent.sealed === true } : {};
+          const how = cmd.group !== undefined ? '' : sent.sealed ? ' sealed' : ' identified (the server saw who sent it)';
+          out.result({ id: sent.id, timestamp: sent.timestamp, status: sent.status, to: cmd.group ?? name, ...delivery }, `Sent${how} (${sent.id}).`);
         } finally {
           bar.stop();
           await client.close();

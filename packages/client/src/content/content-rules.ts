@@ -4,7 +4,7 @@
  * form of a validated content. A rule broken is a ContentRuleError naming the field; content.ts turns it into the
  * caller's ClientError.
  */
-import { ATTACHMENT_ID_PATTERN, MESSAGE_ID_PATTERN, USERNAME_PATTERN, decodeBase64, encodeBase64 } from '@samizdat/protocol';
+import { ATTACHMENT_ID_PATTERN, MESSAGE_ID_PATTERN, PROFILE_KEY_LENGTH, USERNAME_PATTERN, decodeBase64, encodeBase64 } from '@samizdat/protocol';
 import type { AttachmentPointer } from '../attachments/attachment-cipher.js';
 import { ATTACHMENT_DIGEST_LENGTH, ATTACHMENT_KEY_LENGTH, MAX_ATTACHMENT_SIZE } from '../attachments/attachment-cipher.js';
 import { ClientError, ClientErrorCode } from '../errors.js';
@@ -130,7 +130,7 @@ export function readContent(value: unknown, mode: Mode, allowSync: boolean, path
   const base = {
     id: id(f, 'id'),
     timestamp: timestamp(f.required('timestamp'), f.at('timestamp')),
-    ...optional(f, 'profile', (v, p) => profile(v, p)),
+    ...optional(f, 'profile', (v, p) => profile(v, p, mode)),
   };
   switch (t) {
     case 'message': {
@@ -222,14 +222,15 @@ function optional<K extends string, T>(f: Fields, key: K, read: (value: unknown,
   return { [key]: read(value, f.at(key)) } as { [P in K]?: T };
 }
 
-function profile(value: unknown, path: string): Profile {
-  const f = new Fields(value, path, ['username', 'name']);
+function profile(value: unknown, path: string, mode: Mode): Profile {
+  const f = new Fields(value, path, ['username', 'name', 'profileKey']);
   return {
     ...optional(f, 'username', (v, p) => {
       if (typeof v !== 'string' || !USERNAME.test(v)) throw new ContentRuleError(`${p} is not a valid username`);
       return v;
     }),
     ...optional(f, 'name', (v, p) => line(v, p, 1, MAX_NAME_BYTES)),
+    ...optional(f, 'profileKey', (v, p) => bytes(v, p, PROFILE_KEY_LENGTH, mode)),
   };
 }
 
@@ -375,6 +376,9 @@ export function toJson(content: Content): Record<string, unknown> {
       out[key] = toBase64(value as Uint8Array);
     } else if (key === 'content') {
       out[key] = toJson(value as Content);
+    } else if (key === 'profile') {
+      const profile = value as Profile;
+      out[key] = { ...profile, ...(profile.profileKey ? { profileKey: toBase64(profile.profileKey) } : {}) };
     } else {
       out[key] = value;
     }

@@ -34,6 +34,11 @@ export const RATCHET_KEY_LENGTH = 32;
 export interface Profile {
   readonly username?: string;
   readonly name?: string;
+  /**
+   * The sender account's profile key (32 bytes), sent only to people it talks with: it derives the access key their
+   * sealed sends to it present (@samizdat/protocol sealed-sender/access-key.ts).
+   */
+  readonly profileKey?: Uint8Array;
 }
 
 interface ContentBase {

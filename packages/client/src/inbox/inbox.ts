@@ -6,8 +6,8 @@
  * recorded and answered with a retry request (retry-requests.ts), never with a dropped session; a storage failure
  * leaves it unacknowledged, so the server delivers it again (docs/client.md "Guarantees").
  */
-import { CiphertextType, EnvelopeType, ProtocolError, SessionManager, decodeEnvelope, ratchetKeyOf } from '@samizdat/protocol';
-import type { CryptoProvider, IdentityKeyPair, ProtocolAddress } from '@samizdat/protocol';
+import { CiphertextType, EnvelopeType, ProtocolError, SealedInnerType, SessionManager, constantTimeEqual, decodeEnvelope, encodeIdentityKey, ratchetKeyOf } from '@samizdat/protocol';
+import type { CryptoProvider, IdentityKey, IdentityKeyPair, ProtocolAddress } from '@samizdat/protocol';
 import type { Content } from '../content/content.js';
 import { decodeContent } from '../content/content.js';
 import type { Directory } from '../contacts/directory.js';
@@ -19,13 +19,15 @@ import type { GroupManager } from '../groups/group-manager.js';
 import { systemNotice } from '../notices.js';
 import type { DeviceFanOut } from '../outbox/fan-out.js';
 import { StagedProtocolStore } from '../storage/staged-protocol-store.js';
-import type { AccountRecord, ClientStore } from '../storage/store.js';
+import type { AccountRecord, ClientStore, ContactRecord } from '../storage/store.js';
+import { toBase64 } from '../transport/base64.js';
 import type { ReceivedEnvelope } from '../transport/delivery-socket.js';
 import type { Emitter } from '../util/emitter.js';
 import type { SerialQueue } from '../util/serial-queue.js';
 import { Effects, interpret } from './interpret.js';
 import type { FollowUp, InterpretTarget } from './interpret.js';
 import type { RetryRequests } from './retry-requests.js';
+import type { SealedDelivery } from '../sealed/sealed-delivery.js';
 
 /** Contents that are the user writing to someone (which accepts their message request). */
 const WRITES: ReadonlySet<Content['type']> = new Set(['message', 'edit', 'delete', 'reaction', 'timer']);
@@ -40,6 +42,7 @@ export interface InboxHost {
   readonly directory: Directory;
   readonly requests: MessageRequests;
   readonly retries: RetryRequests;
+  readonly sealed: SealedDelivery;
   groups(): GroupManager;
   account(): AccountRecord;
   now(): number;
@@ -52,6 +55,9 @@ export interface InboxHost {
   scheduleMaintenance(): void;
 }
 
+/** Failures after which an envelope is kept on the server (not acknowledged) to be processed again. */
+const TRANSIENT = [ClientErrorCode.StorageError, ClientErrorCode.ServerUnreachable, ClientErrorCode.ServerError, ClientErrorCode.Timeout] as const;
+
 export class Inbox {
   constructor(private readonly host: InboxHost) {}
 
@@ -63,8 +69,9 @@ export class Inbox {
       after = await this.host.queue.run(() => this.processEnvelope(received));
       processed = true;
     } catch (err) {
-      // A storage failure: leave the envelope unacknowledged; the server redelivers it on the next connection.
-      if (!ClientError.is(err, ClientErrorCode.StorageError)) processed = true;
+      // A storage failure, or the server not answering for the trust root a sealed envelope is checked against: leave
+      // the envelope unacknowledged; the server redelivers it on the next connection.
+      if (!TRANSIENT.some((code) => ClientError.is(err, code))) processed = true;
     }
     if (processed) this.host.ack(received.id);
     // Receipts and resends queue behind this envelope; they must not hold up the next one's processing.
@@ -72,23 +79,66 @@ export class Inbox {
   }
 
   private async processEnvelope(received: ReceivedEnvelope): Promise<FollowUp[]> {
-    const source = received.source;
-    if (!source) return []; // Sealed sender is not spoken yet: nothing to decrypt with.
-    const address: ProtocolAddress = { account: source.accountId, device: source.deviceId };
     let envelope;
     try {
       envelope = decodeEnvelope(received.envelope);
     } catch {
-      await this.recordUndecryptable(address, this.host.now(), 'malformed envelope', false);
+      if (received.source) await this.recordUndecryptable({ account: received.source.accountId, device: received.source.deviceId }, this.host.now(), 'malformed envelope', false);
+      else this.unreadableSealed(this.host.now(), 'malformed envelope');
       return [];
     }
     if (envelope.type === EnvelopeType.GroupMessage || envelope.type === EnvelopeType.GroupWelcome) {
       return this.host.groups().receive(envelope.type, envelope.content, envelope.timestamp);
     }
-    if (envelope.type !== EnvelopeType.PreKeyMessage && envelope.type !== EnvelopeType.Message) {
-      await this.recordUndecryptable(address, envelope.timestamp, 'unsupported envelope type', false);
-      return [];
+    // A sealed envelope names its sender only inside: the server's word (none here) is never used for it.
+    let address: ProtocolAddress;
+    let inner: { type: typeof EnvelopeType.PreKeyMessage | typeof EnvelopeType.Message; content: Uint8Array };
+    let sealedBy: IdentityKey | undefined;
+    if (envelope.type === EnvelopeType.SealedSender) {
+      let unsealed;
+      try {
+        unsealed = await this.host.sealed.unseal(envelope.content);
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        // Nobody to record it for or to ask for a resend: whoever sent it cannot be told apart from a forger.
+        this.unreadableSealed(envelope.timestamp, err.code);
+        return [];
+      }
+      address = { account: unsealed.certificate.accountId, device: unsealed.certificate.deviceId };
+      inner = { type: unsealed.innerType === SealedInnerType.PreKeyMessage ? EnvelopeType.PreKeyMessage : EnvelopeType.Message, content: unsealed.inner };
+      sealedBy = unsealed.certificate.identityKey;
+    } else {
+      const source = received.source;
+      if (!source) {
+        this.unreadableSealed(envelope.timestamp, 'an envelope without a sender that is not sealed');
+        return [];
+      }
+      address = { account: source.accountId, device: source.deviceId };
+      inner = { type: envelope.type, content: envelope.content };
     }
+    return this.processSessionMessage(address, inner.type, inner.content, envelope.timestamp, sealedBy);
+  }
+
+  /** A sealed envelope that did not open: counted and reported, with no conversation to put it in. */
+  private unreadableSealed(timestamp: number, reason: string): void {
+    this.host.events.emit('sealed-rejected', { timestamp, reason });
+  }
+
+  /**
+   * A PQXDH or Double Ratchet message from `address`: decrypted under its session, interpreted and stored. For a
+   * sealed one, the session must be with the identity that sealed it (the certificate's): a sealed envelope naming
+   * Bob's account but sealed by another identity key does not decrypt under Bob's session, and a prekey message
+   * carrying another identity than the one that sealed is refused before it can start a session.
+   */
+  private async processSessionMessage(
+    address: ProtocolAddress,
+    envelopeType: EnvelopeType,
+    body: Uint8Array,
+    timestamp: number,
+    sealedBy: IdentityKey | undefined,
+  ): Promise<FollowUp[]> {
+    const envelope = { type: envelopeType, content: body, timestamp };
+    const source = { accountId: address.account, deviceId: address.device };
     const staged = new StagedProtocolStore(this.host.store, this.host.identity);
     const sessions = new SessionManager(this.host.crypto, staged);
     const type = envelope.type === EnvelopeType.PreKeyMessage ? CiphertextType.PreKey : CiphertextType.Ratchet;
@@ -101,6 +151,12 @@ export class Inbox {
       return [];
     }
     if (result.kind === 'duplicate') return []; // A redelivery after a lost ack: already stored.
+    if (sealedBy !== undefined && !constantTimeEqual(result.remoteIdentity, encodeIdentityKey(sealedBy))) {
+      // Sealed by one identity, decrypted under a session with another: a forgery. Nothing is stored (the staged
+      // session writes are dropped), and nobody is asked for a resend.
+      this.unreadableSealed(timestamp, 'sealed by another identity than the session');
+      return [];
+    }
     let content: Content;
     try {
       content = decodeContent(result.plaintext);
@@ -112,7 +168,7 @@ export class Inbox {
     // Learn who wrote before the message is shown, so that even the first message names its sender.
     const claimed = content.profile?.username;
     if (claimed !== undefined && source.accountId !== this.host.account().accountId) await this.host.directory.learnUsername(source.accountId, claimed).catch(() => undefined);
-    const after = await this.applyContent(address, content, staged);
+    const after = await this.applyContent(address, content, staged, sealedBy !== undefined);
     if (type === CiphertextType.PreKey) this.host.scheduleMaintenance();
     return after;
   }
@@ -121,7 +177,7 @@ export class Inbox {
    * Stores what `content` means for this device together with the staged session writes, emits the events, and
    * returns follow-up sends (receipts, resends) to run once the envelope is safely stored.
    */
-  private async applyContent(from: ProtocolAddress, content: Content, staged: StagedProtocolStore): Promise<FollowUp[]> {
+  private async applyContent(from: ProtocolAddress, content: Content, staged: StagedProtocolStore, sealed: boolean): Promise<FollowUp[]> {
     const store = this.host.store;
     const me = this.host.account().accountId;
     const fromSelf = from.account === me;
@@ -175,7 +231,8 @@ export class Inbox {
         : undefined;
       effects.after.push(() => this.host.retries.answer(from, request, failed));
     } else if (inner) {
-      effects.add(await this.interpret({ conversation: inner.conversation, author: inner.author, authorDevice: from.device, group: undefined }, inner.content));
+      const target = { conversation: inner.conversation, author: inner.author, authorDevice: from.device, group: undefined, ...(sealed ? { sealed } : {}) };
+      effects.add(await this.interpret(target, inner.content));
       // Our other device wrote to them: that accepts their request here too.
       if (fromSelf && inner.conversation !== me && WRITES.has(inner.content.type)) {
         const i = effects.contactWrites.findIndex((c) => c.accountId === inner.conversation);
@@ -188,9 +245,24 @@ export class Inbox {
       }
     }
 
+    // Their profile key, which our sealed sends to them present the access key of (they send it to whom they talk with).
+    const profileKey = content.profile?.profileKey;
+    if (!fromSelf && profileKey) {
+      const i = effects.contactWrites.findIndex((c) => c.accountId === from.account);
+      const current = i >= 0 ? effects.contactWrites[i] : await store.getContact(from.account);
+      const encoded = toBase64(profileKey);
+      if (current?.profileKey !== encoded) {
+        const next: ContactRecord = { verified: false, expireTimer: 0, ...current, accountId: from.account, profileKey: encoded };
+        if (i >= 0) effects.contactWrites[i] = next;
+        else effects.contactWrites.push(next);
+      }
+    }
+
     await this.host.fanOut.commitStaged(staged, (tx) => effects.stage(tx));
     effects.emit(this.host.events);
-    const replies = effects.replies.map((r) => () => this.host.queue.run(() => this.host.fanOut.sendToAccount(r.to, r.content, false)));
+    const replies = effects.replies.map((r) => async () => {
+      await this.host.queue.run(() => this.host.fanOut.sendToAccount(r.to, r.content, false));
+    });
     return [...replies, ...effects.after];
   }
 

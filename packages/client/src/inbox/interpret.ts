@@ -23,6 +23,8 @@ export interface InterpretTarget {
   readonly authorDevice: number;
   /** The group, for a group conversation. */
   readonly group: GroupRecord | undefined;
+  /** It came sealed: the server did not learn who sent it. */
+  readonly sealed?: boolean;
 }
 
 export interface InterpretEnv {
@@ -104,6 +106,7 @@ export async function interpret(env: InterpretEnv, target: InterpretTarget, c: C
         ...(c.attachments?.length ? { attachments: c.attachments } : {}),
         ...(c.quote ? { quote: c.quote } : {}),
         status: outgoing ? 'sent' : 'received',
+        ...(target.sealed && !outgoing ? { sealed: true } : {}),
         ...(c.expireTimer ? { expireTimer: c.expireTimer } : {}),
         ...(c.expireTimer && outgoing ? { expiresAt: c.timestamp + c.expireTimer * 1000 } : {}),
       };

@@ -5,9 +5,13 @@
  * re-registered ones restarted, new ones fetched) before the send is retried. Every send runs inside the client's
  * serial queue, as the sessions require (SessionManager: calls for one address must not interleave).
  */
-import { CiphertextType, EnvelopeType, SessionManager, encodeEnvelope } from '@samizdat/protocol';
+import { CiphertextType, EnvelopeType, SealedInnerType, SessionManager, encodeEnvelope } from '@samizdat/protocol';
 import type { CryptoProvider, IdentityKeyPair } from '@samizdat/protocol';
 import type { Content } from '../content/content.js';
+import type { Profile } from '../content/content-types.js';
+import { contactState } from '../contacts/requests.js';
+import type { DeliveryKind, SealedDelivery } from '../sealed/sealed-delivery.js';
+import { fromBase64 } from '../transport/base64.js';
 import { encodeContent } from '../content/content.js';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import type { ClientEvents } from '../events.js';
@@ -19,6 +23,14 @@ import type { HttpApi, OutgoingEnvelope } from '../transport/http-api.js';
 import { mismatchOf } from '../transport/http-api.js';
 import type { Emitter } from '../util/emitter.js';
 
+/** One device's copy of a content, encrypted under its session, before it is wrapped in an envelope. */
+interface InnerCopy {
+  readonly deviceId: number;
+  readonly registrationId: number;
+  readonly prekey: boolean;
+  readonly body: Uint8Array;
+}
+
 /** A send refused for a changed device list is repaired and retried this many times in all. */
 const MAX_SEND_ATTEMPTS = 4;
 
@@ -28,6 +40,7 @@ export interface FanOutHost {
   readonly identity: IdentityKeyPair;
   readonly api: HttpApi;
   readonly events: Emitter<ClientEvents>;
+  readonly sealed: SealedDelivery;
   account(): AccountRecord;
   now(): number;
   /** The delivery socket, while the client runs. */
@@ -45,11 +58,13 @@ export class DeviceFanOut {
 
   /**
    * Encrypts `content` once per current device of `accountId` (our own account: per other device) and sends it in
-   * one request. On DEVICE_LIST_MISMATCH the sessions are brought in line (removed devices dropped, re-registered
-   * ones restarted, new ones fetched) and the send is retried.
+   * one request: sealed when the recipient can be reached so (sealed/sealed-delivery.ts), else identified if the
+   * user allows it; our own devices' copies go identified (they link no two accounts). On DEVICE_LIST_MISMATCH the
+   * sessions are brought in line (removed devices dropped, re-registered ones restarted, new ones fetched) and the
+   * send is retried. Resolves with how it went.
    */
-  async sendToAccount(accountId: string, content: Content, own: boolean): Promise<void> {
-    const withProfile: Content = { ...content, profile: { ...(this.host.account().username !== undefined ? { username: this.host.account().username } : {}) } };
+  async sendToAccount(accountId: string, content: Content, own: boolean): Promise<DeliveryKind> {
+    const withProfile: Content = { ...content, profile: await this.profileFor(accountId, own) };
     const plaintext = encodeContent(withProfile);
     for (let attempt = 1; ; attempt++) {
       let devices = await this.knownDevices(accountId, own);
@@ -59,7 +74,7 @@ export class DeviceFanOut {
       }
       // No other device of ours that we know of: the sync copy still goes, empty, so that the server, which knows
       // the account's devices, answers DEVICE_LIST_MISMATCH if one was linked since (then we fetch it and retry).
-      if (devices.size === 0 && !own) return;
+      if (devices.size === 0 && !own) return 'identified';
       // A session retired on a peer's retry request whose new bundle could not be fetched then: fetch it now.
       const unready = await new SessionManager(this.host.crypto, new StagedProtocolStore(this.host.store, this.host.identity)).missingSessions(
         [...devices.keys()].map((device) => ({ account: accountId, device })),
@@ -74,23 +89,67 @@ export class DeviceFanOut {
       }
       const staged = new StagedProtocolStore(this.host.store, this.host.identity);
       const sessions = new SessionManager(this.host.crypto, staged);
-      const messages: { deviceId: number; registrationId: number; envelope: Uint8Array }[] = [];
+      const inner: InnerCopy[] = [];
       for (const [deviceId, registrationId] of devices) {
         const ct = await sessions.encrypt({ account: accountId, device: deviceId }, plaintext);
-        const type = ct.type === CiphertextType.PreKey ? EnvelopeType.PreKeyMessage : EnvelopeType.Message;
-        messages.push({ deviceId, registrationId, envelope: encodeEnvelope({ type, timestamp: content.timestamp, content: ct.body }) });
+        inner.push({ deviceId, registrationId, prekey: ct.type === CiphertextType.PreKey, body: ct.body });
       }
       // Chain keys advanced: store them before anything leaves, so that no key is ever used twice.
       await this.host.store.write((tx) => staged.flush(tx));
       try {
-        await this.postMessages(accountId, messages);
-        return;
+        return await this.deliver(accountId, content.timestamp, inner, own);
       } catch (err) {
         const mismatch = mismatchOf(err);
         if (!mismatch || attempt >= MAX_SEND_ATTEMPTS) throw err;
         await this.repairDevices(accountId, own, mismatch);
       }
     }
+  }
+
+  /**
+   * What we say about ourselves in a content: the username, and the profile key to our own devices and to accounts
+   * the user talks with (never to a message request or a blocked account: it would let them send sealed).
+   */
+  private async profileFor(accountId: string, own: boolean): Promise<Profile> {
+    const username = this.host.account().username;
+    const share = own || contactState(this.host.account().accountId, accountId, await this.host.store.getContact(accountId)) === 'accepted';
+    return {
+      ...(username !== undefined ? { username } : {}),
+      ...(share ? { profileKey: await this.host.sealed.profileKey() } : {}),
+    };
+  }
+
+  /** One send of the encrypted copies: sealed if it can be (and is let in), else identified where allowed. */
+  private async deliver(accountId: string, timestamp: number, inner: readonly InnerCopy[], own: boolean): Promise<DeliveryKind> {
+    if (!own) {
+      const profileKey = (await this.host.store.getContact(accountId))?.profileKey;
+      const recipient = await this.host.sealed.recipient(accountId, profileKey !== undefined ? fromBase64(profileKey) : undefined);
+      if (recipient) {
+        const messages: OutgoingEnvelope[] = [];
+        for (const m of inner) {
+          const sealed = await this.host.sealed.seal(recipient, m.prekey ? SealedInnerType.PreKeyMessage : SealedInnerType.Message, m.body);
+          messages.push({ deviceId: m.deviceId, registrationId: m.registrationId, envelope: encodeEnvelope({ type: EnvelopeType.SealedSender, timestamp, content: sealed }) });
+        }
+        try {
+          await this.host.api.sendSealedMessages(accountId, recipient.accessKey, messages);
+          return 'sealed';
+        } catch (err) {
+          // Their profile key changed (they rotated it) or they stopped taking sealed envelopes from anyone.
+          if (!ClientError.isServer(err, 'INVALID_ACCESS_KEY')) throw err;
+          this.host.sealed.forget(accountId);
+        }
+      }
+      if (!(await this.host.sealed.settings()).allowIdentified) {
+        throw new ClientError(ClientErrorCode.SealedSenderUnavailable, 'this send cannot be sealed, and sending identified is turned off');
+      }
+    }
+    const messages = inner.map((m) => ({
+      deviceId: m.deviceId,
+      registrationId: m.registrationId,
+      envelope: encodeEnvelope({ type: m.prekey ? EnvelopeType.PreKeyMessage : EnvelopeType.Message, timestamp, content: m.body }),
+    }));
+    await this.postMessages(accountId, messages);
+    return 'identified';
   }
 
   /**

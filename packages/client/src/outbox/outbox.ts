@@ -9,6 +9,7 @@ import type { AttachmentPointer } from '../attachments/attachment-cipher.js';
 import type { Directory } from '../contacts/directory.js';
 import type { MessageRequests } from '../contacts/message-requests.js';
 import type { Content } from '../content/content.js';
+import type { DeliveryKind } from '../sealed/sealed-delivery.js';
 import { newMessageId } from '../content/content.js';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import type { ClientEvents } from '../events.js';
@@ -111,9 +112,10 @@ export class Outbox {
   }
 
   private async deliverRecord(record: MessageRecord, content: Content, queueIfOffline = false): Promise<MessageRecord> {
+    let delivery: DeliveryKind | undefined;
     try {
       if (GROUP_ID_PATTERN.test(record.conversation)) await this.host.groups().sendContent(record.conversation, content, false);
-      else await this.host.queue.run(() => this.sendContent(record.conversation, content));
+      else delivery = await this.host.queue.run(() => this.sendContent(record.conversation, content));
     } catch (err) {
       if (queueIfOffline && ClientError.is(err, ClientErrorCode.ServerUnreachable)) return record; // Stays pending: flushPending sends it.
       if (ClientError.isServer(err, 'ACCOUNT_NOT_FOUND')) {
@@ -124,12 +126,13 @@ export class Outbox {
       }
       throw err;
     }
-    return this.recordStatus(record, 'sent');
+    return this.recordStatus(record, 'sent', delivery === 'sealed');
   }
 
   /** Moves an outgoing message to `status` unless a receipt already took it further (✓✓ before ✓ is possible). */
-  private async recordStatus(record: MessageRecord, status: MessageStatus): Promise<MessageRecord> {
-    const current = (await this.host.store.getMessage(record.conversation, record.author, record.id)) ?? record;
+  private async recordStatus(record: MessageRecord, status: MessageStatus, sealed = false): Promise<MessageRecord> {
+    const stored = (await this.host.store.getMessage(record.conversation, record.author, record.id)) ?? record;
+    const current = sealed ? { ...stored, sealed } : stored;
     const next = status !== 'failed' && STATUS_RANK[current.status] >= STATUS_RANK[status] ? current : { ...current, status };
     await this.host.store.write((tx) => tx.putMessage(next));
     this.host.events.emit('message-updated', next);
@@ -268,11 +271,12 @@ export class Outbox {
 
   /** A content to a conversation: to the peer's devices, and a sync copy to our other devices. */
   /** Inside the queue. */
-  private async sendContent(conversation: string, content: Content): Promise<void> {
+  private async sendContent(conversation: string, content: Content): Promise<DeliveryKind | undefined> {
     if ((await this.host.store.getContact(conversation))?.blocked) {
       throw new ClientError(ClientErrorCode.Blocked, 'this account is blocked: unblock it to write to it');
     }
-    if (conversation !== this.host.account().accountId) await this.host.fanOut.sendToAccount(conversation, content, false);
+    const delivery = conversation !== this.host.account().accountId ? await this.host.fanOut.sendToAccount(conversation, content, false) : undefined;
     await this.host.fanOut.sendToAccount(this.host.account().accountId, { type: 'sync-sent', id: content.id, timestamp: content.timestamp, destination: conversation, content }, true);
+    return delivery;
   }
 }

@@ -46,6 +46,8 @@ export interface ContactRecord {
   readonly accepted?: boolean;
   /** Blocked by the user: nothing they send is stored or answered, and nothing is sent to them. */
   readonly blocked?: boolean;
+  /** Their profile key (base64, 32 bytes), from their messages: sealed sends to them present its access key. */
+  readonly profileKey?: string;
 }
 
 export type MessageStatus =
@@ -87,6 +89,11 @@ export interface MessageRecord {
   readonly attachments?: readonly AttachmentPointer[];
   readonly quote?: { readonly id: string; readonly author: string; readonly text?: string };
   readonly status: MessageStatus;
+  /**
+   * 1:1 messages: it travelled sealed (the server did not learn who sent it); absent when it went identified (or
+   * before it was sent). Group messages never carry it.
+   */
+  readonly sealed?: boolean;
   /** Incoming: when it was read on this account (any device). */
   readonly readAt?: number;
   readonly editedAt?: number;

@@ -240,11 +240,15 @@ export function checkIdentityKey(bytes: Uint8Array): void {
   }
 }
 
-/** A published sealed-sender key: version, X-Wing public key (1,216), Ed25519 signature (64). */
-
-/** An account's published sealed-sender key, when the answer has one (its signature is the caller's to check). */
-export function sealedSenderKeyOf(body: Fields): { sealedSenderKey?: Uint8Array } {
-  return body.has('sealedSenderKey') ? { sealedSenderKey: body.bytes('sealedSenderKey', SEALED_SENDER_KEY_LENGTH) } : {};
+/**
+ * An account's published sealed-sender key, when the answer has one (its signature is the caller's to check), and
+ * whether it takes sealed envelopes from anyone.
+ */
+export function sealedSenderKeyOf(body: Fields): { sealedSenderKey?: Uint8Array; unrestrictedAccess?: true } {
+  return {
+    ...(body.has('sealedSenderKey') ? { sealedSenderKey: body.bytes('sealedSenderKey', SEALED_SENDER_KEY_LENGTH) } : {}),
+    ...(body.has('unrestrictedAccess') && body.boolean('unrestrictedAccess') ? { unrestrictedAccess: true as const } : {}),
+  };
 }
 
 export function identityKeyOf(route: string, body: Fields): Uint8Array {

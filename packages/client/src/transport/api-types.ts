@@ -69,6 +69,8 @@ export interface AccountKey {
    * verifySealedSenderKey against the identity key this device trusts before using it.
    */
   readonly sealedSenderKey?: Uint8Array;
+  /** The account takes sealed envelopes from anyone (a sealed send then needs none of its access key). */
+  readonly unrestrictedAccess?: true;
 }
 
 export interface DeviceInfo {

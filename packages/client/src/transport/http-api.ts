@@ -11,7 +11,7 @@
  * pattern, never a URL, a password, key material or message bytes; the server's own message text is not repeated
  * either (it could echo anything back).
  */
-import { IDENTITY_KEY_LENGTH, MAX_ACK_IDS, MAX_PROVISIONING_BODY_BYTES, decodeIdentityKey } from '@samizdat/protocol';
+import { ACCESS_KEY_LENGTH, IDENTITY_KEY_LENGTH, MAX_ACK_IDS, MAX_PROVISIONING_BODY_BYTES, decodeIdentityKey } from '@samizdat/protocol';
 import type { IdentityKey, PreKeyBundle } from '@samizdat/protocol';
 import { ClientError } from '../errors.js';
 import { toBase64 } from './base64.js';
@@ -131,6 +131,30 @@ export class HttpApi {
   }
 
   /** PUT /v1/accounts/me/sealed-sender-key: the account's published sealed-sender key (sealed/sealed-sender-key.ts). */
+  /** PUT /v1/accounts/me/unidentified-access: the access key sealed sends must present, and "from anyone". */
+  async putUnidentifiedAccess(accessKey: Uint8Array, unrestricted: boolean): Promise<void> {
+    if (accessKey.length !== ACCESS_KEY_LENGTH) throw invalidArgument(`an access key is ${ACCESS_KEY_LENGTH} bytes`);
+    await this.http.noContent({
+      route: 'PUT /v1/accounts/me/unidentified-access',
+      method: 'PUT',
+      path: '/v1/accounts/me/unidentified-access',
+      auth: true,
+      json: { accessKey: toBase64(accessKey), unrestricted },
+    });
+  }
+
+  /** GET /v1/certificate/trust-root: the Ed25519 key that signs the server's certificate keys (pin it). */
+  async getTrustRoot(): Promise<Uint8Array> {
+    const body = await this.http.json({ route: 'GET /v1/certificate/trust-root', method: 'GET', path: '/v1/certificate/trust-root', auth: false });
+    return body.bytes('publicKey', 32);
+  }
+
+  /** GET /v1/certificate/delivery: a sender certificate for this device (encoded; the caller verifies it). */
+  async getSenderCertificate(): Promise<{ certificate: Uint8Array; expires: number }> {
+    const body = await this.http.json({ route: 'GET /v1/certificate/delivery', method: 'GET', path: '/v1/certificate/delivery', auth: true });
+    return { certificate: body.bytes('certificate'), expires: body.timestamp('expires') };
+  }
+
   async putSealedSenderKey(published: Uint8Array): Promise<void> {
     await this.http.noContent({
       route: 'PUT /v1/accounts/me/sealed-sender-key',
@@ -293,6 +317,24 @@ export class HttpApi {
     const route = 'PUT /v1/messages/:accountId';
     const json = { messages: messages.map((m) => ({ deviceId: m.deviceId, registrationId: m.registrationId, envelope: toBase64(m.envelope) })) };
     const body = await this.http.json({ route, method: 'PUT', path: `/v1/messages/${accountId}`, auth: true, json });
+    const ids = body.array('ids').map((id, i) => body.envelopeId(id, `ids[${i}]`));
+    if (ids.length !== messages.length || body.integer('stored', 0, MAX_DEVICES_PER_SEND) !== messages.length) {
+      throw badResponse(route, 'does not account for every envelope sent');
+    }
+    return { ids };
+  }
+
+  /**
+   * PUT /v1/sealed/messages/:accountId: a sealed send, without credentials (the request names no sender), let in by
+   * the recipient's access key; the same answers as sendMessages, and SERVER_ERROR INVALID_ACCESS_KEY.
+   */
+  async sendSealedMessages(accountId: string, accessKey: Uint8Array, messages: readonly OutgoingEnvelope[]): Promise<{ ids: bigint[] }> {
+    checkSend(accountId, messages);
+    if (accessKey.length !== ACCESS_KEY_LENGTH) throw invalidArgument(`an access key is ${ACCESS_KEY_LENGTH} bytes`);
+    const route = 'PUT /v1/sealed/messages/:accountId';
+    const json = { messages: messages.map((m) => ({ deviceId: m.deviceId, registrationId: m.registrationId, envelope: toBase64(m.envelope) })) };
+    const headers = { 'unidentified-access-key': toBase64(accessKey) };
+    const body = await this.http.json({ route, method: 'PUT', path: `/v1/sealed/messages/${accountId}`, auth: false, headers, json });
     const ids = body.array('ids').map((id, i) => body.envelopeId(id, `ids[${i}]`));
     if (ids.length !== messages.length || body.integer('stored', 0, MAX_DEVICES_PER_SEND) !== messages.length) {
       throw badResponse(route, 'does not account for every envelope sent');

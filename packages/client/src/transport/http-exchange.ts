@@ -27,6 +27,8 @@ export interface RequestSpec {
   readonly method: string;
   readonly path: string;
   readonly auth: boolean;
+  /** More request headers (never credentials: those come from `auth`). */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly json?: unknown;
   readonly body?: Uint8Array;
   readonly timeoutMs?: number;
@@ -56,7 +58,7 @@ export class HttpExchange {
 
   /** Sends a request; resolves with a 2xx response, or throws the mapped ClientError. */
   async exchange(spec: RequestSpec): Promise<Exchange> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...spec.headers, accept: 'application/json' };
     if (spec.auth) headers.authorization = basicAuthorization(this.requireCredentials(spec.route));
     let body: Uint8Array | string | undefined;
     if (spec.json !== undefined) {

@@ -102,6 +102,7 @@ function record(client: Client): TestClient['events'] {
     typing: [],
     'identity-changed': [],
     undecryptable: [],
+    'sealed-rejected': [],
     connection: [],
     'queue-empty': [],
     'conversation-changed': [],

@@ -1,7 +1,9 @@
 /**
- * How the Client sends 1:1 and group messages: over the open delivery socket (SEND and GROUP_SEND frames), over HTTP
- * when it is not receiving or when the socket could not confirm a send. Real server, real sockets; HTTP requests are
- * observed at the connector.
+ * How the Client sends 1:1 and group messages: sealed 1:1 sends over HTTP without credentials; identified ones (and
+ * group messages) over the open delivery socket (SEND and GROUP_SEND frames), over HTTP when it is not receiving or
+ * when the socket could not confirm a send. Real server, real sockets; HTTP requests are observed at the connector.
+ * The identified-path tests make the recipient take sealed envelopes from contacts only (the sender has no profile
+ * key of theirs), as a stranger's first message goes.
  */
 import { describe, expect, it } from 'vitest';
 import { FrameType } from '@samizdat/protocol';
@@ -31,12 +33,22 @@ async function expectShownOnce(t: TestClient, conversation: string, text: string
   expect(t.events.message).toHaveLength(0);
 }
 
-function observedConnector(): Connector & { readonly requests: string[]; loseNextSendOk(): void; loseNextGroupSendOk(): void; readonly lost: number } {
+function observedConnector(): Connector & {
+  readonly requests: string[];
+  readonly authorized: boolean[];
+  loseNextSendOk(): void;
+  loseNextGroupSendOk(): void;
+  readonly lost: number;
+} {
   const requests: string[] = [];
+  const authorized: boolean[] = [];
   let loseNext: number | undefined;
   let lost = 0;
   const connector = interceptedConnector({
-    fetch: (url, init) => void requests.push(`${init.method ?? 'GET'} ${new URL(url).pathname}`),
+    fetch: (url, init) => {
+      requests.push(`${init.method ?? 'GET'} ${new URL(url).pathname}`);
+      authorized.push(Object.keys(init.headers ?? {}).some((h) => h.toLowerCase() === 'authorization'));
+    },
     receive(data, ws) {
       if (loseNext === undefined || typeof data === 'string' || data[0] !== loseNext) return true;
       // The answer is lost with the connection: the message is stored, but the sender cannot know it.
@@ -49,6 +61,7 @@ function observedConnector(): Connector & { readonly requests: string[]; loseNex
   return {
     ...connector,
     requests,
+    authorized,
     get lost() {
       return lost;
     },
@@ -64,6 +77,13 @@ async function person(base: string, connector?: Connector): Promise<TestClient &
   const username = env.uniqueName(base);
   const t = env.keep(await registerClient(env.server().url, username, connector));
   return { ...t, username };
+}
+
+/** A person who takes sealed envelopes from contacts only: a stranger writes to them identified. */
+async function contactsOnly(base: string): Promise<TestClient & { username: string }> {
+  const t = await person(base);
+  await t.client.setSealedSenderSettings({ mode: 'contacts' });
+  return t;
 }
 
 /** A person receiving, with key packages on the server so that groups can add them. */
@@ -84,10 +104,24 @@ async function groupOf(owner: TestClient, others: readonly (TestClient & { usern
 }
 
 describe('Client sending', () => {
-  it('sends over the open delivery socket, with no HTTP request per message, and the recipient gets it', async () => {
+  it('sends sealed 1:1 messages over HTTP with no credentials (PUT /v1/sealed/messages), and the recipient gets them', async () => {
     const connector = observedConnector();
     const alice = await person('alice', connector);
     const bob = await person('bob');
+    await sync(alice);
+    const sent = await alice.client.sendText(bob.username, 'sealed');
+    expect(sent).toMatchObject({ status: 'sent', sealed: true });
+    const sealedSends = connector.requests.flatMap((r, i) => (r === `PUT /v1/sealed/messages/${bob.client.accountId}` ? [connector.authorized[i]] : []));
+    expect(sealedSends, 'one request, without an Authorization header').toEqual([false]);
+    expect(messageSends(connector.requests), 'and no identified send to bob').toEqual([]);
+    await sync(bob);
+    expect(await bodies(bob.client, alice.client.accountId)).toEqual(['sealed']);
+  });
+
+  it('sends identified messages over the open delivery socket, with no HTTP request per message, and the recipient gets them', async () => {
+    const connector = observedConnector();
+    const alice = await person('alice', connector);
+    const bob = await contactsOnly('bob');
     await sync(alice);
     const sent = await alice.client.sendText(bob.username, 'over the socket');
     expect(sent.status).toBe('sent');
@@ -102,7 +136,7 @@ describe('Client sending', () => {
   it('repairs a device-list mismatch refused over the socket as over HTTP, and reaches the new device', async () => {
     const connector = observedConnector();
     const alice = await person('alice', connector);
-    const bob = await person('bob');
+    const bob = await contactsOnly('bob');
     await sync(alice);
     await alice.client.sendText(bob.username, 'before');
     const bob2 = env.keep(await linkClient(env.server().url, bob.client));
@@ -115,10 +149,10 @@ describe('Client sending', () => {
     expect(await bodies(bob2.client, alice.client.accountId)).toEqual(['after link']);
   });
 
-  it('sends over HTTP when it is not receiving', async () => {
+  it('sends identified messages over HTTP when it is not receiving', async () => {
     const connector = observedConnector();
     const alice = await person('alice', connector);
-    const bob = await person('bob');
+    const bob = await contactsOnly('bob');
     await alice.client.sendText(bob.username, 'over HTTP');
     // The message, then the sync copy to her own account (empty: she has no other device, which the server checks).
     expect(messageSends(connector.requests)).toEqual([`PUT /v1/messages/${bob.client.accountId}`, `PUT /v1/messages/${alice.client.accountId}`]);
@@ -129,7 +163,7 @@ describe('Client sending', () => {
   it('sends again over HTTP when the socket loses the answer, and the recipient shows the message once', async () => {
     const connector = observedConnector();
     const alice = await person('alice', connector);
-    const bob = await person('bob');
+    const bob = await contactsOnly('bob');
     await sync(alice);
     connector.loseNextSendOk();
     // The first message to bob is an initial (prekey) message: its second copy must be recognized all the same.

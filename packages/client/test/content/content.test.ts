@@ -32,7 +32,10 @@ const lineArb = (maxLength: number) =>
   fc.string({ unit: 'binary', minLength: 1, maxLength }).filter((s) => !/[\u0000-\u001f\u007f-\u009f]/u.test(s));
 const fileNameArb = lineArb(40).filter((s) => s !== '.' && s !== '..' && !/[/\\\u202a-\u202e\u2066-\u2069]/u.test(s));
 const usernameArb = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_.]{2,31}$/);
-const profileArb: fc.Arbitrary<Profile> = fc.record({ username: usernameArb, name: lineArb(60) }, { requiredKeys: [] });
+const profileArb: fc.Arbitrary<Profile> = fc.record(
+  { username: usernameArb, name: lineArb(60), profileKey: fc.uint8Array({ minLength: 32, maxLength: 32 }) },
+  { requiredKeys: [] },
+);
 
 const attachmentArb: fc.Arbitrary<AttachmentPointer> = fc.record(
   {
@@ -239,7 +242,7 @@ describe('content codec', () => {
         fileName: 'f'.repeat(MAX_FILE_NAME_BYTES),
       })),
       expireTimer: MAX_EXPIRE_TIMER,
-      profile: { name: 'n'.repeat(MAX_NAME_BYTES) },
+      profile: { name: 'n'.repeat(MAX_NAME_BYTES), profileKey: new Uint8Array(32).fill(7) },
     };
     expect(decodeContent(encodeContent(atLimits))).toEqual(atLimits);
     const receipt: Content = { type: 'receipt', id: ID, timestamp: 0, receipt: 'read', targetIds: Array(MAX_TARGETS).fill(ID) };
@@ -375,6 +378,8 @@ describe('content decoding is strict', () => {
     ['a profile with an invalid username', message({ profile: { username: 'a b' } })],
     ['a profile with a too short username', message({ profile: { username: 'ab' } })],
     ['a profile with an empty name', message({ profile: { name: '' } })],
+    ['a profile key of 31 bytes', message({ profile: { profileKey: Buffer.alloc(31).toString('base64') } })],
+    ['a profile key that is not base64', message({ profile: { profileKey: '*'.repeat(44) } })],
     ['a profile name with a newline', message({ profile: { name: 'Ada\nLovelace' } })],
     ['a profile name over 256 bytes', message({ profile: { name: 'n'.repeat(MAX_NAME_BYTES + 1) } })],
     // Other kinds.

@@ -21,9 +21,10 @@ import type { Content } from '../../src/content/content.js';
 import { ClientError, ClientErrorCode } from '../../src/errors.js';
 import type { ClientEvents, IdentityChangedEvent } from '../../src/events.js';
 import { DeviceFanOut } from '../../src/outbox/fan-out.js';
+import { SealedDelivery } from '../../src/sealed/sealed-delivery.js';
 import type { ContactRecord, MessageRecord } from '../../src/storage/store.js';
 import type { DeliverySocket } from '../../src/transport/delivery-socket.js';
-import type { HttpApi, OutgoingEnvelope, PreKeyBundles } from '../../src/transport/http-api.js';
+import type { AccountKey, HttpApi, OutgoingEnvelope, PreKeyBundles } from '../../src/transport/http-api.js';
 import { Emitter } from '../../src/util/emitter.js';
 import { MemoryClientStore } from '../support/memory-store.js';
 import { PeerAccount } from '../support/peer-device.js';
@@ -79,6 +80,8 @@ class FakeServer {
   }
 
   readonly api = {
+    // No account here has published a sealed-sender key: every send goes identified (sealing is tested end to end).
+    getAccount: async (accountId: string): Promise<AccountKey> => ({ accountId, identityKey: new Uint8Array(65) }),
     getPreKeyBundles: async (accountId: string, deviceId: number | '*'): Promise<PreKeyBundles> => {
       this.bundleRequests.push({ accountId, deviceId });
       const lie = await this.bundles(accountId, deviceId);
@@ -126,17 +129,19 @@ function setup(socket?: () => DeliverySocket | undefined) {
   const messages: MessageRecord[] = [];
   events.on('identity-changed', (e) => identityChanges.push(e));
   events.on('message', (m) => messages.push(m));
+  const sealed = new SealedDelivery({ store, crypto, identity, api: server.api as unknown as HttpApi, now: () => NOW });
   const fanOut = new DeviceFanOut({
     store,
     crypto,
     identity,
     api: server.api as unknown as HttpApi,
     events,
+    sealed,
     account: () => account,
     now: () => NOW,
     socket: socket ?? (() => undefined),
   });
-  return { store, server, fanOut, identityChanges, messages };
+  return { store, server, fanOut, sealed, identityChanges, messages };
 }
 
 let seq = 0;
@@ -206,7 +211,7 @@ describe('DeviceFanOut.sendToAccount', () => {
   });
 
   it('sends the sync copy to our own other devices, never to this one, and sends it empty when there is none', async () => {
-    const { server, fanOut } = setup();
+    const { server, fanOut, sealed } = setup();
     const mine = await PeerAccount.create(crypto, ME);
     await fanOut.sendToAccount(ME, text('a note'), true);
     expect(server.bundleRequests, 'the bundle fetch for our own account').toEqual([{ accountId: ME, deviceId: '*' }]);
@@ -219,7 +224,7 @@ describe('DeviceFanOut.sendToAccount', () => {
     const note = text('another note');
     await fanOut.sendToAccount(ME, note, true);
     expect(devicesOf(server.delivered[1])).toEqual([2]);
-    expect(await server.open(1, m2)).toEqual(received(note));
+    expect(await server.open(1, m2), 'our own devices get the profile key too').toEqual({ ...note, profile: { username: 'me_myself', profileKey: await sealed.profileKey() } });
   });
 });
 

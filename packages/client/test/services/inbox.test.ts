@@ -34,6 +34,7 @@ import { MemoryClientStore } from '../support/memory-store.js';
 import { PeerAccount, installPreKeys } from '../support/peer-device.js';
 import type { PeerDevice } from '../support/peer-device.js';
 import { RecordingFanOut } from '../support/recording-fan-out.js';
+import { SealedDelivery } from '../../src/sealed/sealed-delivery.js';
 import { testAccount } from '../support/test-account.js';
 
 const ME = '11'.repeat(16);
@@ -59,7 +60,7 @@ const text = (body: string, fields: Partial<Extract<Content, { type: 'message' }
   ...fields,
 });
 
-async function setup(held: { contacts?: ContactRecord[] } = {}) {
+async function setup(held: { contacts?: ContactRecord[]; trustRoot?: () => Promise<Uint8Array> } = {}) {
   const store = MemoryClientStore.open();
   const bundle: PreKeyBundle = await installPreKeys(store, crypto, identity, DEVICE, 2);
   await store.write((tx) => {
@@ -76,6 +77,8 @@ async function setup(held: { contacts?: ContactRecord[] } = {}) {
     log.push(`message ${m.kind}`);
   });
   events.on('undecryptable', (e) => undecryptable.push(e));
+  const sealedRejected: { timestamp: number; reason: string }[] = [];
+  events.on('sealed-rejected', (e) => sealedRejected.push(e));
   events.on('typing', (e) => typing.push(e));
   events.on('identity-changed', (e) => identityChanges.push(e));
   const now = () => Date.now();
@@ -126,6 +129,8 @@ async function setup(held: { contacts?: ContactRecord[] } = {}) {
     directory,
     requests,
     retries,
+    // The one request unsealing makes: the server's trust root, pinned the first time.
+    sealed: new SealedDelivery({ store, crypto, identity, api: { getTrustRoot: held.trustRoot ?? (async () => crypto.randomBytes(32)) } as unknown as HttpApi, now }),
     groups: () => groups,
     account: () => account,
     now,
@@ -156,7 +161,7 @@ async function setup(held: { contacts?: ContactRecord[] } = {}) {
     await vi.advanceTimersByTimeAsync(ms);
     while (tracked.length > 0) await tracked.shift();
   };
-  return { store, bundle, inbox, fanOut, deliver, elapse, acked, log, messages, undecryptable, typing, identityChanges, groupEnvelopes, usernames, maintenance: () => maintenance };
+  return { store, bundle, inbox, fanOut, deliver, elapse, acked, log, messages, undecryptable, sealedRejected, typing, identityChanges, groupEnvelopes, usernames, maintenance: () => maintenance };
 }
 
 const alice = await PeerAccount.create(crypto, ALICE);
@@ -311,16 +316,46 @@ describe('Inbox: what does not decrypt', () => {
     expect(s.acked).toEqual([1n, 2n]);
   });
 
-  it('malformed bytes or an unknown envelope kind: a line, no retry request, acknowledged', async () => {
+  it('malformed bytes: a line, no retry request, acknowledged', async () => {
     const s = await setup();
     const a2 = await aliceDevice();
     await s.deliver(a2.address, new Uint8Array([9, 9, 9]));
-    await s.deliver(a2.address, encodeEnvelope({ type: EnvelopeType.SealedSender, timestamp: T0 - 7, content: new Uint8Array(4) }));
-    expect(s.acked).toEqual([1n, 2n]);
-    expect(s.undecryptable.map((e) => e.reason)).toEqual(['malformed envelope', 'unsupported envelope type']);
-    expect((await s.store.listMessages(ALICE)).map((m) => m.event)).toEqual(['undecryptable', 'undecryptable']);
+    expect(s.acked).toEqual([1n]);
+    expect(s.undecryptable.map((e) => e.reason)).toEqual(['malformed envelope']);
+    expect((await s.store.listMessages(ALICE)).map((m) => m.event)).toEqual(['undecryptable']);
     await s.elapse(RETRY_BATCH_MS);
     expect(s.fanOut.sent).toEqual([]);
+  });
+
+  it('a sealed envelope that does not open, whoever the server names: reported as sealed-rejected, put in no conversation, acknowledged', async () => {
+    const s = await setup();
+    const a2 = await aliceDevice();
+    await s.deliver(a2.address, encodeEnvelope({ type: EnvelopeType.SealedSender, timestamp: T0 - 7, content: new Uint8Array(4) }));
+    await s.deliver(undefined, new Uint8Array([9, 9, 9]));
+    expect(s.acked).toEqual([1n, 2n]);
+    expect(s.sealedRejected).toEqual([{ timestamp: T0 - 7, reason: expect.any(String) }, { timestamp: expect.any(Number), reason: 'malformed envelope' }]);
+    expect(s.undecryptable).toEqual([]);
+    expect(await s.store.listMessages(ALICE)).toEqual([]);
+    await s.elapse(RETRY_BATCH_MS);
+    expect(s.fanOut.sent).toEqual([]);
+  });
+
+  it('a sealed envelope while the trust root cannot be had from the server: kept on the server (not acknowledged), and processed once it can', async () => {
+    let reachable = false;
+    const s = await setup({
+      trustRoot: async () => {
+        if (!reachable) throw new ClientError(ClientErrorCode.ServerUnreachable, 'down');
+        return crypto.randomBytes(32);
+      },
+    });
+    const sealed = encodeEnvelope({ type: EnvelopeType.SealedSender, timestamp: T0 - 7, content: new Uint8Array(4) });
+    const id = await s.deliver(undefined, sealed);
+    expect(s.acked).toEqual([]);
+    expect(s.sealedRejected).toEqual([]);
+    reachable = true;
+    await s.deliver(undefined, sealed, id);
+    expect(s.acked).toEqual([id]);
+    expect(s.sealedRejected).toHaveLength(1);
   });
 
   it('content that decrypts but is not valid content: a line, the session still advanced (its key is used up)', async () => {

@@ -6,6 +6,8 @@
 import type { Content } from '../../src/content/content.js';
 import { DeviceFanOut } from '../../src/outbox/fan-out.js';
 import type { FanOutHost } from '../../src/outbox/fan-out.js';
+import { SealedDelivery } from '../../src/sealed/sealed-delivery.js';
+import type { DeliveryKind } from '../../src/sealed/sealed-delivery.js';
 import type { HttpApi } from '../../src/transport/http-api.js';
 
 /** One `sendToAccount` call. */
@@ -23,7 +25,7 @@ export interface FetchedSessions {
 }
 
 /** Fails any use of the server loudly: a service test that reaches the network is missing a stub. */
-const NO_NETWORK = new Proxy({} as HttpApi, {
+export const NO_NETWORK = new Proxy({} as HttpApi, {
   get(_target, name) {
     throw new Error(`the recording fan-out has no server (HttpApi.${String(name)} was used)`);
   },
@@ -37,14 +39,15 @@ export class RecordingFanOut extends DeviceFanOut {
   /** What a fetch does besides being recorded: nothing, unless a test starts sessions here. */
   onFetch: (fetch: FetchedSessions) => Promise<void> = async () => undefined;
 
-  constructor(host: Omit<FanOutHost, 'api' | 'socket'>) {
-    super({ ...host, api: NO_NETWORK, socket: () => undefined });
+  constructor(host: Omit<FanOutHost, 'api' | 'socket' | 'sealed'>) {
+    super({ ...host, api: NO_NETWORK, socket: () => undefined, sealed: new SealedDelivery({ ...host, api: NO_NETWORK }) });
   }
 
-  override async sendToAccount(accountId: string, content: Content, own: boolean): Promise<void> {
+  override async sendToAccount(accountId: string, content: Content, own: boolean): Promise<DeliveryKind> {
     const sent = { accountId, content, own };
     this.sent.push(sent);
     await this.onSend(sent);
+    return 'identified';
   }
 
   override async fetchSessions(accountId: string, deviceId: number | '*', own: boolean): Promise<void> {

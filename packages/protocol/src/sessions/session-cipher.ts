@@ -39,6 +39,11 @@ export type DecryptResult =
       readonly newSession: boolean;
       /** True when the sender's identity key differs from the one pinned before. */
       readonly identityChanged: boolean;
+      /**
+       * The encoded identity key of the session that decrypted the message: whoever sent it holds its private key
+       * (sealed sender checks that it is the identity that sealed the envelope).
+       */
+      readonly remoteIdentity: Uint8Array;
     }
   /** The message's key was already used: a redelivery. Not an error; callers acknowledge it silently. */
   | { readonly kind: 'duplicate' };
@@ -236,7 +241,7 @@ export async function decryptMessage(
       // Sesame §3: a message that decrypts with an inactive session makes it the active one (the peer uses it).
       const next = session === record.active ? replace(record, session, state) : promote(record, state, session);
       await store.storeSession(address, encodeSessionRecord(next));
-      return { kind: 'message', plaintext: unpad(plaintext), newSession: false, identityChanged: false };
+      return { kind: 'message', plaintext: unpad(plaintext), newSession: false, identityChanged: false, remoteIdentity: state.remoteIdentityKey };
     } catch (err) {
       if (ProtocolError.is(err, ProtocolErrorCode.Duplicate)) duplicate = true;
       else if (!isRetryable(err) || ProtocolError.is(err, ProtocolErrorCode.UntrustedIdentity)) throw err;
@@ -270,7 +275,7 @@ async function decryptPreKey(
     try {
       const { state, plaintext } = await ratchetDecrypt(provider, existing, inner);
       await store.storeSession(address, encodeSessionRecord(replace(record, existing, state)));
-      return { kind: 'message', plaintext: unpad(plaintext), newSession: false, identityChanged: false };
+      return { kind: 'message', plaintext: unpad(plaintext), newSession: false, identityChanged: false, remoteIdentity: existing.remoteIdentityKey };
     } catch (err) {
       if (ProtocolError.is(err, ProtocolErrorCode.Duplicate)) return { kind: 'duplicate' };
       throw err;
@@ -289,5 +294,5 @@ async function decryptPreKey(
   if (message.oneTimePreKeyId !== undefined) await store.removeOneTimePreKey(message.oneTimePreKeyId);
   await store.markKyberPreKeyUsed(message.kyberPreKeyId, message.baseKey);
   const identityChanged = await store.saveIdentity(address.account, message.identityKey);
-  return { kind: 'message', plaintext: unpadded, newSession: true, identityChanged };
+  return { kind: 'message', plaintext: unpadded, newSession: true, identityChanged, remoteIdentity: message.identityKey };
 }

@@ -5,6 +5,7 @@ import type { MessageRecord } from '@samizdat/client';
 import { fullTime, shortTime, statusView, systemText, timerLabel } from '../state/format.js';
 import type { SystemContext } from '../state/format.js';
 import type { Messenger } from '../state/messenger.js';
+import { isGroupId } from '../state/router.js';
 import { AttachmentView } from './attachment-view.js';
 import { Icon } from './icons.js';
 
@@ -65,11 +66,14 @@ export function MessageItem({
     run();
   };
   const author = outgoing ? 'You' : nameOf(message.author);
+  // 1:1 messages say how they travelled: sealed (the server did not learn who sent it) or identified (it did).
+  const delivery = isGroupId(message.conversation) || message.status === 'pending' || message.status === 'failed' ? undefined : message.sealed ? 'sealed' : 'identified';
   return (
     <li
       className={`message ${outgoing ? 'outgoing' : 'incoming'}${message.deleted ? ' deleted' : ''}`}
       data-message-id={message.id}
       data-status={message.status}
+      {...(delivery ? { 'data-delivery': delivery } : {})}
       onKeyDown={onKeyDown}
       onBlur={onBlur}
     >
@@ -103,6 +107,16 @@ export function MessageItem({
             </span>
           ) : null}
           {message.editedAt && !message.deleted && <span className="edited">edited</span>}
+          {delivery === 'sealed' && (
+            <span className="sealed" title="Sealed sender: the server did not learn who sent this" aria-label="Sealed sender">
+              <Icon name="shield" size={13} />
+            </span>
+          )}
+          {delivery === 'identified' && (
+            <span className="identified" title="Sent identified: the server saw who sent this (sealed sender was not possible)">
+              identified
+            </span>
+          )}
           <time dateTime={new Date(message.timestamp).toISOString()} title={fullTime(message.timestamp)}>
             {shortTime(message.timestamp)}
           </time>

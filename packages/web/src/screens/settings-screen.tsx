@@ -1,8 +1,10 @@
 /**
- * Settings: the display name and theme (kept in this browser), who is blocked (unblocking applies on every device of
- * the account), the account, and erasing this browser's data.
+ * Settings: the display name and theme (kept in this browser), sealed sender (who may write to the account without
+ * the server learning who they are, and whether this browser falls back to identified sends), who is blocked
+ * (unblocking applies on every device of the account), the account, and erasing this browser's data.
  */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+import type { SealedSenderSettings } from '@samizdat/client';
 import type { FormEvent } from 'react';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
@@ -40,6 +42,20 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
     event.preventDefault();
     saveSettings({ displayName: name });
     setSaved(true);
+  };
+  const [sealed, setSealed] = useState<SealedSenderSettings>();
+  const [sealedError, setSealedError] = useState<string>();
+  useEffect(() => {
+    let live = true;
+    void messenger.client.sealedSenderSettings().then((s) => live && setSealed(s));
+    return () => {
+      live = false;
+    };
+  }, [messenger]);
+  const changeSealed = (change: Partial<SealedSenderSettings>) => {
+    setSealedError(undefined);
+    if (sealed) setSealed({ ...sealed, ...change });
+    messenger.client.setSealedSenderSettings(change).then(setSealed, () => setSealedError('Saved here; the server is told when it can be reached.'));
   };
   return (
     <section className="page" aria-labelledby="settings-title">
@@ -80,6 +96,30 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
               {t.label}
             </label>
           ))}
+        </fieldset>
+
+        <fieldset className="card" aria-describedby="sealed-help">
+          <legend>Sealed sender</legend>
+          <p id="sealed-help" className="help">
+            A sealed message hides who sent it from the server. Your contacts have your profile key and can always write to you sealed.
+          </p>
+          <label className="radio">
+            <input type="radio" name="sealed-from" checked={sealed?.mode === 'anyone'} disabled={!sealed} onChange={() => changeSealed({ mode: 'anyone' })} />
+            Sealed from anyone (strangers too)
+          </label>
+          <label className="radio">
+            <input type="radio" name="sealed-from" checked={sealed?.mode === 'contacts'} disabled={!sealed} onChange={() => changeSealed({ mode: 'contacts' })} />
+            Sealed from contacts only
+          </label>
+          <label className="radio">
+            <input type="checkbox" checked={sealed?.allowIdentified ?? false} disabled={!sealed} onChange={(e) => changeSealed({ allowIdentified: e.target.checked })} />
+            Send identified when a message cannot be sealed (else it is not sent)
+          </label>
+          {sealedError && (
+            <p className="error" role="alert">
+              {sealedError}
+            </p>
+          )}
         </fieldset>
 
         <section className="card" aria-labelledby="blocked-title">
