@@ -281,10 +281,10 @@ describe('samizdat CLI, end to end', () => {
     const sealed = await alice.ok('send', bob.name, secretText('sealed by default'));
     expect(sealed).toMatchObject({ status: 'sent', sealed: true });
     expect((await messages(bob)).map((m) => m.sealed)).toEqual([true]);
-    expect(await bob.ok('privacy')).toEqual({ sealedFrom: 'anyone', identifiedFallback: true });
+    expect(await bob.ok('privacy')).toEqual({ sealedFrom: 'anyone', identifiedFallback: true, deliveryReceipts: true });
 
     // Only contacts: carol, a stranger, has no profile key of bob's and goes identified — which the output says.
-    expect(await bob.ok('privacy', '--sealed-from', 'contacts')).toEqual({ sealedFrom: 'contacts', identifiedFallback: true });
+    expect(await bob.ok('privacy', '--sealed-from', 'contacts', '--delivery-receipts', 'off')).toEqual({ sealedFrom: 'contacts', identifiedFallback: true, deliveryReceipts: false });
     const carol = await register('carol');
     const identified = await carol.run('send', bob.name, secretText('identified'));
     expect(identified.code, identified.stderr).toBe(0);
@@ -293,12 +293,11 @@ describe('samizdat CLI, end to end', () => {
     expect(shown.stdout).toMatch(/: identified .*\(identified\)$/m);
 
     // With the fallback off the message is not sent at all, with a stable code.
-    expect(await carol.ok('privacy', '--identified-fallback', 'off')).toEqual({ sealedFrom: 'anyone', identifiedFallback: false });
+    expect(await carol.ok('privacy', '--identified-fallback', 'off')).toEqual({ sealedFrom: 'anyone', identifiedFallback: false, deliveryReceipts: true });
     const refused = await carol.run('--json', 'send', bob.name, secretText('not sent'));
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout.trim()).error.code).toBe('SEALED_SENDER_UNAVAILABLE');
-    const bad = await carol.run('privacy', '--sealed-from', 'everyone');
-    expect(bad.code).toBe(2);
+    for (const bad of [['--sealed-from', 'everyone'], ['--delivery-receipts', 'maybe']]) expect((await carol.run('privacy', ...bad)).code).toBe(2);
   });
 
   it('serves JSON-RPC 2.0 for bots', async () => {

@@ -39,6 +39,7 @@ import { Outbox } from './outbox/outbox.js';
 import type { SendOptions } from './outbox/outbox.js';
 import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, MessageRecord } from './storage/store.js';
 import { observeStore } from './storage/observed-store.js';
+import { DEFAULT_RECEIPT_DELAY, DeliveryReceipts } from './outbox/delivery-receipts.js';
 import { SealedDelivery } from './sealed/sealed-delivery.js';
 import type { SealedSenderSettings } from './sealed/sealed-delivery.js';
 import { DeliverySocket } from './transport/delivery-socket.js';
@@ -78,6 +79,7 @@ export class Client extends Emitter<ClientEvents> {
 
   private readonly fanOut: DeviceFanOut;
   private readonly sealed: SealedDelivery;
+  private readonly receipts: DeliveryReceipts;
   private readonly directory: Directory;
 
   /** MLS groups of this device (docs/client.md "Groups"). */
@@ -112,6 +114,19 @@ export class Client extends Emitter<ClientEvents> {
       now: () => this.now(),
       socket: () => this.socket,
     });
+    const delay = options.receiptDelay ?? DEFAULT_RECEIPT_DELAY;
+    if (!(Number.isFinite(delay.minMs) && Number.isFinite(delay.maxMs) && delay.minMs >= 0 && delay.maxMs >= delay.minMs)) {
+      throw new ClientError(ClientErrorCode.InvalidArgument, 'receiptDelay: 0 <= minMs <= maxMs');
+    }
+    this.receipts = new DeliveryReceipts({
+      store: this.store,
+      queue: this.queue,
+      delay,
+      random: () => new DataView(options.crypto.randomBytes(4).buffer).getUint32(0) / 2 ** 32,
+      now: () => this.now(),
+      send: (accountId, content) => this.fanOut.sendToAccount(accountId, content, false),
+      track: (work) => this.track(work),
+    });
     this.requests = new MessageRequests({
       store: this.store,
       queue: this.queue,
@@ -143,6 +158,7 @@ export class Client extends Emitter<ClientEvents> {
       requests: this.requests,
       retries: this.retries,
       sealed: this.sealed,
+      receipts: this.receipts,
       groups: () => this.groups,
       account: () => this.account,
       now: () => this.now(),
@@ -248,6 +264,7 @@ export class Client extends Emitter<ClientEvents> {
       onEnvelope: (received) => this.inbox.onEnvelope(received),
       onQueueEmpty: () => {
         this.emit('queue-empty');
+        void this.receipts.resume().catch(() => undefined);
         this.scheduleMaintenance();
         void this.flushPending().catch(() => undefined);
       },
@@ -271,6 +288,7 @@ export class Client extends Emitter<ClientEvents> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     this.retries.cancel();
+    this.receipts.pause();
     const socket = this.socket;
     this.socket = undefined;
     await socket?.close();
@@ -486,6 +504,17 @@ export class Client extends Emitter<ClientEvents> {
    */
   publishSealedSenderKey(): Promise<void> {
     return this.sealed.publish();
+  }
+
+  /** Whether this device sends delivery receipts (batched, after a random delay: outbox/delivery-receipts.ts). */
+  deliveryReceipts(): Promise<boolean> {
+    return this.receipts.enabled();
+  }
+
+  /** Turns delivery receipts on or off on this device; off drops the ones still waiting. */
+  async setDeliveryReceipts(enabled: boolean): Promise<void> {
+    if (typeof enabled !== 'boolean') throw new ClientError(ClientErrorCode.InvalidArgument, 'delivery receipts are on (true) or off (false)');
+    await this.receipts.setEnabled(enabled);
   }
 
   /** Who may send this account sealed envelopes, and whether sends that cannot be sealed may go identified. */

@@ -3,6 +3,7 @@
  * of an existing account (the new device's side and the existing device's side, docs/protocol.md "Linking a
  * device"), and opening a stored profile (with its one-time upgrades).
  */
+import type { ReceiptDelay } from './outbox/delivery-receipts.js';
 import {
   MAX_PROVISIONING_PLAINTEXT,
   decodeIdentityKeyPair,
@@ -38,6 +39,11 @@ export interface ClientOptions {
   readonly mlsCryptoProvider?: MlsEngineOptions['mlsCryptoProvider'];
   /** Clock (ms); tests replace it. */
   readonly now?: () => number;
+  /**
+   * How long a delivery receipt waits, drawn uniformly from [minMs, maxMs] for each batch (default 1–10 s:
+   * outbox/delivery-receipts.ts); `{ minMs: 0, maxMs: 0 }` sends each at once.
+   */
+  readonly receiptDelay?: ReceiptDelay;
 }
 
 export interface RegisterOptions extends ClientOptions {

@@ -62,7 +62,7 @@ describe('message requests and blocking', () => {
     await openChat(alice.page, 'bob');
     await sendInPage(alice.page, 'Hello Bob, we have not met');
     const sent = messageWith(alice.page, 'Hello Bob, we have not met');
-    await expect.poll(() => sent.getAttribute('data-status'), { timeout: 15_000 }).toBe('delivered');
+    await expect.poll(() => sent.getAttribute('data-status'), { timeout: 30_000 }).toBe('delivered');
 
     // Not a chat: one "Message requests" entry, no unread badge, no count in the title.
     await chats(bob).getByRole('link', { name: 'Message requests, 1' }).waitFor();

@@ -96,7 +96,7 @@ describe('web client', () => {
     await openChat(alice.page, 'bob');
     await sendInPage(alice.page, 'Hello Bob, this is end-to-end encrypted');
     const first = messageWith(alice.page, 'Hello Bob');
-    await expect.poll(() => first.getAttribute('data-status'), { timeout: 15_000 }).toBe('delivered');
+    await expect.poll(() => first.getAttribute('data-status'), { timeout: 30_000 }).toBe('delivered');
 
     // Bob has never talked with Alice: her chat is a message request, with its last message; he reads it, and
     // Alice is told so once he accepts it.
@@ -245,7 +245,8 @@ describe('web client', () => {
     await openChat(alice.page, 'carol');
     await sendInPage(alice.page, 'Hello from the browser');
     await expect.poll(() => messageWith(alice.page, 'Hello from the browser').getAttribute('data-status')).not.toBe('pending');
-    const received = await carol.json('receive', '--timeout', '0');
+    // Long enough for the delivery receipt's random delay (at most 10 s): a receive that exits first leaves it for the next run.
+    const received = await carol.json('receive', '--timeout', '12');
     expect(received).toContainEqual(expect.objectContaining({ type: 'message', from: 'alice', body: 'Hello from the browser' }));
 
     await carol.ok('send', 'alice', 'Hello from the terminal');
@@ -418,7 +419,8 @@ describe('web client', () => {
 
     await sendInPage(bob.page, 'Hello carol, from a browser');
     await expect.poll(() => messageWith(bob.page, 'Hello carol, from a browser').getAttribute('data-status')).not.toBe('pending');
-    const received = await carol.json('receive', '--timeout', '0');
+    // Long enough for the delivery receipt's random delay (at most 10 s): a receive that exits first leaves it for the next run.
+    const received = await carol.json('receive', '--timeout', '12');
     expect(received).toContainEqual(expect.objectContaining({ type: 'message', group: GROUP, from: 'bob', body: 'Hello carol, from a browser' }));
   });
 
@@ -456,8 +458,11 @@ describe('web client', () => {
     const fallback = alice.page.getByRole('checkbox', { name: /Send identified/ });
     await expect.poll(() => alice.page.getByRole('radio', { name: /Sealed from anyone/ }).isChecked()).toBe(true);
     expect(await fallback.isChecked()).toBe(true);
+    const receipts = alice.page.getByRole('checkbox', { name: /Send delivery receipts/ });
+    expect(await receipts.isChecked()).toBe(true);
     await contactsOnly.check();
     await fallback.uncheck();
+    await receipts.uncheck();
     await expect.poll(() => fallback.isChecked()).toBe(false);
     await alice.page.getByLabel('Display name').fill('Alice A.');
     await alice.page.getByRole('button', { name: 'Save' }).click();
@@ -469,6 +474,8 @@ describe('web client', () => {
     expect(await alice.page.getByLabel('Display name').inputValue()).toBe('Alice A.');
     await expect.poll(() => alice.page.getByRole('radio', { name: 'Sealed from contacts only' }).isChecked()).toBe(true);
     expect(await alice.page.getByRole('checkbox', { name: /Send identified/ }).isChecked()).toBe(false);
+    await expect.poll(() => alice.page.getByRole('checkbox', { name: /Send delivery receipts/ }).isChecked()).toBe(false);
+    await alice.page.getByRole('checkbox', { name: /Send delivery receipts/ }).check();
     await alice.page.getByRole('radio', { name: /Sealed from anyone/ }).check();
     await alice.page.getByRole('checkbox', { name: /Send identified/ }).check();
     expect(await alice.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');

@@ -27,6 +27,7 @@ import type { SerialQueue } from '../util/serial-queue.js';
 import { Effects, interpret } from './interpret.js';
 import type { FollowUp, InterpretTarget } from './interpret.js';
 import type { RetryRequests } from './retry-requests.js';
+import type { DeliveryReceipts } from '../outbox/delivery-receipts.js';
 import type { SealedDelivery } from '../sealed/sealed-delivery.js';
 
 /** Contents that are the user writing to someone (which accepts their message request). */
@@ -43,6 +44,7 @@ export interface InboxHost {
   readonly requests: MessageRequests;
   readonly retries: RetryRequests;
   readonly sealed: SealedDelivery;
+  readonly receipts: DeliveryReceipts;
   groups(): GroupManager;
   account(): AccountRecord;
   now(): number;
@@ -260,10 +262,13 @@ export class Inbox {
 
     await this.host.fanOut.commitStaged(staged, (tx) => effects.stage(tx));
     effects.emit(this.host.events);
-    const replies = effects.replies.map((r) => async () => {
-      await this.host.queue.run(() => this.host.fanOut.sendToAccount(r.to, r.content, false));
-    });
-    return [...replies, ...effects.after];
+    // Receipts wait for their batch's random time (outbox/delivery-receipts.ts), or go at once when not delayed.
+    const receipts: FollowUp[] = [];
+    for (const r of effects.deliveryReceipts) {
+      const now = await this.host.receipts.due(r.to, r.id);
+      if (now) receipts.push(now);
+    }
+    return [...receipts, ...effects.after];
   }
 
   /** What a content means here (inbox/interpret.ts), read from this device's store. */

@@ -1,11 +1,10 @@
 /**
  * What one decrypted content means for a conversation (1:1 or group): the messages to store or update, the contact
- * or group settings to change, the events to announce and the replies to send. Nothing is stored or sent here: the
+ * or group settings to change, the events to announce and the delivery receipts due. Nothing is stored or sent here: the
  * caller commits the Effects atomically with the session or group state that decrypted the content, then emits and
  * sends (docs/client.md "Guarantees"). Reads go through a narrow, read-only view of the store.
  */
 import type { Content } from '../content/content.js';
-import { newMessageId } from '../content/content.js';
 import type { ClientEvents, TypingEvent } from '../events.js';
 import type { ClientStore, ContactRecord, GroupRecord, MessageRecord, MessageStatus, StoreTx } from '../storage/store.js';
 import type { Emitter } from '../util/emitter.js';
@@ -44,8 +43,8 @@ export class Effects {
   readonly updated: MessageRecord[] = [];
   readonly contactWrites: ContactRecord[] = [];
   readonly groupWrites: GroupRecord[] = [];
-  /** 1:1 contents to send once this is stored (delivery receipts): the caller sends them. */
-  readonly replies: { readonly to: string; readonly content: Content }[] = [];
+  /** 1:1 messages whose delivery receipt is due once this is stored (outbox/delivery-receipts.ts sends them). */
+  readonly deliveryReceipts: { readonly to: string; readonly id: string }[] = [];
   /** Work to run once this is stored, outside the envelope's turn in the queue (a resend, a retry request). */
   readonly after: FollowUp[] = [];
   typing: TypingEvent | undefined;
@@ -56,7 +55,7 @@ export class Effects {
     this.updated.push(...other.updated);
     this.contactWrites.push(...other.contactWrites);
     this.groupWrites.push(...other.groupWrites);
-    this.replies.push(...other.replies);
+    this.deliveryReceipts.push(...other.deliveryReceipts);
     this.after.push(...other.after);
     this.typing = other.typing ?? this.typing;
   }
@@ -119,7 +118,7 @@ export async function interpret(env: InterpretEnv, target: InterpretTarget, c: C
       created.push(record);
       // Delivery receipts go back 1:1; in groups only read receipts are sent (as in Signal, to spare large groups).
       if (!outgoing && !group) {
-        effects.replies.push({ to: author, content: { type: 'receipt', id: newMessageId(), timestamp: now, receipt: 'delivered', targetIds: [c.id] } });
+        effects.deliveryReceipts.push({ to: author, id: c.id });
       }
       break;
     }

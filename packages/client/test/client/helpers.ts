@@ -17,8 +17,11 @@ import type { Connector, WebSocketLike } from '../../src/transport/connector.js'
 import { nodeConnector } from '../../src/transport/node-connector.js';
 
 export const crypto = new NodeCryptoProvider();
-/** Groups run on the node:crypto MLS provider, as the CLI does. */
-const mls = { mlsCryptoProvider: nodeMlsCryptoProvider };
+/**
+ * Groups run on the node:crypto MLS provider, as the CLI does. Delivery receipts go at once (tests of other features
+ * wait for them); test/client/delivery-receipts.test.ts runs them with their delay.
+ */
+const mls = { mlsCryptoProvider: nodeMlsCryptoProvider, receiptDelay: { minMs: 0, maxMs: 0 } };
 
 export interface TestClient {
   readonly client: Client;

@@ -1,7 +1,10 @@
 /**
  * Undecryptable 1:1 envelopes against a server that damages envelopes and forges their sources (the adversary of
  * docs/threat-model.md): the recipient never drops a session on the server's word; it sends a retry request to the
- * named device, and only that device decides whether its own session broke (the ratchet key check).
+ * named device, and only that device decides whether its own session broke (the ratchet key check). Identified
+ * envelopes here (a sealed one names no source to forge): Bob takes sealed envelopes from contacts only and the
+ * senders' sealed sends to him present a wrong access key, which the real server refuses (INVALID_ACCESS_KEY), so
+ * they fall back to identified. The last test damages sealed envelopes.
  */
 import { decodeServerFrame, encodeFrame } from '@samizdat/protocol';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +17,8 @@ const env = useServer();
 interface Forgery {
   /** Flip the last byte (in the AEAD tag) of envelopes from this account. */
   damageFrom?: string | undefined;
+  /** Flip the last byte of every sealed envelope (they carry no source). */
+  damageSealed?: boolean;
   /** Deliver envelopes from `from` as if `as` (account and device) had sent them. */
   relabel?: { from: string; as: { accountId: string; deviceId: number } } | undefined;
 }
@@ -30,7 +35,13 @@ async function person(base: string, forgery?: Forgery): Promise<TestClient & { u
           } catch {
             return true;
           }
-          if (frame.kind !== 'envelope' || !frame.source) return true;
+          if (frame.kind !== 'envelope') return true;
+          if (!frame.source) {
+            if (!forgery.damageSealed) return true;
+            const envelope = frame.envelope.slice();
+            envelope[envelope.length - 1]! ^= 0x01;
+            return encodeFrame({ ...frame, envelope });
+          }
           if (forgery.damageFrom === frame.source.accountId) {
             const envelope = frame.envelope.slice();
             envelope[envelope.length - 1]! ^= 0x01;
@@ -45,6 +56,17 @@ async function person(base: string, forgery?: Forgery): Promise<TestClient & { u
   return { ...t, username };
 }
 
+/** Bob's side of the identified tests: sealed envelopes from contacts only. */
+async function contactsOnly(t: TestClient): Promise<void> {
+  await t.client.setSealedSenderSettings({ mode: 'contacts' });
+}
+
+/** `t`'s sealed sends present a wrong access key: refused by a contacts-only recipient, they go identified. */
+function wrongAccessKey(t: TestClient): void {
+  const original = t.client.api.sendSealedMessages.bind(t.client.api);
+  t.client.api.sendSealedMessages = (accountId, _accessKey, messages) => original(accountId, new Uint8Array(16), messages);
+}
+
 async function oneTimeKeys(t: TestClient): Promise<number> {
   return (await t.client.api.keyCounts()).oneTime;
 }
@@ -56,6 +78,8 @@ describe('Retry requests (a server that damages and forges envelopes)', () => {
     const forgery: Forgery = {};
     const alice = await person('alice');
     const bob = await person('bob', forgery);
+    await contactsOnly(bob);
+    wrongAccessKey(alice);
     await alice.client.sendText(bob.username, 'hello');
     await sync(bob);
     await bob.client.sendText(alice.username, 'hi');
@@ -97,6 +121,9 @@ describe('Retry requests (a server that damages and forges envelopes)', () => {
     const alice = await person('alice');
     const carol = await person('carol');
     const bob = await person('bob', forgery);
+    await contactsOnly(bob);
+    wrongAccessKey(alice);
+    wrongAccessKey(carol);
     for (const peer of [alice, carol]) {
       await peer.client.sendText(bob.username, `hello from ${peer.username}`);
       await sync(bob);
@@ -124,5 +151,32 @@ describe('Retry requests (a server that damages and forges envelopes)', () => {
     await waitFor(async () => (await bodies(bob.client, carol.client.accountId)).includes('carol again'), 'carol to bob');
     await waitFor(async () => (await bodies(bob.client, alice.client.accountId)).includes('alice again'), 'alice to bob');
     expect(await Promise.all([alice, bob, carol].map(oneTimeKeys))).toEqual(before);
+  });
+
+  it('a damaged sealed envelope is refused as sealed-rejected: nobody is asked to resend or rebuilds, and the next messages arrive', async () => {
+    const forgery: Forgery = {};
+    const alice = await person('alice');
+    const bob = await person('bob', forgery);
+    await alice.client.sendText(bob.username, 'hello');
+    await sync(bob);
+    await bob.client.sendText(alice.username, 'hi');
+    await sync(alice);
+    const before = await Promise.all([alice, bob].map(oneTimeKeys));
+
+    forgery.damageSealed = true;
+    const lost = await alice.client.sendText(bob.username, 'damaged on the way');
+    expect(lost.sealed).toBe(true);
+    await sync(bob);
+    forgery.damageSealed = false;
+    // Its sender cannot be known (the certificate is inside what failed), so nothing is recorded in a conversation and
+    // no retry request goes anywhere: the server can drop a sealed message, as it can withhold any message.
+    expect(bob.events['sealed-rejected']).toHaveLength(1);
+    expect(bob.events.undecryptable).toEqual([]);
+    await pause(500);
+    await sync(alice);
+    expect(await Promise.all([alice, bob].map(oneTimeKeys))).toEqual(before);
+    await alice.client.sendText(bob.username, 'the next one');
+    await waitFor(async () => (await bodies(bob.client, alice.client.accountId)).includes('the next one'), 'the next message');
+    expect(await bodies(bob.client, alice.client.accountId)).toEqual(['hello', 'hi', 'the next one']);
   });
 });

@@ -34,6 +34,7 @@ import { MemoryClientStore } from '../support/memory-store.js';
 import { PeerAccount, installPreKeys } from '../support/peer-device.js';
 import type { PeerDevice } from '../support/peer-device.js';
 import { RecordingFanOut } from '../support/recording-fan-out.js';
+import { DeliveryReceipts } from '../../src/outbox/delivery-receipts.js';
 import { SealedDelivery } from '../../src/sealed/sealed-delivery.js';
 import { testAccount } from '../support/test-account.js';
 
@@ -131,6 +132,8 @@ async function setup(held: { contacts?: ContactRecord[]; trustRoot?: () => Promi
     retries,
     // The one request unsealing makes: the server's trust root, pinned the first time.
     sealed: new SealedDelivery({ store, crypto, identity, api: { getTrustRoot: held.trustRoot ?? (async () => crypto.randomBytes(32)) } as unknown as HttpApi, now }),
+    // Not delayed here (outbox/delivery-receipts.ts and its test cover the delay): each receipt is a follow-up.
+    receipts: new DeliveryReceipts({ store, queue, delay: { minMs: 0, maxMs: 0 }, random: Math.random, now, send: (to, c) => fanOut.sendToAccount(to, c, false), track }),
     groups: () => groups,
     account: () => account,
     now,

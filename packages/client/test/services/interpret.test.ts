@@ -110,13 +110,13 @@ function contents(e: Effects) {
     updated: e.updated,
     contactWrites: e.contactWrites,
     groupWrites: e.groupWrites,
-    replies: e.replies,
+    deliveryReceipts: e.deliveryReceipts,
     after: e.after.length,
     typing: e.typing,
   };
 }
 
-const NOTHING = { writes: [], created: [], updated: [], contactWrites: [], groupWrites: [], replies: [], after: 0, typing: undefined };
+const NOTHING = { writes: [], created: [], updated: [], contactWrites: [], groupWrites: [], deliveryReceipts: [], after: 0, typing: undefined };
 
 /** Only changes to existing messages: what an edit, a delete, a reaction or a receipt leads to. */
 const updates = (u: MessageRecord[]) => ({ ...NOTHING, writes: u, updated: u });
@@ -149,7 +149,7 @@ describe('interpret: a message', () => {
       ...NOTHING,
       writes: [expected],
       created: [expected],
-      replies: [{ to: ALICE, content: { type: 'receipt', id: expect.stringMatching(/^[0-9a-f]{32}$/), timestamp: NOW, receipt: 'delivered', targetIds: [id(1)] } }],
+      deliveryReceipts: [{ to: ALICE, id: id(1) }],
     });
     expect(await store.getMessage(ALICE, ALICE, id(1)), 'interpret itself stores nothing').toBeUndefined();
 
@@ -194,7 +194,7 @@ describe('interpret: a message', () => {
     const effects = await interpret(env(await holding(), historyNotice), inGroup(group), text(1, 'hello all'));
     expect(effects.writes).toEqual([expect.objectContaining({ conversation: GROUP, id: id(1), author: ALICE, body: 'hello all', direction: 'incoming' })]);
     expect(effects.created).toEqual(effects.writes);
-    expect(effects.replies).toEqual([]);
+    expect(effects.deliveryReceipts).toEqual([]);
     expect(historyNotice).not.toHaveBeenCalled();
   });
 

@@ -97,6 +97,8 @@ export interface TestServer {
   /** Every log line written so far (raw JSON text). */
   readonly logs: string[];
   /** Closes the app (sockets, HTTP, bus, store) and removes the data directory and any schema it created. */
+  /** Stops the server and leaves its data directory in place (to examine it, as one who seized it would). */
+  stop(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -189,6 +191,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
     await app.fastify.listen({ port: 0, host: '127.0.0.1' });
     const address = app.fastify.server.address();
     if (typeof address !== 'object' || address === null) throw new Error('server has no TCP address');
+    let stopped: Promise<void> | undefined;
     let closed: Promise<void> | undefined;
     return {
       url: `http://127.0.0.1:${address.port}`,
@@ -196,8 +199,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
       app,
       dataDir,
       logs,
+      stop() {
+        stopped ??= app.close();
+        return stopped;
+      },
       close() {
-        closed ??= app.close().finally(cleanUp);
+        closed ??= (stopped ??= app.close()).finally(cleanUp);
         return closed;
       },
     };

@@ -52,6 +52,18 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
       live = false;
     };
   }, [messenger]);
+  const [receipts, setReceipts] = useState<boolean>();
+  useEffect(() => {
+    let live = true;
+    void messenger.client.deliveryReceipts().then((on) => live && setReceipts(on));
+    return () => {
+      live = false;
+    };
+  }, [messenger]);
+  const changeReceipts = (on: boolean) => {
+    setReceipts(on);
+    void messenger.client.setDeliveryReceipts(on).catch(() => setReceipts(!on));
+  };
   const changeSealed = (change: Partial<SealedSenderSettings>) => {
     setSealedError(undefined);
     if (sealed) setSealed({ ...sealed, ...change });
@@ -99,7 +111,7 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
         </fieldset>
 
         <fieldset className="card" aria-describedby="sealed-help">
-          <legend>Sealed sender</legend>
+          <legend>Privacy</legend>
           <p id="sealed-help" className="help">
             A sealed message hides who sent it from the server. Your contacts have your profile key and can always write to you sealed.
           </p>
@@ -114,6 +126,10 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
           <label className="radio">
             <input type="checkbox" checked={sealed?.allowIdentified ?? false} disabled={!sealed} onChange={(e) => changeSealed({ allowIdentified: e.target.checked })} />
             Send identified when a message cannot be sealed (else it is not sent)
+          </label>
+          <label className="radio">
+            <input type="checkbox" checked={receipts ?? false} disabled={receipts === undefined} onChange={(e) => changeReceipts(e.target.checked)} />
+            Send delivery receipts (a few seconds late, so that the server cannot match them to the message)
           </label>
           {sealedError && (
             <p className="error" role="alert">
