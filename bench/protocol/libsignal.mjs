@@ -26,10 +26,15 @@ import {
   SignedPreKeyRecord,
   SignedPreKeyStore,
   processPreKeyBundle,
+  sealedSenderDecryptMessage,
+  sealedSenderEncryptMessage,
+  SenderCertificate,
+  ServerCertificate,
   signalDecrypt,
   signalDecryptPreKey,
   signalEncrypt,
 } from '@signalapp/libsignal-client';
+import { randomUUID } from 'node:crypto';
 
 const keyOf = (address) => `${address.name()}.${address.deviceId()}`;
 
@@ -148,14 +153,13 @@ class MemoryKyberPreKeyStore extends KyberPreKeyStore {
   }
 }
 
-let nextAccount = 1;
-
 /** A device: address, identity and the five stores. `bundle()` hands out its one set of prekeys. */
 function makeDevice(deviceId) {
   const identity = IdentityKeyPair.generate();
   const registrationId = 1 + Math.floor(Math.random() * 16380);
   const device = {
-    address: ProtocolAddress.new(`account-${nextAccount++}`, deviceId),
+    // A UUID name: sealed sender certificates name the sender by one (ACI) and the recipient checks it.
+    address: ProtocolAddress.new(randomUUID(), deviceId),
     sessions: new BytesSessionStore(),
     identity: new MemoryIdentityStore(identity, registrationId),
     preKeys: new MemoryPreKeyStore(),
@@ -217,6 +221,31 @@ async function transfer(from, to, plaintext) {
   return { bytes: bytes.length, prekey: type === CiphertextMessageType.PreKey };
 }
 
+/**
+ * Sealed (sender certificate v1 envelope, what `sealedSenderEncryptMessage` produces for one recipient): Alice's
+ * session message is sealed to Bob, Bob's `sealedSenderDecryptMessage` opens it, validates the certificate against the
+ * trust root at the given time and decrypts the inner message with the sender's session.
+ */
+async function sealedTransfer(from, to, trustRoot, plaintext) {
+  const sealed = await sealedSenderEncryptMessage(plaintext, to.address, from.certificate, from.sessions, from.identity);
+  const result = await sealedSenderDecryptMessage(
+    sealed,
+    trustRoot,
+    Date.now(),
+    null,
+    to.address.name(),
+    to.address.deviceId(),
+    to.sessions,
+    to.identity,
+    to.preKeys,
+    to.signedPreKeys,
+    to.kyberPreKeys,
+  );
+  if (result.senderUuid() !== from.address.name()) throw new Error('libsignal: unsealed the wrong sender');
+  if (Buffer.compare(result.message(), plaintext) !== 0) throw new Error('libsignal: sealed plaintext mismatch');
+  return sealed.length;
+}
+
 export const libsignal = {
   name: 'libsignal',
   label: '@signalapp/libsignal-client 0.103.0',
@@ -235,6 +264,30 @@ export const libsignal = {
         const { bytes, prekey } = fromAlice ? await transfer(alice, bob, message) : await transfer(bob, alice, message);
         if (prekey) throw new Error('libsignal: prekey message after the handshake');
         return bytes;
+      },
+      async stateBytes() {
+        return { alice: alice.sessions.recordBytes(bob.address), bob: bob.sessions.recordBytes(alice.address) };
+      },
+    };
+  },
+
+  /** As createSession, with a sender certificate for each side; every `send` is sealed and unsealed. */
+  async createSealedSession(plaintext) {
+    const root = PrivateKey.generate();
+    const signing = PrivateKey.generate();
+    const server = ServerCertificate.new(1, signing.getPublicKey(), root);
+    const alice = makeDevice(1);
+    const bob = makeDevice(1);
+    for (const who of [alice, bob]) {
+      const key = (await who.identity.getIdentityKeyPair()).publicKey;
+      who.certificate = SenderCertificate.new(who.address.name(), null, who.address.deviceId(), key, Date.now() + 86_400_000, server, signing);
+    }
+    await processPreKeyBundle(bob.bundle, bob.address, alice.address, alice.sessions, alice.identity);
+    await sealedTransfer(alice, bob, root.getPublicKey(), plaintext);
+    await sealedTransfer(bob, alice, root.getPublicKey(), plaintext);
+    return {
+      async send(fromAlice, message) {
+        return fromAlice ? sealedTransfer(alice, bob, root.getPublicKey(), message) : sealedTransfer(bob, alice, root.getPublicKey(), message);
       },
       async stateBytes() {
         return { alice: alice.sessions.recordBytes(bob.address), bob: bob.sessions.recordBytes(alice.address) };

@@ -14,6 +14,11 @@ import {
   generateKyberPreKey,
   generateOneTimePreKeys,
   generateSignedPreKey,
+  deriveSealedSenderKeyPair,
+  issueSenderCertificate,
+  issueServerCertificate,
+  sealedSenderDecrypt,
+  sealedSenderEncrypt,
 } from '../../packages/protocol/dist/index.js';
 import { NodeCryptoProvider } from '../../packages/protocol/dist/crypto/node-provider.js';
 
@@ -38,6 +43,7 @@ async function makeDevice(device) {
   store.oneTimePreKeys.set(oneTime.id, oneTime);
   return {
     address,
+    identity,
     store,
     manager: new SessionManager(provider, store),
     bundle: {
@@ -61,6 +67,42 @@ async function transfer(from, to, plaintext) {
   return { bytes: ciphertext.body.length, prekey: ciphertext.type === CiphertextType.PreKey };
 }
 
+/** A server trust root and a signing key certified by it (sealed sender, untimed). */
+async function makeServer() {
+  const root = await provider.ed25519GenerateKeyPair();
+  const signing = await provider.ed25519GenerateKeyPair();
+  return { root, signing, certificate: await issueServerCertificate(provider, root, 1, signing.publicKey) };
+}
+
+/**
+ * Sealed: Alice's session message is sealed to Bob (sealedSenderEncrypt), Bob unseals it (sealedSenderDecrypt, which
+ * verifies the certificate chain, expiry and that the certificate's identity sealed it) and decrypts the inner message
+ * with the session of the certificate's sender — what the client's inbox does for every SealedSender envelope.
+ */
+async function sealedTransfer(from, to, context, plaintext) {
+  const ciphertext = await from.manager.encrypt(to.address, plaintext);
+  const sealed = await sealedSenderEncrypt(provider, {
+    recipientIdentity: to.identity.publicKey,
+    recipientSealedKey: to.sealedKeyPair.publicKey,
+    senderIdentity: from.identity,
+    certificate: from.certificate,
+    innerType: ciphertext.type,
+    inner: ciphertext.body,
+  });
+  const unsealed = await sealedSenderDecrypt(provider, sealed, {
+    identity: to.identity,
+    sealedKeyPair: to.sealedKeyPair,
+    trustRoot: context.root.publicKey,
+    now: Date.now(),
+  });
+  if (unsealed.certificate.accountId !== from.accountHex) throw new Error('ours: unsealed the wrong sender');
+  const result = await to.manager.decrypt(from.address, { type: unsealed.innerType, body: unsealed.inner });
+  if (result.kind !== 'message' || Buffer.compare(result.plaintext, plaintext) !== 0) {
+    throw new Error(`ours: sealed decryption gave ${result.kind} instead of the plaintext`);
+  }
+  return { bytes: sealed.length, prekey: ciphertext.type === CiphertextType.PreKey };
+}
+
 async function recordBytes(device, remote) {
   return (await device.store.loadSession(remote.address))?.length ?? 0;
 }
@@ -81,6 +123,39 @@ export const ours = {
       /** One encrypt + decrypt; returns the ciphertext length. Throws if a prekey message appears. */
       async send(fromAlice, message) {
         const { bytes, prekey } = fromAlice ? await transfer(alice, bob, message) : await transfer(bob, alice, message);
+        if (prekey) throw new Error('ours: prekey message after the handshake');
+        return bytes;
+      },
+      async stateBytes() {
+        return { alice: await recordBytes(alice, bob), bob: await recordBytes(bob, alice) };
+      },
+    };
+  },
+
+  /**
+   * Alice and Bob with an established session, a sender certificate for each and Bob's sealed-sender key pair; every
+   * `send` is sealed and unsealed (sealedTransfer).
+   */
+  async createSealedSession(plaintext) {
+    const server = await makeServer();
+    const alice = await makeDevice(1);
+    const bob = await makeDevice(1);
+    for (const [who, n] of [[alice, 'a1'], [bob, 'b2']]) {
+      who.accountHex = n.repeat(16);
+      who.sealedKeyPair = await deriveSealedSenderKeyPair(provider, who.identity);
+      who.certificate = await issueSenderCertificate(provider, server.certificate, server.signing.privateKey, {
+        accountId: who.accountHex,
+        deviceId: 1,
+        identityKey: who.identity.publicKey,
+        expires: Date.now() + 86_400_000,
+      });
+    }
+    await alice.manager.processPreKeyBundle(bob.address, bob.bundle);
+    await sealedTransfer(alice, bob, server, plaintext);
+    await sealedTransfer(bob, alice, server, plaintext);
+    return {
+      async send(fromAlice, message) {
+        const { bytes, prekey } = fromAlice ? await sealedTransfer(alice, bob, server, message) : await sealedTransfer(bob, alice, server, message);
         if (prekey) throw new Error('ours: prekey message after the handshake');
         return bytes;
       },

@@ -5,7 +5,7 @@
  *
  *   npm run bench:protocol                      # from the repository root: builds, installs, runs
  *   npm run bench:protocol -- --messages 1000   # a shorter run
- *   node bench/protocol/run.mjs [--messages N] [--setups N] [--rounds N] [--warmup N] [--only ours|libsignal]
+ *   node bench/protocol/run.mjs [--messages N] [--setups N] [--sealed N] [--rounds N] [--warmup N] [--only ours|libsignal]
  *
  * The last line of stdout is one JSON object with the results.
  */
@@ -18,6 +18,7 @@ const { values: args } = parseArgs({
   options: {
     messages: { type: 'string', default: '10000' },
     setups: { type: 'string', default: '200' },
+    sealed: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '3' },
     warmup: { type: 'string' },
     only: { type: 'string' },
@@ -26,7 +27,7 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  console.log('usage: node bench/protocol/run.mjs [--messages N] [--setups N] [--rounds N] [--warmup N] [--only ours|libsignal]');
+  console.log('usage: node bench/protocol/run.mjs [--messages N] [--setups N] [--sealed N] [--rounds N] [--warmup N] [--only ours|libsignal]');
   process.exit(0);
 }
 
@@ -38,9 +39,12 @@ function positiveInt(name, text) {
 
 const MESSAGES = positiveInt('messages', args.messages);
 const SETUPS = positiveInt('setups', args.setups);
+/** Sealed messages (one direction) per round: each is a session message sealed, unsealed and decrypted. */
+const SEALED = positiveInt('sealed', args.sealed);
 const ROUNDS = positiveInt('rounds', args.rounds);
 const WARMUP = args.warmup === undefined ? Math.min(2000, MESSAGES) : positiveInt('warmup', args.warmup);
 const WARMUP_SETUPS = Math.min(10, SETUPS);
+const WARMUP_SEALED = Math.min(200, SEALED);
 const PLAINTEXT_BYTES = 100;
 /** What ours pads a 100 B plaintext to (wire/padding.ts: at least 160 B). */
 const PADDED_BYTES = 160;
@@ -102,9 +106,12 @@ class Sizes {
 
 const round = (x, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-/** `count` encrypt+decrypt pairs in one established session; one pair counts as one message. */
-async function runMessages(adapter, pattern, count) {
-  const session = await adapter.createSession(plaintext);
+/**
+ * `count` encrypt+decrypt pairs in one established session; one pair counts as one message. `sealed`: every message
+ * is also sealed to the recipient and unsealed by it (createSealedSession).
+ */
+async function runMessages(adapter, pattern, count, sealed = false) {
+  const session = sealed ? await adapter.createSealedSession(plaintext) : await adapter.createSession(plaintext);
   const sizes = new Sizes();
   collectGarbage();
   const start = performance.now();
@@ -139,11 +146,12 @@ const tests = [
   { key: 'one_way', run: (a) => runMessages(a, 'one-way', MESSAGES) },
   { key: 'alternating', run: (a) => runMessages(a, 'alternating', MESSAGES) },
   { key: 'setups', run: (a) => runSetups(a, SETUPS) },
+  { key: 'sealed', run: (a) => runMessages(a, 'one-way', SEALED, true) },
 ];
 
 console.log(`Protocol benchmark — Node ${process.version}, ${process.platform}/${process.arch}`);
 console.log(
-  `${MESSAGES} messages of ${PLAINTEXT_BYTES} B per pattern, ${SETUPS} set-ups, best of ${ROUNDS} round(s), ` +
+  `${MESSAGES} messages of ${PLAINTEXT_BYTES} B per pattern, ${SETUPS} set-ups, ${SEALED} sealed messages, best of ${ROUNDS} round(s), ` +
     `order alternating between rounds; warm-up ${WARMUP} messages per pattern and ${WARMUP_SETUPS} set-ups each.`,
 );
 for (const a of adapters) console.log(`  ${a.name}: ${a.label}`);
@@ -152,6 +160,7 @@ for (const adapter of adapters) {
   await runMessages(adapter, 'one-way', WARMUP);
   await runMessages(adapter, 'alternating', WARMUP);
   await runSetups(adapter, WARMUP_SETUPS);
+  await runMessages(adapter, 'one-way', WARMUP_SEALED, true);
 }
 
 /** results[adapter][test] = list of per-round results */
@@ -192,10 +201,12 @@ function summary(name) {
     one_way: round(best(name, 'one_way').rate),
     alternating: round(best(name, 'alternating').rate),
     setups: round(best(name, 'setups').rate, 1),
-    rounds: { one_way: rates('one_way'), alternating: rates('alternating'), setups: rates('setups') },
+    sealed: round(best(name, 'sealed').rate),
+    rounds: { one_way: rates('one_way'), alternating: rates('alternating'), setups: rates('setups'), sealed: rates('sealed') },
     message_bytes_one_way: pooled(name, 'one_way'),
     message_bytes_alternating: pooled(name, 'alternating'),
     prekey_message_bytes: pooled(name, 'setups'),
+    sealed_message_bytes: pooled(name, 'sealed'),
     message_bytes_160_plaintext: last(name, 'one_way').padded160,
     state_one_way: last(name, 'one_way').state,
     state_alternating: last(name, 'alternating').state,
@@ -221,9 +232,11 @@ const rows = [
     fmtRatio(ratio(ours?.alternating, theirs?.alternating)),
   ],
   ['set-ups/s (best)', fmtRate(ours?.setups), fmtRate(theirs?.setups), fmtRatio(ratio(ours?.setups, theirs?.setups))],
+  ['sealed msg/s, seal + unseal + decrypt (best)', fmtRate(ours?.sealed), fmtRate(theirs?.sealed), fmtRatio(ratio(ours?.sealed, theirs?.sealed))],
   ['msg/s one direction, each round', ours?.rounds.one_way.join(', ') ?? 'n/a', theirs?.rounds.one_way.join(', ') ?? 'n/a', ''],
   ['msg/s alternating, each round', ours?.rounds.alternating.join(', ') ?? 'n/a', theirs?.rounds.alternating.join(', ') ?? 'n/a', ''],
   ['set-ups/s, each round', ours?.rounds.setups.join(', ') ?? 'n/a', theirs?.rounds.setups.join(', ') ?? 'n/a', ''],
+  ['sealed msg/s, each round', ours?.rounds.sealed.join(', ') ?? 'n/a', theirs?.rounds.sealed.join(', ') ?? 'n/a', ''],
   ['ratchet message B, one direction', fmtSizes(ours?.message_bytes_one_way), fmtSizes(theirs?.message_bytes_one_way), ''],
   ['ratchet message B, alternating', fmtSizes(ours?.message_bytes_alternating), fmtSizes(theirs?.message_bytes_alternating), ''],
   [
@@ -233,6 +246,7 @@ const rows = [
     '',
   ],
   ['initial (prekey) message B', fmtSizes(ours?.prekey_message_bytes), fmtSizes(theirs?.prekey_message_bytes), ''],
+  ['sealed envelope B (100 B plaintext)', fmtSizes(ours?.sealed_message_bytes), fmtSizes(theirs?.sealed_message_bytes), ''],
   ['session record B after one direction (Alice / Bob)', fmtState(ours?.state_one_way), fmtState(theirs?.state_one_way), ''],
   ['session record B after alternating (Alice / Bob)', fmtState(ours?.state_alternating), fmtState(theirs?.state_alternating), ''],
 ];
@@ -255,6 +269,10 @@ console.log('  before the clock starts; timed: bundle processing + first message
 console.log('- Ours pads every plaintext to at least 160 B inside the protocol; libsignal encrypts the 100 B as given');
 console.log('  (Signal apps pad before calling it). The "160 B plaintext" row is one more message, untimed, whose');
 console.log('  plaintext is 160 B: for libsignal the like-for-like size of the same padded content (ours pads it further).');
+console.log('- Sealed: one direction in an established session; timed per message: the session encryption, sealing to');
+console.log("  the recipient, unsealing (certificate chain, expiry and sender identity checked) and the inner decryption.");
+console.log('  Ours: HPKE with X-Wing to the recipient\'s sealed-sender key, then X25519 static-static (protocol.md');
+console.log('  "Sealed sender"); libsignal: sealed sender v1 (X25519 ephemeral-static, then static-static), no PQ layer.');
 
 const json = {
   messages: MESSAGES,
@@ -270,6 +288,11 @@ const json = {
   ours_setups_per_sec: ours?.setups ?? null,
   libsignal_setups_per_sec: theirs?.setups ?? null,
   ratio_setups: ours && theirs ? round(ratio(ours.setups, theirs.setups), 3) : null,
+  sealed_ours: ours?.sealed ?? null,
+  sealed_libsignal: theirs?.sealed ?? null,
+  ratio_sealed: ours && theirs ? round(ratio(ours.sealed, theirs.sealed), 3) : null,
+  ours_sealed_bytes: ours ? round(ours.sealed_message_bytes.mean, 1) : null,
+  libsignal_sealed_bytes: theirs ? round(theirs.sealed_message_bytes.mean, 1) : null,
   // Steady-state ratchet message: mean size over the one-direction runs (details below).
   ours_message_bytes: ours ? round(ours.message_bytes_one_way.mean, 1) : null,
   libsignal_message_bytes: theirs ? round(theirs.message_bytes_one_way.mean, 1) : null,

@@ -4,9 +4,12 @@
  *
  * - `samizdat`: registers N accounts (one device each, real keys) with POST /v1/accounts, opens N authenticated
  *   WebSockets at /v1/websocket, then every device sends 1:1 envelopes with PUT /v1/messages/:accountId to random
- *   other devices and acks every ENVELOPE it receives (ACK frames, one per socket per event-loop turn). Sends are SEND
+ *   other devices and acks every ENVELOPE it receives (ACK frames, one per socket per event-loop turn). Sends are
+ *   sealed (sendMode 'sealed', the default: SealedSender envelopes in PUT /v1/sealed/messages/:accountId requests with
+ *   no credentials, authorized by the recipient's Unidentified-Access-Key, which every account registers at set-up
+ *   with PUT /v1/accounts/me/unidentified-access — what the client does for every 1:1 send to a contact), SEND
  *   frames on the device's socket (sendMode 'ws', answered by SEND_OK) or PUT /v1/messages/:accountId requests
- *   (sendMode 'http', answered by 200).
+ *   (sendMode 'http', answered by 200); the last two are identified sends.
  * - `relay`: N plain WebSockets to relay.mjs; a send is one binary frame [u32 recipient index][payload].
  *
  * Closed loop: each device has `inflight` slots; a slot is busy from the send until the message has been received by
@@ -68,7 +71,8 @@ function httpJson(method, path, body, headers = {}, via = agent) {
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString();
-          if (res.statusCode !== 200) reject(new Error(`${method} ${path} → ${res.statusCode} ${text.slice(0, 200)}`));
+          if (res.statusCode === 204) resolve(undefined);
+          else if (res.statusCode !== 200) reject(new Error(`${method} ${path} → ${res.statusCode} ${text.slice(0, 200)}`));
           else resolve(JSON.parse(text));
         });
       },
@@ -125,7 +129,12 @@ async function setup(message) {
     device.accountId = res.accountId;
     device.deviceId = res.deviceId;
     device.auth = `Basic ${Buffer.from(`${res.accountId}.${res.deviceId}:${device.password}`).toString('base64')}`;
-    device.path = `/v1/messages/${res.accountId}`;
+    device.path = opts.sendMode === 'sealed' ? `/v1/sealed/messages/${res.accountId}` : `/v1/messages/${res.accountId}`;
+    if (opts.sendMode === 'sealed') {
+      // The client derives it from the profile key; to the server it is 16 opaque bytes, compared in constant time.
+      device.accessKey = b64(randomBytes(16));
+      await httpJson('PUT', '/v1/accounts/me/unidentified-access', { accessKey: device.accessKey, unrestricted: false }, { authorization: device.auth });
+    }
     registered++;
   }).finally(() => clearInterval(progress));
   return { event: 'registered', keygenMs: t1 - t0, registerMs: performance.now() - t1 };
@@ -169,7 +178,8 @@ function makeTemplates() {
   }
   // u8 version | u8 type | u64 timestamp | varint length | content: find the content length giving payloadBytes.
   for (let contentLength = opts.payloadBytes - 10; contentLength > 0; contentLength--) {
-    const encoded = encodeEnvelope({ type: EnvelopeType.Message, timestamp: Date.now(), content: filler.subarray(0, contentLength) });
+    const type = opts.sendMode === 'sealed' ? EnvelopeType.SealedSender : EnvelopeType.Message;
+    const encoded = encodeEnvelope({ type, timestamp: Date.now(), content: filler.subarray(0, contentLength) });
     if (encoded.length === opts.payloadBytes) {
       envelopeTemplate = Buffer.from(encoded);
       contentOffset = encoded.length - contentLength;
@@ -247,7 +257,9 @@ function sendOne(sender) {
       port: serverPort,
       method: 'PUT',
       path: recipient.path,
-      headers: { authorization: devices[sender].auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      headers: {
+        ...(opts.sendMode === 'sealed' ? { 'unidentified-access-key': recipient.accessKey } : { authorization: devices[sender].auth }),
+        'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     },
     (res) => {
       const ok = res.statusCode === 200;
@@ -409,7 +421,7 @@ function percentile(sorted, p) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function run({ warmupMs, durationMs, drainMs }) {
-  if (opts.mode === 'samizdat' && opts.sendMode === 'http') await openHttpConnections();
+  if (opts.mode === 'samizdat' && opts.sendMode !== 'ws') await openHttpConnections();
   runStart = performance.now();
   sending = true;
   // Start the devices over the first quarter of the warm-up (at most 1 s) rather than all in one burst.

@@ -33,8 +33,10 @@ const USAGE = `usage: node bench/server/run.mjs [options]
   --drain S                at most this long to wait for messages still in flight at the end (default 10)
   --inflight K             messages in flight per device (default 1)
   --payload B              envelope / relay payload bytes (default 256)
-  --send ws|http           how samizdat devices send: SEND frames on their open WebSocket (default, what the SDK
-                           does when connected) or one PUT /v1/messages request each (the HTTP route)
+  --send sealed|ws|http    how samizdat devices send: sealed (default, what the client does for a contact): one
+                           PUT /v1/sealed/messages request each with no credentials, authorized by the
+                           recipient's access key; ws: identified SEND frames on their open WebSocket; http:
+                           identified PUT /v1/messages requests
   --only LIST              comma-separated subset of relay,sqlite,postgres (default all three)
   --database-url URL       PostgreSQL to create the bench database in
                            (default $SAMIZDAT_TEST_DATABASE_URL or postgres://postgres@127.0.0.1:5432/test)
@@ -50,7 +52,7 @@ const { values: args } = parseArgs({
     drain: { type: 'string', default: '10' },
     inflight: { type: 'string', default: '1' },
     payload: { type: 'string', default: '256' },
-    send: { type: 'string', default: 'ws' },
+    send: { type: 'string', default: 'sealed' },
     only: { type: 'string', default: 'relay,sqlite,postgres' },
     'database-url': { type: 'string', default: process.env.SAMIZDAT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
     'register-concurrency': { type: 'string', default: '8' },
@@ -82,8 +84,8 @@ const INFLIGHT = number('inflight', args.inflight, { max: 64 });
 const PAYLOAD = number('payload', args.payload, { min: 32, max: 60_000 });
 const REGISTER_CONCURRENCY = number('register-concurrency', args['register-concurrency'], { max: 256 });
 const CONNECT_CONCURRENCY = number('connect-concurrency', args['connect-concurrency'], { max: 1024 });
-if (args.send !== 'ws' && args.send !== 'http') {
-  console.error(`--send: expected ws or http, got "${args.send}"\n\n${USAGE}`);
+if (!['sealed', 'ws', 'http'].includes(args.send)) {
+  console.error(`--send: expected sealed, ws or http, got "${args.send}"\n\n${USAGE}`);
   process.exit(2);
 }
 const SEND_MODE = args.send;
@@ -99,11 +101,16 @@ const SETUP_TIMEOUT_MS = (120 + DEVICES * 0.25) * 1000;
 const PROFILE_DIR = args.profile === undefined ? undefined : resolve(args.profile);
 if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
 
-/** Bench-only rate limits: one IP (loopback) sends everything. */
+/**
+ * Bench-only rate limits: one IP (loopback) sends everything, and with few devices one recipient takes more sealed
+ * sends than its default budget (600 a minute).
+ */
 const SERVER_ENV = {
   ...process.env,
   SAMIZDAT_RATE_LIMIT_ACCOUNT_PER_MIN: '1000000000',
   SAMIZDAT_RATE_LIMIT_IP_PER_MIN: '1000000000',
+  SAMIZDAT_RATE_LIMIT_SEALED_PER_RECIPIENT_BURST: '1000000000',
+  SAMIZDAT_RATE_LIMIT_SEALED_PER_RECIPIENT_PER_MIN: '1000000000',
 };
 
 const log = (text) => console.log(text);
@@ -465,7 +472,9 @@ process.on('SIGINT', stopAll);
 process.on('SIGTERM', stopAll);
 
 const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
-log(`bench/server: ${DEVICES} devices, ${DURATION_S} s measured (+${WARMUP_S} s warm-up) per target, ${INFLIGHT} in flight per device, ${PAYLOAD} B payload, samizdat sends over ${SEND_MODE === 'ws' ? 'the WebSocket (SEND frames)' : 'HTTP (PUT /v1/messages)'}`);
+log(`bench/server: ${DEVICES} devices, ${DURATION_S} s measured (+${WARMUP_S} s warm-up) per target, ${INFLIGHT} in flight per device, ${PAYLOAD} B payload, samizdat sends ${
+    { sealed: 'sealed over HTTP (PUT /v1/sealed/messages, access key, no credentials)', ws: 'identified over the WebSocket (SEND frames)', http: 'identified over HTTP (PUT /v1/messages)' }[SEND_MODE]
+  }`);
 const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 log(`machine: ${cpus().length} × ${cpuModel}, Node ${process.version}; loopback only; load average before the run ${loadAverage}`);
 if (Number(loadAverage.split(' ')[0]) > 0.5) log('note: the machine is already busy — every figure below is skewed by whatever else is running');

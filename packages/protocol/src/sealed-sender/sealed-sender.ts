@@ -6,8 +6,8 @@
  * authenticates it), with the ephemeral–static stage made hybrid post-quantum: HPKE (RFC 9180) in base mode with the
  * X-Wing KEM (draft-connolly-cfrg-xwing-kem) to the recipient's sealed-sender key (sealed-sender-key.ts).
  *
- * Suite: KEM 0x647a X-Wing, KDF 0x0001 HKDF-SHA256, AEAD 0x0002 AES-256-GCM (RFC 9180 §7), via @hpke/core and
- * @hpke/hybridkem-x-wing.
+ * Suite: KEM 0x647a X-Wing, KDF 0x0001 HKDF-SHA256, AEAD 0x0002 AES-256-GCM (RFC 9180 §7), via @hpke/core with
+ * the parts of hpke-suite.ts (the same suite as @hpke/hybridkem-x-wing's, on the caller's provider).
  *
  *   1. ephemeral–static (RFC 9180 §5.1.1 SetupBaseS, §5.2 Seal, §5.3 Export):
  *        info            = INFO || recipient identity key (65 bytes)
@@ -35,8 +35,6 @@
  * (another recipient, tampering); INVALID_KEY for a malformed or low-order key; INVALID_CERTIFICATE,
  * CERTIFICATE_EXPIRED (certificates.ts).
  */
-import { Aes256Gcm, CipherSuite, HkdfSha256 } from '@hpke/core';
-import { XWing } from '@hpke/hybridkem-x-wing';
 import { concatBytes, constantTimeEqual, utf8 } from '../crypto/bytes.js';
 import type { CryptoProvider, KeyPair } from '../crypto/provider.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
@@ -47,6 +45,7 @@ import { MAX_ENVELOPE_CONTENT } from '../wire/envelope.js';
 import { decodeSenderCertificate, verifySenderCertificate } from './certificates.js';
 import type { SenderCertificate } from './certificates.js';
 import { XWING_PRIVATE_KEY_LENGTH, XWING_PUBLIC_KEY_LENGTH } from './sealed-sender-key.js';
+import { sealedSenderSuite } from './hpke-suite.js';
 
 export const SEALED_SENDER_VERSION = 1;
 export const SEALED_CONTENT_VERSION = 1;
@@ -69,7 +68,7 @@ export const MAX_SEALED_INNER = MAX_ENVELOPE_CONTENT - SEALED_SENDER_OVERHEAD;
 export const SealedInnerType = { PreKeyMessage: 1, Message: 2 } as const;
 export type SealedInnerType = (typeof SealedInnerType)[keyof typeof SealedInnerType];
 
-const suite = new CipherSuite({ kem: new XWing(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
+
 
 export interface SealInput {
   readonly recipientIdentity: IdentityKey;
@@ -130,6 +129,7 @@ export async function sealedSenderEncrypt(crypto: CryptoProvider, input: SealInp
   if (!constantTimeEqual(encodeIdentityKey(input.certificate.identityKey), senderKey)) {
     throw new ProtocolError(ProtocolErrorCode.InvalidArgument, "the certificate is not for the sender's identity key");
   }
+  const suite = sealedSenderSuite(crypto);
   let recipientPublicKey: CryptoKey;
   try {
     recipientPublicKey = await suite.kem.deserializePublicKey(input.recipientSealedKey);
@@ -168,6 +168,7 @@ export async function sealedSenderDecrypt(crypto: CryptoProvider, sealed: Uint8A
   const encryptedMessage = reader.bytes(MAX_ENVELOPE_CONTENT, 'encrypted message');
   reader.end('sealed envelope');
 
+  const suite = sealedSenderSuite(crypto);
   const recipientKey = await suite.kem.deserializePrivateKey(input.sealedKeyPair.privateKey);
   let senderKey: Uint8Array;
   let chainKey: Uint8Array;
