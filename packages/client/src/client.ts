@@ -191,7 +191,6 @@ export class Client extends Emitter<ClientEvents> {
         now: () => this.now(),
         accountsOf: async (peers) => Promise.all(peers.map(async (p) => (await this.resolve(p)).accountId)),
         events: this,
-        fanOut: this.fanOut,
         interpret: (target, c) => this.inbox.interpret(target, c),
         stateOf: (accountId) => this.requestState(accountId),
         learnUsername: (accountId, username) => this.directory.learnUsername(accountId, username),

@@ -25,7 +25,7 @@ import { registerDeviceRoutes } from './routes/devices.js';
 import { registerKeyRoutes } from './routes/keys.js';
 import { SEALED_SEND_PATH, registerMessageRoutes } from './routes/messages.js';
 import { registerAttachmentRoutes } from './routes/attachments.js';
-import { registerGroupRoutes } from './routes/groups.js';
+import { SEALED_GROUP_SEND_PATH, registerGroupRoutes } from './routes/groups.js';
 import { registerCertificateRoutes } from './routes/certificates.js';
 import { CertificateIssuer } from './sealed-sender/certificate-issuer.js';
 import { SECURITY_HEADERS, registerWebApp } from './web/static.js';
@@ -72,6 +72,8 @@ export interface App {
  */
 /** Authorized by the recipient's access key instead of credentials (sealed-sender/unidentified-access.ts). */
 const SEALED_SEND_ROUTE = `PUT ${SEALED_SEND_PATH}`;
+/** Authorized by the group's send key instead of credentials (sealed-sender/group-send-access.ts). */
+const SEALED_GROUP_SEND_ROUTE = `PUT ${SEALED_GROUP_SEND_PATH}`;
 const PUBLIC_ROUTES = new Set(['POST /v1/accounts', 'POST /v1/devices/link', 'GET /v1/certificate/trust-root']);
 
 const SWEEP_INTERVAL_MS = 60_000;
@@ -203,6 +205,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (route === SEALED_SEND_ROUTE) {
       // A sealed send names nobody: the recipient's access key lets it in (routes/messages.ts).
       await ctx.unidentified.authorize(request, (request.params as { accountId?: string }).accountId ?? '');
+    } else if (route === SEALED_GROUP_SEND_ROUTE) {
+      // Nor does a sealed group send: the epoch's group send key lets it in (routes/groups.ts).
+      await ctx.groupSendAccess.authorize(request, (request.params as { groupId?: string }).groupId ?? '');
     } else if (url !== undefined && url.startsWith('/v1/') && !PUBLIC_ROUTES.has(route)) {
       await ctx.authenticate(request);
     }

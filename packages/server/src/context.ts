@@ -12,6 +12,7 @@ import { Semaphore, VerifiedSecretCache, hashSecret, parseBasicAuth, verifySecre
 import { RateLimiter, TargetBudget } from './rate-limit.js';
 import { ExpiringCache } from './expiring-cache.js';
 import { ApiError } from './errors.js';
+import { GroupSendAccess } from './sealed-sender/group-send-access.js';
 import { UnidentifiedAccess } from './sealed-sender/unidentified-access.js';
 
 /**
@@ -48,6 +49,8 @@ export class ServerContext {
   readonly usernameLookupLimiter: RateLimiter;
   /** Sealed sends: the access-key check and its limit per recipient. */
   readonly unidentified: UnidentifiedAccess;
+  /** Sealed group sends: the group's send key (sealed-sender/group-send-access.ts). */
+  readonly groupSendAccess: GroupSendAccess;
   /**
    * At most SLOW_HASHES_AT_ONCE scrypt runs at a time: they use libuv's thread pool (4 threads), which the SQLite
    * writer's fdatasync and file I/O need too, so a login flood cannot hold every thread.
@@ -100,6 +103,7 @@ export class ServerContext {
     });
     this.usernameLookupLimiter = new RateLimiter(limits.usernameLookupsPerMinute, { burst: limits.usernameLookupsBurst });
     this.unidentified = new UnidentifiedAccess(repo, limits, now);
+    this.groupSendAccess = new GroupSendAccess(repo, limits, now);
     // Removals on other nodes (and, a microtask later, on this one) arrive here.
     bus.onRemoved((device) => this.forgetDeviceRecord(device.accountId, device.deviceId));
   }
@@ -112,6 +116,7 @@ export class ServerContext {
     this.bundleBudget.forgetFull(now);
     this.keyPackageBudget.forgetFull(now);
     this.unidentified.forgetIdle(now);
+    this.groupSendAccess.forgetIdle(now);
   }
 
   /** Call when a device was removed: its credentials stop working on this node at once. */

@@ -15,6 +15,7 @@ export const ERRORS = {
   INVALID_USERNAME: { status: 400, message: 'Usernames are 3–32 characters: letters, digits, "_" and ".", starting with a letter.' },
   INVALID_ENVELOPE: { status: 400, message: 'An envelope could not be decoded.' },
   UNAUTHORIZED: { status: 401, message: 'Missing or wrong credentials.' },
+  INVALID_GROUP_SEND_KEY: { status: 401, message: 'A sealed group send needs the group’s send key for its current epoch: it is missing, wrong or from another epoch, or there is no such group.' },
   INVALID_ACCESS_KEY: { status: 401, message: 'A sealed send needs the recipient’s access key: it is missing or wrong, or no such account takes sealed envelopes.' },
   FORBIDDEN: { status: 403, message: 'This device may not do that.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },

@@ -140,11 +140,11 @@ export function checkGroupEnvelope(ctx: ServerContext, bytes: Uint8Array, field:
 }
 
 /** Counts stored group copies and wakes their devices, each with its stored row (as sendMessage does). */
-export function wakeGroup(ctx: ServerContext, stored: readonly StoredGroupEnvelope[], sender: AuthenticatedDevice, receivedAt: number): void {
+export function wakeGroup(ctx: ServerContext, stored: readonly StoredGroupEnvelope[], sender: AuthenticatedDevice | undefined, receivedAt: number): void {
   ctx.metrics.messagesIn.inc(stored.length);
   for (const s of stored) {
     ctx.bus.publishQueued({ accountId: s.accountId, deviceId: s.deviceId }, [
-      { id: s.id, sourceAccountId: sender.accountId, sourceDeviceId: sender.deviceId, envelope: s.envelope, receivedAt },
+      { id: s.id, sourceAccountId: sender?.accountId, sourceDeviceId: sender?.deviceId, envelope: s.envelope, receivedAt },
     ]);
   }
 }
@@ -152,13 +152,16 @@ export function wakeGroup(ctx: ServerContext, stored: readonly StoredGroupEnvelo
 /**
  * Stores one GroupMessage envelope for every other member device of `groupId` and wakes them; resolves with how many
  * copies were stored, once all are durable. Throws ApiError: SHUTTING_DOWN, GROUP_NOT_FOUND, NOT_A_GROUP_MEMBER,
- * ENVELOPE_TOO_LARGE, INVALID_ENVELOPE.
+ * ENVELOPE_TOO_LARGE, INVALID_ENVELOPE. `sender` undefined is a sealed group send (already let in by the epoch's group
+ * send key): stored for every member device, the sender's own too, naming nobody.
  */
-export async function sendGroupMessage(ctx: ServerContext, sender: AuthenticatedDevice, groupId: string, envelope: Uint8Array): Promise<number> {
+export async function sendGroupMessage(ctx: ServerContext, sender: AuthenticatedDevice | undefined, groupId: string, envelope: Uint8Array): Promise<number> {
   if (ctx.closing) throw new ApiError('SHUTTING_DOWN');
-  const group = await ctx.repo.getGroup(groupId);
-  if (!group) throw new ApiError('GROUP_NOT_FOUND');
-  if (!group.members.some((m) => memberKey(m) === memberKey(sender))) throw new ApiError('NOT_A_GROUP_MEMBER');
+  if (sender !== undefined) {
+    const group = await ctx.repo.getGroup(groupId);
+    if (!group) throw new ApiError('GROUP_NOT_FOUND');
+    if (!group.members.some((m) => memberKey(m) === memberKey(sender))) throw new ApiError('NOT_A_GROUP_MEMBER');
+  }
   checkGroupEnvelope(ctx, envelope, 'envelope', EnvelopeType.GroupMessage);
   const now = ctx.now();
   const { maxQueueAgeMs, maxQueueDepth } = ctx.config.limits;

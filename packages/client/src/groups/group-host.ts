@@ -1,12 +1,12 @@
 /**
  * What a GroupManager needs from the client that owns it: the store and transport, the content interpreter
- * (inbox/interpret.ts, the same one 1:1 messages go through) and the fan-out's group send.
+ * (inbox/interpret.ts, the same one 1:1 messages go through). Group messages go out sealed over HTTP
+ * (HttpApi.sendSealedGroupMessage), never on the authenticated delivery socket.
  */
 import type { CryptoProvider, IdentityKeyPair } from '@samizdat/protocol';
 import type { Content } from '../content/content.js';
 import type { ClientEvents } from '../events.js';
 import type { Effects, InterpretTarget } from '../inbox/interpret.js';
-import type { DeviceFanOut } from '../outbox/fan-out.js';
 import type { AccountRecord, ClientStore } from '../storage/store.js';
 import type { HttpApi } from '../transport/http-api.js';
 import type { Emitter } from '../util/emitter.js';
@@ -20,8 +20,6 @@ export interface GroupHost {
   readonly identity: IdentityKeyPair;
   /** Where stored messages are announced (the client). */
   readonly events: Emitter<ClientEvents>;
-  /** Group sends go over the delivery socket while it is open, else over HTTP (DeviceFanOut.postGroupMessage). */
-  readonly fanOut: Pick<DeviceFanOut, 'postGroupMessage'>;
   account(): AccountRecord;
   now(): number;
   /** Account ids of `peers` (usernames or account ids), resolving unknown ones through the server. */

@@ -13,6 +13,12 @@
  * - A new device of a member account joins the account's groups by external commit (RFC 9420 §12.4.3.2), and the
  *   account's other devices then re-send the group's settings so the new device learns the name.
  * - Every device makes an update commit at least weekly (post-compromise security, RFC 9420 §16.6).
+ * - Application messages (and proposals) are sealed (docs/protocol.md "Group send keys"): submitted with no
+ *   credentials, let in by the epoch's group send key (an MLS exporter secret); every commit this device makes
+ *   registers the new epoch's key hash. The server stores them for every member device, this one's too, naming
+ *   nobody: this device knows its own by their hash (GroupRecord.sentEnvelopes) and drops them. A send refused with
+ *   INVALID_GROUP_SEND_KEY means the group moved on (this device catches up, then encrypts again in the new epoch) or
+ *   its epoch has no key registered (this device makes an update commit, which registers one).
  * - A group whose stored state says its epoch's secret tree may be derived from zeros (`needsRekey`: stored by a build
  *   with the broken ts-mls patch, docs/protocol.md "Secret trees derived from zeros") gets an update commit on the
  *   next `maintain()` and before anything is encrypted in it; a commit by another member that wins the epoch does
@@ -27,6 +33,7 @@ import {
   encodeEnvelope,
   encodeMlsDeviceIdentity,
   groupIdOf,
+  inspectMessage,
   membersOfGroup,
   needsRekey,
   toHex,
@@ -51,6 +58,8 @@ export const SELF_UPDATE_AFTER_MS = 7 * 24 * 3600 * 1000;
 const COMMIT_ATTEMPTS = 5;
 const CATCH_UP_TIMEOUT_MS = 15_000;
 const IDENTITY_KV = 'mls.identity';
+/** How many of its own sealed group messages a group remembers until they come back from the server. */
+export const MAX_SENT_ENVELOPES = 500;
 const JOINED_KV = 'mls.joinedAccountGroups';
 
 /** What the group manager needs from its Client. */
@@ -186,7 +195,7 @@ export class GroupManager {
     const record = await this.host.queue.run(async () => {
       const state = await this.engine.createGroup(device);
       const groupId = toHex(groupIdOf(state));
-      await this.host.api.createGroup(groupId, 0, await this.engine.exportGroupInfo(state));
+      await this.host.api.createGroup(groupId, 0, await this.engine.exportGroupInfo(state), await this.sendKeyHash(state));
       const now = this.host.now();
       const group: GroupRecord = { groupId, state: this.engine.encodeGroupState(state), epoch: 0, name, admins: [me], expireTimer: 0, createdAt: now, active: true, updatedAt: now };
       const notice = groupNotice(this.host, groupId, this.host.account(), now, 'group-updated', JSON.stringify({ name, admins: [me] }));
@@ -256,11 +265,12 @@ export class GroupManager {
    * commits them on receipt (the other members then record that we left, not that someone removed us). This device
    * stops sending at once; the account's other devices stop when the commit reaches them.
    */
-  async leave(nameOrId: string): Promise<void> {
+  async leave(nameOrId: string, attempt = 1): Promise<void> {
     const group = await this.find(nameOrId);
     if (!group.active) return;
+    if (attempt > COMMIT_ATTEMPTS) throw new ClientError(ClientErrorCode.Timeout, 'the group kept changing; try again');
     // The Remove proposals are PrivateMessages: like any message, only in an epoch with a sound secret tree.
-    await this.inSoundEpoch(group.groupId, async (current, before) => {
+    const left = await this.inSoundEpoch(group.groupId, async (current, before) => {
       const me = this.host.account();
       const own = await this.engine.leave(before);
       let state = own.state;
@@ -270,14 +280,23 @@ export class GroupManager {
         state = more.state;
         proposals.push(...more.proposals);
       }
-      for (const p of proposals) await this.host.fanOut.postGroupMessage(group.groupId, this.envelope(EnvelopeType.GroupMessage, p));
+      let sent = current;
+      for (const p of proposals) {
+        sent = await this.rememberSent(sent, p);
+        if (await this.postSealed(group.groupId, before, p)) return false;
+      }
       const notice = groupNotice(this.host, group.groupId, me, this.host.now(), 'group-members', JSON.stringify({ added: [], removed: [], left: [me.accountId], byAdmin: true }));
       await this.host.store.write((tx) => {
-        tx.putGroup({ ...current, state: this.engine.encodeGroupState(state), active: false });
+        tx.putGroup({ ...sent, state: this.engine.encodeGroupState(state), active: false });
         tx.putMessage(notice);
       });
       this.host.events.emit('message', notice);
+      return true;
     });
+    if (!left) {
+      await this.resolveSendKey(group.groupId);
+      return this.leave(nameOrId, attempt + 1);
+    }
   }
 
   /** Renames the group (inside MLS: the server never sees the name). */
@@ -352,6 +371,7 @@ export class GroupManager {
             commit: this.envelope(EnvelopeType.GroupMessage, result.commit),
             ...(result.welcome ? { welcome: this.envelope(EnvelopeType.GroupWelcome, result.welcome) } : {}),
             groupInfo: await this.engine.exportGroupInfo(result.state),
+            sendKeyHash: await this.sendKeyHash(result.state),
           });
         } catch (err) {
           const stale = staleEpochOf(err);
@@ -395,23 +415,79 @@ export class GroupManager {
    * own record is managed by the caller (Client.sendText).
    */
   async sendContent(groupId: string, content: Content, applyLocally = true): Promise<void> {
-    await this.inSoundEpoch(groupId, async (group, current) => {
-      const me = this.host.account();
-      const withProfile: Content = { ...content, profile: { ...(me.username !== undefined ? { username: me.username } : {}) } };
-      const { state, message } = await this.engine.encrypt(current, encodeContent(withProfile));
-      const effects = applyLocally ? await this.host.interpret({ conversation: groupId, author: me.accountId, authorDevice: me.deviceId, group }, content) : undefined;
-      const settled = withSettings(effects?.groupWrites.at(-1) ?? group, content, me.accountId);
-      const notice = applyLocally ? settingsNotice(this.host, group, settled, me, content.timestamp) : undefined;
-      // The sender's key generation advanced: stored before the message leaves, so it is never reused after a crash.
-      await this.host.store.write((tx) => {
-        effects?.stage(tx);
-        if (notice) tx.putMessage(notice);
-        tx.putGroup({ ...settled, state: this.engine.encodeGroupState(state) });
+    // What the content means is applied once, on the first attempt; a later attempt only encrypts it again.
+    let apply = applyLocally;
+    for (let attempt = 1; ; attempt++) {
+      const refused = await this.inSoundEpoch(groupId, async (group, current) => {
+        const me = this.host.account();
+        const withProfile: Content = { ...content, profile: { ...(me.username !== undefined ? { username: me.username } : {}) } };
+        const { state, message } = await this.engine.encrypt(current, encodeContent(withProfile));
+        const effects = apply ? await this.host.interpret({ conversation: groupId, author: me.accountId, authorDevice: me.deviceId, group }, content) : undefined;
+        const settled = withSettings(effects?.groupWrites.at(-1) ?? group, content, me.accountId);
+        const notice = apply ? settingsNotice(this.host, group, settled, me, content.timestamp) : undefined;
+        const remembered = await this.rememberSent(settled, message);
+        // The sender's key generation advanced: stored before the message leaves, so it is never reused after a crash.
+        await this.host.store.write((tx) => {
+          effects?.stage(tx);
+          if (notice) tx.putMessage(notice);
+          tx.putGroup({ ...remembered, state: this.engine.encodeGroupState(state) });
+        });
+        apply = false;
+        effects?.emit(this.host.events);
+        if (notice) this.host.events.emit('message', notice);
+        return this.postSealed(groupId, state, message);
       });
-      await this.host.fanOut.postGroupMessage(groupId, this.envelope(EnvelopeType.GroupMessage, message));
-      effects?.emit(this.host.events);
-      if (notice) this.host.events.emit('message', notice);
-    });
+      if (!refused) return;
+      if (attempt >= COMMIT_ATTEMPTS) throw new ClientError(ClientErrorCode.Timeout, 'the group kept changing; try again');
+      await this.resolveSendKey(groupId);
+    }
+  }
+
+  // ---- sealed group sends (docs/protocol.md "Group send keys") ----
+
+  /** SHA-256 of the state's group send key: what a commit registers with the server. */
+  private async sendKeyHash(state: GroupState): Promise<Uint8Array> {
+    return this.host.crypto.sha256(await this.engine.groupSendKey(state));
+  }
+
+  /** How this device knows its own sealed group messages when the server hands them back. */
+  private async sentId(message: Uint8Array): Promise<string> {
+    return toHex((await this.host.crypto.sha256(message)).subarray(0, 16));
+  }
+
+  /** `group` with `message` remembered as this device's own (the oldest forgotten past MAX_SENT_ENVELOPES). */
+  private async rememberSent(group: GroupRecord, message: Uint8Array): Promise<GroupRecord> {
+    const sent = [...(group.sentEnvelopes ?? []), await this.sentId(message)];
+    return { ...group, sentEnvelopes: sent.slice(-MAX_SENT_ENVELOPES) };
+  }
+
+  /**
+   * Posts an MLS message made in `state`'s epoch, sealed: no credentials, that epoch's group send key. True when the
+   * server refused the key (INVALID_GROUP_SEND_KEY: see resolveSendKey); other failures throw.
+   */
+  private async postSealed(groupId: string, state: GroupState, message: Uint8Array): Promise<boolean> {
+    try {
+      await this.host.api.sendSealedGroupMessage(groupId, await this.engine.groupSendKey(state), this.envelope(EnvelopeType.GroupMessage, message));
+      return false;
+    } catch (err) {
+      if (ClientError.isServer(err, 'INVALID_GROUP_SEND_KEY')) return true;
+      throw err;
+    }
+  }
+
+  /**
+   * After INVALID_GROUP_SEND_KEY (outside the queue): if the group is past this device's epoch, wait until its queue
+   * has brought the commits; if not, the epoch has no key this device can use registered (a group made before
+   * sealed group sends, or a committer that registered a wrong hash), and an update commit registers ours. Asking the
+   * server for the epoch is an authenticated request: it tells the server that this device is about to send in the
+   * group, which only this rare path does.
+   */
+  private async resolveSendKey(groupId: string): Promise<void> {
+    const local = await this.host.store.getGroup(groupId);
+    if (!local || !local.active) throw new ClientError(ClientErrorCode.InvalidArgument, 'this device is not in that group');
+    const { epoch } = await this.host.api.getGroup(groupId);
+    if (epoch > local.epoch) await this.catchUp(groupId, epoch);
+    else await this.selfUpdate(groupId);
   }
 
   private envelope(type: EnvelopeType, content: Uint8Array): Uint8Array {
@@ -424,8 +500,26 @@ export class GroupManager {
    * Processes a GroupWelcome or GroupMessage envelope's content (group-receiver.ts); returns follow-up work to run
    * outside the queue. Who sent it is read from MLS (signatures), never from the server's envelope metadata.
    */
-  receive(type: EnvelopeType, content: Uint8Array, sentAt: number): Promise<(() => Promise<void>)[]> {
+  async receive(type: EnvelopeType, content: Uint8Array, sentAt: number): Promise<(() => Promise<void>)[]> {
+    if (type === EnvelopeType.GroupMessage && (await this.isOwnSent(content))) return [];
     return this.receiver.receive(type, content, sentAt);
+  }
+
+  /** A sealed message of ours the server handed back (it stores them for every member device): forgotten and dropped. */
+  private async isOwnSent(content: Uint8Array): Promise<boolean> {
+    let groupId: string;
+    try {
+      const info = inspectMessage(content);
+      if (!('groupId' in info)) return false;
+      groupId = toHex(info.groupId);
+    } catch {
+      return false; // The receiver reports what does not decode.
+    }
+    const group = await this.host.store.getGroup(groupId);
+    const id = await this.sentId(content);
+    if (!group?.sentEnvelopes?.includes(id)) return false;
+    await this.host.store.write((tx) => tx.putGroup({ ...group, sentEnvelopes: (group.sentEnvelopes ?? []).filter((s) => s !== id) }));
+    return true;
   }
 
   // ---- upkeep ----
@@ -494,6 +588,7 @@ export class GroupManager {
               epoch: info.epoch,
               commit: this.envelope(EnvelopeType.GroupMessage, commit),
               groupInfo: await this.engine.exportGroupInfo(state),
+              sendKeyHash: await this.sendKeyHash(state),
             });
             const now = this.host.now();
             const me = this.host.account();

@@ -180,23 +180,6 @@ export class DeviceFanOut {
     await overHttp();
   }
 
-  /**
-   * One group send, the way postMessages goes: over the delivery socket while it is open (GROUP_SEND), else over HTTP
-   * (PUT /v1/groups/:groupId/messages), and over HTTP again when the socket could not confirm it. If the server had
-   * stored the first one, every other member device gets the envelope twice; the second copy fails in
-   * GroupManager.receiveMessage, because decrypting the first used up (deleted) the sender's key generation in that
-   * device's secret tree: MlsEngine.processMessage throws a ProtocolError (INVALID_MESSAGE, or WRONG_EPOCH once the
-   * epoch's keys are gone), the copy is dropped without touching the stored group state or recording anything, and
-   * the envelope is acknowledged (onEnvelope) — the message shows once. A leave proposal is an encrypted handshake
-   * message and goes the same way.
-   */
-  async postGroupMessage(groupId: string, envelope: Uint8Array): Promise<void> {
-    await this.overSocketOrHttp(
-      (socket) => socket.sendGroup(groupId, envelope),
-      () => this.host.api.sendGroupMessage(groupId, envelope),
-    );
-  }
-
   /** The devices of `accountId` we encrypt to (deviceId → registrationId); `own`: without this device. */
   async knownDevices(accountId: string, own: boolean): Promise<Map<number, number> | undefined> {
     const list = await this.host.store.getDeviceList(accountId);

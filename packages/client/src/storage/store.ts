@@ -139,6 +139,11 @@ export interface GroupRecord {
   readonly request?: boolean;
   /** Who added this device (the Welcome's GroupInfo signer), when it joined through a Welcome. */
   readonly addedBy?: string;
+  /**
+   * This device's sealed group messages not yet handed back by the server (which stores them for every member
+   * device, ours too): the first 16 bytes of each MLS message's SHA-256, hex, oldest first (group-manager.ts).
+   */
+  readonly sentEnvelopes?: readonly string[];
 }
 
 /** A conversation as the chat list shows it. */

@@ -18,6 +18,15 @@ export function checkGroupId(groupId: string): void {
   if (typeof groupId !== 'string' || !GROUP_ID.test(groupId)) throw invalidArgument('a group id is 64 lowercase hex characters');
 }
 
+/** Group send keys and their hashes are 32 bytes (docs/protocol.md "Group send keys"). */
+export const GROUP_SEND_KEY_BYTES = 32;
+
+/** INVALID_ARGUMENT unless `hash` is a group send key hash (32 bytes). */
+export function checkSendKeyHash(hash: Uint8Array): Uint8Array {
+  if (hash.length !== GROUP_SEND_KEY_BYTES) throw invalidArgument(`a group send key hash is ${GROUP_SEND_KEY_BYTES} bytes`);
+  return hash;
+}
+
 /** The group's current epoch from a STALE_EPOCH error, or undefined for any other error. */
 export function staleEpochOf(err: unknown): number | undefined {
   if (!ClientError.isServer(err, 'STALE_EPOCH')) return undefined;

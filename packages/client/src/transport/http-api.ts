@@ -36,7 +36,9 @@ import {
   SIGNATURE_BYTES,
   X25519_PUBLIC_KEY_BYTES,
   badResponse,
+  GROUP_SEND_KEY_BYTES,
   checkGroupId,
+  checkSendKeyHash,
   checkIdentityKey,
   checkSend,
   contentLength,
@@ -409,9 +411,11 @@ export class HttpApi {
   // -- groups (the MLS Delivery Service, docs/api.md "Groups") --
 
   /** POST /v1/groups: registers a new group (this device its only member) at `epoch` with its GroupInfo. */
-  async createGroup(groupId: string, epoch: number, groupInfo: Uint8Array): Promise<void> {
+  /** POST /v1/groups, with the SHA-256 of epoch 0's group send key (docs/protocol.md "Group send keys"). */
+  async createGroup(groupId: string, epoch: number, groupInfo: Uint8Array, sendKeyHash?: Uint8Array): Promise<void> {
     checkGroupId(groupId);
-    await this.http.noContent({ route: 'POST /v1/groups', method: 'POST', path: '/v1/groups', auth: true, json: { groupId, epoch, groupInfo: toBase64(groupInfo) } });
+    const json = { groupId, epoch, groupInfo: toBase64(groupInfo), ...(sendKeyHash ? { sendKeyHash: toBase64(checkSendKeyHash(sendKeyHash)) } : {}) };
+    await this.http.noContent({ route: 'POST /v1/groups', method: 'POST', path: '/v1/groups', auth: true, json });
   }
 
   /** GET /v1/groups: the groups any device of this account is in. */
@@ -438,7 +442,7 @@ export class HttpApi {
    */
   async commitGroup(
     groupId: string,
-    commit: { epoch: number; commit: Uint8Array; welcome?: Uint8Array; groupInfo: Uint8Array },
+    commit: { epoch: number; commit: Uint8Array; welcome?: Uint8Array; groupInfo: Uint8Array; sendKeyHash?: Uint8Array },
   ): Promise<{ epoch: number; stored: number }> {
     checkGroupId(groupId);
     const json = {
@@ -446,6 +450,7 @@ export class HttpApi {
       commit: toBase64(commit.commit),
       ...(commit.welcome ? { welcome: toBase64(commit.welcome) } : {}),
       groupInfo: toBase64(commit.groupInfo),
+      ...(commit.sendKeyHash ? { sendKeyHash: toBase64(checkSendKeyHash(commit.sendKeyHash)) } : {}),
     };
     const route = 'POST /v1/groups/:groupId/commits';
     const body = await this.http.json({ route, method: 'POST', path: `/v1/groups/${groupId}/commits`, auth: true, json, timeoutMs: this.attachmentTimeoutMs });
@@ -457,6 +462,22 @@ export class HttpApi {
     checkGroupId(groupId);
     const route = 'PUT /v1/groups/:groupId/messages';
     const body = await this.http.json({ route, method: 'PUT', path: `/v1/groups/${groupId}/messages`, auth: true, json: { envelope: toBase64(envelope) } });
+    return { stored: body.integer('stored', 0, Number.MAX_SAFE_INTEGER) };
+  }
+
+  /**
+   * PUT /v1/sealed/groups/:groupId/messages: an application message for every member device (this one's too), with no
+   * credentials — the epoch's group send key lets it in, and the server stores it naming no sender. Refused with
+   * INVALID_GROUP_SEND_KEY when the key is not the group's current one (a commit this device has not processed, or
+   * none registered).
+   */
+  async sendSealedGroupMessage(groupId: string, sendKey: Uint8Array, envelope: Uint8Array): Promise<{ stored: number }> {
+    checkGroupId(groupId);
+    if (sendKey.length !== GROUP_SEND_KEY_BYTES) throw invalidArgument(`a group send key is ${GROUP_SEND_KEY_BYTES} bytes`);
+    const route = 'PUT /v1/sealed/groups/:groupId/messages';
+    const headers = { 'group-send-key': toBase64(sendKey) };
+    const path = `/v1/sealed/groups/${groupId}/messages`;
+    const body = await this.http.json({ route, method: 'PUT', path, auth: false, headers, json: { envelope: toBase64(envelope) } });
     return { stored: body.integer('stored', 0, Number.MAX_SAFE_INTEGER) };
   }
 

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EnvelopeType, decodeEnvelope, inspectMessage } from '@samizdat/protocol';
 import { nodeMlsCryptoProvider } from '@samizdat/protocol/groups-node';
 import { NodeCryptoProvider } from '@samizdat/protocol/node';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -215,4 +216,12 @@ export async function onlinePerson(env: ReturnType<typeof useServer>, base: stri
   await t.client.whenQueueEmpty();
   await t.client.groups.maintainKeyPackages();
   return { ...t, username };
+}
+
+/** Whether a stored envelope is a group application message or proposal (an MLS PrivateMessage), not a commit. */
+export function isEncryptedGroupMessage(stored: Uint8Array): boolean {
+  const envelope = decodeEnvelope(new Uint8Array(stored));
+  if (envelope.type !== EnvelopeType.GroupMessage) return false;
+  const info = inspectMessage(envelope.content);
+  return 'encrypted' in info && info.encrypted;
 }

@@ -7,8 +7,9 @@
  * sender. The control: one identified send (a stranger writing to someone who takes sealed envelopes from contacts
  * only, the fallback allowed), still queued, must be found by the same scanner.
  *
- * Groups are not scripted here: group messages still travel identified (group send keys are not built yet), so
- * their rows name the sending device (docs/threat-model.md "Known gaps").
+ * A group of three who do not talk 1:1 (alice, erin, frank) talks too, with frank away so that copies stay queued:
+ * every queued group application message must name no sender. What the group's own rows say (its GroupInfo names
+ * its members) is membership, which the server needs to fan out (docs/threat-model.md).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../../server/test/helpers/server.js';
 import type { TestServer } from '../../../server/test/helpers/server.js';
-import { removeProfiles, registerClient, linkClient, sync, waitFor } from './helpers.js';
+import { isEncryptedGroupMessage, removeProfiles, registerClient, linkClient, sync, waitFor } from './helpers.js';
 import type { TestClient } from './helpers.js';
 
 let server: TestServer;
@@ -111,6 +112,23 @@ describe('a seized server', () => {
     await bob.client.sendText(carol.client.accountId, 'hi carol');
     await waitFor(async () => (await carol.client.history(bob.client.accountId)).some((m) => m.body === 'hi carol'), 'carol gets it');
 
+    // A group: alice (both devices), erin and frank, each of whom says something; frank then goes away.
+    const erin = await person('erin');
+    const frank = await person('frank');
+    for (const t of [erin, frank]) await sync(t);
+    for (const t of [alice, laptop, erin, frank]) await t.client.groups.maintainKeyPackages();
+    const { groupId } = await alice.client.groups.create('Seized', [erin.username, frank.username]);
+    for (const t of [erin, frank, laptop]) await waitFor(async () => (await t.client.groups.list()).some((g) => g.groupId === groupId && g.name === 'Seized'), 'every member joins');
+    await erin.client.sendText(groupId, 'erin in the group');
+    await frank.client.sendText(groupId, 'frank in the group');
+    for (const t of [alice, erin, frank]) {
+      await waitFor(async () => (await t.client.history(groupId)).filter((m) => m.body?.endsWith('in the group')).length === 2, 'the group talks');
+      await t.client.whenQueueEmpty();
+    }
+    await frank.client.stop();
+    await alice.client.sendText(groupId, 'queued for frank');
+    await erin.client.sendText(groupId, 'queued for frank too');
+
     // Still queued when the server is taken: sealed copies for Bob and Carol, and (the control) a stranger's
     // identified message to Bob, who now takes sealed envelopes from contacts only.
     await bob.client.setSealedSenderSettings({ mode: 'contacts' });
@@ -128,7 +146,7 @@ describe('a seized server', () => {
     const walFile = join(server.dataDir, 'samizdat.db-wal');
     expect(!files(server.dataDir).includes(walFile) || statSync(walFile).size === 0, 'the WAL was checkpointed into the database at shutdown').toBe(true);
 
-    const ids = [alice, bob, carol, dave].map((t) => t.client.accountId);
+    const ids = [alice, bob, carol, dave, erin, frank].map((t) => t.client.accountId);
     const found = links(ids, server.logs);
     const talked = [pair(alice, bob), pair(bob, carol), pair(alice, carol)];
     for (const p of talked) {
@@ -138,12 +156,25 @@ describe('a seized server', () => {
     const daveAndBob = pair(dave, bob);
     expect(found.filter((l) => daveAndBob.every((id) => l.accounts.includes(id))).map((l) => l.where)).toContain('table envelopes');
 
-    // And the queue holds sealed copies (no sender) for bob and carol.
+    // The group's members are known to the server (they are its fan-out), but not who said what.
+    const erinAndFrank = pair(erin, frank);
+    expect(found.filter((l) => erinAndFrank.every((id) => l.accounts.includes(id))).map((l) => l.where)).toEqual(['table groups']);
+
+    // And the queue holds sealed copies (no sender) for bob and carol, and the group's messages for frank.
     const db = new Database(join(server.dataDir, 'samizdat.db'), { readonly: true, fileMustExist: true });
     try {
       const queued = db.prepare('SELECT account_id, source_account_id FROM envelopes').all() as { account_id: string; source_account_id: string | null }[];
       const sealed = queued.filter((r) => r.source_account_id === null).map((r) => r.account_id);
-      expect(sealed).toEqual(expect.arrayContaining([bob.client.accountId, carol.client.accountId]));
+      expect(sealed).toEqual(expect.arrayContaining([bob.client.accountId, carol.client.accountId, frank.client.accountId]));
+      const rows = db.prepare('SELECT account_id, source_account_id, source_device_id, envelope FROM envelopes').all() as {
+        account_id: string;
+        source_account_id: string | null;
+        source_device_id: number | null;
+        envelope: Uint8Array;
+      }[];
+      const groupMessages = rows.filter((r) => isEncryptedGroupMessage(r.envelope));
+      expect(groupMessages.filter((r) => r.account_id === frank.client.accountId).length).toBeGreaterThanOrEqual(2);
+      expect(groupMessages.map((r) => [r.source_account_id, r.source_device_id])).toEqual(groupMessages.map(() => [null, null]));
       // Identified rows: dave's control, and sync copies from alice's devices to her own account.
       for (const r of queued.filter((q) => q.source_account_id !== null)) {
         expect([r.source_account_id === dave.client.accountId && r.account_id === bob.client.accountId, r.source_account_id === r.account_id]).toContain(true);

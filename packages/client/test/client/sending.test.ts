@@ -37,7 +37,6 @@ function observedConnector(): Connector & {
   readonly requests: string[];
   readonly authorized: boolean[];
   loseNextSendOk(): void;
-  loseNextGroupSendOk(): void;
   readonly lost: number;
 } {
   const requests: string[] = [];
@@ -66,7 +65,6 @@ function observedConnector(): Connector & {
       return lost;
     },
     loseNextSendOk: () => (loseNext = FrameType.SendOk),
-    loseNextGroupSendOk: () => (loseNext = FrameType.GroupSendOk),
   };
 }
 
@@ -181,47 +179,35 @@ describe('Client sending', () => {
     expect(toBob()).toHaveLength(1);
   });
 
-  it('sends group messages over the open delivery socket too, with no HTTP request per message, to every member', async () => {
+  it('sends group messages sealed over HTTP, with no credentials, whether the socket is open or not, to every member', async () => {
     const connector = observedConnector();
     const carolConnector = observedConnector();
     const alice = await member('alice', connector);
     const bob = await member('bob');
     const carol = await member('carol', carolConnector);
     const groupId = await groupOf(alice, [bob, carol]);
+    const sealedPath = `PUT /v1/sealed/groups/${groupId}/messages`;
+    const before = connector.requests.length;
     await alice.client.sendText(groupId, 'hello group');
     await alice.client.sendText(groupId, 'and again');
-    // The group's settings (sent by create) and both messages: none of them over HTTP.
+    // Both messages sealed (the group's settings, sent by create, went the same way), none identified.
+    const sent = connector.requests.map((r, i) => [r, connector.authorized[i]] as const).slice(before);
+    expect(sent.filter(([r]) => r === sealedPath)).toEqual([
+      [sealedPath, false],
+      [sealedPath, false],
+    ]);
     expect(groupSends(connector.requests)).toEqual([]);
     for (const t of [bob, carol]) {
       await waitFor(async () => (await bodies(t.client, groupId)).length === 2, 'both messages on every member');
       expect(await bodies(t.client, groupId)).toEqual(['hello group', 'and again']);
     }
-    // A member who is not receiving sends over HTTP.
+    // A member who is not receiving sends the same way.
     await carol.client.stop();
     await carol.client.sendText(groupId, 'from afar');
-    expect(groupSends(carolConnector.requests)).toEqual([`PUT /v1/groups/${groupId}/messages`]);
-    for (const t of [alice, bob]) await waitFor(async () => (await bodies(t.client, groupId)).includes('from afar'), 'the message sent over HTTP');
-  });
-
-  it('sends a group message again over HTTP when the socket loses the answer, and the members show it once', async () => {
-    const connector = observedConnector();
-    const alice = await member('alice', connector);
-    const bob = await member('bob');
-    const groupId = await groupOf(alice, [bob]);
-    await bob.client.stop();
-    connector.loseNextGroupSendOk();
-    const sent = await alice.client.sendText(groupId, 'stored twice, shown once');
-    expect(sent.status).toBe('sent');
-    expect(connector.lost).toBe(1);
-    expect(groupSends(connector.requests)).toEqual([`PUT /v1/groups/${groupId}/messages`]);
-    bob.events.message.length = 0;
-    await expectShownOnce(bob, groupId, 'stored twice, shown once');
-
-    // The socket came back, and the next group message goes over it again.
+    expect(carolConnector.requests.filter((r) => r === sealedPath).length).toBeGreaterThan(0);
+    expect(groupSends(carolConnector.requests)).toEqual([]);
+    for (const t of [alice, bob]) await waitFor(async () => (await bodies(t.client, groupId)).includes('from afar'), 'the message sent sealed');
     await alice.client.whenQueueEmpty();
-    await alice.client.sendText(groupId, 'next');
-    expect(groupSends(connector.requests)).toHaveLength(1);
-    await sync(bob);
-    await waitFor(async () => (await bodies(bob.client, groupId)).includes('next'), 'the next message');
+    expect(await bodies(alice.client, groupId)).toEqual(['hello group', 'and again', 'from afar']);
   });
 });

@@ -157,6 +157,11 @@ export class MlsEngine {
     return operations.joinExternal(this.context, device, groupInfo);
   }
 
+  /** The group send key of the state's epoch (RFC 9420 §8.5 exporter; ./engine/operations.ts groupSendKey). */
+  groupSendKey(state: GroupState): Promise<Uint8Array> {
+    return operations.groupSendKey(this.context, state);
+  }
+
   /** Encrypts an application message for the current epoch (a PrivateMessage, signed by our leaf, padded). */
   encrypt(state: GroupState, plaintext: Uint8Array): Promise<{ state: GroupState; message: Uint8Array }> {
     return operations.encrypt(this.context, state, plaintext);

@@ -98,6 +98,32 @@ describe('MLS groups through MlsEngine (X-Wing + Ed25519, node provider)', () =>
     expect(await errorCode(bob2.engine.processMessage(bob2Before, after))).toBe(ProtocolErrorCode.WrongEpoch);
   });
 
+  it('derives one group send key per epoch on every member (RFC 9420 §8.5 exporter); a removed member keeps only the old one', async () => {
+    const { alice1, bob1, carol1 } = await world();
+    alice1.state = await alice1.engine.createGroup(alice1.mls);
+    const keyOf = (d: Device, state = stateOf(d)) => d.engine.groupSendKey(state);
+    const epoch0 = await keyOf(alice1);
+    expect(epoch0).toHaveLength(32);
+    expect(await keyOf(alice1)).toEqual(epoch0);
+    await add(alice1, [alice1], [bob1, carol1]);
+    const members = [alice1, bob1, carol1];
+    const epoch1 = await keyOf(alice1);
+    expect(epoch1).not.toEqual(epoch0);
+    for (const d of members) expect(await keyOf(d)).toEqual(epoch1);
+    // Sending does not change it (same epoch).
+    await talk(bob1, members, 'same epoch');
+    for (const d of members) expect(await keyOf(d)).toEqual(epoch1);
+    const removal = await alice1.engine.removeMembers(stateOf(alice1), [{ accountId: carol1.account.accountId, deviceId: 1 }]);
+    alice1.state = removal.state;
+    await deliver([bob1, carol1], removal.commit);
+    const epoch2 = await keyOf(alice1);
+    expect(await keyOf(bob1)).toEqual(epoch2);
+    expect([epoch0, epoch1]).not.toContainEqual(epoch2);
+    // Carol processed her own removal: what her state still derives is the old epoch's key, never the new one.
+    expect(isActiveMember(stateOf(carol1))).toBe(false);
+    expect(await keyOf(carol1)).not.toEqual(epoch2);
+  });
+
   it('two commits in one epoch: the DS takes one, the loser rebases, everyone converges', async () => {
     const { alice1, alice2, bob1, bob2, carol1 } = await world();
     alice1.state = await alice1.engine.createGroup(alice1.mls);

@@ -32,6 +32,7 @@ import type { GroupMember, StoredGroupEnvelope } from '../store/repository.js';
 import type { CommitVerifier } from '../ds/commit-verifier.js';
 import { AccountId, Base64, DeviceId, ErrorResponse } from '../schemas.js';
 import { checkGroupEnvelope, sendGroupMessage, wakeGroup } from '../send.js';
+import { GROUP_SEND_KEY_HEADER, GROUP_SEND_KEY_LENGTH } from '../sealed-sender/group-send-access.js';
 
 const GroupId = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'MLS group id: 32 bytes as 64 lowercase hex characters' });
 const Epoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -40,8 +41,18 @@ const MAX_KEY_PACKAGES_PER_UPLOAD = 100;
 const MAX_CLAIM_ACCOUNTS = 100;
 const MAX_KEY_PACKAGE_BASE64 = 8 * 1024;
 
+/** Sealed group sends: no credentials, the epoch's group send key instead (sealed-sender/group-send-access.ts). */
+export const SEALED_GROUP_SEND_PATH = '/v1/sealed/groups/:groupId/messages';
+
+const SendKeyHash = Base64("SHA-256 of the epoch's group send key (docs/protocol.md \"Group send keys\"), 32 bytes", 44);
+
 const CreateBody = Type.Object(
-  { groupId: GroupId, epoch: Epoch, groupInfo: Base64('GroupInfo of the new group (with its ratchet tree)', 24 * 1024 * 1024) },
+  {
+    groupId: GroupId,
+    epoch: Epoch,
+    groupInfo: Base64('GroupInfo of the new group (with its ratchet tree)', 24 * 1024 * 1024),
+    sendKeyHash: Type.Optional(SendKeyHash),
+  },
   { additionalProperties: false },
 );
 
@@ -51,6 +62,7 @@ const CommitBody = Type.Object(
     commit: Base64('Encoded envelope (type GroupMessage) carrying the MLS commit as a PublicMessage', 2 * 1024 * 1024),
     welcome: Type.Optional(Base64('Encoded envelope (type GroupWelcome) for the devices the commit adds', 2 * 1024 * 1024)),
     groupInfo: Base64('GroupInfo of the new epoch (with its ratchet tree), signed by the committer', 24 * 1024 * 1024),
+    sendKeyHash: Type.Optional(SendKeyHash),
   },
   { additionalProperties: false },
 );
@@ -72,6 +84,10 @@ const ClaimBody = Type.Object(
   { accountIds: Type.Array(AccountId, { minItems: 1, maxItems: MAX_CLAIM_ACCOUNTS }) },
   { additionalProperties: false },
 );
+
+function sendKeyHashOf(text: string | undefined): Uint8Array | undefined {
+  return text === undefined ? undefined : fromBase64(text, 'sendKeyHash', GROUP_SEND_KEY_LENGTH);
+}
 
 function groupEnvelope(ctx: ServerContext, text: string, field: string, type: EnvelopeType): Uint8Array {
   return checkGroupEnvelope(ctx, fromBase64(text, field), field, type);
@@ -151,7 +167,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext, ds
         throw new ApiError('INVALID_GROUP_INFO', 'a new group must have the creating device as its only member');
       }
       try {
-        await ctx.repo.createGroup(groupId, epoch, device, groupInfo, ctx.now(), maxGroupsPerAccount);
+        await ctx.repo.createGroup(groupId, epoch, device, groupInfo, sendKeyHashOf(request.body.sendKeyHash), ctx.now(), maxGroupsPerAccount);
       } catch (err) {
         if (err instanceof QuotaExceededError) throw quotaError(err);
         throw err;
@@ -253,6 +269,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext, ds
           epoch: body.epoch,
           sender: device,
           groupInfo,
+          sendKeyHash: sendKeyHashOf(body.sendKeyHash),
           members,
           commit,
           welcome,
@@ -285,6 +302,26 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext, ds
       const device = await ctx.authenticate(request);
       const envelope = fromBase64(request.body.envelope, 'envelope');
       return { stored: await sendGroupMessage(ctx, device, request.params.groupId, envelope) };
+    },
+  );
+
+  app.put<{ Params: { groupId: string }; Body: Static<typeof MessageBody> }>(
+    SEALED_GROUP_SEND_PATH,
+    {
+      bodyLimit: envelopeText + JSON_ROOM,
+      schema: {
+        tags: ['groups', 'sealed sender'],
+        summary: "Send an MLS application message without credentials, authorized by the epoch's group send key: stored for every member device, naming no sender",
+        params: Type.Object({ groupId: GroupId }),
+        headers: Type.Object({ [GROUP_SEND_KEY_HEADER]: Type.String({ description: "the group send key of the group's current epoch, 32 bytes, base64" }) }),
+        body: MessageBody,
+        response: { 200: Type.Object({ stored: Type.Integer() }), 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse },
+      },
+    },
+    async (request) => {
+      await ctx.groupSendAccess.authorize(request, request.params.groupId);
+      const envelope = fromBase64(request.body.envelope, 'envelope');
+      return { stored: await sendGroupMessage(ctx, undefined, request.params.groupId, envelope) };
     },
   );
 

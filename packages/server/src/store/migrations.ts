@@ -339,6 +339,16 @@ ALTER TABLE accounts ADD COLUMN access_key bytea;
 ALTER TABLE accounts ADD COLUMN unrestricted_access boolean NOT NULL DEFAULT false;
 `;
 
+// Groups send unidentified (issue 16): the hash of the current epoch's group send key (an MLS exporter secret only
+// members can derive, registered by the epoch's committer); NULL for a group whose committer registered none.
+const SQLITE_V7 = `
+ALTER TABLE groups ADD COLUMN send_key_hash BLOB;
+`;
+
+const POSTGRES_V7 = `
+ALTER TABLE groups ADD COLUMN send_key_hash bytea;
+`;
+
 /** Every migration, in version order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -376,6 +386,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'unidentified delivery: the access key and whether anyone may send sealed (accounts.access_key, unrestricted_access)',
     sqlite: SQLITE_V6,
     postgres: POSTGRES_V6,
+  },
+  {
+    version: 7,
+    name: "groups send unidentified: the current epoch's group send key hash (groups.send_key_hash)",
+    sqlite: SQLITE_V7,
+    postgres: POSTGRES_V7,
   },
 ];
 

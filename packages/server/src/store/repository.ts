@@ -232,6 +232,8 @@ export interface GroupCommit {
   readonly groupInfo: Uint8Array;
   /** Member devices after the commit. */
   readonly members: readonly GroupMember[];
+  /** SHA-256 of the new epoch's group send key (the committer's; undefined: sealed group sends wait for one). */
+  readonly sendKeyHash: Uint8Array | undefined;
   /** The encoded envelope carrying the commit: for every device that was a member before, but the sender. */
   readonly commit: Uint8Array;
   /** The encoded envelope carrying the Welcome: for every device that is a member only after. */
@@ -359,7 +361,17 @@ export interface Repository {
    * QUOTA_EXCEEDED (nothing stored) when the creator's account already created `maxGroups` groups that a device of it
    * is still a member of — checked and inserted as one step for the account, like createAttachment's quota.
    */
-  createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number, maxGroups: number): Promise<void>;
+  createGroup(
+    groupId: string,
+    epoch: number,
+    creator: GroupMember,
+    groupInfo: Uint8Array,
+    sendKeyHash: Uint8Array | undefined,
+    now: number,
+    maxGroups: number,
+  ): Promise<void>;
+  /** SHA-256 of the group's current send key, as its last committer registered it (undefined: none, or no group). */
+  getGroupSendKeyHash(groupId: string): Promise<Uint8Array | undefined>;
   /** Groups the account created that a device of it is still a member of (what maxGroups counts). */
   countCreatedGroups(accountId: string): Promise<number>;
   getGroup(groupId: string): Promise<GroupRecord | undefined>;
@@ -376,11 +388,12 @@ export interface Repository {
   commitGroup(commit: GroupCommit): Promise<StoredGroupEnvelope[]>;
   /**
    * Stores `envelope` for every member device of the group but the sender (GROUP_NOT_FOUND if none), full queues
-   * excepted (common/admission.ts withinQueueDepth).
+   * excepted (common/admission.ts withinQueueDepth). `sender` undefined: a sealed group send, stored for every member
+   * device (the sender's own included: the server does not know which it is) with no source.
    */
   fanOutGroup(
     groupId: string,
-    sender: GroupMember,
+    sender: GroupMember | undefined,
     envelope: Uint8Array,
     receivedAt: number,
     expiresAt: number,

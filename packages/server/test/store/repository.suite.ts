@@ -727,6 +727,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         epoch,
         sender,
         groupInfo: fill(50, epoch + 1),
+        sendKeyHash: fill(32, 0xe0 + epoch + 1),
         members,
         commit: fill(20, 0xc0 + epoch),
         welcome: welcome ? fill(30, 0xd0 + epoch) : undefined,
@@ -738,10 +739,10 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
       it('creates a group and refuses a second one with the same id', async () => {
         const a = await accountWithDevices();
         const id = groupId();
-        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS);
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), undefined, T0, MAX_GROUPS);
         const group = await repo.getGroup(id);
         expect(group).toEqual({ groupId: id, epoch: 0, groupInfo: fill(10, 1), members: [{ accountId: a, deviceId: 1 }] });
-        await expectCode(repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS), 'GROUP_EXISTS');
+        await expectCode(repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), undefined, T0, MAX_GROUPS), 'GROUP_EXISTS');
         expect(await repo.getGroup(groupId())).toBeUndefined();
         expect(await repo.listGroups(a)).toEqual([{ groupId: id, epoch: 0 }]);
       });
@@ -750,7 +751,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         const a = await accountWithDevices(2);
         const b = await accountWithDevices(2);
         const id = groupId();
-        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS);
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), undefined, T0, MAX_GROUPS);
         const members = [
           { accountId: a, deviceId: 1 },
           { accountId: a, deviceId: 2 },
@@ -781,7 +782,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
       it('exactly one of concurrent commits for the same epoch wins', async () => {
         const a = await accountWithDevices(2);
         const id = groupId();
-        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS);
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), undefined, T0, MAX_GROUPS);
         await repo.commitGroup(commitOf(id, 0, { accountId: a, deviceId: 1 }, [{ accountId: a, deviceId: 1 }, { accountId: a, deviceId: 2 }]));
         const both = [{ accountId: a, deviceId: 1 }, { accountId: a, deviceId: 2 }];
         const results = await Promise.allSettled(
@@ -792,11 +793,36 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         expect((await repo.getGroup(id))?.epoch).toBe(2);
       });
 
+      it('keeps the send key hash of the current epoch only, and a sealed fan-out reaches every member device with no source', async () => {
+        const a = await accountWithDevices(2);
+        const b = await accountWithDevices(1);
+        const id = groupId();
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), fill(32, 0xe0), T0, MAX_GROUPS);
+        expect(await repo.getGroupSendKeyHash(id)).toEqual(fill(32, 0xe0));
+        const members = [
+          { accountId: a, deviceId: 1 },
+          { accountId: a, deviceId: 2 },
+          { accountId: b, deviceId: 1 },
+        ];
+        await repo.commitGroup(commitOf(id, 0, { accountId: a, deviceId: 1 }, members));
+        expect(await repo.getGroupSendKeyHash(id)).toEqual(fill(32, 0xe1));
+        // A commit that registers none leaves none: the old epoch's key must not keep working.
+        await repo.commitGroup({ ...commitOf(id, 1, { accountId: b, deviceId: 1 }, members, false), sendKeyHash: undefined });
+        expect(await repo.getGroupSendKeyHash(id)).toBeUndefined();
+        expect(await repo.getGroupSendKeyHash(groupId())).toBeUndefined();
+        const stored = await repo.fanOutGroup(id, undefined, fill(5, 7), T0, T0 + DAY, 100);
+        expect(stored.map((s) => [s.accountId, s.deviceId]).sort()).toEqual([[a, 1], [a, 2], [b, 1]].sort());
+        for (const [account, device] of [[a, 1], [a, 2], [b, 1]] as const) {
+          const queued = (await repo.fetchQueue(account, device, 0n, 100, T0)).filter((e) => e.envelope.length === 5);
+          expect(queued.map((e) => [e.sourceAccountId, e.sourceDeviceId])).toEqual([[undefined, undefined]]);
+        }
+      });
+
       it('fans an application message out to every member device but the sender, skipping removed devices', async () => {
         const a = await accountWithDevices(2);
         const b = await accountWithDevices(1);
         const id = groupId();
-        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS);
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), undefined, T0, MAX_GROUPS);
         const members = [
           { accountId: a, deviceId: 1 },
           { accountId: a, deviceId: 2 },
@@ -817,7 +843,7 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         const a = await accountWithDevices(1);
         const b = await accountWithDevices(2);
         const id = groupId();
-        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, MAX_GROUPS);
+        await repo.createGroup(id, 0, { accountId: a, deviceId: 1 }, fill(10, 1), undefined, T0, MAX_GROUPS);
         const members = [
           { accountId: a, deviceId: 1 },
           { accountId: b, deviceId: 1 },
@@ -890,25 +916,25 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
         const a = await accountWithDevices(2);
         const b = await accountWithDevices();
         const [first, second, third] = [groupId(), groupId(), groupId()];
-        await repo.createGroup(first, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, 2);
-        await repo.createGroup(second, 0, { accountId: a, deviceId: 2 }, fill(10, 1), T0, 2);
-        await repo.createGroup(groupId(), 0, { accountId: b, deviceId: 1 }, fill(10, 1), T0, 2);
+        await repo.createGroup(first, 0, { accountId: a, deviceId: 1 }, fill(10, 1), undefined, T0, 2);
+        await repo.createGroup(second, 0, { accountId: a, deviceId: 2 }, fill(10, 1), undefined, T0, 2);
+        await repo.createGroup(groupId(), 0, { accountId: b, deviceId: 1 }, fill(10, 1), undefined, T0, 2);
         expect(await repo.countCreatedGroups(a)).toBe(2);
-        const err = await rejection(repo.createGroup(third, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, 2));
+        const err = await rejection(repo.createGroup(third, 0, { accountId: a, deviceId: 1 }, fill(10, 1), undefined, T0, 2));
         expect(err).toBeInstanceOf(QuotaExceededError);
         expect(err).toMatchObject({ code: 'QUOTA_EXCEEDED', quota: 'groups', limit: 2 });
         expect(await repo.getGroup(third)).toBeUndefined();
         // A group the account created and has left (b goes on without it) counts no more.
         await repo.commitGroup(commitOf(first, 0, { accountId: a, deviceId: 1 }, [{ accountId: b, deviceId: 1 }]));
         expect(await repo.countCreatedGroups(a)).toBe(1);
-        await repo.createGroup(third, 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, 2);
+        await repo.createGroup(third, 0, { accountId: a, deviceId: 1 }, fill(10, 1), undefined, T0, 2);
         expect(await repo.countCreatedGroups(a)).toBe(2);
       });
 
       it('lets no concurrent burst of group creations past the quota', async () => {
         const a = await accountWithDevices();
         const results = await Promise.allSettled(
-          Array.from({ length: 12 }, () => repo.createGroup(groupId(), 0, { accountId: a, deviceId: 1 }, fill(10, 1), T0, 3)),
+          Array.from({ length: 12 }, () => repo.createGroup(groupId(), 0, { accountId: a, deviceId: 1 }, fill(10, 1), undefined, T0, 3)),
         );
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
         for (const r of results) if (r.status === 'rejected') expect((r.reason as RepositoryError).code).toBe('QUOTA_EXCEEDED');

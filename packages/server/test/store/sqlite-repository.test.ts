@@ -288,7 +288,7 @@ describe('sqlite repository', () => {
       expect(await repo.appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
       expect(await repo.countCreatedGroups(accountId)).toBe(0);
       expect(await repo.attachmentUsage(accountId, 50)).toEqual({ count: 1, bytes: 7 });
-      await repo.createGroup('e'.repeat(64), 0, { accountId, deviceId: 1 }, fill(4, 1), 0, 1);
+      await repo.createGroup('e'.repeat(64), 0, { accountId, deviceId: 1 }, fill(4, 1), undefined, 0, 1);
       expect(await repo.countCreatedGroups(accountId)).toBe(1);
     } finally {
       await repo.close();

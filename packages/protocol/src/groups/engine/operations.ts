@@ -13,6 +13,7 @@ import {
   emptyPskIndex,
   joinGroup,
   joinGroupExternal,
+  mlsExporter,
 } from 'ts-mls';
 import type { Proposal } from 'ts-mls';
 import { ProtocolError, ProtocolErrorCode } from '../../errors.js';
@@ -243,4 +244,20 @@ export async function encrypt(context: EngineContext, state: GroupState, plainte
       message: mlsMessageBytes({ version: 'mls10', wireformat: 'mls_private_message', privateMessage }),
     };
   });
+}
+
+/** The exporter label of group send keys (docs/protocol.md "Group send keys"). */
+export const GROUP_SEND_KEY_LABEL = 'Samizdat group send key v1';
+export const GROUP_SEND_KEY_LENGTH = 32;
+
+/**
+ * The group send key of the state's epoch: MLS-Exporter("Samizdat group send key v1", group id, 32) (RFC 9420 §8.5),
+ * the same on every member in the epoch and underivable without its exporter_secret — so not by a member removed
+ * before it. Members submit application messages with it instead of credentials; the epoch's committer registers
+ * its SHA-256 with the server.
+ */
+export async function groupSendKey(context: EngineContext, state: GroupState): Promise<Uint8Array> {
+  const impl = await context.implFor(state);
+  const s = inner(state);
+  return mapErrors(() => mlsExporter(s.keySchedule.exporterSecret, GROUP_SEND_KEY_LABEL, s.groupContext.groupId, GROUP_SEND_KEY_LENGTH, impl));
 }

@@ -29,21 +29,24 @@ export function commitEnvelopes(commit: GroupCommit, before: readonly GroupMembe
   return envelopes;
 }
 
-/** One application message for every member device but the sender (the contract of Repository.fanOutGroup). */
+/**
+ * One application message for every member device but the sender (the contract of Repository.fanOutGroup); with no
+ * sender (a sealed group send), for every member device, naming no source.
+ */
 export function fanOutEnvelopes(
   members: readonly GroupMember[],
-  sender: GroupMember,
+  sender: GroupMember | undefined,
   envelope: Uint8Array,
   receivedAt: number,
   expiresAt: number,
 ): NewEnvelope[] {
   return members
-    .filter((m) => memberKey(m) !== memberKey(sender))
+    .filter((m) => sender === undefined || memberKey(m) !== memberKey(sender))
     .map((m) => ({
       accountId: m.accountId,
       deviceId: m.deviceId,
-      sourceAccountId: sender.accountId,
-      sourceDeviceId: sender.deviceId,
+      sourceAccountId: sender?.accountId,
+      sourceDeviceId: sender?.deviceId,
       envelope,
       receivedAt,
       expiresAt,

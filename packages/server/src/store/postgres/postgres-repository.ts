@@ -365,7 +365,15 @@ export class PostgresRepository implements Repository {
 
   // Groups
 
-  async createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number, maxGroups: number): Promise<void> {
+  async createGroup(
+    groupId: string,
+    epoch: number,
+    creator: GroupMember,
+    groupInfo: Uint8Array,
+    sendKeyHash: Uint8Array | undefined,
+    now: number,
+    maxGroups: number,
+  ): Promise<void> {
     await this.db.transaction(async (tx) => {
       const [exists] = await tx`SELECT 1 FROM groups WHERE id = ${groupId}`;
       if (exists) throw groupExists();
@@ -376,8 +384,8 @@ export class PostgresRepository implements Repository {
       if (!account || !device) throw deviceNotFound();
       if ((await createdGroupsOf(tx, creator.accountId)) >= maxGroups) throw new QuotaExceededError('groups', maxGroups);
       await tx`
-        INSERT INTO groups (id, epoch, group_info, created_at, updated_at, creator_account_id)
-        VALUES (${groupId}, ${epoch}, ${groupInfo}, ${now}, ${now}, ${creator.accountId})`;
+        INSERT INTO groups (id, epoch, group_info, created_at, updated_at, creator_account_id, send_key_hash)
+        VALUES (${groupId}, ${epoch}, ${groupInfo}, ${now}, ${now}, ${creator.accountId}, ${sendKeyHash ?? null})`;
       await tx`INSERT INTO group_members (group_id, account_id, device_id) VALUES (${groupId}, ${creator.accountId}, ${creator.deviceId})`;
     });
   }
@@ -390,6 +398,11 @@ export class PostgresRepository implements Repository {
     const [row] = await this.db.guard(() => this.db.sql<{ epoch: string; group_info: Uint8Array }[]>`SELECT epoch, group_info FROM groups WHERE id = ${groupId}`);
     if (!row) return undefined;
     return { groupId, epoch: Number(row.epoch), groupInfo: bytes(row.group_info), members: await this.groupMembers(this.db.sql, groupId) };
+  }
+
+  async getGroupSendKeyHash(groupId: string): Promise<Uint8Array | undefined> {
+    const [row] = await this.db.guard(() => this.db.sql<{ send_key_hash: Uint8Array | null }[]>`SELECT send_key_hash FROM groups WHERE id = ${groupId}`);
+    return row?.send_key_hash ? bytes(row.send_key_hash) : undefined;
   }
 
   async listGroups(accountId: string): Promise<{ groupId: string; epoch: number }[]> {
@@ -409,7 +422,10 @@ export class PostgresRepository implements Repository {
       if (Number(group.epoch) !== commit.epoch) throw new StaleEpochError(Number(group.epoch));
       const before = await this.groupMembers(tx, commit.groupId);
       const after = uniqueMembers(commit.members);
-      await tx`UPDATE groups SET epoch = ${commit.epoch + 1}, group_info = ${commit.groupInfo}, updated_at = ${commit.receivedAt} WHERE id = ${commit.groupId}`;
+      await tx`
+        UPDATE groups SET epoch = ${commit.epoch + 1}, group_info = ${commit.groupInfo}, updated_at = ${commit.receivedAt},
+          send_key_hash = ${commit.sendKeyHash ?? null}
+        WHERE id = ${commit.groupId}`;
       await tx`DELETE FROM group_members WHERE group_id = ${commit.groupId}`;
       if (after.length > 0) {
         await tx`
@@ -425,7 +441,7 @@ export class PostgresRepository implements Repository {
 
   async fanOutGroup(
     groupId: string,
-    sender: GroupMember,
+    sender: GroupMember | undefined,
     envelope: Uint8Array,
     receivedAt: number,
     expiresAt: number,

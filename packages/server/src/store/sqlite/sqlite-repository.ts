@@ -365,7 +365,15 @@ export class SqliteRepository implements Repository {
 
   // Groups
 
-  async createGroup(groupId: string, epoch: number, creator: GroupMember, groupInfo: Uint8Array, now: number, maxGroups: number): Promise<void> {
+  async createGroup(
+    groupId: string,
+    epoch: number,
+    creator: GroupMember,
+    groupInfo: Uint8Array,
+    sendKeyHash: Uint8Array | undefined,
+    now: number,
+    maxGroups: number,
+  ): Promise<void> {
     // As createAttachment: the count and the insert are one transaction, so the quota holds exactly.
     this.db.transaction(() => {
       if (this.db.stmt('SELECT 1 FROM groups WHERE id = ?', { pluck: true }).get(groupId) !== undefined) throw groupExists();
@@ -373,13 +381,14 @@ export class SqliteRepository implements Repository {
         throw deviceNotFound();
       }
       if (this.createdGroups(creator.accountId) >= maxGroups) throw new QuotaExceededError('groups', maxGroups);
-      this.db.stmt('INSERT INTO groups (id, epoch, group_info, created_at, updated_at, creator_account_id) VALUES (?, ?, ?, ?, ?, ?)').run(
+      this.db.stmt('INSERT INTO groups (id, epoch, group_info, created_at, updated_at, creator_account_id, send_key_hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
         groupId,
         epoch,
         groupInfo,
         now,
         now,
         creator.accountId,
+        sendKeyHash ?? null,
       );
       this.db.stmt('INSERT INTO group_members (group_id, account_id, device_id) VALUES (?, ?, ?)').run(groupId, creator.accountId, creator.deviceId);
     });
@@ -393,6 +402,11 @@ export class SqliteRepository implements Repository {
     const row = this.db.stmt('SELECT epoch, group_info FROM groups WHERE id = ?').get(groupId) as { epoch: number; group_info: Uint8Array } | undefined;
     if (!row) return undefined;
     return { groupId, epoch: row.epoch, groupInfo: bytes(row.group_info), members: this.groupMembers(groupId) };
+  }
+
+  async getGroupSendKeyHash(groupId: string): Promise<Uint8Array | undefined> {
+    const hash = this.db.stmt('SELECT send_key_hash FROM groups WHERE id = ?', { pluck: true }).get(groupId) as Uint8Array | null | undefined;
+    return hash ? bytes(hash) : undefined;
   }
 
   async listGroups(accountId: string): Promise<{ groupId: string; epoch: number }[]> {
@@ -410,7 +424,9 @@ export class SqliteRepository implements Repository {
       if (!group) throw groupNotFound();
       if (group.epoch !== commit.epoch) throw new StaleEpochError(group.epoch);
       const before = this.groupMembers(commit.groupId);
-      this.db.stmt('UPDATE groups SET epoch = ?, group_info = ?, updated_at = ? WHERE id = ?').run(commit.epoch + 1, commit.groupInfo, commit.receivedAt, commit.groupId);
+      this.db
+        .stmt('UPDATE groups SET epoch = ?, group_info = ?, updated_at = ?, send_key_hash = ? WHERE id = ?')
+        .run(commit.epoch + 1, commit.groupInfo, commit.receivedAt, commit.sendKeyHash ?? null, commit.groupId);
       this.db.stmt('DELETE FROM group_members WHERE group_id = ?').run(commit.groupId);
       // Each device's row is read once (its queue depth, which also says it exists). One prepared lookup per device
       // is cheaper in SQLite than one set-based statement over a JSON list (measured: docs/benchmarks.md).
@@ -426,7 +442,7 @@ export class SqliteRepository implements Repository {
 
   async fanOutGroup(
     groupId: string,
-    sender: GroupMember,
+    sender: GroupMember | undefined,
     envelope: Uint8Array,
     receivedAt: number,
     expiresAt: number,
