@@ -45,16 +45,11 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
   };
   const [sealed, setSealed] = useState<SealedSenderSettings>();
   const [sealedError, setSealedError] = useState<string>();
+  const [receipts, setReceipts] = useState<boolean>();
+  // The privacy settings live in the client's store: read once per messenger (not after the screen is gone).
   useEffect(() => {
     let live = true;
     void messenger.client.sealedSenderSettings().then((s) => live && setSealed(s));
-    return () => {
-      live = false;
-    };
-  }, [messenger]);
-  const [receipts, setReceipts] = useState<boolean>();
-  useEffect(() => {
-    let live = true;
     void messenger.client.deliveryReceipts().then((on) => live && setReceipts(on));
     return () => {
       live = false;
