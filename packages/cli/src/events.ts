@@ -10,6 +10,13 @@ export interface SavedAttachment {
   readonly error?: string;
 }
 
+/** The name a sender's encrypted profile gives (theirs to choose: not verified), as `fromName`. */
+async function profileName(client: Client, accountId: string): Promise<{ fromName?: string }> {
+  if (accountId === client.accountId) return {};
+  const name = (await client.contacts()).find((c) => c.accountId === accountId)?.name;
+  return name !== undefined ? { fromName: name } : {};
+}
+
 export async function messageJson(
   client: Client,
   m: MessageRecord,
@@ -25,6 +32,7 @@ export async function messageJson(
     id: m.id,
     type,
     from: await client.displayName(m.author),
+    ...(await profileName(client, m.author)),
     fromAccount: m.author,
     fromDevice: m.authorDevice,
     conversation: await client.displayName(m.conversation),

@@ -12,6 +12,7 @@ import { groupsCommand } from './commands/groups.js';
 import { infoCommands } from './commands/info.js';
 import { linkCommand } from './commands/link.js';
 import { privacyCommand } from './commands/privacy.js';
+import { profileCommand } from './commands/profile-command.js';
 import { receiveCommand } from './commands/receive.js';
 import { registerCommand } from './commands/register.js';
 import { requestsCommand } from './commands/requests.js';
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
-  for (const add of [registerCommand, linkCommand, sendCommand, receiveCommand, devicesCommand, verifyCommand, chatCommand, daemonCommand, infoCommands, unregisterCommand, groupsCommand, requestsCommand, privacyCommand]) {
+  for (const add of [registerCommand, linkCommand, sendCommand, receiveCommand, devicesCommand, verifyCommand, chatCommand, daemonCommand, infoCommands, unregisterCommand, groupsCommand, requestsCommand, privacyCommand, profileCommand]) {
     add(program, runAction);
   }
   for (const command of program.commands) {

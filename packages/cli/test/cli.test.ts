@@ -300,6 +300,39 @@ describe('samizdat CLI, end to end', () => {
     for (const bad of [['--sealed-from', 'everyone'], ['--delivery-receipts', 'maybe']]) expect((await carol.run('privacy', ...bad)).code).toBe(2);
   });
 
+  it('`profile set` stores an encrypted profile that contacts see in `contacts` and `receive`; bad input is refused', async () => {
+    const alice = await register('alice');
+    const bob = await register('bob');
+    const dir = mkdtempSync(join(tmpdir(), 'samizdat-avatar-'));
+    try {
+      const picture = join(dir, 'me.png');
+      writeFileSync(picture, Buffer.alloc(2000, 9));
+      const set = await alice.ok('profile', 'set', '--name', 'Alice Liddell', '--about', 'down the rabbit hole', '--avatar', picture);
+      expect(set).toMatchObject({ name: 'Alice Liddell', about: 'down the rabbit hole', avatar: { bytes: 2000 } });
+      expect(await alice.ok('profile')).toEqual(set);
+      const shown = await alice.run('profile');
+      expect(shown.stdout).toMatch(/^Name: Alice Liddell$/m);
+
+      await alice.ok('send', bob.name, secretText('hello'));
+      await messages(bob);
+      const contacts = (await bob.ok('contacts')).contacts as { username?: string; name?: string; about?: string }[];
+      expect(contacts.find((c) => c.username === alice.name)).toMatchObject({ name: 'Alice Liddell', about: 'down the rabbit hole' });
+      await alice.ok('send', bob.name, secretText('again'));
+      expect((await messages(bob)).map((m) => m.fromName)).toEqual(['Alice Liddell']);
+      await alice.ok('send', bob.name, 'in text');
+      expect((await bob.run('receive', '--timeout', '0')).stdout).toMatch(new RegExp(`${alice.name} \\(Alice Liddell\\): in text`));
+
+      expect((await alice.run('profile', 'set')).code).toBe(2);
+      const long = await alice.run('--json', 'profile', 'set', '--name', 'x'.repeat(101));
+      expect([long.code, JSON.parse(long.stdout.trim()).error.code]).toEqual([2, 'INVALID_ARGUMENT']);
+      const missing = await alice.run('--json', 'profile', 'set', '--avatar', join(dir, 'none.png'));
+      expect([missing.code, JSON.parse(missing.stdout.trim()).error.code]).toEqual([1, 'FILE_NOT_FOUND']);
+      expect(await alice.ok('profile', 'set', '--no-avatar', '--about', '')).toEqual({ name: 'Alice Liddell', about: null, avatar: null });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('serves JSON-RPC 2.0 for bots', async () => {
     const alice = await register('alice');
     const bot = await register('bot');

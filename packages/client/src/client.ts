@@ -41,6 +41,8 @@ import type { AccountRecord, ClientStore, ContactRecord, ConversationSummary, Me
 import { observeStore } from './storage/observed-store.js';
 import { DEFAULT_RECEIPT_DELAY, DeliveryReceipts } from './outbox/delivery-receipts.js';
 import { SealedDelivery } from './sealed/sealed-delivery.js';
+import { Profiles } from './contacts/profiles.js';
+import type { OwnProfile, ProfileChange } from './contacts/profiles.js';
 import type { SealedSenderSettings } from './sealed/sealed-delivery.js';
 import { DeliverySocket } from './transport/delivery-socket.js';
 import type { HttpApi } from './transport/http-api.js';
@@ -79,6 +81,7 @@ export class Client extends Emitter<ClientEvents> {
 
   private readonly fanOut: DeviceFanOut;
   private readonly sealed: SealedDelivery;
+  private readonly profiles: Profiles;
   private readonly receipts: DeliveryReceipts;
   private readonly directory: Directory;
 
@@ -102,7 +105,15 @@ export class Client extends Emitter<ClientEvents> {
     });
     this.identity = decodeIdentityKeyPair(account.identityKeyPair);
     this.directory = new Directory({ store: this.store, crypto: options.crypto, identity: this.identity, api, events: this, account: () => this.account, now: () => this.now() });
-    this.sealed = new SealedDelivery({ store: this.store, crypto: options.crypto, identity: this.identity, api, now: () => this.now() });
+    this.sealed = new SealedDelivery({ store: this.store, crypto: options.crypto, identity: this.identity, api, accountId: () => this.account.accountId, now: () => this.now() });
+    this.profiles = new Profiles({
+      store: this.store,
+      crypto: options.crypto,
+      api,
+      accountId: () => this.account.accountId,
+      profileKey: () => this.sealed.profileKey(),
+      now: () => this.now(),
+    });
     this.fanOut = new DeviceFanOut({
       store: this.store,
       crypto: options.crypto,
@@ -136,6 +147,10 @@ export class Client extends Emitter<ClientEvents> {
       now: () => this.now(),
       accountOf: async (peer) => (await this.resolve(peer)).accountId,
       leaveGroup: (groupId) => this.groups.leave(groupId),
+      rotateProfileKey: async () => {
+        await this.sealed.rotateProfileKey();
+        await this.profiles.publish().catch(() => undefined);
+      },
     });
     this.retries = new RetryRequests({
       store: this.store,
@@ -159,6 +174,7 @@ export class Client extends Emitter<ClientEvents> {
       retries: this.retries,
       sealed: this.sealed,
       receipts: this.receipts,
+      profiles: this.profiles,
       groups: () => this.groups,
       account: () => this.account,
       now: () => this.now(),
@@ -192,6 +208,8 @@ export class Client extends Emitter<ClientEvents> {
         accountsOf: async (peers) => Promise.all(peers.map(async (p) => (await this.resolve(p)).accountId)),
         events: this,
         interpret: (target, c) => this.inbox.interpret(target, c),
+        profileKey: () => this.sealed.profileKey(),
+        fetchProfile: (accountId) => this.profiles.fetch(accountId).then(() => undefined),
         stateOf: (accountId) => this.requestState(accountId),
         learnUsername: (accountId, username) => this.directory.learnUsername(accountId, username),
       },
@@ -473,6 +491,8 @@ export class Client extends Emitter<ClientEvents> {
       .catch(() => undefined)
       .then(() => this.publishSealedSenderKey())
       .catch(() => undefined)
+      .then(() => this.profiles.refresh())
+      .catch(() => undefined)
       .then(() => this.groups.maintain())
       .catch(() => undefined)
       .finally(() => (this.maintenance = undefined));
@@ -503,6 +523,30 @@ export class Client extends Emitter<ClientEvents> {
    */
   publishSealedSenderKey(): Promise<void> {
     return this.sealed.publish();
+  }
+
+  /** The user's profile (name, about text, avatar) as this device holds it. */
+  profile(): Promise<OwnProfile> {
+    return this.profiles.own();
+  }
+
+  /**
+   * Changes the user's profile: stored here, then encrypted under the profile key and put on the server
+   * (contacts/profiles.ts). INVALID_ARGUMENT for a name over 100 or an about text over 500 characters, control
+   * characters, or an avatar over 256 KiB.
+   */
+  setProfile(change: ProfileChange): Promise<OwnProfile> {
+    return this.profiles.set(change);
+  }
+
+  /** Fetches a contact's encrypted profile again (with the profile key they sent); their updated record. */
+  refreshProfile(peer: Peer): Promise<ContactRecord | undefined> {
+    return this.resolve(peer).then((r) => this.profiles.fetch(r.accountId));
+  }
+
+  /** A contact's avatar, as their profile last gave it (undefined without one). */
+  async avatarOf(peer: Peer): Promise<Uint8Array | undefined> {
+    return this.profiles.avatarOf((await this.resolve(peer)).accountId);
   }
 
   /** Whether this device sends delivery receipts (batched, after a random delay: outbox/delivery-receipts.ts). */

@@ -32,6 +32,8 @@ export type {
 } from './storage/store.js';
 export * from './content/content.js';
 export type { DeliveryKind, SealedSenderMode, SealedSenderSettings } from './sealed/sealed-delivery.js';
+export type { OwnProfile, ProfileChange } from './contacts/profiles.js';
+export { MAX_PROFILE_ABOUT, MAX_PROFILE_NAME } from './contacts/profiles.js';
 export type { ConversationState } from './contacts/requests.js';
 export {
   ATTACHMENT_DIGEST_LENGTH,

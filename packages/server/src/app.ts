@@ -27,6 +27,7 @@ import { SEALED_SEND_PATH, registerMessageRoutes } from './routes/messages.js';
 import { registerAttachmentRoutes } from './routes/attachments.js';
 import { SEALED_GROUP_SEND_PATH, registerGroupRoutes } from './routes/groups.js';
 import { registerCertificateRoutes } from './routes/certificates.js';
+import { PROFILE_FETCH_PATH, registerProfileRoutes } from './routes/profiles.js';
 import { CertificateIssuer } from './sealed-sender/certificate-issuer.js';
 import { SECURITY_HEADERS, registerWebApp } from './web/static.js';
 import { attachWebSockets } from './websocket/upgrade-handler.js';
@@ -74,7 +75,7 @@ export interface App {
 const SEALED_SEND_ROUTE = `PUT ${SEALED_SEND_PATH}`;
 /** Authorized by the group's send key instead of credentials (sealed-sender/group-send-access.ts). */
 const SEALED_GROUP_SEND_ROUTE = `PUT ${SEALED_GROUP_SEND_PATH}`;
-const PUBLIC_ROUTES = new Set(['POST /v1/accounts', 'POST /v1/devices/link', 'GET /v1/certificate/trust-root']);
+const PUBLIC_ROUTES = new Set(['POST /v1/accounts', 'POST /v1/devices/link', 'GET /v1/certificate/trust-root', `GET ${PROFILE_FETCH_PATH}`]);
 
 const SWEEP_INTERVAL_MS = 60_000;
 /** What frameworkErrors gets is a reply of no route; only these two calls are made on it. */
@@ -287,6 +288,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerGroupRoutes(fastify, ctx, verifier);
   const issuer = await CertificateIssuer.create(ctx.crypto, deps.trustRoot ?? (await ctx.crypto.ed25519GenerateKeyPair()), ctx.now);
   registerCertificateRoutes(fastify, ctx, issuer);
+  registerProfileRoutes(fastify, ctx);
   await registerWebApp(fastify);
   await fastify.ready();
 

@@ -20,6 +20,7 @@ export const ERRORS = {
   FORBIDDEN: { status: 403, message: 'This device may not do that.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },
   ACCOUNT_NOT_FOUND: { status: 404, message: 'No such account.' },
+  PROFILE_NOT_FOUND: { status: 404, message: 'No profile with this version: the account has none, or another profile key.' },
   DEVICE_NOT_FOUND: { status: 404, message: 'No such device.' },
   ATTACHMENT_NOT_FOUND: { status: 404, message: 'No such attachment, or it has expired.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route.' },

@@ -33,7 +33,13 @@ export function infoCommands(program: Command, run: Runner): void {
           const contacts = await client.contacts();
           out.result(
             { contacts },
-            contacts.map((c) => `${c.username ?? c.name ?? c.accountId}${c.verified ? ' (verified)' : ''}`).join('\n') || '(no contacts yet)',
+            contacts
+              .map((c) => {
+                // The profile name is theirs to choose: shown beside the username the server confirmed, never instead.
+                const named = c.name !== undefined && c.username !== undefined ? ` (${c.name})` : '';
+                return `${c.username ?? c.name ?? c.accountId}${named}${c.about !== undefined ? ` — ${c.about}` : ''}${c.verified ? ' (verified)' : ''}`;
+              })
+              .join('\n') || '(no contacts yet)',
           );
         } finally {
           await client.close();

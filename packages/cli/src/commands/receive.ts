@@ -82,7 +82,8 @@ function humanLine(json: Record<string, unknown>): string {
     case 'message': {
       const files = (json.attachments as { file?: string; error?: string }[] | undefined) ?? [];
       const extra = files.map((f) => (f.file ? ` [file: ${f.file}]` : ` [attachment failed: ${f.error}]`)).join('');
-      const who = json.direction === 'outgoing' ? `me → ${json.conversation as string}` : (json.from as string);
+      const named = typeof json.fromName === 'string' && json.fromName !== json.from ? ` (${json.fromName})` : '';
+      const who = json.direction === 'outgoing' ? `me → ${json.conversation as string}` : `${json.from as string}${named}`;
       const request = json.request === true ? '(message request) ' : '';
       // Identified 1:1 messages are marked: the server learned who sent them.
       const identified = json.sealed === false ? ' (identified)' : '';

@@ -29,6 +29,11 @@ export interface RequestsHost {
   accountOf(peer: Peer): Promise<string>;
   /** Leaves a group with the whole account (GroupManager.leave). */
   leaveGroup(groupId: string): Promise<void>;
+  /**
+   * A new profile key for the account, after a block (sealed/sealed-delivery.ts rotateProfileKey): the blocked
+   * account keeps only the old one, which opens no new profile and lets no sealed send in.
+   */
+  rotateProfileKey(): Promise<void>;
 }
 
 export class MessageRequests {
@@ -67,6 +72,8 @@ export class MessageRequests {
     const target = await this.requestTarget(peer);
     if (isGroupId(target)) throw new ClientError(ClientErrorCode.InvalidArgument, 'block a person; to leave a group, delete it');
     if (target === this.host.account().accountId) throw new ClientError(ClientErrorCode.InvalidArgument, 'you cannot block yourself');
+    // Before the decision goes to our other devices: its sync copy carries the new key to them.
+    await this.host.rotateProfileKey();
     await this.decide(target, 'block');
   }
 

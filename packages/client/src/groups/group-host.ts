@@ -28,6 +28,10 @@ export interface GroupHost {
   interpret(target: InterpretTarget, c: Content): Promise<Effects>;
   /** Whether the user talks with an account, holds it as a message request, or blocked it (contacts/requests.ts). */
   stateOf(accountId: string): Promise<'accepted' | 'request' | 'blocked'>;
+  /** The account's profile key, which group messages carry to the members (docs/protocol.md "Profiles"). */
+  profileKey(): Promise<Uint8Array>;
+  /** Fetches a member's encrypted profile with the key they sent (contacts/profiles.ts). */
+  fetchProfile(accountId: string): Promise<void>;
   /** Stores the username a member claims once the server confirms it (Client.learnUsername). */
   learnUsername(accountId: string, username: string): Promise<void>;
 }

@@ -29,6 +29,7 @@ import type { FollowUp, InterpretTarget } from './interpret.js';
 import type { RetryRequests } from './retry-requests.js';
 import type { DeliveryReceipts } from '../outbox/delivery-receipts.js';
 import type { SealedDelivery } from '../sealed/sealed-delivery.js';
+import type { Profiles } from '../contacts/profiles.js';
 
 /** Contents that are the user writing to someone (which accepts their message request). */
 const WRITES: ReadonlySet<Content['type']> = new Set(['message', 'edit', 'delete', 'reaction', 'timer']);
@@ -45,6 +46,7 @@ export interface InboxHost {
   readonly retries: RetryRequests;
   readonly sealed: SealedDelivery;
   readonly receipts: DeliveryReceipts;
+  readonly profiles: Pick<Profiles, 'fetch' | 'publish'>;
   groups(): GroupManager;
   account(): AccountRecord;
   now(): number;
@@ -197,6 +199,16 @@ export class Inbox {
       }
     }
 
+    // Another device of ours rotated the account's profile key (after a block): this one adopts it, whatever the content.
+    const ownKey = fromSelf ? content.profile?.profileKey : undefined;
+    const adopt: FollowUp[] = ownKey
+      ? [
+          async () => {
+            if (await this.host.sealed.adoptProfileKey(ownKey).catch(() => false)) await this.host.profiles.publish().catch(() => undefined);
+          },
+        ]
+      : [];
+
     const inner: { conversation: string; content: Content; author: string } | undefined = fromSelf
       ? content.type === 'sync-sent'
         ? { conversation: content.destination, content: content.content, author: me }
@@ -221,7 +233,7 @@ export class Inbox {
       if (writes) {
         await this.host.fanOut.commitStaged(staged, writes);
         await this.host.requests.announceDecision(content.target, content.action);
-        return [];
+        return adopt;
       }
     } else if (content.type === 'resend-request') {
       // Decrypted under our session with `from`: the request is that device's, not the server's claim. Which session
@@ -257,6 +269,9 @@ export class Inbox {
         const next: ContactRecord = { verified: false, expireTimer: 0, ...current, accountId: from.account, profileKey: encoded };
         if (i >= 0) effects.contactWrites[i] = next;
         else effects.contactWrites.push(next);
+        // A new key: their profile (encrypted under it) is fetched once this is stored.
+        const account = from.account;
+        effects.after.push(() => this.host.profiles.fetch(account).then(() => undefined, () => undefined));
       }
     }
 
@@ -268,7 +283,7 @@ export class Inbox {
       const now = await this.host.receipts.due(r.to, r.id);
       if (now) receipts.push(now);
     }
-    return [...receipts, ...effects.after];
+    return [...receipts, ...effects.after, ...adopt];
   }
 
   /** What a content means here (inbox/interpret.ts), read from this device's store. */

@@ -28,6 +28,7 @@ import {
   constantTimeEqual,
   sealedSenderDecrypt,
   sealedSenderEncrypt,
+  toHex,
   verifySealedSenderKey,
   verifySenderCertificate,
 } from '@samizdat/protocol';
@@ -65,7 +66,10 @@ const KV = {
   settings: 'sealedSender.settings',
   accessPublished: 'sealedSender.accessPublished',
   profileKey: 'profile.key',
+  /** SHA-256 (hex) of the profile keys this account has rotated away from: never taken back from a late message. */
+  retiredProfileKeys: 'profile.retiredKeys',
 } as const;
+const MAX_RETIRED_PROFILE_KEYS = 50;
 
 /** A certificate is renewed this long before it expires (they last a day). */
 const RENEW_BEFORE_MS = 3_600_000;
@@ -78,6 +82,8 @@ export interface SealedDeliveryHost {
   readonly crypto: CryptoProvider;
   readonly identity: IdentityKeyPair;
   readonly api: Pick<HttpApi, 'getTrustRoot' | 'getSenderCertificate' | 'getAccount' | 'putUnidentifiedAccess' | 'putSealedSenderKey'>;
+  /** This account's id. */
+  accountId(): string;
   now(): number;
 }
 
@@ -98,6 +104,52 @@ export class SealedDelivery {
       if (key?.length === PROFILE_KEY_LENGTH) return key;
     }
     return this.host.crypto.hkdfSha256(encodeIdentityKeyPair(this.host.identity), new Uint8Array(0), PROFILE_KEY_INFO, PROFILE_KEY_LENGTH);
+  }
+
+  /**
+   * A new random profile key (after a block): stored, and its access key put on the server at once. Contacts learn
+   * it from our next message to them (until then their sealed sends are refused and go identified, if they allow
+   * it); our other devices from the sync copy of the block (adoptProfileKey); the profile is put on the server under
+   * its new version by the caller.
+   */
+  async rotateProfileKey(): Promise<void> {
+    await this.replaceProfileKey(this.host.crypto.randomBytes(PROFILE_KEY_LENGTH));
+  }
+
+  /**
+   * The profile key another device of ours sent (it rotated it): ours from now on. True when it changed. A key this
+   * account rotated away from is never taken back (a device that had not heard of the rotation yet still sends it).
+   */
+  async adoptProfileKey(key: Uint8Array): Promise<boolean> {
+    if (key.length !== PROFILE_KEY_LENGTH || constantTimeEqual(key, await this.profileKey())) return false;
+    if ((await this.retiredProfileKeys()).includes(toHex(await this.host.crypto.sha256(key)))) return false;
+    // Who may send sealed is the account's: as the server holds it (the device that rotated set it), not this
+    // device's last choice, which the access key put below would otherwise restore.
+    const account = await this.host.api.getAccount(this.host.accountId());
+    const mode = account.unrestrictedAccess === true ? 'anyone' : 'contacts';
+    const settings = await this.settings();
+    if (settings.mode !== mode) await this.host.store.write((tx) => tx.putKv(KV.settings, JSON.stringify({ ...settings, mode })));
+    await this.replaceProfileKey(key);
+    return true;
+  }
+
+  private async retiredProfileKeys(): Promise<string[]> {
+    try {
+      const parsed = JSON.parse((await this.host.store.getKv(KV.retiredProfileKeys)) ?? '[]') as unknown;
+      return Array.isArray(parsed) ? parsed.filter((h): h is string => typeof h === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private async replaceProfileKey(key: Uint8Array): Promise<void> {
+    const old = toHex(await this.host.crypto.sha256(await this.profileKey()));
+    const retired = [...(await this.retiredProfileKeys()), old].slice(-MAX_RETIRED_PROFILE_KEYS);
+    await this.host.store.write((tx) => {
+      tx.putKv(KV.profileKey, toBase64(key));
+      tx.putKv(KV.retiredProfileKeys, JSON.stringify(retired));
+    });
+    await this.publishAccess();
   }
 
   async settings(): Promise<SealedSenderSettings> {

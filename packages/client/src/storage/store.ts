@@ -31,8 +31,14 @@ export interface ContactRecord {
   readonly accountId: string;
   /** Verified against the server's username lookup before it is stored. */
   readonly username?: string;
-  /** The display name they chose (from their messages; unverified, shown as such). */
+  /** The display name they chose (from their encrypted profile; unverified, shown as such). */
   readonly name?: string;
+  /** The about text of their profile. */
+  readonly about?: string;
+  /** SHA-256 (hex) of their profile's avatar, kept in kv `profile.avatar.<accountId>` (contacts/profiles.ts). */
+  readonly avatarHash?: string;
+  /** When their profile was last fetched (ms). */
+  readonly profileFetchedAt?: number;
   /** Set when the user compared safety numbers; cleared when the identity key changes. */
   readonly verified: boolean;
   /** When their identity key last changed (ms), if it ever did. */

@@ -11,8 +11,8 @@
  * pattern, never a URL, a password, key material or message bytes; the server's own message text is not repeated
  * either (it could echo anything back).
  */
-import { ACCESS_KEY_LENGTH, IDENTITY_KEY_LENGTH, MAX_ACK_IDS, MAX_PROVISIONING_BODY_BYTES, decodeIdentityKey } from '@samizdat/protocol';
-import type { IdentityKey, PreKeyBundle } from '@samizdat/protocol';
+import { ACCESS_KEY_LENGTH, IDENTITY_KEY_LENGTH, MAX_ACK_IDS, MAX_PROVISIONING_BODY_BYTES, PROFILE_FIELDS, PROFILE_VERSION_LENGTH, decodeIdentityKey, toHex } from '@samizdat/protocol';
+import type { IdentityKey, PreKeyBundle, ProfileField } from '@samizdat/protocol';
 import { ClientError } from '../errors.js';
 import { toBase64 } from './base64.js';
 import type { Connector } from './connector.js';
@@ -71,6 +71,9 @@ import type {
 
 export * from './api-types.js';
 export { checkGroupId, checkSend, mismatchOf, staleEpochOf } from './api-checks.js';
+
+/** The encrypted fields of a profile (each nonce || AES-256-GCM ciphertext; @samizdat/protocol profile-cipher.ts). */
+export type EncryptedProfileFields = { readonly [K in ProfileField]?: Uint8Array };
 
 export class HttpApi {
   private readonly connector: Connector;
@@ -146,6 +149,40 @@ export class HttpApi {
   }
 
   /** GET /v1/certificate/trust-root: the Ed25519 key that signs the server's certificate keys (pin it). */
+  /**
+   * PUT /v1/profile: replaces the account's encrypted profile (docs/protocol.md "Profiles"): its version and the
+   * ciphertext of each field it has (a field left out is removed).
+   */
+  async putProfile(version: Uint8Array, fields: EncryptedProfileFields): Promise<void> {
+    if (version.length !== PROFILE_VERSION_LENGTH) throw invalidArgument(`a profile version is ${PROFILE_VERSION_LENGTH} bytes`);
+    const json: Record<string, unknown> = { version: toBase64(version) };
+    for (const field of PROFILE_FIELDS) {
+      const value = fields[field];
+      if (value !== undefined) json[field] = toBase64(value);
+    }
+    await this.http.noContent({ route: 'PUT /v1/profile', method: 'PUT', path: '/v1/profile', auth: true, json, timeoutMs: this.attachmentTimeoutMs });
+  }
+
+  /**
+   * GET /v1/profile/:accountId/:version, with no credentials (who fetches whose profile would be the contact graph):
+   * the encrypted fields, or undefined when the server has no profile of that version (PROFILE_NOT_FOUND).
+   */
+  async getProfile(accountId: string, version: Uint8Array): Promise<EncryptedProfileFields | undefined> {
+    checkAccountId(accountId);
+    if (version.length !== PROFILE_VERSION_LENGTH) throw invalidArgument(`a profile version is ${PROFILE_VERSION_LENGTH} bytes`);
+    const route = 'GET /v1/profile/:accountId/:version';
+    let body: Fields;
+    try {
+      body = await this.http.json({ route, method: 'GET', path: `/v1/profile/${accountId}/${toHex(version)}`, auth: false, timeoutMs: this.attachmentTimeoutMs });
+    } catch (err) {
+      if (ClientError.isServer(err, 'PROFILE_NOT_FOUND')) return undefined;
+      throw err;
+    }
+    const out: { -readonly [K in ProfileField]?: Uint8Array } = {};
+    for (const field of PROFILE_FIELDS) if (body.has(field)) out[field] = body.bytes(field);
+    return out;
+  }
+
   async getTrustRoot(): Promise<Uint8Array> {
     const body = await this.http.json({ route: 'GET /v1/certificate/trust-root', method: 'GET', path: '/v1/certificate/trust-root', auth: false });
     return body.bytes('publicKey', 32);

@@ -129,7 +129,7 @@ function setup(socket?: () => DeliverySocket | undefined) {
   const messages: MessageRecord[] = [];
   events.on('identity-changed', (e) => identityChanges.push(e));
   events.on('message', (m) => messages.push(m));
-  const sealed = new SealedDelivery({ store, crypto, identity, api: server.api as unknown as HttpApi, now: () => NOW });
+  const sealed = new SealedDelivery({ store, crypto, identity, api: server.api as unknown as HttpApi, accountId: () => ME, now: () => NOW });
   const fanOut = new DeviceFanOut({
     store,
     crypto,

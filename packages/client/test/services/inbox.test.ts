@@ -105,6 +105,7 @@ async function setup(held: { contacts?: ContactRecord[]; trustRoot?: () => Promi
     now,
     accountOf: async (peer) => (await directory.resolve(peer)).accountId,
     leaveGroup: async () => undefined,
+    rotateProfileKey: async () => undefined,
   });
   const tracked: Promise<void>[] = [];
   const track = (work: Promise<void>) => {
@@ -131,7 +132,8 @@ async function setup(held: { contacts?: ContactRecord[]; trustRoot?: () => Promi
     requests,
     retries,
     // The one request unsealing makes: the server's trust root, pinned the first time.
-    sealed: new SealedDelivery({ store, crypto, identity, api: { getTrustRoot: held.trustRoot ?? (async () => crypto.randomBytes(32)) } as unknown as HttpApi, now }),
+    sealed: new SealedDelivery({ store, crypto, identity, api: { getTrustRoot: held.trustRoot ?? (async () => crypto.randomBytes(32)) } as unknown as HttpApi, accountId: () => account.accountId, now }),
+    profiles: { fetch: async () => undefined, publish: async () => undefined },
     // Not delayed here (outbox/delivery-receipts.ts and its test cover the delay): each receipt is a follow-up.
     receipts: new DeliveryReceipts({ store, queue, delay: { minMs: 0, maxMs: 0 }, random: Math.random, now, send: (to, c) => fanOut.sendToAccount(to, c, false), track }),
     groups: () => groups,

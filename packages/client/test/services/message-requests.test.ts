@@ -72,6 +72,7 @@ async function setup(held: { contacts?: ContactRecord[]; groups?: GroupRecord[];
   events.on('conversation-changed', (e) => changes.push(e));
   const fanOut = new RecordingFanOut({ store, crypto, identity, events, account: () => account, now: () => NOW });
   const left: string[] = [];
+  const rotations: number[] = [];
   const requests = new MessageRequests({
     store,
     queue: new SerialQueue(),
@@ -89,8 +90,11 @@ async function setup(held: { contacts?: ContactRecord[]; groups?: GroupRecord[];
       if (held.leaveFails) throw new ClientError(ClientErrorCode.ServerUnreachable, 'the server is out of reach');
       left.push(groupId);
     },
+    rotateProfileKey: async () => {
+      rotations.push(Date.now());
+    },
   });
-  return { store, requests, fanOut, changes, left };
+  return { store, requests, fanOut, changes, left, rotations };
 }
 
 /** The sync-request a decision sends to our own account's other devices. */
@@ -216,8 +220,10 @@ describe('MessageRequests decisions', () => {
 
   it('block: the contact is blocked, its history stays, and our other devices are told', async () => {
     const history = [message(ALICE, ALICE, 1)];
-    const { store, requests, fanOut, changes } = await setup({ contacts: [{ ...alice, accepted: true }], messages: history });
+    const { store, requests, fanOut, changes, rotations } = await setup({ contacts: [{ ...alice, accepted: true }], messages: history });
     await requests.block('alice');
+    // The profile key was rotated first, so that the sync copy carries the new one to our other devices.
+    expect(rotations).toHaveLength(1);
     expect(await store.getContact(ALICE)).toEqual({ ...alice, accepted: true, blocked: true });
     expect(await store.listMessages(ALICE)).toEqual(history);
     expect(fanOut.sent).toEqual([syncRequest(ALICE, 'block')]);
@@ -226,8 +232,9 @@ describe('MessageRequests decisions', () => {
   });
 
   it('unblock: the block goes (the field, not just its value) and what was accepted stays accepted', async () => {
-    const { store, requests, fanOut, changes } = await setup({ contacts: [{ ...alice, accepted: true, blocked: true }] });
+    const { store, requests, fanOut, changes, rotations } = await setup({ contacts: [{ ...alice, accepted: true, blocked: true }] });
     await requests.unblock(ALICE);
+    expect(rotations).toEqual([]);
     const contact = await store.getContact(ALICE);
     expect(contact).toEqual({ ...alice, accepted: true });
     expect(contact).not.toHaveProperty('blocked');
@@ -237,10 +244,11 @@ describe('MessageRequests decisions', () => {
   });
 
   it('refuses to block a group or ourselves, or to unblock a group, with INVALID_ARGUMENT, and writes and sends nothing', async () => {
-    const { store, requests, fanOut, changes } = await setup({ groups: [group] });
+    const { store, requests, fanOut, changes, rotations } = await setup({ groups: [group] });
     for (const attempt of [requests.block(GROUP), requests.block(ME), requests.unblock(GROUP)]) {
       expect(ClientError.is(await rejection(attempt), ClientErrorCode.InvalidArgument)).toBe(true);
     }
+    expect(rotations).toEqual([]);
     expect(await store.getGroup(GROUP)).toEqual(group);
     expect(await store.listContacts()).toEqual([]);
     expect(fanOut.sent).toEqual([]);

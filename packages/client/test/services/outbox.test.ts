@@ -94,6 +94,7 @@ async function setup(held: { contacts?: ContactRecord[]; groups?: GroupRecord[];
     now,
     accountOf: async (peer) => (await directory.resolve(peer)).accountId,
     leaveGroup: async () => undefined,
+    rotateProfileKey: async () => undefined,
   });
   const groupSends: { groupId: string; content: Content; applyLocally: boolean }[] = [];
   const groups = {

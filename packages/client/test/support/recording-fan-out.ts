@@ -40,7 +40,7 @@ export class RecordingFanOut extends DeviceFanOut {
   onFetch: (fetch: FetchedSessions) => Promise<void> = async () => undefined;
 
   constructor(host: Omit<FanOutHost, 'api' | 'socket' | 'sealed'>) {
-    super({ ...host, api: NO_NETWORK, socket: () => undefined, sealed: new SealedDelivery({ ...host, api: NO_NETWORK }) });
+    super({ ...host, api: NO_NETWORK, socket: () => undefined, sealed: new SealedDelivery({ ...host, api: NO_NETWORK, accountId: () => host.account().accountId }) });
   }
 
   override async sendToAccount(accountId: string, content: Content, own: boolean): Promise<DeliveryKind> {

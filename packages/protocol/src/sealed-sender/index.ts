@@ -3,3 +3,4 @@ export * from './certificates.js';
 export * from './sealed-sender-key.js';
 export * from './sealed-sender.js';
 export * from './access-key.js';
+export * from './profile-cipher.js';

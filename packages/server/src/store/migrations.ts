@@ -349,6 +349,30 @@ const POSTGRES_V7 = `
 ALTER TABLE groups ADD COLUMN send_key_hash bytea;
 `;
 
+// Encrypted profiles (issue 16): an account's name, about text and avatar as ciphertext under its profile key, and
+// the version (derived from that key) they may be fetched by. The server holds no key.
+const SQLITE_V8 = `
+CREATE TABLE profiles (
+  account_id TEXT    NOT NULL PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+  version    BLOB    NOT NULL,
+  name       BLOB,
+  about      BLOB,
+  avatar     BLOB,
+  updated_at INTEGER NOT NULL
+) STRICT;
+`;
+
+const POSTGRES_V8 = `
+CREATE TABLE profiles (
+  account_id text   NOT NULL PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+  version    bytea  NOT NULL,
+  name       bytea,
+  about      bytea,
+  avatar     bytea,
+  updated_at bigint NOT NULL
+);
+`;
+
 /** Every migration, in version order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -392,6 +416,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "groups send unidentified: the current epoch's group send key hash (groups.send_key_hash)",
     sqlite: SQLITE_V7,
     postgres: POSTGRES_V7,
+  },
+  {
+    version: 8,
+    name: 'encrypted profiles (profiles: version, name, about, avatar ciphertexts)',
+    sqlite: SQLITE_V8,
+    postgres: POSTGRES_V8,
   },
 ];
 

@@ -222,6 +222,14 @@ export interface GroupRecord {
   readonly members: readonly GroupMember[];
 }
 
+/** An account's encrypted profile (docs/protocol.md "Profiles"): opaque ciphertexts and the version they go by. */
+export interface StoredProfile {
+  readonly version: Uint8Array;
+  readonly name: Uint8Array | undefined;
+  readonly about: Uint8Array | undefined;
+  readonly avatar: Uint8Array | undefined;
+}
+
 /** A commit to apply (see Repository.commitGroup). */
 export interface GroupCommit {
   readonly groupId: string;
@@ -370,6 +378,10 @@ export interface Repository {
     now: number,
     maxGroups: number,
   ): Promise<void>;
+  /** Replaces the account's profile (ACCOUNT_NOT_FOUND if there is no such account). */
+  setProfile(accountId: string, profile: StoredProfile, now: number): Promise<void>;
+  /** The account's profile, if it has one (the caller checks the version). */
+  getProfile(accountId: string): Promise<StoredProfile | undefined>;
   /** SHA-256 of the group's current send key, as its last committer registered it (undefined: none, or no group). */
   getGroupSendKeyHash(groupId: string): Promise<Uint8Array | undefined>;
   /** Groups the account created that a device of it is still a member of (what maxGroups counts). */

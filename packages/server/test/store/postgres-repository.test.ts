@@ -67,6 +67,7 @@ describe('postgres repository', () => {
         'kyber_one_time_prekeys',
         'link_codes',
         'one_time_prekeys',
+        'profiles',
         'schema_migrations',
         'signed_prekeys',
       ]);

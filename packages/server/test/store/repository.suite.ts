@@ -138,6 +138,21 @@ export function describeRepositorySuite(engine: string, harness: RepositoryHarne
     });
 
     describe('accounts', () => {
+      it('keeps one encrypted profile per account, replaced whole, gone with the account', async () => {
+        const a = await accountWithDevices(1);
+        expect(await repo.getProfile(a)).toBeUndefined();
+        const first = { version: fill(32, 1), name: fill(188, 2), about: fill(188, 3), avatar: fill(5000, 4) };
+        await repo.setProfile(a, first, T0);
+        const stored = await repo.getProfile(a);
+        expect(stored).toEqual(first);
+        expect(isPlainBytes(stored?.avatar ?? fill(1, 0))).toBe(true);
+        await repo.setProfile(a, { version: fill(32, 5), name: fill(188, 6), about: undefined, avatar: undefined }, T0 + 1);
+        expect(await repo.getProfile(a)).toEqual({ version: fill(32, 5), name: fill(188, 6), about: undefined, avatar: undefined });
+        await expectCode(repo.setProfile('f'.repeat(32), first, T0), 'ACCOUNT_NOT_FOUND');
+        await repo.deleteAccount(a);
+        expect(await repo.getProfile(a)).toBeUndefined();
+      });
+
       it('creates an account with device 1 and reads both back', async () => {
         const record = account({ usernameHash: fill(32, 7) });
         const first = { registrationId: 4242, authHash: 'scrypt$abc', encryptedName: fill(5, 1), createdAt: T0 + 1 };

@@ -36,6 +36,7 @@ import type {
   AttachmentUsage,
   DeviceRecord,
   GroupCommit,
+  StoredProfile,
   GroupMember,
   GroupRecord,
   NewDevice,
@@ -398,6 +399,27 @@ export class PostgresRepository implements Repository {
     const [row] = await this.db.guard(() => this.db.sql<{ epoch: string; group_info: Uint8Array }[]>`SELECT epoch, group_info FROM groups WHERE id = ${groupId}`);
     if (!row) return undefined;
     return { groupId, epoch: Number(row.epoch), groupInfo: bytes(row.group_info), members: await this.groupMembers(this.db.sql, groupId) };
+  }
+
+  async setProfile(accountId: string, profile: StoredProfile, now: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const [account] = await tx`SELECT 1 FROM accounts WHERE id = ${accountId} FOR KEY SHARE`;
+      if (!account) throw accountNotFound();
+      await tx`
+        INSERT INTO profiles (account_id, version, name, about, avatar, updated_at)
+        VALUES (${accountId}, ${profile.version}, ${profile.name ?? null}, ${profile.about ?? null}, ${profile.avatar ?? null}, ${now})
+        ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, name = EXCLUDED.name, about = EXCLUDED.about,
+          avatar = EXCLUDED.avatar, updated_at = EXCLUDED.updated_at`;
+    });
+  }
+
+  async getProfile(accountId: string): Promise<StoredProfile | undefined> {
+    const [row] = await this.db.guard(
+      () => this.db.sql<{ version: Uint8Array; name: Uint8Array | null; about: Uint8Array | null; avatar: Uint8Array | null }[]>`
+        SELECT version, name, about, avatar FROM profiles WHERE account_id = ${accountId}`,
+    );
+    if (!row) return undefined;
+    return { version: bytes(row.version), name: row.name ? bytes(row.name) : undefined, about: row.about ? bytes(row.about) : undefined, avatar: row.avatar ? bytes(row.avatar) : undefined };
   }
 
   async getGroupSendKeyHash(groupId: string): Promise<Uint8Array | undefined> {

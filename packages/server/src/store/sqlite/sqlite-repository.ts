@@ -32,6 +32,7 @@ import type {
   AttachmentUsage,
   DeviceRecord,
   GroupCommit,
+  StoredProfile,
   GroupMember,
   GroupRecord,
   NewDevice,
@@ -402,6 +403,23 @@ export class SqliteRepository implements Repository {
     const row = this.db.stmt('SELECT epoch, group_info FROM groups WHERE id = ?').get(groupId) as { epoch: number; group_info: Uint8Array } | undefined;
     if (!row) return undefined;
     return { groupId, epoch: row.epoch, groupInfo: bytes(row.group_info), members: this.groupMembers(groupId) };
+  }
+
+  async setProfile(accountId: string, profile: StoredProfile, now: number): Promise<void> {
+    this.db.transaction(() => {
+      if (this.db.stmt('SELECT 1 FROM accounts WHERE id = ?').get(accountId) === undefined) throw accountNotFound();
+      this.db
+        .stmt('INSERT OR REPLACE INTO profiles (account_id, version, name, about, avatar, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(accountId, profile.version, profile.name ?? null, profile.about ?? null, profile.avatar ?? null, now);
+    });
+  }
+
+  async getProfile(accountId: string): Promise<StoredProfile | undefined> {
+    const row = this.db.stmt('SELECT version, name, about, avatar FROM profiles WHERE account_id = ?').get(accountId) as
+      | { version: Uint8Array; name: Uint8Array | null; about: Uint8Array | null; avatar: Uint8Array | null }
+      | undefined;
+    if (!row) return undefined;
+    return { version: bytes(row.version), name: row.name ? bytes(row.name) : undefined, about: row.about ? bytes(row.about) : undefined, avatar: row.avatar ? bytes(row.avatar) : undefined };
   }
 
   async getGroupSendKeyHash(groupId: string): Promise<Uint8Array | undefined> {
