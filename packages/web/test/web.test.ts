@@ -480,6 +480,13 @@ describe('web client', () => {
     await alice.page.getByRole('checkbox', { name: /Send identified/ }).check();
     expect(await alice.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
 
+    // The display name is alice's encrypted profile: bob sees it beside her username once she writes to him.
+    await openChat(alice.page, 'bob');
+    await alice.page.getByRole('textbox', { name: 'Message' }).fill('my profile has a name now');
+    await alice.page.getByRole('textbox', { name: 'Message' }).press('Enter');
+    await openChat(bob.page, 'alice');
+    await expect.poll(() => bob.page.locator('.conversation-header .subtitle').textContent(), { timeout: 30_000 }).toContain('Alice A.');
+
     // Nothing was fetched from another origin at any time.
     const origin = new URL(server.url).origin;
     for (const url of [...alice.requests, ...bob.requests, ...erin.requests]) {

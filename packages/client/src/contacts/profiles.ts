@@ -99,10 +99,22 @@ export class Profiles {
     }
     // Checked before anything is stored: a field the protocol cannot carry (an avatar over 256 KiB) is refused here.
     await this.encrypt(next, new Uint8Array(32));
-    const json = JSON.stringify({ ...next, ...(next.avatar ? { avatar: toBase64(next.avatar) } : {}) });
+    const json = JSON.stringify({ ...next, ...(next.avatar ? { avatar: toBase64(next.avatar) } : {}), updatedAt: this.host.now() });
     await this.host.store.write((tx) => tx.putKv(KV.own, json));
     await this.publish();
     return next;
+  }
+
+  /** When the profile set on this device last changed (ms), which our messages announce; undefined if never here. */
+  async updatedAt(): Promise<number | undefined> {
+    const stored = await this.host.store.getKv(KV.own);
+    if (stored === undefined) return undefined;
+    try {
+      const { updatedAt } = JSON.parse(stored) as { updatedAt?: unknown };
+      return typeof updatedAt === 'number' && Number.isSafeInteger(updatedAt) && updatedAt >= 0 ? updatedAt : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Our profile as the server holds it, decrypted with our key (set on another device of ours). */

@@ -223,7 +223,7 @@ function optional<K extends string, T>(f: Fields, key: K, read: (value: unknown,
 }
 
 function profile(value: unknown, path: string, mode: Mode): Profile {
-  const f = new Fields(value, path, ['username', 'name', 'profileKey']);
+  const f = new Fields(value, path, ['username', 'name', 'profileKey', 'profileUpdated']);
   return {
     ...optional(f, 'username', (v, p) => {
       if (typeof v !== 'string' || !USERNAME.test(v)) throw new ContentRuleError(`${p} is not a valid username`);
@@ -231,6 +231,7 @@ function profile(value: unknown, path: string, mode: Mode): Profile {
     }),
     ...optional(f, 'name', (v, p) => line(v, p, 1, MAX_NAME_BYTES)),
     ...optional(f, 'profileKey', (v, p) => bytes(v, p, PROFILE_KEY_LENGTH, mode)),
+    ...optional(f, 'profileUpdated', (v, p) => timestamp(v, p)),
   };
 }
 

@@ -39,6 +39,8 @@ export interface Profile {
    * sealed sends to it present (@samizdat/protocol sealed-sender/access-key.ts).
    */
   readonly profileKey?: Uint8Array;
+  /** When the sender's encrypted profile last changed (ms, its clock): a receiver that saw another value fetches it. */
+  readonly profileUpdated?: number;
 }
 
 interface ContentBase {

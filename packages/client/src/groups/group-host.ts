@@ -30,6 +30,8 @@ export interface GroupHost {
   stateOf(accountId: string): Promise<'accepted' | 'request' | 'blocked'>;
   /** The account's profile key, which group messages carry to the members (docs/protocol.md "Profiles"). */
   profileKey(): Promise<Uint8Array>;
+  /** When our encrypted profile last changed (announced with the key), if it was set on this device. */
+  profileUpdated(): Promise<number | undefined>;
   /** Fetches a member's encrypted profile with the key they sent (contacts/profiles.ts). */
   fetchProfile(accountId: string): Promise<void>;
   /** Stores the username a member claims once the server confirms it (Client.learnUsername). */

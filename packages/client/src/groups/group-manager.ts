@@ -420,7 +420,11 @@ export class GroupManager {
     for (let attempt = 1; ; attempt++) {
       const refused = await this.inSoundEpoch(groupId, async (group, current) => {
         const me = this.host.account();
-        const withProfile: Content = { ...content, profile: { ...(me.username !== undefined ? { username: me.username } : {}), profileKey: await this.host.profileKey() } };
+        const updated = await this.host.profileUpdated();
+        const withProfile: Content = {
+          ...content,
+          profile: { ...(me.username !== undefined ? { username: me.username } : {}), profileKey: await this.host.profileKey(), ...(updated !== undefined ? { profileUpdated: updated } : {}) },
+        };
         const { state, message } = await this.engine.encrypt(current, encodeContent(withProfile));
         const effects = apply ? await this.host.interpret({ conversation: groupId, author: me.accountId, authorDevice: me.deviceId, group }, content) : undefined;
         const settled = withSettings(effects?.groupWrites.at(-1) ?? group, content, me.accountId);

@@ -144,8 +144,16 @@ export class GroupReceiver {
         const i = effects.contactWrites.findIndex((c) => c.accountId === sender.accountId);
         const current = i >= 0 ? effects.contactWrites[i] : await store.getContact(sender.accountId);
         const encoded = toBase64(profileKey);
-        if (current?.profileKey !== encoded) {
-          const next: ContactRecord = { verified: false, expireTimer: 0, ...current, accountId: sender.accountId, profileKey: encoded };
+        const updated = content.profile?.profileUpdated;
+        if (current?.profileKey !== encoded || (updated !== undefined && current.profileUpdated !== updated)) {
+          const next: ContactRecord = {
+            verified: false,
+            expireTimer: 0,
+            ...current,
+            accountId: sender.accountId,
+            profileKey: encoded,
+            ...(updated !== undefined ? { profileUpdated: updated } : {}),
+          };
           if (i >= 0) effects.contactWrites[i] = next;
           else effects.contactWrites.push(next);
           follow.push(() => this.host.fetchProfile(sender.accountId).catch(() => undefined));

@@ -265,11 +265,19 @@ export class Inbox {
       const i = effects.contactWrites.findIndex((c) => c.accountId === from.account);
       const current = i >= 0 ? effects.contactWrites[i] : await store.getContact(from.account);
       const encoded = toBase64(profileKey);
-      if (current?.profileKey !== encoded) {
-        const next: ContactRecord = { verified: false, expireTimer: 0, ...current, accountId: from.account, profileKey: encoded };
+      const updated = content.profile?.profileUpdated;
+      // A new key, or a profile that changed since we last heard: fetched once this is stored.
+      if (current?.profileKey !== encoded || (updated !== undefined && current.profileUpdated !== updated)) {
+        const next: ContactRecord = {
+          verified: false,
+          expireTimer: 0,
+          ...current,
+          accountId: from.account,
+          profileKey: encoded,
+          ...(updated !== undefined ? { profileUpdated: updated } : {}),
+        };
         if (i >= 0) effects.contactWrites[i] = next;
         else effects.contactWrites.push(next);
-        // A new key: their profile (encrypted under it) is fetched once this is stored.
         const account = from.account;
         effects.after.push(() => this.host.profiles.fetch(account).then(() => undefined, () => undefined));
       }

@@ -41,6 +41,8 @@ export interface FanOutHost {
   readonly api: HttpApi;
   readonly events: Emitter<ClientEvents>;
   readonly sealed: SealedDelivery;
+  /** When our encrypted profile last changed (contacts/profiles.ts), announced with the profile key. */
+  profileUpdated?(): Promise<number | undefined>;
   account(): AccountRecord;
   now(): number;
   /** The delivery socket, while the client runs. */
@@ -113,9 +115,11 @@ export class DeviceFanOut {
   private async profileFor(accountId: string, own: boolean): Promise<Profile> {
     const username = this.host.account().username;
     const share = own || contactState(this.host.account().accountId, accountId, await this.host.store.getContact(accountId)) === 'accepted';
+    const updated = share ? await this.host.profileUpdated?.() : undefined;
     return {
       ...(username !== undefined ? { username } : {}),
       ...(share ? { profileKey: await this.host.sealed.profileKey() } : {}),
+      ...(updated !== undefined ? { profileUpdated: updated } : {}),
     };
   }
 

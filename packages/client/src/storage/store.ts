@@ -39,6 +39,8 @@ export interface ContactRecord {
   readonly avatarHash?: string;
   /** When their profile was last fetched (ms). */
   readonly profileFetchedAt?: number;
+  /** The `profileUpdated` their messages last announced: another value fetches their profile again. */
+  readonly profileUpdated?: number;
   /** Set when the user compared safety numbers; cleared when the identity key changes. */
   readonly verified: boolean;
   /** When their identity key last changed (ms), if it ever did. */

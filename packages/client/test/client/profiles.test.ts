@@ -53,11 +53,14 @@ describe('encrypted profiles', () => {
       db.close();
     }
 
-    // A change shows on refresh; a cleared field is gone.
+    // A change reaches bob with alice's next message (it announces when her profile changed); a cleared field is gone.
     await alice.client.setProfile({ name: 'Alice', about: null });
-    await bob.client.refreshProfile(alice.client.accountId);
+    await alice.client.sendText(bob.username, 'I changed my name');
+    await waitFor(async () => (await nameOf(bob, alice.client.accountId)) === 'Alice', 'the new name');
     const after = (await bob.client.contacts()).find((c) => c.accountId === alice.client.accountId);
-    expect([after?.name, after?.about]).toEqual(['Alice', undefined]);
+    expect(after?.about).toBeUndefined();
+    // An explicit refresh finds the same.
+    expect((await bob.client.refreshProfile(alice.client.accountId))?.name).toBe('Alice');
   });
 
   it('refuses what a profile cannot hold, and keeps what was set', async () => {

@@ -198,7 +198,7 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
   const timer = (group ? groupView?.expireTimer : contact?.expireTimer) ?? 0;
   const typists = snapshot.typing.get(peer) ?? [];
   const typingText = typists.length === 0 ? '' : group ? `${listOf(typists.map(nameOf))} ${typists.length === 1 ? 'is' : 'are'} typing…` : 'typing…';
-  let subtitle = timer > 0 ? `Disappearing messages: ${timerLabel(timer)}` : '';
+  let subtitle = [group ? undefined : messenger.profileNameOf(peer), timer > 0 ? `Disappearing messages: ${timerLabel(timer)}` : undefined].filter(Boolean).join(' · ');
   if (group) {
     const count = groupView?.members.length ?? 0;
     const members = groupView ? `${count} ${count === 1 ? 'member' : 'members'}` : '';

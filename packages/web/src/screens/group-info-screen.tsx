@@ -177,6 +177,7 @@ export function GroupInfoScreen({ messenger, groupId }: { messenger: Messenger; 
                   <li key={m.accountId} data-member={who}>
                     <div>
                       <strong title={m.accountId}>{nameOf(m.accountId)}</strong>
+                      {messenger.profileNameOf(m.accountId) && <span className="profile-name"> {messenger.profileNameOf(m.accountId)}</span>}
                       {admin && <span className="badge">admin</span>}
                       <span className="help">
                         {m.devices.length} {m.devices.length === 1 ? 'device' : 'devices'}

@@ -36,12 +36,44 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
     if (outcome.ok) setUnblocked(`Unblocked ${name}.`);
   };
   const [name, setName] = useState(settings.displayName);
+  const [about, setAbout] = useState('');
+  const [avatar, setAvatar] = useState<{ bytes: number } | undefined>();
+  const [picture, setPicture] = useState<File | null | undefined>();
   const [saved, setSaved] = useState(false);
+  const [profileError, setProfileError] = useState<string>();
   const [erasing, setErasing] = useState(false);
+  // The encrypted profile (docs/protocol.md "Profiles"): what this account's devices put on the server.
+  useEffect(() => {
+    let live = true;
+    void messenger.client.profile().then(
+      (p) => {
+        if (!live) return;
+        if (p.name !== undefined) setName(p.name);
+        setAbout(p.about ?? '');
+        setAvatar(p.avatar ? { bytes: p.avatar.length } : undefined);
+      },
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [messenger]);
   const save = (event: FormEvent) => {
     event.preventDefault();
-    saveSettings({ displayName: name });
-    setSaved(true);
+    setSaved(false);
+    setProfileError(undefined);
+    void (async () => {
+      try {
+        const avatarChange = picture === undefined ? {} : { avatar: picture === null ? null : new Uint8Array(await picture.arrayBuffer()) };
+        const stored = await messenger.client.setProfile({ name: name.trim() === '' ? null : name, about: about.trim() === '' ? null : about, ...avatarChange });
+        saveSettings({ displayName: stored.name ?? '' });
+        setAvatar(stored.avatar ? { bytes: stored.avatar.length } : undefined);
+        setPicture(undefined);
+        setSaved(true);
+      } catch (err) {
+        setProfileError(err instanceof Error ? err.message : 'The profile could not be saved.');
+      }
+    })();
   };
   const [sealed, setSealed] = useState<SealedSenderSettings>();
   const [sealedError, setSealedError] = useState<string>();
@@ -79,20 +111,50 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
           <input
             id="display-name"
             value={name}
-            maxLength={64}
+            maxLength={100}
             onChange={(e) => {
               setName(e.target.value);
               setSaved(false);
             }}
             aria-describedby="display-name-help"
           />
+          <label htmlFor="profile-about">About</label>
+          <input
+            id="profile-about"
+            value={about}
+            maxLength={500}
+            onChange={(e) => {
+              setAbout(e.target.value);
+              setSaved(false);
+            }}
+          />
+          <label htmlFor="profile-picture">Profile picture</label>
+          <input
+            id="profile-picture"
+            type="file"
+            accept="image/*"
+            onChange={(e) => {
+              setPicture(e.target.files?.[0] ?? undefined);
+              setSaved(false);
+            }}
+          />
+          {avatar && picture === undefined && (
+            <p className="help">
+              A picture of {Math.ceil(avatar.bytes / 1024)} KiB is set.{' '}
+              <button type="button" onClick={() => setPicture(null)}>
+                Remove picture
+              </button>
+            </p>
+          )}
           <p id="display-name-help" className="help">
-            Shown in this browser. It is not sent to your contacts yet: they see your username, {account.username ?? 'none'}.
+            The people and groups you talk with see these, next to your username ({account.username ?? 'none'}); the server
+            stores them encrypted and cannot read them.
           </p>
           <button type="submit" className="primary">
             Save
           </button>
           {saved && <span role="status"> Saved.</span>}
+          {profileError && <p role="alert">{profileError}</p>}
         </form>
 
         <fieldset className="card">

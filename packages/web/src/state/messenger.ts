@@ -228,6 +228,15 @@ export class Messenger {
     return contact?.username ?? contact?.name ?? accountId.slice(0, 8);
   }
 
+  /**
+   * The name an account's encrypted profile gives, when it is not already what nameOf shows: theirs to choose, so
+   * it is shown beside the username the server confirmed, never instead of it.
+   */
+  profileNameOf(accountId: string): string | undefined {
+    const contact = this.snapshot.contacts.get(accountId);
+    return contact?.name !== undefined && contact.username !== undefined && contact.name !== contact.username ? contact.name : undefined;
+  }
+
   /** Resolves once the snapshot shows what every event so far announced (the state layer's actions wait for it). */
   settled(): Promise<void> {
     return this.reading ?? Promise.resolve();
