@@ -16,6 +16,7 @@
 import { PROFILE_FIELDS, decryptProfileField, encryptProfileField, profileVersion, toHex } from '@samizdat/protocol';
 import type { CryptoProvider, ProfileField } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
+import type { Profile } from '../content/content-types.js';
 import type { ClientStore, ContactRecord } from '../storage/store.js';
 import { fromBase64, toBase64 } from '../transport/base64.js';
 import type { EncryptedProfileFields, HttpApi } from '../transport/http-api.js';
@@ -56,6 +57,30 @@ function checkText(value: unknown, what: string, max: number): string {
   // eslint-disable-next-line no-control-regex -- control characters are what is refused
   if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) throw new ClientError(ClientErrorCode.InvalidArgument, `the ${what} holds control characters`);
   return text;
+}
+
+/**
+ * What a content from `accountId` says about their profile (a 1:1 message or a group message): a new profile key, or
+ * a `profileUpdated` we have not seen, is staged into `contactWrites` (the record they already have there, else the
+ * stored one). True when their profile should be fetched once that is stored.
+ */
+export async function stageProfileKey(
+  store: ClientStore,
+  contactWrites: ContactRecord[],
+  accountId: string,
+  profile: Profile | undefined,
+): Promise<boolean> {
+  const profileKey = profile?.profileKey;
+  if (!profileKey) return false;
+  const i = contactWrites.findIndex((c) => c.accountId === accountId);
+  const current = i >= 0 ? contactWrites[i] : await store.getContact(accountId);
+  const encoded = toBase64(profileKey);
+  const updated = profile.profileUpdated;
+  if (current?.profileKey === encoded && (updated === undefined || current.profileUpdated === updated)) return false;
+  const next: ContactRecord = { verified: false, expireTimer: 0, ...current, accountId, profileKey: encoded, ...(updated !== undefined ? { profileUpdated: updated } : {}) };
+  if (i >= 0) contactWrites[i] = next;
+  else contactWrites.push(next);
+  return true;
 }
 
 export class Profiles {

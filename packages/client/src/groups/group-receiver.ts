@@ -17,8 +17,8 @@ import {
 import type { DeviceAddress, GroupState, MlsEngine, ProcessedMessage } from '@samizdat/protocol';
 import type { Content } from '../content/content.js';
 import { decodeContent } from '../content/content.js';
-import type { ContactRecord, GroupRecord, MessageRecord } from '../storage/store.js';
-import { toBase64 } from '../transport/base64.js';
+import type { GroupRecord, MessageRecord } from '../storage/store.js';
+import { stageProfileKey } from '../contacts/profiles.js';
 import type { GroupHost } from './group-host.js';
 import { groupNotice, membersNotice, settingsNotice, withSettings } from './group-notices.js';
 
@@ -139,25 +139,8 @@ export class GroupReceiver {
       if (claimed !== undefined && sender.accountId !== me.accountId) await this.host.learnUsername(sender.accountId, claimed).catch(() => undefined);
       const effects = await this.host.interpret({ conversation: group.groupId, author: sender.accountId, authorDevice: sender.deviceId, group }, content);
       // The member's profile key (groups share it, as Signal's do): their encrypted profile can be fetched with it.
-      const profileKey = content.profile?.profileKey;
-      if (profileKey !== undefined && sender.accountId !== me.accountId) {
-        const i = effects.contactWrites.findIndex((c) => c.accountId === sender.accountId);
-        const current = i >= 0 ? effects.contactWrites[i] : await store.getContact(sender.accountId);
-        const encoded = toBase64(profileKey);
-        const updated = content.profile?.profileUpdated;
-        if (current?.profileKey !== encoded || (updated !== undefined && current.profileUpdated !== updated)) {
-          const next: ContactRecord = {
-            verified: false,
-            expireTimer: 0,
-            ...current,
-            accountId: sender.accountId,
-            profileKey: encoded,
-            ...(updated !== undefined ? { profileUpdated: updated } : {}),
-          };
-          if (i >= 0) effects.contactWrites[i] = next;
-          else effects.contactWrites.push(next);
-          follow.push(() => this.host.fetchProfile(sender.accountId).catch(() => undefined));
-        }
+      if (sender.accountId !== me.accountId && (await stageProfileKey(store, effects.contactWrites, sender.accountId, content.profile))) {
+        follow.push(() => this.host.fetchProfile(sender.accountId).catch(() => undefined));
       }
       const updatedGroup = withSettings(effects.groupWrites.at(-1) ?? group, content, sender.accountId);
       const changed = settingsNotice(this.host, group, updatedGroup, sender, content.timestamp, content.type === 'group-update' && content.current === true);

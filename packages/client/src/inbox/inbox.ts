@@ -19,8 +19,7 @@ import type { GroupManager } from '../groups/group-manager.js';
 import { systemNotice } from '../notices.js';
 import type { DeviceFanOut } from '../outbox/fan-out.js';
 import { StagedProtocolStore } from '../storage/staged-protocol-store.js';
-import type { AccountRecord, ClientStore, ContactRecord } from '../storage/store.js';
-import { toBase64 } from '../transport/base64.js';
+import type { AccountRecord, ClientStore } from '../storage/store.js';
 import type { ReceivedEnvelope } from '../transport/delivery-socket.js';
 import type { Emitter } from '../util/emitter.js';
 import type { SerialQueue } from '../util/serial-queue.js';
@@ -30,6 +29,7 @@ import type { RetryRequests } from './retry-requests.js';
 import type { DeliveryReceipts } from '../outbox/delivery-receipts.js';
 import type { SealedDelivery } from '../sealed/sealed-delivery.js';
 import type { Profiles } from '../contacts/profiles.js';
+import { stageProfileKey } from '../contacts/profiles.js';
 
 /** Contents that are the user writing to someone (which accepts their message request). */
 const WRITES: ReadonlySet<Content['type']> = new Set(['message', 'edit', 'delete', 'reaction', 'timer']);
@@ -260,27 +260,10 @@ export class Inbox {
     }
 
     // Their profile key, which our sealed sends to them present the access key of (they send it to whom they talk with).
-    const profileKey = content.profile?.profileKey;
-    if (!fromSelf && profileKey) {
-      const i = effects.contactWrites.findIndex((c) => c.accountId === from.account);
-      const current = i >= 0 ? effects.contactWrites[i] : await store.getContact(from.account);
-      const encoded = toBase64(profileKey);
-      const updated = content.profile?.profileUpdated;
-      // A new key, or a profile that changed since we last heard: fetched once this is stored.
-      if (current?.profileKey !== encoded || (updated !== undefined && current.profileUpdated !== updated)) {
-        const next: ContactRecord = {
-          verified: false,
-          expireTimer: 0,
-          ...current,
-          accountId: from.account,
-          profileKey: encoded,
-          ...(updated !== undefined ? { profileUpdated: updated } : {}),
-        };
-        if (i >= 0) effects.contactWrites[i] = next;
-        else effects.contactWrites.push(next);
-        const account = from.account;
-        effects.after.push(() => this.host.profiles.fetch(account).then(() => undefined, () => undefined));
-      }
+    // A new profile key, or a profile that changed since we last heard: fetched once this is stored.
+    if (!fromSelf && (await stageProfileKey(store, effects.contactWrites, from.account, content.profile))) {
+      const account = from.account;
+      effects.after.push(() => this.host.profiles.fetch(account).then(() => undefined, () => undefined));
     }
 
     await this.host.fanOut.commitStaged(staged, (tx) => effects.stage(tx));

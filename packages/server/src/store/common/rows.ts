@@ -11,6 +11,7 @@ import type {
   OneTimePreKeyRecord,
   QueuedEnvelope,
   SignedPreKeyRecord,
+  StoredProfile,
 } from '../repository.js';
 
 /** An integer column as a driver returns it (see the module comment). */
@@ -127,4 +128,16 @@ export function toQueuedEnvelope(row: EnvelopeRow): QueuedEnvelope {
 
 export function toGroupMember(row: GroupMemberRow): GroupMember {
   return { accountId: row.account_id, deviceId: row.device_id };
+}
+
+export interface ProfileRow {
+  version: Uint8Array;
+  name: Uint8Array | null;
+  about: Uint8Array | null;
+  avatar: Uint8Array | null;
+}
+
+export function toStoredProfile(row: ProfileRow): StoredProfile {
+  const optional = (value: Uint8Array | null) => (value ? bytes(value) : undefined);
+  return { version: bytes(row.version), name: optional(row.name), about: optional(row.about), avatar: optional(row.avatar) };
 }

@@ -48,8 +48,8 @@ import type {
 import { exceededAttachmentQuota, withinQueueDepth } from '../common/admission.js';
 import { ackableIds, readStart } from '../common/envelope-ids.js';
 import { commitEnvelopes, fanOutEnvelopes, storedGroupEnvelopes } from '../common/group-fan-out.js';
-import { bytes, toAccount, toAttachment, toDevice, toGroupMember, toQueuedEnvelope } from '../common/rows.js';
-import type { AccountRow, AttachmentRow, DeviceRow, EnvelopeRow, GroupMemberRow } from '../common/rows.js';
+import { bytes, toAccount, toAttachment, toDevice, toGroupMember, toQueuedEnvelope, toStoredProfile } from '../common/rows.js';
+import type { AccountRow, AttachmentRow, DeviceRow, EnvelopeRow, GroupMemberRow, ProfileRow } from '../common/rows.js';
 import { OID, PostgresDatabase } from './postgres-database.js';
 import type { PostgresConnectOptions } from './postgres-database.js';
 import { PostgresKeys } from './postgres-keys.js';
@@ -414,12 +414,8 @@ export class PostgresRepository implements Repository {
   }
 
   async getProfile(accountId: string): Promise<StoredProfile | undefined> {
-    const [row] = await this.db.guard(
-      () => this.db.sql<{ version: Uint8Array; name: Uint8Array | null; about: Uint8Array | null; avatar: Uint8Array | null }[]>`
-        SELECT version, name, about, avatar FROM profiles WHERE account_id = ${accountId}`,
-    );
-    if (!row) return undefined;
-    return { version: bytes(row.version), name: row.name ? bytes(row.name) : undefined, about: row.about ? bytes(row.about) : undefined, avatar: row.avatar ? bytes(row.avatar) : undefined };
+    const [row] = await this.db.guard(() => this.db.sql<ProfileRow[]>`SELECT version, name, about, avatar FROM profiles WHERE account_id = ${accountId}`);
+    return row ? toStoredProfile(row) : undefined;
   }
 
   async getGroupSendKeyHash(groupId: string): Promise<Uint8Array | undefined> {

@@ -44,8 +44,8 @@ import type {
 import { countPerQueue, exceededAttachmentQuota, refusedEnqueue, withinQueueDepth } from '../common/admission.js';
 import { ackableIds, readStart } from '../common/envelope-ids.js';
 import { commitEnvelopes, fanOutEnvelopes, storedGroupEnvelopes } from '../common/group-fan-out.js';
-import { bytes, toAccount, toAttachment, toDevice, toGroupMember, toQueuedEnvelope } from '../common/rows.js';
-import type { AccountRow, AttachmentRow, DeviceRow, EnvelopeRow, GroupMemberRow } from '../common/rows.js';
+import { bytes, toAccount, toAttachment, toDevice, toGroupMember, toQueuedEnvelope, toStoredProfile } from '../common/rows.js';
+import type { AccountRow, AttachmentRow, DeviceRow, EnvelopeRow, GroupMemberRow, ProfileRow } from '../common/rows.js';
 import { GroupCommitWriter, WalFile } from './group-commit.js';
 import type { GroupCommitStats } from './group-commit.js';
 import { SqliteDatabase, isForeignKeyViolation } from './sqlite-database.js';
@@ -415,11 +415,8 @@ export class SqliteRepository implements Repository {
   }
 
   async getProfile(accountId: string): Promise<StoredProfile | undefined> {
-    const row = this.db.stmt('SELECT version, name, about, avatar FROM profiles WHERE account_id = ?').get(accountId) as
-      | { version: Uint8Array; name: Uint8Array | null; about: Uint8Array | null; avatar: Uint8Array | null }
-      | undefined;
-    if (!row) return undefined;
-    return { version: bytes(row.version), name: row.name ? bytes(row.name) : undefined, about: row.about ? bytes(row.about) : undefined, avatar: row.avatar ? bytes(row.avatar) : undefined };
+    const row = this.db.stmt('SELECT version, name, about, avatar FROM profiles WHERE account_id = ?').get(accountId) as ProfileRow | undefined;
+    return row ? toStoredProfile(row) : undefined;
   }
 
   async getGroupSendKeyHash(groupId: string): Promise<Uint8Array | undefined> {
