@@ -72,9 +72,9 @@ export class MessageRequests {
     const target = await this.requestTarget(peer);
     if (isGroupId(target)) throw new ClientError(ClientErrorCode.InvalidArgument, 'block a person; to leave a group, delete it');
     if (target === this.host.account().accountId) throw new ClientError(ClientErrorCode.InvalidArgument, 'you cannot block yourself');
-    // Before the decision goes to our other devices: its sync copy carries the new key to them.
-    await this.host.rotateProfileKey();
-    await this.decide(target, 'block');
+    // Applied here first; the profile key is rotated before the decision goes to our other devices, so that its
+    // sync copy carries the new key to them.
+    await this.decide(target, 'block', () => this.host.rotateProfileKey());
   }
 
   async unblock(peer: Peer): Promise<void> {
@@ -97,8 +97,9 @@ export class MessageRequests {
   }
 
   /** Applies a decision here, then tells the account's other devices (a sync-request; they apply it on receipt). */
-  private async decide(target: string, action: RequestAction): Promise<void> {
+  private async decide(target: string, action: RequestAction, beforeTelling?: () => Promise<void>): Promise<void> {
     await this.applyDecision(target, action);
+    await beforeTelling?.();
     const content: Content = { type: 'sync-request', id: newMessageId(), timestamp: this.host.now(), target, action };
     await this.host.queue.run(() => this.host.fanOut.sendToAccount(this.host.account().accountId, content, true));
   }

@@ -61,6 +61,10 @@ describe('encrypted profiles', () => {
     expect(after?.about).toBeUndefined();
     // An explicit refresh finds the same.
     expect((await bob.client.refreshProfile(alice.client.accountId))?.name).toBe('Alice');
+    // A new picture too.
+    await alice.client.setProfile({ avatar: Uint8Array.of(1, 2, 3) });
+    await alice.client.sendText(bob.username, 'a new picture');
+    await waitFor(async () => (await bob.client.avatarOf(alice.client.accountId))?.length === 3, 'the new picture');
   });
 
   it('refuses what a profile cannot hold, and keeps what was set', async () => {
