@@ -465,7 +465,10 @@ describe('web client', () => {
     await receipts.uncheck();
     await expect.poll(() => fallback.isChecked()).toBe(false);
     await alice.page.getByLabel('Display name').fill('Alice A.');
+    // A picture of her own: Settings shows it back once saved.
+    await alice.page.getByLabel('Profile picture').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: makePng(32) });
     await alice.page.getByRole('button', { name: 'Save' }).click();
+    await alice.page.getByRole('img', { name: 'Your profile picture' }).waitFor();
     await alice.page.getByRole('radio', { name: 'Dark' }).check();
     expect(await alice.page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
     await shot(alice, 'settings-dark');
@@ -486,6 +489,12 @@ describe('web client', () => {
     await alice.page.getByRole('textbox', { name: 'Message' }).press('Enter');
     await openChat(bob.page, 'alice');
     await expect.poll(() => bob.page.locator('.conversation-header .subtitle').textContent(), { timeout: 30_000 }).toContain('Alice A.');
+    // Her picture too, decrypted from her profile: in the chat's header and in bob's chat list.
+    const picture = bob.page.getByRole('img', { name: 'Profile picture of alice' });
+    await picture.waitFor({ timeout: 30_000 });
+    expect(await picture.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(32);
+    expect(await bob.page.locator('.conversation-item .avatar img').count()).toBeGreaterThan(0);
+    await shot(bob, 'profile-picture');
 
     // Nothing was fetched from another origin at any time.
     const origin = new URL(server.url).origin;

@@ -6,7 +6,7 @@
 import { listOf, previewOf, shortTime } from '../state/format.js';
 import type { ListedConversation, Messenger } from '../state/messenger.js';
 import { isGroupId } from '../state/router.js';
-import { Icon } from './icons.js';
+import { Avatar } from './avatar.js';
 import { Link } from './link.js';
 
 export function ConversationItem({
@@ -46,9 +46,7 @@ export function ConversationItem({
         className={`conversation-item${active ? ' active' : ''}`}
         label={`${name}${group ? `, group${left ? ', no longer a member' : ''}` : ''}${unread ? `, ${unread} unread` : ''}`}
       >
-        <span className={`avatar${group ? ' group' : ''}`} aria-hidden="true">
-          {group ? <Icon name="group" size={22} /> : name.slice(0, 1).toUpperCase()}
-        </span>
+        <Avatar messenger={messenger} accountId={summary.conversation} name={name} group={group} />
         <span className="conversation-text">
           <span className="conversation-top">
             <span className="conversation-name">{name}</span>

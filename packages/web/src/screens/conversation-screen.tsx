@@ -9,6 +9,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { ChangeEvent, FocusEvent, FormEvent, KeyboardEvent } from 'react';
 import type { MessageRecord } from '@samizdat/client';
+import { Avatar } from '../components/avatar.js';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
 import { MessageItem } from '../components/message-item.js';
@@ -222,6 +223,7 @@ export function ConversationScreen({ messenger, peer }: { messenger: Messenger; 
         <Link to={{ name: request ? 'requests' : 'chats' }} className="icon-button back" label={request ? 'Back to message requests' : 'Back to chats'}>
           <Icon name="back" />
         </Link>
+        <Avatar messenger={messenger} accountId={peer} name={name} group={group} label={!group} />
         <div className="peer">
           <h2>
             {name}

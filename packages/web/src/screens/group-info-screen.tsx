@@ -6,6 +6,7 @@
  */
 import { useState } from 'react';
 import type { FormEvent } from 'react';
+import { Avatar } from '../components/avatar.js';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
 import { useActions } from '../state/actions.js';
@@ -175,6 +176,7 @@ export function GroupInfoScreen({ messenger, groupId }: { messenger: Messenger; 
                 const who = messenger.nameOf(m.accountId);
                 return (
                   <li key={m.accountId} data-member={who}>
+                    <Avatar messenger={messenger} accountId={m.accountId} name={who} />
                     <div>
                       <strong title={m.accountId}>{nameOf(m.accountId)}</strong>
                       {messenger.profileNameOf(m.accountId) && <span className="profile-name"> {messenger.profileNameOf(m.accountId)}</span>}

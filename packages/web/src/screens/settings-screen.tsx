@@ -9,6 +9,7 @@ import type { FormEvent } from 'react';
 import { Icon } from '../components/icons.js';
 import { Link } from '../components/link.js';
 import { useActions } from '../state/actions.js';
+import { pictureUrl } from '../state/avatars.js';
 import type { Messenger } from '../state/messenger.js';
 import { blockedOf, useMessenger } from '../state/messenger.js';
 import { unblock } from '../state/requests.js';
@@ -37,7 +38,11 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
   };
   const [name, setName] = useState(settings.displayName);
   const [about, setAbout] = useState('');
-  const [avatar, setAvatar] = useState<{ bytes: number } | undefined>();
+  const [avatar, setAvatar] = useState<{ bytes: number; url: string | undefined } | undefined>();
+  // The object URL of the picture shown is let go when another replaces it, or the screen closes.
+  useEffect(() => () => {
+    if (avatar?.url) URL.revokeObjectURL(avatar.url);
+  }, [avatar]);
   const [picture, setPicture] = useState<File | null | undefined>();
   const [saved, setSaved] = useState(false);
   const [profileError, setProfileError] = useState<string>();
@@ -50,7 +55,7 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
         if (!live) return;
         if (p.name !== undefined) setName(p.name);
         setAbout(p.about ?? '');
-        setAvatar(p.avatar ? { bytes: p.avatar.length } : undefined);
+        setAvatar(p.avatar ? { bytes: p.avatar.length, url: pictureUrl(p.avatar) } : undefined);
       },
       () => undefined,
     );
@@ -67,7 +72,7 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
         const avatarChange = picture === undefined ? {} : { avatar: picture === null ? null : new Uint8Array(await picture.arrayBuffer()) };
         const stored = await messenger.client.setProfile({ name: name.trim() === '' ? null : name, about: about.trim() === '' ? null : about, ...avatarChange });
         saveSettings({ displayName: stored.name ?? '' });
-        setAvatar(stored.avatar ? { bytes: stored.avatar.length } : undefined);
+        setAvatar(stored.avatar ? { bytes: stored.avatar.length, url: pictureUrl(stored.avatar) } : undefined);
         setPicture(undefined);
         setSaved(true);
       } catch (err) {
@@ -139,7 +144,12 @@ export function SettingsScreen({ messenger, onErase }: { messenger: Messenger; o
             }}
           />
           {avatar && picture === undefined && (
-            <p className="help">
+            <p className="help profile-picture">
+              {avatar.url && (
+                <span className="avatar large picture">
+                  <img src={avatar.url} alt="Your profile picture" />
+                </span>
+              )}
               A picture of {Math.ceil(avatar.bytes / 1024)} KiB is set.{' '}
               <button type="button" onClick={() => setPicture(null)}>
                 Remove picture
