@@ -13,7 +13,7 @@
  *   name and about text go into their ContactRecord, the avatar into kv (`profile.avatar.<accountId>`).
  * - Names and about texts are what their owner chose: shown as such, never as verified identity.
  */
-import { PROFILE_FIELDS, decryptProfileField, encryptProfileField, profileVersion, toHex } from '@samizdat/protocol';
+import { MAX_PROFILE_FIELD_BYTES, PROFILE_FIELDS, decryptProfileField, encryptProfileField, profileVersion, toHex } from '@samizdat/protocol';
 import type { CryptoProvider, ProfileField } from '@samizdat/protocol';
 import { ClientError, ClientErrorCode } from '../errors.js';
 import type { Profile } from '../content/content-types.js';
@@ -120,10 +120,10 @@ export class Profiles {
     if (change.avatar !== undefined) {
       if (change.avatar === null) delete next.avatar;
       else if (!(change.avatar instanceof Uint8Array) || change.avatar.length === 0) throw new ClientError(ClientErrorCode.InvalidArgument, 'the avatar is image bytes');
-      else next.avatar = change.avatar;
+      else if (change.avatar.length > MAX_PROFILE_FIELD_BYTES.avatar) {
+        throw new ClientError(ClientErrorCode.InvalidArgument, `the avatar is at most ${MAX_PROFILE_FIELD_BYTES.avatar / 1024} KiB`);
+      } else next.avatar = change.avatar;
     }
-    // Checked before anything is stored: a field the protocol cannot carry (an avatar over 256 KiB) is refused here.
-    await this.encrypt(next, new Uint8Array(32));
     const json = JSON.stringify({ ...next, ...(next.avatar ? { avatar: toBase64(next.avatar) } : {}), updatedAt: this.host.now() });
     await this.host.store.write((tx) => tx.putKv(KV.own, json));
     await this.publish();

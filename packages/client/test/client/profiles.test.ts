@@ -75,6 +75,10 @@ describe('encrypted profiles', () => {
       expect(ClientError.is(err, 'INVALID_ARGUMENT'), JSON.stringify(Object.keys(change))).toBe(true);
     }
     expect(await dora.client.profile()).toEqual({ name: 'Dora' });
+    // The largest avatar allowed is carried (encrypted and put on the server), and can be cleared again.
+    const largest = new Uint8Array(256 * 1024).fill(7);
+    expect((await dora.client.setProfile({ avatar: largest })).avatar).toEqual(largest);
+    expect(await dora.client.setProfile({ avatar: null })).toEqual({ name: 'Dora' });
   });
 
   it("rotates the profile key on a block: the blocked person's key opens nothing new, the other device adopts the new one", async () => {
