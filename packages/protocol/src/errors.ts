@@ -41,6 +41,11 @@ export const ProtocolErrorCode = {
   InvalidCertificate: 'INVALID_CERTIFICATE',
   /** A sealed sender's certificate has expired. */
   CertificateExpired: 'CERTIFICATE_EXPIRED',
+  /**
+   * A key-transparency proof does not verify: a VRF proof, a log-tree inclusion or consistency proof, a prefix-tree
+   * search proof, or a tree head signature (transparency/).
+   */
+  InvalidProof: 'INVALID_PROOF',
 } as const;
 
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
