@@ -104,3 +104,4 @@ export type { DeviceCredential } from './groups/device-credential.js';
 export { decodeBase64, encodeBase64 } from './wire/base64.js';
 export type { Base64Options } from './wire/base64.js';
 export * from './api/index.js';
+export * from './transparency/index.js';
