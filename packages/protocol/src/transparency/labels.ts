@@ -6,6 +6,7 @@
  *   username  0x02 ‖ SHA-256(normalized username) → account id (16)
  *   device    0x03 ‖ account id (16) ‖ device id  → registration id ‖ active (a removed device is a new version)
  */
+import { fromHex, toHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import { IDENTITY_KEY_LENGTH } from '../keys/identity.js';
@@ -19,11 +20,7 @@ const ACCOUNT_ID_LENGTH = 16;
 
 function accountIdBytes(accountId: string): Uint8Array {
   if (!/^[0-9a-f]{32}$/.test(accountId)) throw new ProtocolError(ProtocolErrorCode.InvalidArgument, 'an account id is 32 lowercase hex characters');
-  return Uint8Array.from(accountId.match(/../g) ?? [], (h) => parseInt(h, 16));
-}
-
-function accountIdHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return fromHex(accountId);
 }
 
 export function accountLabel(accountId: string): Uint8Array {
@@ -68,7 +65,7 @@ export function encodeUsernameValue(accountId: string): Uint8Array {
 
 export function decodeUsernameValue(bytes: Uint8Array): string {
   if (bytes.length !== ACCOUNT_ID_LENGTH) throw new ProtocolError(ProtocolErrorCode.Decode, 'a username value is an account id');
-  return accountIdHex(bytes);
+  return toHex(bytes);
 }
 
 export interface DeviceValue {

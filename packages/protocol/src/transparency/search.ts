@@ -16,6 +16,7 @@
  * timestamp is refused, which catches rollbacks and, given an auditor's countersignature or another client's tree
  * head, forks.
  */
+import { constantTimeEqual } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import { baseBinaryLadder } from './binary-ladder.js';
@@ -95,12 +96,6 @@ function invalid(message: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.InvalidProof, message);
 }
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
-}
 
 /** The root of a log of `size` entries from its full subtrees (a batch proof with no leaves and nothing retained). */
 function rootFromSubtrees(size: number, subtrees: readonly Uint8Array[]): Uint8Array {
@@ -151,7 +146,7 @@ export async function verifySearch(
     subtrees = result.retained.values;
   } else if (state.treeSize === size) {
     const result = evaluateBatchProof(size, [leaf], undefined, response.inclusion);
-    if (result.retained.values.length !== state.subtrees.length || !result.retained.values.every((v, i) => equal(v, state.subtrees[i] as Uint8Array))) {
+    if (result.retained.values.length !== state.subtrees.length || !result.retained.values.every((v, i) => constantTimeEqual(v, state.subtrees[i] as Uint8Array))) {
       throw invalid('the log changed without growing');
     }
     root = result.root;
@@ -170,7 +165,7 @@ export async function verifySearch(
 
   // §"Auditor Tree Head Signature": each required auditor countersigned a prefix of this log, recently enough.
   for (const required of options.auditors ?? []) {
-    const proof = response.auditors.find((a) => equal(a.auditorKey, required.publicKey));
+    const proof = response.auditors.find((a) => constantTimeEqual(a.auditorKey, required.publicKey));
     if (!proof) throw invalid('a required auditor has not countersigned the log');
     const { head } = proof;
     if (head.treeSize > size) throw invalid("the auditor's head is ahead of the log's");
@@ -178,10 +173,10 @@ export async function verifySearch(
     const auditedRoot = rootFromSubtrees(head.treeSize, proof.subtrees);
     await verifyAuditorTreeHead(crypto, config, required.publicKey, head, auditedRoot);
     if (head.treeSize === size) {
-      if (!equal(auditedRoot, root)) throw invalid('the auditor saw another log (a fork)');
+      if (!constantTimeEqual(auditedRoot, root)) throw invalid('the auditor saw another log (a fork)');
     } else {
       const extended = evaluateBatchProof(size, [], { size: head.treeSize, values: proof.subtrees }, proof.consistency);
-      if (!equal(extended.root, root)) throw invalid('the log does not extend what the auditor saw (a fork)');
+      if (!constantTimeEqual(extended.root, root)) throw invalid('the log does not extend what the auditor saw (a fork)');
     }
   }
   return { version, value: response.value, commitment: own, treeSize: size, state: { treeSize: size, subtrees, timestamp: response.timestamp } };

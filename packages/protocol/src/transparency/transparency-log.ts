@@ -11,6 +11,7 @@
  * - `search(label, last)` answers a greatest-version search (search.ts) for a client that last verified `last`;
  * - `epochUpdates(index)` is what an auditor replays: the prefix-tree leaves an entry added, nothing else.
  */
+import { constantTimeEqual, toHex } from '../crypto/bytes.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { ProtocolError, ProtocolErrorCode } from '../errors.js';
 import { baseBinaryLadder } from './binary-ladder.js';
@@ -58,11 +59,6 @@ export interface TransparencyLogKeys {
 /** Bounds the cache of absent versions' VRF proofs (80 bytes each; the oldest goes first). */
 const MAX_CACHED_ABSENT_PROOFS = 100_000;
 
-const hexOf = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
 
 export class TransparencyLog {
   private readonly logTree = new LogTree();
@@ -99,8 +95,8 @@ export class TransparencyLog {
 
   /** The label's greatest version, staged or published (-1: none). */
   private latest(label: Uint8Array): { version: number; value: Uint8Array | undefined } {
-    const staged = this.staged.filter((s) => equalBytes(s.label, label));
-    const published = this.labels.get(hexOf(label)) ?? [];
+    const staged = this.staged.filter((s) => constantTimeEqual(s.label, label));
+    const published = this.labels.get(toHex(label)) ?? [];
     const count = published.length + staged.length;
     return { version: count - 1, value: staged.at(-1)?.value ?? published.at(-1)?.value };
   }
@@ -108,7 +104,7 @@ export class TransparencyLog {
   /** Queues a new version of `label`; false when `value` is already its latest. */
   stage(label: Uint8Array, value: Uint8Array): boolean {
     const latest = this.latest(label);
-    if (latest.value !== undefined && equalBytes(latest.value, value)) return false;
+    if (latest.value !== undefined && constantTimeEqual(latest.value, value)) return false;
     vrfInput(label, latest.version + 1); // validates the label
     this.staged.push({ label: label.slice(), value: value.slice() });
     return true;
@@ -126,7 +122,7 @@ export class TransparencyLog {
     const versions: PublishedVersion[] = [];
     const counts = new Map<string, number>();
     for (const { label, value } of staged) {
-      const id = hexOf(label);
+      const id = toHex(label);
       const version = (this.labels.get(id)?.length ?? 0) + (counts.get(id) ?? 0);
       counts.set(id, (counts.get(id) ?? 0) + 1);
       const vrfProof = await vrfProve(this.crypto, this.keys.vrfSecretKey, vrfInput(label, version));
@@ -150,7 +146,7 @@ export class TransparencyLog {
       const vrfOutput = vrfOutput32(await vrfProofToHash(this.crypto, v.vrfProof));
       const c = await commitment(this.crypto, v.opening, v.label, v.version, v.value);
       leaves.push({ vrfOutput, commitment: c });
-      stored.push([hexOf(v.label), { value: v.value, opening: v.opening, vrfProof: v.vrfProof, commitment: c }]);
+      stored.push([toHex(v.label), { value: v.value, opening: v.opening, vrfProof: v.vrfProof, commitment: c }]);
     }
     this.prefixTree.insertMany(leaves);
     const index = this.logTree.append(timestamp, this.prefixTree.root());
@@ -180,8 +176,8 @@ export class TransparencyLog {
   async addAuditorHead(auditorKey: Uint8Array, head: AuditorTreeHead): Promise<void> {
     if (head.treeSize > this.size) throw new ProtocolError(ProtocolErrorCode.InvalidProof, 'the auditor head is ahead of the log');
     await verifyAuditorTreeHead(this.crypto, this.config, auditorKey, head, this.logTree.root(head.treeSize));
-    const known = this.auditorHeads.get(hexOf(auditorKey));
-    if (!known || known.head.treeSize <= head.treeSize) this.auditorHeads.set(hexOf(auditorKey), { key: auditorKey.slice(), head });
+    const known = this.auditorHeads.get(toHex(auditorKey));
+    if (!known || known.head.treeSize <= head.treeSize) this.auditorHeads.set(toHex(auditorKey), { key: auditorKey.slice(), head });
   }
 
   auditorHeadList(): readonly { key: Uint8Array; head: AuditorTreeHead }[] {
@@ -189,7 +185,7 @@ export class TransparencyLog {
   }
 
   private async absentProof(label: Uint8Array, version: number): Promise<Uint8Array> {
-    const id = `${hexOf(label)}:${version}`;
+    const id = `${toHex(label)}:${version}`;
     let proof = this.absentProofs.get(id);
     if (!proof) {
       proof = await vrfProve(this.crypto, this.keys.vrfSecretKey, vrfInput(label, version));
@@ -201,7 +197,7 @@ export class TransparencyLog {
 
   /** The published versions of a label (for its owner's records and tests). */
   versionsOf(label: Uint8Array): number {
-    return this.labels.get(hexOf(label))?.length ?? 0;
+    return this.labels.get(toHex(label))?.length ?? 0;
   }
 
   /**
@@ -210,7 +206,7 @@ export class TransparencyLog {
    */
   async search(label: Uint8Array, last?: number): Promise<SearchResponse | undefined> {
     const head = this.head;
-    const list = this.labels.get(hexOf(label));
+    const list = this.labels.get(toHex(label));
     if (!head || !list || list.length === 0) return undefined;
     const size = this.size;
     if (last !== undefined && (!Number.isSafeInteger(last) || last < 1 || last > size)) throw new ProtocolError(ProtocolErrorCode.InvalidArgument, 'last is not a size of this log');
